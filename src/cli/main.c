@@ -1,0 +1,151 @@
+/* main.c - the `fleet` command: setup, one subcommand, report, teardown. */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleet/fleet.h"
+#include "io/h5io.h"
+
+#define FLEET_VERSION "0.1.0"
+
+static const char *USAGE =
+    "usage: fleet <command> [options]\n"
+    "\n"
+    "fleetmerge: robot fleet learning by policy merging (FLEET-MERGE, ICLR 2024).\n"
+    "Each MPI rank is one robot: mpirun -n N build/fleet run CONFIG\n"
+    "\n"
+    "commands:\n"
+    "  run CONFIG     train every robot on its own data, merge, evaluate, write results\n"
+    "  gen CONFIG     generate the robots' demonstrations into one HDF5 file\n"
+    "  info FILE      describe a fleetmerge HDF5 file (demonstrations or results)\n"
+    "\n"
+    "options:\n"
+    "  -h, --help     show help (also `fleet <command> --help`)\n"
+    "  --version      print the version\n"
+    "\n"
+    "Config keys: docs/config.md. File formats: docs/schema.md.\n";
+
+static const char *USAGE_RUN =
+    "usage: mpirun -n N fleet run CONFIG [--force] [--quiet] [--output FILE]\n"
+    "\n"
+    "Runs the experiment of CONFIG with one robot per MPI rank and writes\n"
+    "<experiment.output_dir>/<experiment.name>/results.h5 (written to a .tmp name, then renamed).\n"
+    "\n"
+    "  --force        overwrite an existing results file\n"
+    "  --quiet        no progress lines (the summary table is still printed)\n"
+    "  --output FILE  write the results to FILE instead\n"
+    "exit codes: 0 ok, 2 bad config or arguments, 1 other failures\n";
+
+static const char *USAGE_GEN =
+    "usage: mpirun -n N fleet gen CONFIG -o FILE [--force]\n"
+    "\n"
+    "Every rank draws its robot's task mixture p_i ~ Dirichlet(alpha 1_K) and generates its\n"
+    "demonstrations with the expert; the fleet writes them to one demonstrations file\n"
+    "(docs/schema.md). Use it in a run with `fleet.data: FILE` and the same number of ranks.\n";
+
+static const char *USAGE_INFO =
+    "usage: fleet info FILE\n"
+    "\n"
+    "Prints the attributes and datasets (shape, type) of a fleetmerge HDF5 file.\n";
+
+static int want_help(int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    return 0;
+}
+
+static fm_status usage_error(const char *usage, const char *msg, const char *arg, fm_err *err)
+{
+    fm_fail(err, FM_EINVAL, "%s%s%s\n%s", msg, arg ? ": " : "", arg ? arg : "", usage);
+    return FM_EINVAL;
+}
+
+static fm_status cmd_run(int argc, char **argv, fm_err *err)
+{
+    fm_run_opts opts = {0};
+    const char *config = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--force"))
+            opts.force = 1;
+        else if (!strcmp(argv[i], "--quiet"))
+            opts.quiet = 1;
+        else if (!strcmp(argv[i], "--output") && i + 1 < argc)
+            opts.output = argv[++i];
+        else if (argv[i][0] == '-')
+            return usage_error(USAGE_RUN, "fleet run: unknown option", argv[i], err);
+        else if (!config)
+            config = argv[i];
+        else
+            return usage_error(USAGE_RUN, "fleet run: unexpected argument", argv[i], err);
+    }
+    if (!config)
+        return usage_error(USAGE_RUN, "fleet run: missing CONFIG", NULL, err);
+    return fm_fleet_run(MPI_COMM_WORLD, config, &opts, err);
+}
+
+static fm_status cmd_gen(int argc, char **argv, fm_err *err)
+{
+    const char *config = NULL, *out = NULL;
+    int force = 0;
+    for (int i = 2; i < argc; i++) {
+        if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc)
+            out = argv[++i];
+        else if (!strcmp(argv[i], "--force"))
+            force = 1;
+        else if (argv[i][0] == '-')
+            return usage_error(USAGE_GEN, "fleet gen: unknown option", argv[i], err);
+        else if (!config)
+            config = argv[i];
+        else
+            return usage_error(USAGE_GEN, "fleet gen: unexpected argument", argv[i], err);
+    }
+    if (!config || !out)
+        return usage_error(USAGE_GEN, "fleet gen: need CONFIG and -o FILE", NULL, err);
+    return fm_fleet_gen(MPI_COMM_WORLD, config, out, force, err);
+}
+
+static fm_status cmd_info(int argc, char **argv, fm_err *err)
+{
+    if (argc != 3 || argv[2][0] == '-')
+        return usage_error(USAGE_INFO, "fleet info: need exactly one FILE", NULL, err);
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    fm_status local = rank == 0 ? fm_h5_describe(argv[2], stdout, err) : FM_OK;
+    return fm_fleet_agree(MPI_COMM_WORLD, local, err);
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    fm_err err;
+    fm_err_clear(&err);
+    fm_status status = FM_OK;
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+    const char *help = NULL;
+    if (!cmd || !strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help"))
+        help = USAGE;
+    else if (!strcmp(cmd, "--version"))
+        help = "fleet " FLEET_VERSION "\n";
+    else if (!strcmp(cmd, "run"))
+        help = want_help(argc, argv) ? USAGE_RUN : NULL, status = help ? FM_OK : cmd_run(argc, argv, &err);
+    else if (!strcmp(cmd, "gen"))
+        help = want_help(argc, argv) ? USAGE_GEN : NULL, status = help ? FM_OK : cmd_gen(argc, argv, &err);
+    else if (!strcmp(cmd, "info"))
+        help = want_help(argc, argv) ? USAGE_INFO : NULL, status = help ? FM_OK : cmd_info(argc, argv, &err);
+    else
+        status = usage_error(USAGE, "fleet: unknown command", cmd, &err);
+    if (help && rank == 0)
+        fputs(help, stdout);
+    if (status != FM_OK && rank == 0)
+        fprintf(stderr, "fleet: error: %s\n", err.msg);
+    if (status != FM_OK && rank == 0 && getenv("FLEET_TRACE"))
+        fprintf(stderr, "fleet: trace: %s\n", err.trace);
+    MPI_Finalize();
+    return fm_exit_code(status);
+}

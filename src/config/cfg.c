@@ -1,0 +1,1265 @@
+/* cfg.c - fleetmerge configuration: YAML (libyaml document API) -> typed, validated fm_config.
+ *
+ * Everything is driven by one schema table, cfg_keys[] below: parsing, defaults, range and
+ * choice checks, fm_cfg_dump and fm_cfg_enum_name all walk it, and docs/config.md mirrors it.
+ * Loading is: defaults -> one pass over the YAML document (type, range, choice, duplicate and
+ * unknown-key errors, each at the line:col of the key or value) -> required keys -> checks that
+ * involve several keys. Every error of a pass is collected into err->msg, one per line.
+ */
+#include "config/cfg.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+/* ---- the schema ---- */
+
+typedef enum cfg_type {
+    CFG_INT = 0,   /* int or int64_t field; YAML integer literal */
+    CFG_DOUBLE,    /* double; YAML int, decimal or exponent literal, finite */
+    CFG_BOOL,      /* int 0/1; true/false/yes/no/on/off */
+    CFG_STRING,    /* char[FM_CFG_STR] */
+    CFG_ENUM,      /* int, index into choices */
+    CFG_ENUM_LIST, /* int[], YAML sequence of choices, count in count_offset */
+    CFG_MATRIX,    /* fm_cfg_matrix, YAML list of rows of numbers */
+    CFG_TYPE_COUNT
+} cfg_type;
+
+enum { CFG_LO_OPEN = 1, CFG_HI_OPEN = 2 };  /* cfg_key.open: bound excluded */
+enum { CFG_REQUIRED = 1, CFG_DIRNAME = 2 }; /* cfg_key.flags */
+#define CFG_MAX_CHOICES 4
+
+typedef struct cfg_key {
+    const char *key;       /* "section.name" */
+    cfg_type type;
+    size_t offset, size;   /* of the field in fm_config */
+    size_t count_offset;   /* CFG_ENUM_LIST: offset of the int element count */
+    const char *def;       /* default as YAML text ("[a, b]" for lists); NULL: no default */
+    double min, max;       /* CFG_INT, CFG_DOUBLE: allowed range */
+    int open;              /* CFG_LO_OPEN | CFG_HI_OPEN */
+    const char *choices[CFG_MAX_CHOICES + 1]; /* enums: names in the order of the C enum, NULL-ended */
+    int flags;             /* CFG_REQUIRED | CFG_DIRNAME */
+    const char *meaning;   /* one line; docs/config.md says the same */
+} cfg_key;
+
+#define CFG_FIELD(m) offsetof(fm_config, m), sizeof(((fm_config *)0)->m)
+#define CFG_NUM(k, t, m, def, lo, hi, open, doc) \
+    { k, t, CFG_FIELD(m), 0, def, lo, hi, open, { NULL }, 0, doc }
+#define CFG_SCALAR(k, t, m, def, flags, doc) { k, t, CFG_FIELD(m), 0, def, 0, 0, 0, { NULL }, flags, doc }
+#define CFG_CHOICE(k, m, def, flags, doc, ...) \
+    { k, CFG_ENUM, CFG_FIELD(m), 0, def, 0, 0, 0, { __VA_ARGS__, NULL }, flags, doc }
+#define CFG_CHOICE_LIST(k, m, count, def, doc, ...)                                            \
+    { k, CFG_ENUM_LIST, CFG_FIELD(m), offsetof(fm_config, count), def, 0, 0, 0, { __VA_ARGS__, NULL }, \
+      0, doc }
+
+#define CFG_INT32_MAX 2147483647.0
+
+/* Keys are grouped by section, in the order fm_cfg_dump prints them. */
+static const cfg_key cfg_keys[] = {
+    CFG_SCALAR("experiment.name", CFG_STRING, experiment.name, NULL, CFG_REQUIRED | CFG_DIRNAME,
+               "run name; becomes a directory under output_dir, so only [A-Za-z0-9._-], at most 255"),
+    CFG_SCALAR("experiment.description", CFG_STRING, experiment.description, "", 0,
+               "free text stored with the results"),
+    CFG_NUM("experiment.seed", CFG_INT, experiment.seed, "0", 0, CFG_INT32_MAX, 0,
+            "master seed; every random stream is derived from (seed, rank, stream)"),
+    CFG_SCALAR("experiment.output_dir", CFG_STRING, experiment.output_dir, "results", 0,
+               "directory that receives <output_dir>/<name>/"),
+
+    CFG_CHOICE("env.kind", env.kind, NULL, CFG_REQUIRED, "benchmark family", "lqg"),
+    CFG_CHOICE("env.system", env.system, "mild_unstable", 0,
+               "open-loop system (A, B): a built-in one or custom (env.A, env.B)",
+               "mild_unstable", "stable", "odd_unstable", "custom"),
+    CFG_CHOICE("env.obs", env.obs, "projected", 0,
+               "state: y = x (LQR); projected: y = C x + v with Gaussian C (LQG)", "state", "projected"),
+    CFG_NUM("env.obs_dim", CFG_INT, env.obs_dim, "50", 1, 1024, 0,
+            "observation dimension p (rows of C) for obs: projected"),
+    CFG_SCALAR("env.obs_per_task", CFG_BOOL, env.obs_per_task, "false", 0,
+               "draw a different C for every task instead of one shared C"),
+    CFG_NUM("env.num_tasks", CFG_INT, env.num_tasks, "10", 1, 1000, 0,
+            "number of tasks K (cost weights Q_h) in the Dirichlet mixture"),
+    CFG_NUM("env.q_log_min", CFG_DOUBLE, env.q_log_min, "-2", -10, 10, 0,
+            "Q_h = a_h I with a_h = logspace(q_log_min, q_log_max, K): smallest exponent"),
+    CFG_NUM("env.q_log_max", CFG_DOUBLE, env.q_log_max, "2", -10, 10, 0,
+            "largest exponent of a_h; must be >= q_log_min"),
+    CFG_NUM("env.r_scale", CFG_DOUBLE, env.r_scale, "1", 0, 1e6, CFG_LO_OPEN, "input cost R = r_scale I"),
+    CFG_NUM("env.process_noise", CFG_DOUBLE, env.process_noise, "0.01", 0, 1e6, 0,
+            "process noise variance: Sigma_w = process_noise I"),
+    CFG_NUM("env.obs_noise", CFG_DOUBLE, env.obs_noise, "0.01", 0, 1e6, 0,
+            "observation noise variance: Sigma_v = obs_noise I (projected only)"),
+    CFG_NUM("env.init_std", CFG_DOUBLE, env.init_std, "1", 0, 1e6, CFG_LO_OPEN,
+            "initial state x_0 ~ N(0, init_std^2 I)"),
+    CFG_NUM("env.horizon", CFG_INT, env.horizon, "100", 1, 100000, 0, "demonstration length T (steps)"),
+    CFG_SCALAR("env.A", CFG_MATRIX, env.A, NULL, 0, "n x n state matrix; only with system: custom"),
+    CFG_SCALAR("env.B", CFG_MATRIX, env.B, NULL, 0, "n x m input matrix; only with system: custom"),
+    CFG_SCALAR("env.C", CFG_MATRIX, env.C, NULL, 0,
+               "fixed p x n observation matrix instead of a random one (obs: projected, shared C)"),
+
+    CFG_NUM("fleet.robots", CFG_INT, fleet.robots, "0", 0, 100000, 0,
+            "number of robots N; 0 = one per MPI rank, otherwise must equal the rank count"),
+    CFG_NUM("fleet.alpha", CFG_DOUBLE, fleet.alpha, "1", 0, 1e6, CFG_LO_OPEN,
+            "Dirichlet concentration of each robot's task mixture (small = heterogeneous)"),
+    CFG_NUM("fleet.demos_per_robot", CFG_INT, fleet.demos_per_robot, "20", 1, 10000000, 0,
+            "demonstration trajectories generated per robot"),
+    CFG_SCALAR("fleet.data", CFG_STRING, fleet.data, "", 0,
+               "\"\" = generate demonstrations; else read them from this HDF5 file"),
+    CFG_SCALAR("fleet.shared_init", CFG_BOOL, fleet.shared_init, "false", 0,
+               "every robot starts from the same policy initialization"),
+    CFG_NUM("fleet.sign_flip_fraction", CFG_DOUBLE, fleet.sign_flip_fraction, "0", 0, 1, 0,
+            "fraction of robots whose local policy is stored as the equivalent (A, -B, -C)"),
+
+    CFG_CHOICE("policy.arch", policy.arch, NULL, CFG_REQUIRED,
+               "static_linear: u = K y; dynamic_linear: x' = A x + B y, u = C x'", "static_linear",
+               "dynamic_linear"),
+    CFG_NUM("policy.hidden_dim", CFG_INT, policy.hidden_dim, "0", 0, 1024, 0,
+            "dynamic policy state dimension; 0 = the system's state dimension"),
+    CFG_NUM("policy.init_scale", CFG_DOUBLE, policy.init_scale, "0", 0, 1e3, 0,
+            "std of the initial B, C entries; 0 = 1/sqrt(input dimension of the matrix)"),
+
+    CFG_CHOICE("train.optimizer", train.optimizer, "adam", 0, "optimizer for gradient training", "adam",
+               "sgd"),
+    CFG_NUM("train.steps", CFG_INT, train.steps, "300", 0, 10000000, 0,
+            "full-batch gradient steps (dynamic policies)"),
+    CFG_NUM("train.lr", CFG_DOUBLE, train.lr, "0.01", 0, 10, CFG_LO_OPEN, "learning rate"),
+    CFG_NUM("train.grad_clip", CFG_DOUBLE, train.grad_clip, "0", 0, 1e9, 0,
+            "clip the global gradient norm to this value; 0 = off"),
+    CFG_NUM("train.ridge", CFG_DOUBLE, train.ridge, "0", 0, 1e9, 0,
+            "ridge term added to static least squares; 0 = plain least squares"),
+    CFG_CHOICE("train.pooled_ls", train.pooled_ls, "normal", 0,
+               "pooled least squares: normal equations (allreduce) or distributed ScaLAPACK", "normal",
+               "scalapack"),
+
+    CFG_CHOICE_LIST("merge.methods", merge.methods, merge.num_methods, "[average, linear_perm, linear_gl]",
+                    "merge methods to run and compare, in this order, no repeats", "average",
+                    "linear_perm", "linear_gl"),
+    CFG_NUM("merge.perm_iters", CFG_INT, merge.perm_iters, "50", 1, 100000, 0,
+            "linear_perm: alternations of mean / assignment"),
+    CFG_NUM("merge.gl_steps", CFG_INT, merge.gl_steps, "2000", 1, 10000000, 0,
+            "linear_gl: alternating gradient steps on Eq. G.14"),
+    CFG_NUM("merge.gl_lr", CFG_DOUBLE, merge.gl_lr, "0.01", 0, 10, CFG_LO_OPEN, "linear_gl: step size"),
+    CFG_CHOICE("merge.gl_start", merge.gl_start, "anchor", 0,
+               "linear_gl: initial P_i: aligned to an anchor policy, or I", "anchor", "identity"),
+    CFG_SCALAR("merge.gl_normalize", CFG_BOOL, merge.gl_normalize, "true", 0,
+               "linear_gl: rescale so the mean |det P_i| stays 1 (avoids P_i -> 0)"),
+
+    CFG_NUM("eval.rollouts", CFG_INT, eval.rollouts, "20", 1, 1000000, 0,
+            "empirical rollouts per task and policy"),
+    CFG_NUM("eval.horizon", CFG_INT, eval.horizon, "0", 0, 1000000, 0, "rollout length; 0 = env.horizon"),
+};
+
+#define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
+#define CFG_MAX_SECTIONS 16
+#define CFG_GOT_MAX 60       /* characters of a bad value quoted in a message */
+#define CFG_LINE_MAX 1024    /* one error line */
+#define CFG_MSG_RESERVE 40   /* room kept in err->msg for "... (N more errors)" */
+#define CFG_FILE_MAX (64L << 20)
+
+static const char cfg_dump_header[] = "# resolved fleetmerge config (defaults filled)\n";
+
+/* ---- text output: a growing count of needed bytes, written while room lasts ---- */
+
+typedef struct cfg_buf {
+    char *p;
+    size_t cap, len; /* len: bytes needed so far (may exceed cap) */
+} cfg_buf;
+
+static void buf_printf(cfg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void buf_printf(cfg_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    char dummy[1];
+    int room = b->len < b->cap;
+    va_start(ap, fmt);
+    int n = vsnprintf(room ? b->p + b->len : dummy, room ? b->cap - b->len : sizeof dummy, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        b->len += (size_t)n;
+}
+
+static void buf_putc(cfg_buf *b, char c)
+{
+    if (b->len + 1 < b->cap) {
+        b->p[b->len] = c;
+        b->p[b->len + 1] = '\0';
+    } else if (b->len < b->cap) {
+        b->p[b->len] = '\0'; /* truncated: keep the string terminated */
+    }
+    b->len++;
+}
+
+/* The body of a YAML double-quoted scalar (no quotes), at most `max` input bytes then "...". */
+static void buf_escaped(cfg_buf *b, const char *s, size_t n, size_t max)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (i == max) {
+            buf_printf(b, "...");
+            return;
+        }
+        if (c == '"' || c == '\\')
+            buf_printf(b, "\\%c", c);
+        else if (c == '\n')
+            buf_printf(b, "\\n");
+        else if (c == '\t')
+            buf_printf(b, "\\t");
+        else if (c == '\r')
+            buf_printf(b, "\\r");
+        else if (c < 0x20 || c == 0x7f)
+            buf_printf(b, "\\x%02x", c);
+        else
+            buf_putc(b, (char)c);
+    }
+}
+
+/* "[a, b, c]" of an enum's choices. */
+static void buf_choices(cfg_buf *b, const cfg_key *k)
+{
+    buf_putc(b, '[');
+    for (int i = 0; k->choices[i]; i++)
+        buf_printf(b, "%s%s", i ? ", " : "", k->choices[i]);
+    buf_putc(b, ']');
+}
+
+/* ---- the loader: positions, seen keys and the error list of one load ---- */
+
+typedef struct cfg_pos {
+    int line, col; /* 1-based */
+} cfg_pos;
+
+typedef struct cfg_section {
+    const char *name; /* points into the YAML document */
+    cfg_pos at;       /* the section's value (its mapping) */
+    int bad;          /* not a mapping: its keys are not reported missing */
+} cfg_section;
+
+typedef struct cfg_loader {
+    const char *name; /* file name used in messages */
+    fm_err *err;
+    yaml_document_t *doc;
+    fm_config *out;
+    int nerr;     /* errors reported */
+    int dropped;  /* errors that did not fit in err->msg */
+    int owns_msg; /* err->msg holds our first error (err was clear) */
+    size_t msglen;
+    int root_bad; /* top level is not a mapping */
+    unsigned char seen[CFG_NKEYS], bad[CFG_NKEYS];
+    cfg_pos key_at[CFG_NKEYS];
+    int nsec;
+    cfg_section sec[CFG_MAX_SECTIONS];
+} cfg_loader;
+
+static cfg_pos pos_of(const yaml_node_t *node)
+{
+    cfg_pos p = { 1, 1 };
+    if (node) {
+        p.line = (int)node->start_mark.line + 1;
+        p.col = (int)node->start_mark.column + 1;
+    }
+    return p;
+}
+
+static void add_line(cfg_loader *ld, const char *line)
+{
+    fm_err *err = ld->err;
+    ld->nerr++;
+    if (!err)
+        return;
+    if (ld->nerr == 1) {
+        ld->owns_msg = err->code == FM_OK;
+        fm_fail(err, FM_ECONFIG, "%s", line);
+        ld->msglen = strlen(err->msg);
+        return;
+    }
+    if (!ld->owns_msg)
+        return;
+    size_t n = strlen(line);
+    if (ld->dropped || ld->msglen + 1 + n + CFG_MSG_RESERVE >= sizeof err->msg) {
+        ld->dropped++;
+        return;
+    }
+    err->msg[ld->msglen] = '\n';
+    memcpy(err->msg + ld->msglen + 1, line, n + 1);
+    ld->msglen += 1 + n;
+}
+
+/* Record `FILE:LINE:COL: KEY: MESSAGE`. */
+static void report(cfg_loader *ld, cfg_pos at, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void report(cfg_loader *ld, cfg_pos at, const char *key, const char *fmt, ...)
+{
+    char line[CFG_LINE_MAX];
+    va_list ap;
+    int n = snprintf(line, sizeof line, "%s:%d:%d: %s: ", ld->name, at.line, at.col, key);
+    if (n >= 0 && (size_t)n < sizeof line) {
+        va_start(ap, fmt);
+        vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    add_line(ld, line);
+}
+
+/* Close the list: "... (N more errors)" if some did not fit. */
+static void finish_errors(cfg_loader *ld)
+{
+    fm_err *err = ld->err;
+    if (!err || !ld->owns_msg || !ld->dropped)
+        return;
+    snprintf(err->msg + ld->msglen, sizeof err->msg - ld->msglen, "\n... (%d more errors)", ld->dropped);
+}
+
+/* ---- scalars ---- */
+
+static int is_plain(const yaml_node_t *n)
+{
+    return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE || n->data.scalar.style == YAML_ANY_SCALAR_STYLE;
+}
+
+static int text_is(const char *s, size_t n, const char *word)
+{
+    return strlen(word) == n && memcmp(s, word, n) == 0;
+}
+
+static int is_null_text(const char *s, size_t n)
+{
+    return n == 0 || text_is(s, n, "~") || text_is(s, n, "null") || text_is(s, n, "Null") ||
+           text_is(s, n, "NULL");
+}
+
+/* What a node is, for "got ...": "\"text\"", "null", "a list", "a mapping". */
+static void describe(cfg_buf *b, const yaml_node_t *n)
+{
+    if (!n) {
+        buf_printf(b, "null");
+    } else if (n->type == YAML_SEQUENCE_NODE) {
+        buf_printf(b, "a list");
+    } else if (n->type == YAML_MAPPING_NODE) {
+        buf_printf(b, "a mapping");
+    } else {
+        const char *s = (const char *)n->data.scalar.value;
+        size_t len = n->data.scalar.length;
+        if (is_plain(n) && is_null_text(s, len)) {
+            buf_printf(b, "null");
+        } else {
+            buf_putc(b, '"');
+            buf_escaped(b, s, len, CFG_GOT_MAX);
+            buf_putc(b, '"');
+        }
+    }
+}
+
+/* Integer literal: [+-]?[0-9]+ that fits in int64. */
+static int parse_int(const char *s, size_t n, long long *v)
+{
+    size_t i = (n > 0 && (s[0] == '+' || s[0] == '-')) ? 1 : 0;
+    if (i == n)
+        return 0;
+    for (size_t j = i; j < n; j++)
+        if (s[j] < '0' || s[j] > '9')
+            return 0;
+    errno = 0;
+    char *end = NULL;
+    *v = strtoll(s, &end, 10);
+    return errno == 0 && end == s + n;
+}
+
+/* YAML 1.2 core float without .inf/.nan: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
+static int parse_double(const char *s, size_t n, double *v)
+{
+    size_t i = 0, digits = 0;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+        i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++, digits++;
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++, digits++;
+    }
+    if (digits == 0)
+        return 0;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        size_t exp_digits = 0;
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++, exp_digits++;
+        if (exp_digits == 0)
+            return 0;
+    }
+    if (i != n)
+        return 0;
+    char *end = NULL;
+    *v = strtod(s, &end); /* underflow to a subnormal or 0 is accepted */
+    return end == s + n && isfinite(*v);
+}
+
+static int parse_bool(const char *s, size_t n, int *v)
+{
+    static const char *const yes[] = { "true", "True", "yes", "Yes", "on", "On" };
+    static const char *const no[] = { "false", "False", "no", "No", "off", "Off" };
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (text_is(s, n, yes[i])) {
+            *v = 1;
+            return 1;
+        }
+        if (text_is(s, n, no[i])) {
+            *v = 0;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int choice_index(const cfg_key *k, const char *s, size_t n)
+{
+    for (int i = 0; k->choices[i]; i++)
+        if (text_is(s, n, k->choices[i]))
+            return i;
+    return -1;
+}
+
+static const char *type_expect(cfg_type t)
+{
+    switch (t) {
+    case CFG_INT: return "an integer";
+    case CFG_DOUBLE: return "a number";
+    case CFG_BOOL: return "a boolean";
+    case CFG_STRING: return "a string";
+    case CFG_ENUM_LIST: return "a list";
+    case CFG_MATRIX: return "a list of rows of numbers";
+    default: return "a value";
+    }
+}
+
+static void *field(fm_config *cfg, const cfg_key *k)
+{
+    return (char *)cfg + k->offset;
+}
+
+static const void *cfield(const fm_config *cfg, const cfg_key *k)
+{
+    return (const char *)cfg + k->offset;
+}
+
+static void store_int(fm_config *cfg, const cfg_key *k, long long v)
+{
+    if (k->size == sizeof(int64_t)) {
+        int64_t x = (int64_t)v;
+        memcpy(field(cfg, k), &x, sizeof x);
+    } else {
+        int x = (int)v;
+        memcpy(field(cfg, k), &x, sizeof x);
+    }
+}
+
+static long long load_int(const fm_config *cfg, const cfg_key *k)
+{
+    if (k->size == sizeof(int64_t)) {
+        int64_t x;
+        memcpy(&x, cfield(cfg, k), sizeof x);
+        return (long long)x;
+    }
+    int x;
+    memcpy(&x, cfield(cfg, k), sizeof x);
+    return x;
+}
+
+/* "got TEXT, expected a value in [lo, hi]" unless v is in range. */
+static int check_range(const cfg_key *k, double v, const char *text, size_t n, cfg_buf *msg)
+{
+    int lo_ok = (k->open & CFG_LO_OPEN) ? v > k->min : v >= k->min;
+    int hi_ok = (k->open & CFG_HI_OPEN) ? v < k->max : v <= k->max;
+    if (lo_ok && hi_ok)
+        return 1;
+    buf_printf(msg, "got ");
+    buf_escaped(msg, text, n, CFG_GOT_MAX);
+    char lo = (k->open & CFG_LO_OPEN) ? '(' : '[', hi = (k->open & CFG_HI_OPEN) ? ')' : ']';
+    if (k->type == CFG_INT)
+        buf_printf(msg, ", expected a value in %c%lld, %lld%c", lo, (long long)k->min, (long long)k->max, hi);
+    else
+        buf_printf(msg, ", expected a value in %c%g, %g%c", lo, k->min, k->max, hi);
+    return 0;
+}
+
+static int check_dirname(const char *s, size_t n, cfg_buf *msg)
+{
+    if (n == 0) {
+        buf_printf(msg, "got \"\", expected a non-empty name");
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-')) {
+            buf_printf(msg, "got \"");
+            buf_escaped(msg, s, n, CFG_GOT_MAX);
+            buf_printf(msg, "\", expected only letters, digits, '.', '_' and '-' (it names a directory)");
+            return 0;
+        }
+    }
+    if (text_is(s, n, ".") || text_is(s, n, "..")) {
+        buf_printf(msg, "got \"%.*s\", expected a directory name other than \".\" and \"..\"", (int)n, s);
+        return 0;
+    }
+    return 1;
+}
+
+/* Parse scalar text for key k into cfg. `quoted`: the YAML scalar was quoted (a string).
+ * On failure writes "got ..., expected ..." into msg and returns 0. */
+static int set_scalar(const cfg_key *k, const char *s, size_t n, int quoted, fm_config *cfg, cfg_buf *msg)
+{
+    long long iv = 0;
+    double dv = 0;
+    int bv = 0;
+    if (!quoted && is_null_text(s, n)) {
+        buf_printf(msg, "got null, expected %s", k->type == CFG_ENUM ? "one of " : type_expect(k->type));
+        if (k->type == CFG_ENUM)
+            buf_choices(msg, k);
+        return 0;
+    }
+    int ok = 1;
+    switch (k->type) {
+    case CFG_INT:
+        ok = !quoted && parse_int(s, n, &iv);
+        if (ok && !check_range(k, (double)iv, s, n, msg))
+            return 0;
+        if (ok)
+            store_int(cfg, k, iv);
+        break;
+    case CFG_DOUBLE:
+        ok = !quoted && parse_double(s, n, &dv);
+        if (ok && !check_range(k, dv, s, n, msg))
+            return 0;
+        if (ok)
+            memcpy(field(cfg, k), &dv, sizeof dv);
+        break;
+    case CFG_BOOL:
+        ok = !quoted && parse_bool(s, n, &bv);
+        if (ok)
+            memcpy(field(cfg, k), &bv, sizeof bv);
+        break;
+    case CFG_STRING:
+        if (memchr(s, '\0', n)) {
+            buf_printf(msg, "got a string with a NUL character, expected text");
+            return 0;
+        }
+        if (n >= k->size) {
+            buf_printf(msg, "got a string of %zu bytes, expected at most %zu", n, k->size - 1);
+            return 0;
+        }
+        if ((k->flags & CFG_DIRNAME) && !check_dirname(s, n, msg))
+            return 0;
+        memset(field(cfg, k), 0, k->size);
+        memcpy(field(cfg, k), s, n);
+        break;
+    case CFG_ENUM:
+        iv = choice_index(k, s, n);
+        if (iv < 0) {
+            buf_printf(msg, "got \"");
+            buf_escaped(msg, s, n, CFG_GOT_MAX);
+            buf_printf(msg, "\", expected one of ");
+            buf_choices(msg, k);
+            return 0;
+        }
+        store_int(cfg, k, iv);
+        break;
+    default:
+        ok = 0;
+        break;
+    }
+    if (!ok) {
+        buf_printf(msg, "got \"");
+        buf_escaped(msg, s, n, CFG_GOT_MAX);
+        buf_printf(msg, "\", expected %s%s", type_expect(k->type), quoted ? " (remove the quotes)" : "");
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- lists and matrices (need the document, report at the element) ---- */
+
+static yaml_node_t *item(cfg_loader *ld, const yaml_node_t *seq, size_t i)
+{
+    return yaml_document_get_node(ld->doc, seq->data.sequence.items.start[i]);
+}
+
+static size_t seq_len(const yaml_node_t *seq)
+{
+    return (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+}
+
+/* Report "got <node>, expected <what>" at node. */
+static void report_got(cfg_loader *ld, const yaml_node_t *node, const char *key, const char *prefix,
+                       const char *what)
+{
+    char text[256];
+    cfg_buf b = { text, sizeof text, 0 };
+    text[0] = '\0';
+    describe(&b, node);
+    report(ld, pos_of(node), key, "%sgot %s, expected %s", prefix, text, what);
+}
+
+static int set_enum_list(cfg_loader *ld, const cfg_key *k, const yaml_node_t *node)
+{
+    char choices[200], expect[256];
+    cfg_buf c = { choices, sizeof choices, 0 };
+    buf_choices(&c, k);
+    snprintf(expect, sizeof expect, "one of %s", choices);
+    if (node->type != YAML_SEQUENCE_NODE) {
+        report_got(ld, node, k->key, "", "a list");
+        return 0;
+    }
+    size_t n = seq_len(node), cap = k->size / sizeof(int);
+    if (n == 0) {
+        report(ld, pos_of(node), k->key, "got an empty list, expected at least one of %s", choices);
+        return 0;
+    }
+    int *vals = field(ld->out, k), count = 0, ok = 1;
+    memset(vals, 0, k->size);
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *it = item(ld, node, i);
+        int v = -1;
+        if (it->type == YAML_SCALAR_NODE)
+            v = choice_index(k, (const char *)it->data.scalar.value, it->data.scalar.length);
+        if (v < 0) {
+            report_got(ld, it, k->key, "", expect);
+            ok = 0;
+            continue;
+        }
+        int dup = 0;
+        for (int j = 0; j < count; j++)
+            dup |= vals[j] == v;
+        if (dup) {
+            report(ld, pos_of(it), k->key, "got \"%s\" twice, expected each at most once", k->choices[v]);
+            ok = 0;
+            continue;
+        }
+        if ((size_t)count < cap) /* cannot overflow: no duplicates among cap choices */
+            vals[count++] = v;
+    }
+    memcpy((char *)ld->out + k->count_offset, &count, sizeof count);
+    return ok;
+}
+
+/* Shape of a list of rows; reports the first problem. */
+static int matrix_shape(cfg_loader *ld, const cfg_key *k, const yaml_node_t *node, int *rows, int *cols)
+{
+    if (node->type != YAML_SEQUENCE_NODE) {
+        report_got(ld, node, k->key, "", type_expect(CFG_MATRIX));
+        return 0;
+    }
+    size_t n = seq_len(node), m = 0;
+    if (n == 0) {
+        report(ld, pos_of(node), k->key, "got an empty list, expected %s", type_expect(CFG_MATRIX));
+        return 0;
+    }
+    if (item(ld, node, 0)->type == YAML_SCALAR_NODE) {
+        report(ld, pos_of(node), k->key, "got a list of numbers, expected %s (e.g. [[1, 0], [0, 1]])",
+               type_expect(CFG_MATRIX));
+        return 0;
+    }
+    for (size_t r = 0; r < n; r++) {
+        const yaml_node_t *row = item(ld, node, r);
+        char prefix[48];
+        snprintf(prefix, sizeof prefix, "row %zu: ", r + 1);
+        if (row->type != YAML_SEQUENCE_NODE) {
+            report_got(ld, row, k->key, prefix, "a list of numbers");
+            return 0;
+        }
+        size_t len = seq_len(row);
+        if (len == 0) {
+            report(ld, pos_of(row), k->key, "%sgot an empty list, expected a list of numbers", prefix);
+            return 0;
+        }
+        if (r == 0) {
+            m = len;
+        } else if (len != m) {
+            report(ld, pos_of(row), k->key, "%sgot length %zu, expected length %zu like row 1", prefix, len, m);
+            return 0;
+        }
+    }
+    if (n > FM_CFG_MAT_MAX || m > FM_CFG_MAT_MAX / n) {
+        report(ld, pos_of(node), k->key, "got %zu x %zu = %zu entries, expected at most %d", n, m, n * m,
+               FM_CFG_MAT_MAX);
+        return 0;
+    }
+    *rows = (int)n;
+    *cols = (int)m;
+    return 1;
+}
+
+static int set_matrix(cfg_loader *ld, const cfg_key *k, const yaml_node_t *node)
+{
+    int rows = 0, cols = 0;
+    fm_cfg_matrix *mat = field(ld->out, k);
+    memset(mat, 0, sizeof *mat);
+    if (!matrix_shape(ld, k, node, &rows, &cols))
+        return 0;
+    for (int r = 0; r < rows; r++) {
+        const yaml_node_t *row = item(ld, node, (size_t)r);
+        for (int c = 0; c < cols; c++) {
+            const yaml_node_t *x = item(ld, row, (size_t)c);
+            double v = 0;
+            if (x->type != YAML_SCALAR_NODE || !is_plain(x) ||
+                !parse_double((const char *)x->data.scalar.value, x->data.scalar.length, &v)) {
+                char prefix[48];
+                snprintf(prefix, sizeof prefix, "row %d: ", r + 1);
+                report_got(ld, x, k->key, prefix, "a number");
+                memset(mat, 0, sizeof *mat);
+                return 0;
+            }
+            mat->v[r * cols + c] = v;
+        }
+    }
+    mat->rows = rows;
+    mat->cols = cols;
+    return 1;
+}
+
+static int set_value(cfg_loader *ld, const cfg_key *k, const yaml_node_t *node)
+{
+    if (k->type == CFG_ENUM_LIST)
+        return set_enum_list(ld, k, node);
+    if (k->type == CFG_MATRIX)
+        return set_matrix(ld, k, node);
+    if (node->type != YAML_SCALAR_NODE) {
+        if (k->type == CFG_ENUM) {
+            char expect[256];
+            cfg_buf e = { expect, sizeof expect, 0 };
+            buf_printf(&e, "one of ");
+            buf_choices(&e, k);
+            report_got(ld, node, k->key, "", expect);
+        } else {
+            report_got(ld, node, k->key, "", type_expect(k->type));
+        }
+        return 0;
+    }
+    char msg[512];
+    cfg_buf b = { msg, sizeof msg, 0 };
+    msg[0] = '\0';
+    if (set_scalar(k, (const char *)node->data.scalar.value, node->data.scalar.length, !is_plain(node),
+                   ld->out, &b))
+        return 1;
+    report(ld, pos_of(node), k->key, "%s", msg);
+    return 0;
+}
+
+/* ---- walking the document ---- */
+
+static size_t section_len(const char *key)
+{
+    const char *dot = strchr(key, '.');
+    return dot ? (size_t)(dot - key) : strlen(key);
+}
+
+static int is_section(const char *s, size_t n)
+{
+    for (size_t i = 0; i < CFG_NKEYS; i++)
+        if (section_len(cfg_keys[i].key) == n && memcmp(cfg_keys[i].key, s, n) == 0)
+            return 1;
+    return 0;
+}
+
+static int find_key(const char *sec, const char *s, size_t n)
+{
+    size_t sl = strlen(sec);
+    for (size_t i = 0; i < CFG_NKEYS; i++) {
+        const char *key = cfg_keys[i].key;
+        if (section_len(key) == sl && memcmp(key, sec, sl) == 0 && text_is(s, n, key + sl + 1))
+            return (int)i;
+    }
+    return -1;
+}
+
+static int key_index(const char *key)
+{
+    for (size_t i = 0; i < CFG_NKEYS; i++)
+        if (strcmp(cfg_keys[i].key, key) == 0)
+            return (int)i;
+    return -1;
+}
+
+static cfg_section *find_section(cfg_loader *ld, const char *s, size_t n)
+{
+    for (int i = 0; i < ld->nsec; i++)
+        if (text_is(s, n, ld->sec[i].name))
+            return &ld->sec[i];
+    return NULL;
+}
+
+/* "section.key" (escaped) for messages about a key that may not exist. */
+static void key_label(char *out, size_t cap, const char *sec, const yaml_node_t *key)
+{
+    cfg_buf b = { out, cap, 0 };
+    out[0] = '\0';
+    if (sec)
+        buf_printf(&b, "%s.", sec);
+    buf_escaped(&b, (const char *)key->data.scalar.value, key->data.scalar.length, CFG_GOT_MAX);
+}
+
+static void load_section(cfg_loader *ld, const char *sec, const yaml_node_t *map)
+{
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        const yaml_node_t *key = yaml_document_get_node(ld->doc, p->key);
+        const yaml_node_t *val = yaml_document_get_node(ld->doc, p->value);
+        char label[160];
+        if (key->type != YAML_SCALAR_NODE) {
+            report_got(ld, key, sec, "key ", "a key name");
+            continue;
+        }
+        int i = find_key(sec, (const char *)key->data.scalar.value, key->data.scalar.length);
+        if (i < 0) {
+            key_label(label, sizeof label, sec, key);
+            report(ld, pos_of(key), label, "unknown key");
+            continue;
+        }
+        if (ld->seen[i]) {
+            report(ld, pos_of(key), cfg_keys[i].key, "duplicate key");
+            continue;
+        }
+        ld->seen[i] = 1;
+        ld->key_at[i] = pos_of(key);
+        if (!set_value(ld, &cfg_keys[i], val))
+            ld->bad[i] = 1;
+    }
+}
+
+static void load_root(cfg_loader *ld, const yaml_node_t *root)
+{
+    if (!root) /* empty document: like an empty mapping */
+        return;
+    if (root->type != YAML_MAPPING_NODE) {
+        report(ld, pos_of(root), "config", "expected a mapping");
+        ld->root_bad = 1;
+        return;
+    }
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+        const yaml_node_t *key = yaml_document_get_node(ld->doc, p->key);
+        const yaml_node_t *val = yaml_document_get_node(ld->doc, p->value);
+        char label[160];
+        if (key->type != YAML_SCALAR_NODE) {
+            report_got(ld, key, "config", "key ", "a section name");
+            continue;
+        }
+        const char *name = (const char *)key->data.scalar.value;
+        size_t n = key->data.scalar.length;
+        int sweep = text_is(name, n, "sweep");
+        key_label(label, sizeof label, NULL, key);
+        if (!sweep && !is_section(name, n)) {
+            report(ld, pos_of(key), label, "unknown section");
+            continue;
+        }
+        if (find_section(ld, name, n)) {
+            report(ld, pos_of(key), label, "duplicate key");
+            continue;
+        }
+        if (ld->nsec == CFG_MAX_SECTIONS) /* cannot happen: sections are unique and few */
+            continue;
+        cfg_section *sec = &ld->sec[ld->nsec++];
+        sec->name = name;
+        sec->at = pos_of(val);
+        sec->bad = 0;
+        if (sweep) /* accepted and ignored until sweeps are implemented */
+            continue;
+        if (val->type == YAML_SCALAR_NODE && is_plain(val) &&
+            is_null_text((const char *)val->data.scalar.value, val->data.scalar.length))
+            continue; /* "section:" with nothing under it */
+        if (val->type != YAML_MAPPING_NODE) {
+            report(ld, pos_of(val), label, "expected a mapping");
+            sec->bad = 1;
+            continue;
+        }
+        load_section(ld, name, val);
+    }
+}
+
+/* ---- checks after the pass ---- */
+
+static void check_required(cfg_loader *ld)
+{
+    if (ld->root_bad)
+        return;
+    for (size_t i = 0; i < CFG_NKEYS; i++) {
+        const cfg_key *k = &cfg_keys[i];
+        if (!(k->flags & CFG_REQUIRED) || ld->seen[i])
+            continue;
+        cfg_section *sec = find_section(ld, k->key, section_len(k->key));
+        if (sec && sec->bad)
+            continue;
+        cfg_pos at = { 1, 1 };
+        report(ld, sec ? sec->at : at, k->key, "missing required key");
+    }
+}
+
+/* Where to report key i: the key if given, else its section, else 1:1. */
+static cfg_pos where(cfg_loader *ld, int i)
+{
+    cfg_pos at = { 1, 1 };
+    if (ld->seen[i])
+        return ld->key_at[i];
+    const char *key = cfg_keys[i].key;
+    cfg_section *sec = find_section(ld, key, section_len(key));
+    return sec ? sec->at : at;
+}
+
+/* State dimension n of the system, 0 if unknown (bad or missing A). */
+static int state_dim(const fm_config *c)
+{
+    switch (c->env.system) {
+    case FM_SYS_MILD_UNSTABLE:
+    case FM_SYS_STABLE: return 4;
+    case FM_SYS_ODD_UNSTABLE: return 3;
+    case FM_SYS_CUSTOM: return c->env.A.rows == c->env.A.cols ? c->env.A.rows : 0;
+    default: return 0;
+    }
+}
+
+static void check_matrices(cfg_loader *ld)
+{
+    const fm_config *c = ld->out;
+    int sys = key_index("env.system"), ia = key_index("env.A"), ib = key_index("env.B");
+    const fm_cfg_matrix *a = &c->env.A, *b = &c->env.B;
+    if (!ld->bad[sys]) {
+        for (int j = 0; j < 2; j++) {
+            int i = j ? ib : ia;
+            const fm_cfg_matrix *m = j ? b : a;
+            if (c->env.system == FM_SYS_CUSTOM && !ld->bad[i] && m->rows == 0)
+                report(ld, where(ld, i), cfg_keys[i].key, "required with system: custom");
+            if (c->env.system != FM_SYS_CUSTOM && m->rows > 0)
+                report(ld, where(ld, i), cfg_keys[i].key, "only allowed with system: custom");
+        }
+    }
+    if (a->rows > 0 && a->rows != a->cols)
+        report(ld, where(ld, ia), "env.A", "got a %d x %d matrix, expected a square one", a->rows, a->cols);
+    if (a->rows > 0 && b->rows > 0 && b->rows != a->rows)
+        report(ld, where(ld, ib), "env.B", "got a %d x %d matrix, expected %d rows (the rows of env.A)", b->rows,
+               b->cols, a->rows);
+}
+
+static void check_observation(cfg_loader *ld)
+{
+    const fm_config *c = ld->out;
+    int ic = key_index("env.C"), obs = key_index("env.obs"), per = key_index("env.obs_per_task");
+    int sys = key_index("env.system");
+    const fm_cfg_matrix *m = &c->env.C;
+    if (m->rows == 0)
+        return;
+    if (!ld->bad[obs] && c->env.obs != FM_OBS_PROJECTED)
+        report(ld, where(ld, ic), "env.C", "only allowed with obs: projected");
+    if (!ld->bad[per] && c->env.obs_per_task)
+        report(ld, where(ld, ic), "env.C", "not allowed with obs_per_task: true (each task draws its own C)");
+    int n = ld->bad[sys] ? 0 : state_dim(c);
+    if (n > 0 && m->cols != n)
+        report(ld, where(ld, ic), "env.C", "got a %d x %d matrix, expected %d columns (the state dimension)",
+               m->rows, m->cols, n);
+}
+
+static void check_costs(cfg_loader *ld)
+{
+    const fm_config *c = ld->out;
+    int lo = key_index("env.q_log_min"), hi = key_index("env.q_log_max");
+    if (ld->bad[lo] || ld->bad[hi] || c->env.q_log_min <= c->env.q_log_max)
+        return;
+    if (ld->seen[lo] || !ld->seen[hi])
+        report(ld, where(ld, lo), "env.q_log_min", "got %g, expected a value <= env.q_log_max (%g)",
+               c->env.q_log_min, c->env.q_log_max);
+    else
+        report(ld, where(ld, hi), "env.q_log_max", "got %g, expected a value >= env.q_log_min (%g)",
+               c->env.q_log_max, c->env.q_log_min);
+}
+
+/* ---- loading ---- */
+
+static void copy_source(fm_config *out, const char *name)
+{
+    size_t n = strlen(name);
+    if (n >= sizeof out->source)
+        n = sizeof out->source - 1; /* messages use the full name; `source` keeps a prefix */
+    memset(out->source, 0, sizeof out->source);
+    memcpy(out->source, name, n);
+}
+
+static void report_yaml(cfg_loader *ld, const yaml_parser_t *parser)
+{
+    cfg_pos at = { (int)parser->problem_mark.line + 1, (int)parser->problem_mark.column + 1 };
+    report(ld, at, "yaml", "%s", parser->problem ? parser->problem : "cannot parse the document");
+}
+
+/* Load the document from `parser` into ld->out and run every check. Problems with the config go
+ * to the loader's error list; the return value is FM_ENOMEM or FM_OK. The checks run before the
+ * document is freed: the loader's section names point into it. */
+static fm_status load_document(cfg_loader *ld, yaml_parser_t *parser, fm_err *err)
+{
+    fm_status status = FM_OK;
+    yaml_document_t doc, extra;
+    int have_doc = 0, have_extra = 0;
+
+    have_doc = yaml_parser_load(parser, &doc);
+    FM_CHECK(have_doc || parser->error != YAML_MEMORY_ERROR, FM_ENOMEM, "%s: out of memory parsing YAML",
+             ld->name);
+    if (!have_doc) {
+        report_yaml(ld, parser);
+        goto cleanup;
+    }
+    ld->doc = &doc;
+    load_root(ld, yaml_document_get_root_node(&doc));
+    have_extra = yaml_parser_load(parser, &extra); /* must be the end of the stream */
+    FM_CHECK(have_extra || parser->error != YAML_MEMORY_ERROR, FM_ENOMEM, "%s: out of memory parsing YAML",
+             ld->name);
+    if (!have_extra)
+        report_yaml(ld, parser);
+    else if (yaml_document_get_root_node(&extra))
+        report(ld, pos_of(yaml_document_get_root_node(&extra)), "yaml",
+               "expected one document, found a second one");
+    check_required(ld);
+    check_matrices(ld);
+    check_observation(ld);
+    check_costs(ld);
+
+cleanup:
+    ld->doc = NULL;
+    if (have_extra)
+        yaml_document_delete(&extra);
+    if (have_doc)
+        yaml_document_delete(&doc);
+    return status;
+}
+
+static fm_status cfg_load(const char *text, size_t len, const char *name, fm_config *out, fm_err *err)
+{
+    fm_status status = FM_OK;
+    yaml_parser_t parser;
+    int have_parser = 0;
+    cfg_loader ld;
+
+    memset(&ld, 0, sizeof ld);
+    ld.name = name;
+    ld.err = err;
+    ld.out = out;
+    fm_cfg_defaults(out);
+    copy_source(out, name);
+
+    FM_CHECK(yaml_parser_initialize(&parser), FM_ENOMEM, "%s: cannot create a YAML parser", name);
+    have_parser = 1;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    FM_TRY(load_document(&ld, &parser, err));
+    if (ld.nerr > 0) {
+        finish_errors(&ld);
+        status = FM_ECONFIG;
+        fm_err_at(err, __FILE__, __LINE__);
+    }
+
+cleanup:
+    if (have_parser)
+        yaml_parser_delete(&parser);
+    return status;
+}
+
+fm_status fm_cfg_load_string(const char *text, const char *name, fm_config *out, fm_err *err)
+{
+    fm_status status = FM_OK;
+    FM_CHECK(text && out, FM_EINVAL, "fm_cfg_load_string: NULL %s", text ? "out" : "text");
+    FM_TRY(cfg_load(text, strlen(text), name ? name : "<string>", out, err));
+cleanup:
+    return status;
+}
+
+/* Whole file into a malloc'd buffer (*text, *len). */
+static fm_status read_file(const char *path, char **text, size_t *len, fm_err *err)
+{
+    fm_status status = FM_OK;
+    size_t cap = 0, n = 0;
+    char *buf = NULL;
+    FILE *f = fopen(path, "rb");
+    *text = NULL;
+    FM_CHECK(f, FM_EIO, "cannot open config '%s': %s", path, strerror(errno));
+    for (;;) {
+        if (n == cap) {
+            FM_CHECK(cap < (size_t)CFG_FILE_MAX, FM_EIO, "cannot read config '%s': larger than %ld MiB", path,
+                     CFG_FILE_MAX >> 20);
+            size_t ncap = cap ? 2 * cap : 4096;
+            char *nb = realloc(buf, ncap + 1);
+            FM_CHECK(nb, FM_ENOMEM, "out of memory reading config '%s'", path);
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    FM_CHECK(!ferror(f), FM_EIO, "cannot read config '%s': %s", path, strerror(errno));
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    buf = NULL;
+cleanup:
+    free(buf);
+    if (f)
+        fclose(f);
+    return status;
+}
+
+fm_status fm_cfg_load_file(const char *path, fm_config *out, fm_err *err)
+{
+    fm_status status = FM_OK;
+    char *text = NULL;
+    size_t len = 0;
+    FM_CHECK(path && out, FM_EINVAL, "fm_cfg_load_file: NULL %s", path ? "out" : "path");
+    FM_TRY(read_file(path, &text, &len, err));
+    FM_TRY(cfg_load(text, len, path, out, err));
+cleanup:
+    free(text);
+    return status;
+}
+
+/* ---- defaults, dump, names ---- */
+
+/* Default of an enum list, written "[a, b, c]". */
+static void default_list(const cfg_key *k, fm_config *out)
+{
+    int *vals = field(out, k), count = 0, cap = (int)(k->size / sizeof(int));
+    const char *s = k->def;
+    while (*s && count < cap) {
+        while (*s == '[' || *s == ' ' || *s == ',')
+            s++;
+        size_t n = strcspn(s, ",]");
+        int v = choice_index(k, s, n);
+        if (n == 0)
+            break;
+        if (v >= 0)
+            vals[count++] = v;
+        s += n;
+        if (*s == ']')
+            break;
+    }
+    memcpy((char *)out + k->count_offset, &count, sizeof count);
+}
+
+void fm_cfg_defaults(fm_config *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < CFG_NKEYS; i++) {
+        const cfg_key *k = &cfg_keys[i];
+        char scratch[256];
+        cfg_buf msg = { scratch, sizeof scratch, 0 };
+        if (!k->def)
+            continue;
+        if (k->type == CFG_ENUM_LIST)
+            default_list(k, out);
+        else /* defaults are valid by construction; test_config checks every one */
+            (void)set_scalar(k, k->def, strlen(k->def), k->type == CFG_STRING, out, &msg);
+    }
+}
+
+/* Length of a fixed-size string field (it always holds a NUL, but do not trust it). */
+static size_t field_strlen(const char *s, size_t cap)
+{
+    const char *nul = memchr(s, '\0', cap);
+    return nul ? (size_t)(nul - s) : cap;
+}
+
+static void dump_value(cfg_buf *b, const cfg_key *k, const fm_config *cfg)
+{
+    const void *p = cfield(cfg, k);
+    int iv = 0;
+    double dv = 0;
+    switch (k->type) {
+    case CFG_INT: buf_printf(b, "%lld", load_int(cfg, k)); break;
+    case CFG_DOUBLE:
+        memcpy(&dv, p, sizeof dv);
+        buf_printf(b, "%.17g", dv); /* 17 digits: re-loading gives the same bits */
+        break;
+    case CFG_BOOL:
+        memcpy(&iv, p, sizeof iv);
+        buf_printf(b, "%s", iv ? "true" : "false");
+        break;
+    case CFG_STRING:
+        buf_putc(b, '"');
+        buf_escaped(b, p, field_strlen(p, k->size), k->size);
+        buf_putc(b, '"');
+        break;
+    case CFG_ENUM: {
+        const char *name = fm_cfg_enum_name(k->key, (int)load_int(cfg, k));
+        if (name)
+            buf_printf(b, "%s", name);
+        else /* corrupt value: printed so it shows, and so the dump does not re-load */
+            buf_printf(b, "%lld", load_int(cfg, k));
+        break;
+    }
+    case CFG_ENUM_LIST: {
+        int count = 0;
+        memcpy(&count, (const char *)cfg + k->count_offset, sizeof count);
+        buf_putc(b, '[');
+        for (int i = 0; i < count && i < (int)(k->size / sizeof(int)); i++) {
+            memcpy(&iv, (const char *)p + (size_t)i * sizeof(int), sizeof iv);
+            const char *name = fm_cfg_enum_name(k->key, iv);
+            if (name)
+                buf_printf(b, "%s%s", i ? ", " : "", name);
+            else
+                buf_printf(b, "%s%d", i ? ", " : "", iv);
+        }
+        buf_putc(b, ']');
+        break;
+    }
+    case CFG_MATRIX: {
+        const fm_cfg_matrix *m = p;
+        buf_putc(b, '[');
+        for (int r = 0; r < m->rows; r++) {
+            buf_printf(b, "%s[", r ? ", " : "");
+            for (int c = 0; c < m->cols; c++)
+                buf_printf(b, "%s%.17g", c ? ", " : "", m->v[r * m->cols + c]);
+            buf_putc(b, ']');
+        }
+        buf_putc(b, ']');
+        break;
+    }
+    default: break;
+    }
+}
+
+int fm_cfg_dump(const fm_config *cfg, char *buf, int cap)
+{
+    cfg_buf b = { buf, (buf && cap > 0) ? (size_t)cap : 0, 0 };
+    const char *section = NULL;
+    size_t section_n = 0;
+    if (b.cap)
+        buf[0] = '\0';
+    if (!cfg)
+        return 0;
+    buf_printf(&b, "%s", cfg_dump_header);
+    for (size_t i = 0; i < CFG_NKEYS; i++) {
+        const cfg_key *k = &cfg_keys[i];
+        size_t n = section_len(k->key);
+        if (k->type == CFG_MATRIX && ((const fm_cfg_matrix *)cfield(cfg, k))->rows <= 0)
+            continue; /* not given */
+        if (!section || n != section_n || memcmp(section, k->key, n) != 0) {
+            section = k->key;
+            section_n = n;
+            buf_printf(&b, "%.*s:\n", (int)n, k->key);
+        }
+        buf_printf(&b, "  %s: ", k->key + n + 1);
+        dump_value(&b, k, cfg);
+        buf_putc(&b, '\n');
+    }
+    return b.len > (size_t)0x7fffffff ? 0x7fffffff : (int)b.len;
+}
+
+const char *fm_cfg_enum_name(const char *key, int value)
+{
+    if (!key || value < 0)
+        return NULL;
+    int i = key_index(key);
+    if (i < 0 || (cfg_keys[i].type != CFG_ENUM && cfg_keys[i].type != CFG_ENUM_LIST))
+        return NULL;
+    for (int j = 0; cfg_keys[i].choices[j]; j++)
+        if (j == value)
+            return cfg_keys[i].choices[j];
+    return NULL;
+}

@@ -1,0 +1,132 @@
+/* cfg.h - fleetmerge configuration: YAML (libyaml) -> typed, validated fm_config.
+ *
+ * One schema table in cfg.c lists every key (section.key, type, default, range or
+ * choices, required, meaning); docs/config.md documents the same table.
+ * fm_config is plain data with fixed capacity (no pointers), so rank 0 can parse and
+ * validate it and broadcast it as bytes.
+ */
+#ifndef FM_CFG_H
+#define FM_CFG_H
+
+#include <stdint.h>
+
+#include "core/core.h"
+
+#define FM_CFG_STR 256
+#define FM_CFG_MAT_MAX 4096
+
+/* A matrix given in YAML as a list of rows (list of lists of numbers). rows == 0: not given. */
+typedef struct fm_cfg_matrix {
+    int rows, cols;
+    double v[FM_CFG_MAT_MAX]; /* row-major */
+} fm_cfg_matrix;
+
+typedef enum fm_env_kind { FM_ENV_LQG = 0, FM_ENV_COUNT } fm_env_kind; /* "lqg" */
+
+/* Built-in open-loop systems (docs/config.md gives the matrices). */
+typedef enum fm_system {
+    FM_SYS_MILD_UNSTABLE = 0, /* "mild_unstable": n = 4, m = 2, spectral radius 1.05 */
+    FM_SYS_STABLE,            /* "stable":        n = 4, m = 2, spectral radius 0.9  */
+    FM_SYS_ODD_UNSTABLE,      /* "odd_unstable":  n = 3, m = 2, the paper's A_unstab (App. G.5) */
+    FM_SYS_CUSTOM,            /* "custom":        env.A and env.B from the config */
+    FM_SYS_COUNT
+} fm_system;
+
+typedef enum fm_obs_kind {
+    FM_OBS_STATE = 0, /* "state":     y = x (C = I, no observation noise): LQR */
+    FM_OBS_PROJECTED, /* "projected": y = C x + v, C in R^{p x n} Gaussian: LQG */
+    FM_OBS_COUNT
+} fm_obs_kind;
+
+typedef enum fm_arch {
+    FM_ARCH_STATIC_LINEAR = 0, /* "static_linear":  u = K y (Algorithm 3) */
+    FM_ARCH_DYNAMIC_LINEAR,    /* "dynamic_linear": x' = A x + B y, u = C x' (Eq. G.8, Algorithm 2) */
+    FM_ARCH_COUNT
+} fm_arch;
+
+typedef enum fm_merge_method {
+    FM_MERGE_AVERAGE = 0, /* "average" */
+    FM_MERGE_LINEAR_PERM, /* "linear_perm": Eq. G.10-G.12 */
+    FM_MERGE_LINEAR_GL,   /* "linear_gl":   Eq. G.14 */
+    FM_MERGE_COUNT
+} fm_merge_method;
+
+typedef enum fm_gl_start { FM_GL_START_ANCHOR = 0, FM_GL_START_IDENTITY, FM_GL_START_COUNT } fm_gl_start;
+typedef enum fm_optimizer { FM_OPT_ADAM = 0, FM_OPT_SGD, FM_OPT_COUNT } fm_optimizer;
+typedef enum fm_pooled_ls { FM_POOLED_NORMAL = 0, FM_POOLED_SCALAPACK, FM_POOLED_COUNT } fm_pooled_ls;
+
+typedef struct fm_config {
+    char source[FM_CFG_STR]; /* file the config came from (for messages) */
+    struct {
+        char name[FM_CFG_STR];
+        char description[FM_CFG_STR];
+        int64_t seed;
+        char output_dir[FM_CFG_STR];
+    } experiment;
+    struct {
+        int kind;             /* fm_env_kind */
+        int system;           /* fm_system */
+        int obs;              /* fm_obs_kind */
+        int obs_dim;          /* p, used when obs = projected */
+        int obs_per_task;     /* bool: a different C for every task */
+        int num_tasks;        /* K */
+        double q_log_min;     /* Q_h = a_h I, a_h = logspace(q_log_min, q_log_max, K) */
+        double q_log_max;
+        double r_scale;       /* R = r_scale I */
+        double process_noise; /* Sigma_w = process_noise * I (variance) */
+        double obs_noise;     /* Sigma_v = obs_noise * I (variance), projected only */
+        double init_std;      /* x_0 ~ N(0, init_std^2 I) */
+        int horizon;          /* demonstration length T */
+        fm_cfg_matrix A, B, C; /* optional overrides; A, B required for system = custom */
+    } env;
+    struct {
+        int robots;           /* 0 = number of MPI ranks; otherwise must equal it */
+        double alpha;         /* Dirichlet concentration */
+        int demos_per_robot;  /* trajectories generated per robot */
+        char data[FM_CFG_STR]; /* "" = generate; else a demonstrations HDF5 file */
+        int shared_init;      /* bool: every robot starts from one initialization */
+        double sign_flip_fraction; /* fraction of robots whose local policy is stored as (A, -B, -C) */
+    } fleet;
+    struct {
+        int arch;             /* fm_arch */
+        int hidden_dim;       /* dynamic policy state dimension; 0 = env state dimension */
+        double init_scale;    /* std of initial B, C entries; 0 = 1/sqrt(input dim of the matrix) */
+    } policy;
+    struct {
+        int optimizer;        /* fm_optimizer */
+        int steps;            /* full-batch gradient steps (dynamic policies) */
+        double lr;
+        double grad_clip;     /* 0 = off; else clip the global gradient norm */
+        double ridge;         /* ridge added to static least squares (0 = plain) */
+        int pooled_ls;        /* fm_pooled_ls */
+    } train;
+    struct {
+        int num_methods;
+        int methods[FM_MERGE_COUNT]; /* fm_merge_method, in config order, no duplicates */
+        int perm_iters;       /* linear_perm alternations */
+        int gl_steps;         /* linear_gl alternating gradient steps */
+        double gl_lr;
+        int gl_start;         /* fm_gl_start */
+        int gl_normalize;     /* bool: keep mean |det P_i| at 1 */
+    } merge;
+    struct {
+        int rollouts;         /* empirical rollouts per task and policy */
+        int horizon;          /* 0 = env.horizon */
+    } eval;
+} fm_config;
+
+/* Parse and validate a YAML file. On failure returns FM_ECONFIG (or FM_EIO if the file
+ * cannot be read) with every problem listed in err->msg, one per line, each formatted
+ * `file:line:col: key: message`. `out` is fully written (defaults filled) on success. */
+fm_status fm_cfg_load_file(const char *path, fm_config *out, fm_err *err);
+/* Same, from text in memory; `name` stands for the file in messages. */
+fm_status fm_cfg_load_string(const char *text, const char *name, fm_config *out, fm_err *err);
+/* Fill `out` with every default (no required key set). */
+void fm_cfg_defaults(fm_config *out);
+/* Resolved config as YAML text (every key, defaults filled), re-loadable by fm_cfg_load_string.
+ * Returns the number of bytes needed (like snprintf). */
+int fm_cfg_dump(const fm_config *cfg, char *buf, int cap);
+/* Names of enum values, e.g. fm_cfg_enum_name("merge.methods", FM_MERGE_LINEAR_GL) = "linear_gl". */
+const char *fm_cfg_enum_name(const char *key, int value);
+
+#endif

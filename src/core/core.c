@@ -1,0 +1,108 @@
+/* core.c - error context, allocation, logging. */
+#define _POSIX_C_SOURCE 200809L
+#include "core.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void fm_err_clear(fm_err *err)
+{
+    if (!err)
+        return;
+    err->code = FM_OK;
+    err->msg[0] = '\0';
+    err->trace[0] = '\0';
+}
+
+fm_status fm_fail(fm_err *err, fm_status code, const char *fmt, ...)
+{
+    if (err && err->code == FM_OK) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+void fm_err_at(fm_err *err, const char *file, int line)
+{
+    if (!err)
+        return;
+    const char *base = strrchr(file, '/');
+    base = base ? base + 1 : file;
+    size_t len = strlen(err->trace);
+    if (len + 2 >= sizeof err->trace)
+        return;
+    snprintf(err->trace + len, sizeof err->trace - len, "%s%s:%d", len ? " <- " : "", base, line);
+}
+
+const char *fm_status_name(fm_status code)
+{
+    static const char *names[FM_STATUS_COUNT] = {
+        "ok", "invalid argument", "invalid configuration", "I/O error",
+        "out of memory", "numerical failure", "MPI failure", "invalid data",
+    };
+    if ((int)code < 0 || code >= FM_STATUS_COUNT)
+        return "unknown status";
+    return names[code];
+}
+
+int fm_exit_code(fm_status code)
+{
+    if (code == FM_OK)
+        return 0;
+    if (code == FM_ECONFIG || code == FM_EINVAL)
+        return 2;
+    return 1;
+}
+
+fm_status fm_calloc(void *out, size_t n, size_t size, fm_err *err)
+{
+    void **p = (void **)out;
+    *p = NULL;
+    if (n == 0)
+        n = 1;
+    if (size && n > SIZE_MAX / size)
+        return fm_fail(err, FM_ENOMEM, "allocation of %zu x %zu bytes overflows", n, size);
+    *p = calloc(n, size);
+    if (!*p)
+        return fm_fail(err, FM_ENOMEM, "out of memory allocating %zu bytes", n * size);
+    return FM_OK;
+}
+
+double fm_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void fm_logf(FILE *f, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("[fleet] ", f);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fflush(f);
+}
+
+static fm_status serial_sum(void *ctx, double *buf, int n, fm_err *err)
+{
+    (void)ctx, (void)buf, (void)n, (void)err;
+    return FM_OK;
+}
+
+fm_reducer fm_reducer_serial(int n)
+{
+    return (fm_reducer){.sum = serial_sum, .ctx = NULL, .nglobal = n, .nlocal = n, .offset = 0};
+}
+
+fm_status fm_reduce_sum(const fm_reducer *r, double *buf, int n, fm_err *err)
+{
+    return r->sum(r->ctx, buf, n, err);
+}

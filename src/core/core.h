@@ -1,0 +1,130 @@
+/* core.h - status codes, error context, allocation, logging and RNG streams.
+ *
+ * Error convention (used by every part of fleetmerge):
+ *   - a function that can fail returns fm_status and takes `fm_err *err` as its last argument;
+ *   - it declares `fm_status status = FM_OK;` and ends with a single `cleanup:` label;
+ *   - FM_TRY(expr) propagates a failure (appending file:line to the trace),
+ *     FM_CHECK(cond, code, fmt, ...) raises one with a message.
+ * No function below main() exits or aborts on bad input.
+ */
+#ifndef FM_CORE_H
+#define FM_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum fm_status {
+    FM_OK = 0,
+    FM_EINVAL,   /* bad argument from a caller or a user (command line) */
+    FM_ECONFIG,  /* invalid configuration file */
+    FM_EIO,      /* file system or HDF5 failure */
+    FM_ENOMEM,   /* allocation failed */
+    FM_ENUMERIC, /* numerical failure (singular matrix, non-finite value, no convergence) */
+    FM_EMPI,     /* MPI failure or another rank failed */
+    FM_EDATA,    /* malformed input data (demonstration files) */
+    FM_STATUS_COUNT
+} fm_status;
+
+typedef struct fm_err {
+    fm_status code;
+    char msg[2048];  /* first failure's message */
+    char trace[512]; /* "file:line <- file:line ..." */
+} fm_err;
+
+void fm_err_clear(fm_err *err);
+/* Record a failure (the first message wins; later ones are ignored) and return `code`. */
+fm_status fm_fail(fm_err *err, fm_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void fm_err_at(fm_err *err, const char *file, int line);
+const char *fm_status_name(fm_status code);
+/* Process exit code for a status: 0 ok, 2 config/usage errors, 1 otherwise. */
+int fm_exit_code(fm_status code);
+
+#define FM_TRY(expr)                                   \
+    do {                                               \
+        fm_status fm_st_ = (expr);                     \
+        if (fm_st_ != FM_OK) {                         \
+            status = fm_st_;                           \
+            fm_err_at(err, __FILE__, __LINE__);        \
+            goto cleanup;                              \
+        }                                              \
+    } while (0)
+
+#define FM_CHECK(cond, code, ...)                       \
+    do {                                                \
+        if (!(cond)) {                                  \
+            status = fm_fail(err, (code), __VA_ARGS__); \
+            fm_err_at(err, __FILE__, __LINE__);         \
+            goto cleanup;                               \
+        }                                               \
+    } while (0)
+
+/* Zeroed allocation of n elements of `size` bytes; *out is NULL on failure. */
+fm_status fm_calloc(void *out, size_t n, size_t size, fm_err *err);
+#define FM_ALLOC(ptr, n) FM_TRY(fm_calloc(&(ptr), (size_t)(n), sizeof(*(ptr)), err))
+
+/* ---- logging ---- */
+/* Seconds since an arbitrary fixed point (monotonic clock). */
+double fm_now(void);
+/* printf to `f` with a "[fleet] " prefix; callers decide which rank prints. */
+void fm_logf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- random numbers: xoshiro256** streams derived from (seed, rank, stream) ---- */
+typedef enum fm_stream {
+    FM_STREAM_SYSTEM = 0, /* shared by all ranks: system matrices, observation maps */
+    FM_STREAM_MIXTURE,    /* robot's Dirichlet mixture weights */
+    FM_STREAM_DATA,       /* robot's demonstrations */
+    FM_STREAM_INIT,       /* robot's policy initialization */
+    FM_STREAM_TRAIN,      /* minibatch sampling */
+    FM_STREAM_MERGE,      /* shared by all ranks: merge-time sampling (order, subsets) */
+    FM_STREAM_EVAL,       /* evaluation rollouts (common random numbers across policies) */
+    FM_STREAM_COUNT
+} fm_stream;
+
+/* Rank value to use for streams shared by every robot. */
+#define FM_RANK_SHARED UINT64_C(0xFFFFFFFF)
+
+typedef struct fm_rng {
+    uint64_t s[4];
+    int has_spare;
+    double spare;
+} fm_rng;
+
+void fm_rng_seed(fm_rng *r, uint64_t seed, uint64_t rank, uint64_t stream);
+uint64_t fm_rng_u64(fm_rng *r);
+double fm_rng_uniform(fm_rng *r);            /* [0, 1) with 53 random bits */
+uint64_t fm_rng_below(fm_rng *r, uint64_t n); /* uniform in [0, n), n > 0, unbiased */
+double fm_rng_normal(fm_rng *r);             /* standard normal */
+/* log of a Gamma(shape, 1) draw; works for tiny shapes without underflow. */
+double fm_rng_log_gamma(fm_rng *r, double shape);
+/* out[0..k) ~ Dirichlet(alpha * 1_k), alpha > 0. */
+void fm_rng_dirichlet(fm_rng *r, double alpha, int k, double *out);
+/* index drawn with probabilities p[0..k) (need not be normalized, sum > 0). */
+int fm_rng_categorical(fm_rng *r, const double *p, int k);
+
+
+
+#ifndef FM_REDUCER_DEFINED
+#define FM_REDUCER_DEFINED
+/* ---- reducer: how rank-local algorithms sum over the fleet ----
+ * Each process owns `nlocal` consecutive models (global indices offset .. offset+nlocal-1)
+ * out of `nglobal`. Algorithms loop over their local models, then call sum() to add the
+ * per-process partial sums over all processes. Under MPI (fleet/) every rank owns one
+ * model; the serial reducer owns all of them and sum() is the identity, so the same code
+ * runs in one process (tests, offline merging). sum() must be called by all processes. */
+typedef struct fm_reducer {
+    fm_status (*sum)(void *ctx, double *buf, int n, fm_err *err); /* in-place sum, rank order */
+    void *ctx;
+    int nglobal; /* models in the fleet */
+    int nlocal;  /* models held by this process */
+    int offset;  /* global index of this process's first model */
+} fm_reducer;
+
+/* Reducer for one process owning all n models (sum is the identity). */
+fm_reducer fm_reducer_serial(int n);
+/* Convenience: in-place sum through r (no-op for the serial reducer). */
+fm_status fm_reduce_sum(const fm_reducer *r, double *buf, int n, fm_err *err);
+#endif
+
+#endif

@@ -1,0 +1,38 @@
+/* fleet.h - the MPI world of fleetmerge: one rank = one robot.
+ * Owns the flow of `fleet run` and `fleet gen` (docs/DESIGN flow): config broadcast,
+ * per-robot data, local training, merges as collectives, baselines, evaluation, results. */
+#ifndef FM_FLEET_H
+#define FM_FLEET_H
+
+#include <mpi.h>
+
+#include "config/cfg.h"
+#include "core/core.h"
+
+typedef struct fm_run_opts {
+    int force;          /* overwrite an existing results file */
+    int quiet;          /* no progress lines */
+    const char *output; /* results file path override (NULL: <output_dir>/<name>/results.h5) */
+} fm_run_opts;
+
+/* Agree on a status across comm at a phase boundary: every rank returns the worst status,
+ * and every rank's err holds the message of the lowest failing rank. Collective. */
+fm_status fm_fleet_agree(MPI_Comm comm, fm_status local, fm_err *err);
+/* Rank 0 loads and validates the config; the result (or the error) reaches every rank. */
+fm_status fm_fleet_load_config(MPI_Comm comm, const char *path, fm_config *cfg, fm_err *err);
+/* MPI reducer over comm (one model per rank): sum in rank order, bitwise deterministic and
+ * equal to the serial sum of the same models. ctx must outlive the reducer. */
+typedef struct fm_mpi_reducer_ctx {
+    MPI_Comm comm;
+    int rank, size;
+} fm_mpi_reducer_ctx;
+fm_reducer fm_reducer_mpi(fm_mpi_reducer_ctx *ctx, MPI_Comm comm);
+
+/* `fleet run`: the whole experiment. Collective over comm. */
+fm_status fm_fleet_run(MPI_Comm comm, const char *config_path, const fm_run_opts *opts, fm_err *err);
+/* `fleet gen`: every rank generates its robot's demonstrations and the fleet writes one
+ * demonstrations HDF5 file (docs/schema.md). Collective. */
+fm_status fm_fleet_gen(MPI_Comm comm, const char *config_path, const char *out_path, int force,
+                       fm_err *err);
+
+#endif

@@ -1,0 +1,77 @@
+/* fleet_mpi.c - status agreement, config broadcast and the MPI reducer. */
+#include "fleet/fleet.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+fm_status fm_fleet_agree(MPI_Comm comm, fm_status local, fm_err *err)
+{
+    int rank = 0, size = 1, code = (int)local, worst = 0;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    if (MPI_Allreduce(&code, &worst, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
+        return fm_fail(err, FM_EMPI, "MPI_Allreduce failed while agreeing on status");
+    if (worst == FM_OK)
+        return FM_OK;
+    int mine = local != FM_OK ? rank : size, first = size;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+    char msg[sizeof err->msg];
+    int first_code = code;
+    if (rank == first)
+        memcpy(msg, err->msg, sizeof msg);
+    MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, comm);
+    MPI_Bcast(&first_code, 1, MPI_INT, first, comm);
+    msg[sizeof msg - 1] = '\0';
+    if (rank != first) {
+        err->code = (fm_status)first_code;
+        snprintf(err->msg, sizeof err->msg, "%s", msg);
+    }
+    return (fm_status)first_code;
+}
+
+fm_status fm_fleet_load_config(MPI_Comm comm, const char *path, fm_config *cfg, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    fm_status local = FM_OK;
+    if (rank == 0)
+        local = fm_cfg_load_file(path, cfg, err);
+    FM_TRY(fm_fleet_agree(comm, local, err));
+    FM_CHECK(MPI_Bcast(cfg, (int)sizeof *cfg, MPI_BYTE, 0, comm) == MPI_SUCCESS, FM_EMPI,
+             "MPI_Bcast of the config failed");
+cleanup:
+    return status;
+}
+
+/* Sum in rank order: gather every rank's buffer, then add them 0, 1, 2, ... so that the
+ * result is bitwise identical on every rank and to a serial loop over the same models. */
+static fm_status mpi_sum(void *vctx, double *buf, int n, fm_err *err)
+{
+    fm_status status = FM_OK;
+    fm_mpi_reducer_ctx *ctx = vctx;
+    double *all = NULL;
+    if (ctx->size == 1)
+        return FM_OK;
+    FM_ALLOC(all, (size_t)n * ctx->size);
+    FM_CHECK(MPI_Allgather(buf, n, MPI_DOUBLE, all, n, MPI_DOUBLE, ctx->comm) == MPI_SUCCESS,
+             FM_EMPI, "MPI_Allgather of %d doubles failed", n);
+    for (int j = 0; j < n; j++) {
+        double s = 0.0;
+        for (int r = 0; r < ctx->size; r++)
+            s += all[(size_t)r * n + j];
+        buf[j] = s;
+    }
+cleanup:
+    free(all);
+    return status;
+}
+
+fm_reducer fm_reducer_mpi(fm_mpi_reducer_ctx *ctx, MPI_Comm comm)
+{
+    ctx->comm = comm;
+    MPI_Comm_rank(comm, &ctx->rank);
+    MPI_Comm_size(comm, &ctx->size);
+    return (fm_reducer){.sum = mpi_sum, .ctx = ctx, .nglobal = ctx->size, .nlocal = 1,
+                        .offset = ctx->rank};
+}

@@ -1,0 +1,336 @@
+/* fleet_run.c - `fleet run` and `fleet gen`: the flow of one linear-control experiment.
+ *   1. rank 0 parses the config, broadcasts it      4. merges (collectives)
+ *   2. each robot builds or reads its own data      5. baselines: pooled, task-specific
+ *   3. each robot trains its own policy             6. evaluation, results file, summary */
+#define _POSIX_C_SOURCE 200809L
+#include "fleet/fleet_run.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/h5io.h"
+
+static void progress(const run_ctx *c, const char *fmt, const char *what)
+{
+    if (c->rank == 0 && !c->opts.quiet)
+        fm_logf(stdout, fmt, what, fm_now() - c->t_start);
+}
+
+/* mkdir -p for the directory part of path. */
+static fm_status make_parent_dirs(const char *path, fm_err *err)
+{
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return fm_fail(err, FM_EINVAL, "output path too long: %s", path);
+    for (char *s = buf + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return fm_fail(err, FM_EIO, "cannot create directory '%s': %s", buf, strerror(errno));
+        *s = '/';
+    }
+    return FM_OK;
+}
+
+static fm_status setup(run_ctx *c, const char *config_path, fm_err *err)
+{
+    fm_status status = FM_OK;
+    FM_TRY(fm_fleet_load_config(c->comm, config_path, &c->cfg, err));
+    const fm_config *cfg = &c->cfg;
+    FM_CHECK(cfg->fleet.robots == 0 || cfg->fleet.robots == c->size, FM_ECONFIG,
+             "%s: fleet.robots: config asks for %d robots but the run has %d MPI ranks (one robot per rank)",
+             cfg->source, cfg->fleet.robots, c->size);
+    if (c->opts.output)
+        snprintf(c->out_path, sizeof c->out_path, "%s", c->opts.output);
+    else
+        snprintf(c->out_path, sizeof c->out_path, "%s/%s/results.h5", cfg->experiment.output_dir,
+                 cfg->experiment.name);
+    fm_status local = FM_OK;
+    if (c->rank == 0) {
+        if (!c->opts.force && access(c->out_path, F_OK) == 0)
+            local = fm_fail(err, FM_EINVAL, "%s already exists; use --force to overwrite it",
+                            c->out_path);
+        else
+            local = make_parent_dirs(c->out_path, err);
+    }
+    FM_TRY(fm_fleet_agree(c->comm, local, err));
+    FM_TRY(fm_fleet_agree(c->comm, fm_lqg_build(cfg, &c->env, err), err));
+    c->dims = (fm_lindims){.arch = cfg->policy.arch, .p = c->env.p, .m = c->env.m,
+                           .k = cfg->policy.hidden_dim > 0 ? cfg->policy.hidden_dim : c->env.n};
+    if (c->dims.arch == FM_ARCH_STATIC_LINEAR)
+        c->dims.k = 0;
+    c->npar = fm_lin_size(&c->dims);
+    c->red = fm_reducer_mpi(&c->rctx, c->comm);
+cleanup:
+    return status;
+}
+
+/* Robot data: Dirichlet mixture + expert demos on this rank, or this rank's shard of a file. */
+static fm_status build_data(run_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    const fm_config *cfg = &c->cfg;
+    int K = c->env.K;
+    int *tasks = NULL;
+    fm_status local = FM_OK;
+    if (cfg->fleet.data[0]) {
+        fm_demos_meta meta = {0};
+        FM_TRY(fm_h5_read_demos(c->comm, cfg->fleet.data, &meta, &c->demos, &c->mixture, err));
+        if (meta.num_tasks != K || c->demos.obs_dim != c->env.p || c->demos.act_dim != c->env.m)
+            local = fm_fail(err, FM_EDATA,
+                            "%s: demonstrations have %d tasks, obs dim %d, action dim %d but the "
+                            "config's environment has %d tasks, obs dim %d, action dim %d",
+                            cfg->fleet.data, meta.num_tasks, c->demos.obs_dim, c->demos.act_dim, K,
+                            c->env.p, c->env.m);
+        FM_TRY(fm_fleet_agree(c->comm, local, err));
+        goto cleanup;
+    }
+    FM_ALLOC(c->mixture, K);
+    FM_ALLOC(tasks, cfg->fleet.demos_per_robot);
+    fm_rng rmix, rdata;
+    fm_rng_seed(&rmix, (uint64_t)cfg->experiment.seed, (uint64_t)c->rank, FM_STREAM_MIXTURE);
+    fm_rng_seed(&rdata, (uint64_t)cfg->experiment.seed, (uint64_t)c->rank, FM_STREAM_DATA);
+    fm_mixture_draw(&rmix, cfg->fleet.alpha, K, c->mixture);
+    fm_mixture_tasks(&rmix, c->mixture, K, cfg->fleet.demos_per_robot, tasks);
+    local = fm_lqg_generate(&c->env, tasks, cfg->fleet.demos_per_robot, &rdata, &c->demos, err);
+    FM_TRY(fm_fleet_agree(c->comm, local, err));
+cleanup:
+    free(tasks);
+    return status;
+}
+
+/* Initial parameters: from this robot's own stream, or one shared stream (shared_init). */
+static void init_params(const run_ctx *c, int shared, double *theta)
+{
+    fm_rng r;
+    uint64_t who = shared ? FM_RANK_SHARED : (uint64_t)c->rank;
+    fm_rng_seed(&r, (uint64_t)c->cfg.experiment.seed, who, FM_STREAM_INIT);
+    fm_lin_init(&c->dims, c->cfg.policy.init_scale, &r, theta);
+}
+
+/* Train a policy on the selected data (task < 0: all); red NULL = this robot only. */
+static fm_status fit(run_ctx *c, double *theta, int task, const fm_reducer *red, double *loss,
+                     fm_err *err)
+{
+    if (c->dims.arch == FM_ARCH_STATIC_LINEAR)
+        return fm_lin_fit_static(&c->dims, theta, &c->demos, task, c->cfg.train.ridge, red, loss, err);
+    return fm_lin_train(&c->dims, theta, &c->demos, task, &c->cfg, red, loss, err);
+}
+
+/* Robots chosen for the disconnected-components study store their policy as (A, -B, -C),
+ * i.e. T = -I of Eq. G.9 (App. G.6.2): robot i iff floor((i+1) f) > floor(i f). */
+static int is_flipped(const run_ctx *c)
+{
+    double f = c->cfg.fleet.sign_flip_fraction;
+    return c->dims.arch == FM_ARCH_DYNAMIC_LINEAR && floor((c->rank + 1) * f) > floor(c->rank * f);
+}
+
+static fm_status train_local(run_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    FM_ALLOC(c->theta_local, c->npar);
+    init_params(c, c->cfg.fleet.shared_init, c->theta_local);
+    fm_status local = fit(c, c->theta_local, -1, NULL, &c->local_loss, err);
+    FM_TRY(fm_fleet_agree(c->comm, local, err));
+    c->flipped = is_flipped(c);
+    if (c->flipped) {
+        int k = c->dims.k;
+        double *B = fm_lin_B(&c->dims, c->theta_local);
+        for (size_t j = 0; j < (size_t)k * c->dims.p + (size_t)c->dims.m * k; j++)
+            B[j] = -B[j]; /* B and C are contiguous after A */
+    }
+cleanup:
+    return status;
+}
+
+static fm_status merge_all(run_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int nm = c->cfg.merge.num_methods, kk = c->dims.k * c->dims.k;
+    FM_ALLOC(c->merged, (size_t)nm * c->npar);
+    FM_ALLOC(c->transforms, (size_t)nm * (kk ? kk : 1));
+    FM_ALLOC(c->minfo, nm);
+    FM_ALLOC(c->t_merge, nm);
+    for (int j = 0; j < nm; j++) {
+        double t0 = fm_now();
+        int method = c->cfg.merge.methods[j];
+        progress(c, "merge %s (%.1f s)\n", fm_cfg_enum_name("merge.methods", method));
+        FM_TRY(fm_merge_linear(method, &c->dims, c->theta_local, &c->cfg, &c->red,
+                               c->merged + (size_t)j * c->npar,
+                               kk ? c->transforms + (size_t)j * kk : NULL, &c->minfo[j], err));
+        c->t_merge[j] = fm_now() - t0;
+    }
+cleanup:
+    return status;
+}
+
+/* Pooled training over all robots' data (normal equations or gradients summed across ranks:
+ * no data moves) and task-specific policies (pooled over the trajectories of one task). */
+static fm_status baselines(run_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int K = c->env.K;
+    FM_ALLOC(c->pooled, c->npar);
+    FM_ALLOC(c->task_spec, (size_t)K * c->npar);
+    FM_ALLOC(c->task_ok, K);
+    FM_ALLOC(c->task_count, K);
+    init_params(c, 1, c->pooled);
+    progress(c, "%s (%.1f s)\n", "pooled training");
+    FM_TRY(fit(c, c->pooled, -1, &c->red, &c->pooled_loss, err));
+    for (int i = 0; i < c->demos.n_traj; i++)
+        c->task_count[c->demos.task[i]] += 1.0;
+    FM_TRY(fm_reduce_sum(&c->red, c->task_count, K, err));
+    progress(c, "%s (%.1f s)\n", "task-specific training");
+    for (int h = 0; h < K; h++) {
+        double loss = 0.0, *th = c->task_spec + (size_t)h * c->npar;
+        init_params(c, 1, th);
+        c->task_ok[h] = c->task_count[h] > 0.0;
+        if (c->task_ok[h])
+            FM_TRY(fit(c, th, h, &c->red, &loss, err));
+        else
+            for (size_t j = 0; j < c->npar; j++)
+                th[j] = NAN; /* no robot has data of this task */
+    }
+cleanup:
+    return status;
+}
+
+/* Parameters of global policy j: merged methods, pooled, task-specific. */
+static const double *global_policy(const run_ctx *c, int j)
+{
+    int nm = c->cfg.merge.num_methods;
+    if (j < nm)
+        return c->merged + (size_t)j * c->npar;
+    if (j == nm)
+        return c->pooled;
+    return c->task_spec + (size_t)(j - nm - 1) * c->npar;
+}
+
+static fm_lqg_policy as_env_policy(const fm_lindims *d, const double *th)
+{
+    if (d->arch == FM_ARCH_STATIC_LINEAR)
+        return (fm_lqg_policy){.k = 0, .Cp = th};
+    return (fm_lqg_policy){.k = d->k, .Ap = th, .Bp = th + d->k * d->k,
+                           .Cp = th + d->k * d->k + d->k * d->p};
+}
+
+static fm_status eval_one(const run_ctx *c, const double *th, int h, double *exact, double *roll,
+                          fm_err *err)
+{
+    fm_status status = FM_OK;
+    fm_lqg_policy pi = as_env_policy(&c->dims, th);
+    int stable = 0, T = c->cfg.eval.horizon > 0 ? c->cfg.eval.horizon : c->env.horizon;
+    FM_TRY(fm_lqg_cost(&c->env, h, &pi, exact, &stable, err));
+    FM_TRY(fm_lqg_rollout_cost(&c->env, h, &pi, c->cfg.eval.rollouts, T,
+                               (uint64_t)c->cfg.experiment.seed, roll, err));
+cleanup:
+    return status;
+}
+
+/* Global (policy, task) pairs are split round-robin over ranks and summed; every robot
+ * evaluates its own local policy on every task. Task-specific policy h is scored on task h. */
+static fm_status evaluate(run_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int K = c->env.K, nm = c->cfg.merge.num_methods;
+    c->npol = nm + 1 + K;
+    size_t ne = (size_t)c->npol * K;
+    double *buf = NULL;
+    FM_ALLOC(buf, 2 * ne + K);
+    FM_ALLOC(c->ev_exact, ne);
+    FM_ALLOC(c->ev_roll, ne);
+    FM_ALLOC(c->opt_roll, K);
+    FM_ALLOC(c->loc_exact, K);
+    FM_ALLOC(c->loc_roll, K);
+    fm_status local = FM_OK;
+    for (size_t e = 0; e < ne + K && local == FM_OK; e++) {
+        int j = (int)(e / K), h = (int)(e % K);
+        if ((int)(e % c->size) != c->rank)
+            continue;
+        if (e >= ne) { /* expert rollouts (same noise as every policy) */
+            fm_lqg_policy pi = fm_lqg_expert(&c->env, h);
+            int T = c->cfg.eval.horizon > 0 ? c->cfg.eval.horizon : c->env.horizon;
+            local = fm_lqg_rollout_cost(&c->env, h, &pi, c->cfg.eval.rollouts, T,
+                                        (uint64_t)c->cfg.experiment.seed, &buf[2 * ne + h], err);
+        } else if (j > nm && (j - nm - 1 != h || !c->task_ok[h])) {
+            buf[e] = buf[ne + e] = NAN; /* task-specific policies are scored on their task */
+        } else {
+            local = eval_one(c, global_policy(c, j), h, &buf[e], &buf[ne + e], err);
+        }
+    }
+    for (int h = 0; h < K && local == FM_OK; h++)
+        local = eval_one(c, c->theta_local, h, &c->loc_exact[h], &c->loc_roll[h], err);
+    FM_TRY(fm_fleet_agree(c->comm, local, err));
+    FM_TRY(fm_reduce_sum(&c->red, buf, (int)(2 * ne + K), err));
+    memcpy(c->ev_exact, buf, sizeof(double) * ne);
+    memcpy(c->ev_roll, buf + ne, sizeof(double) * ne);
+    memcpy(c->opt_roll, buf + 2 * ne, sizeof(double) * K);
+cleanup:
+    free(buf);
+    return status;
+}
+
+static void run_free(run_ctx *c)
+{
+    fm_lqg_free(&c->env);
+    fm_demos_free(&c->demos);
+    free(c->mixture), free(c->theta_local), free(c->merged), free(c->transforms);
+    free(c->minfo), free(c->t_merge), free(c->pooled), free(c->task_spec), free(c->task_ok);
+    free(c->task_count), free(c->ev_exact), free(c->ev_roll), free(c->opt_roll);
+    free(c->loc_exact), free(c->loc_roll), free(c->all_loc_exact), free(c->all_loc_roll);
+}
+
+#define PHASE(idx, name, call)                                \
+    do {                                                      \
+        double t0_ = fm_now();                                \
+        progress(c, "%s (%.1f s)\n", name);                   \
+        FM_TRY(call);                                         \
+        c->t_phase[idx] = fm_now() - t0_;                     \
+    } while (0)
+
+fm_status fm_fleet_run(MPI_Comm comm, const char *config_path, const fm_run_opts *opts, fm_err *err)
+{
+    fm_status status = FM_OK;
+    run_ctx ctx = {.comm = comm, .opts = *opts, .t_start = fm_now()}, *c = &ctx;
+    MPI_Comm_rank(comm, &c->rank);
+    MPI_Comm_size(comm, &c->size);
+    FM_TRY(setup(c, config_path, err));
+    PHASE(0, "robot data", build_data(c, err));
+    PHASE(1, "local training", train_local(c, err));
+    PHASE(2, "merging", merge_all(c, err));
+    PHASE(3, "baselines", baselines(c, err));
+    PHASE(4, "evaluation", evaluate(c, err));
+    PHASE(5, "writing results", fm_run_write_results(c, err));
+    fm_run_print_summary(c);
+cleanup:
+    run_free(c);
+    return status;
+}
+
+fm_status fm_fleet_gen(MPI_Comm comm, const char *config_path, const char *out_path, int force,
+                       fm_err *err)
+{
+    fm_status status = FM_OK;
+    run_ctx ctx = {.comm = comm, .opts = {.force = force, .quiet = 1, .output = out_path},
+                   .t_start = fm_now()}, *c = &ctx;
+    MPI_Comm_rank(comm, &c->rank);
+    MPI_Comm_size(comm, &c->size);
+    FM_TRY(setup(c, config_path, err));
+    FM_CHECK(c->cfg.fleet.data[0] == '\0', FM_ECONFIG,
+             "%s: fleet.data: `fleet gen` generates demonstrations; remove fleet.data", config_path);
+    FM_TRY(build_data(c, err));
+    fm_demos_meta meta = {.num_robots = c->size, .num_tasks = c->env.K};
+    snprintf(meta.env, sizeof meta.env, "%s", fm_cfg_enum_name("env.kind", c->cfg.env.kind));
+    FM_TRY(fm_h5_write_demos(comm, out_path, &meta, &c->demos, c->mixture, err));
+    if (c->rank == 0)
+        fm_logf(stdout, "wrote %s (%d robots x %d trajectories)\n", out_path, c->size,
+                c->demos.n_traj);
+cleanup:
+    run_free(c);
+    return status;
+}

@@ -1,0 +1,351 @@
+/* merge_linear.c - average, permutation alternation (App. G.4.1) and GL(n) gradient
+ * alignment (App. G.4.2) for linear policies. */
+#include "merge/merge.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "align/lap.h"
+#include "la/la.h"
+
+/* merged = 1/N sum of the local models (after reduction). */
+static fm_status average(size_t n, const double *local, const fm_reducer *red, double *merged,
+                         fm_err *err)
+{
+    fm_status status = FM_OK;
+    memset(merged, 0, sizeof(double) * n);
+    for (int i = 0; i < red->nlocal; i++)
+        for (size_t j = 0; j < n; j++)
+            merged[j] += local[(size_t)i * n + j];
+    FM_TRY(fm_reduce_sum(red, merged, (int)n, err));
+    for (size_t j = 0; j < n; j++)
+        merged[j] /= red->nglobal;
+cleanup:
+    return status;
+}
+
+/* ---------------- permutation alternation (Eq. G.10-G.12) ---------------- */
+
+/* out = (P' A P, P' B, C P) with P[r][perm[r]] = 1, i.e. hidden unit perm[r] <- r. */
+static void perm_apply(const fm_lindims *d, const int *perm, const double *th, double *out)
+{
+    int k = d->k, p = d->p, m = d->m;
+    const double *A = th, *B = th + k * k, *C = B + k * p;
+    double *oA = out, *oB = out + k * k, *oC = oB + k * p;
+    for (int r = 0; r < k; r++) {
+        for (int c = 0; c < k; c++)
+            oA[perm[r] * k + perm[c]] = A[r * k + c];
+        memcpy(oB + perm[r] * p, B + r * p, sizeof(double) * p);
+        for (int i = 0; i < m; i++)
+            oC[i * k + perm[r]] = C[i * k + r];
+    }
+}
+
+/* Aligning step (Eq. G.12): M = A_i' P_prev Abar + B_i Bbar' + C_i' Cbar; perm = LAP max of M. */
+static fm_status perm_align(const fm_lindims *d, const double *th, const double *bar, int *perm,
+                            double *M, double *tmp, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int k = d->k, p = d->p, m = d->m;
+    const double *A = th, *B = th + k * k, *C = B + k * p;
+    const double *Ab = bar, *Bb = bar + k * k, *Cb = Bb + k * p;
+    for (int r = 0; r < k; r++) /* tmp = P_prev Abar: row r is Abar row perm[r] */
+        memcpy(tmp + r * k, Ab + perm[r] * k, sizeof(double) * k);
+    la_gemm(1, 0, k, k, k, 1.0, A, tmp, 0.0, M);
+    la_gemm(0, 1, k, k, p, 1.0, B, Bb, 1.0, M);
+    la_gemm(1, 0, k, k, m, 1.0, C, Cb, 1.0, M);
+    FM_TRY(lap_solve(k, M, 1, perm, NULL, err));
+cleanup:
+    return status;
+}
+
+static double sqdist(size_t n, const double *a, const double *b)
+{
+    double s = 0.0;
+    for (size_t j = 0; j < n; j++)
+        s += (a[j] - b[j]) * (a[j] - b[j]);
+    return s;
+}
+
+static double norm2(size_t n, const double *a)
+{
+    double s = 0.0;
+    for (size_t j = 0; j < n; j++)
+        s += a[j] * a[j];
+    return s;
+}
+
+static fm_status merge_perm(const fm_lindims *d, const double *local, const fm_config *cfg,
+                            const fm_reducer *red, double *merged, double *transforms,
+                            fm_merge_info *info, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int k = d->k, nl = red->nlocal;
+    size_t n = fm_lin_size(d);
+    int *perm = NULL, *prev = NULL;
+    double *aligned = NULL, *M = NULL, *tmp = NULL;
+    FM_ALLOC(perm, (size_t)nl * k);
+    FM_ALLOC(prev, k);
+    FM_ALLOC(aligned, (size_t)nl * n);
+    FM_ALLOC(M, k * k);
+    FM_ALLOC(tmp, k * k);
+    for (int i = 0; i < nl; i++)
+        for (int r = 0; r < k; r++)
+            perm[i * k + r] = r;
+    int it = 0;
+    for (;;) {
+        for (int i = 0; i < nl; i++) /* merging step: mean of aligned models */
+            perm_apply(d, perm + i * k, local + i * n, aligned + i * n);
+        FM_TRY(average(n, aligned, red, merged, err));
+        if (it == cfg->merge.perm_iters)
+            break;
+        it++;
+        double changed = 0.0;
+        for (int i = 0; i < nl; i++) { /* aligning step, rank-local */
+            memcpy(prev, perm + i * k, sizeof(int) * k);
+            FM_TRY(perm_align(d, local + i * n, merged, perm + i * k, M, tmp, err));
+            changed += memcmp(prev, perm + i * k, sizeof(int) * k) != 0;
+        }
+        FM_TRY(fm_reduce_sum(red, &changed, 1, err));
+        if (changed == 0.0)
+            break;
+    }
+    double obj = 0.0;
+    for (int i = 0; i < nl; i++)
+        obj += sqdist(n, aligned + i * n, merged);
+    FM_TRY(fm_reduce_sum(red, &obj, 1, err));
+    info->objective = obj;
+    info->iterations = it;
+    for (int i = 0; transforms && i < nl; i++) { /* T = P': T[perm[r]][r] = 1 */
+        double *T = transforms + (size_t)i * k * k;
+        memset(T, 0, sizeof(double) * k * k);
+        for (int r = 0; r < k; r++)
+            T[perm[i * k + r] * k + r] = 1.0;
+    }
+cleanup:
+    free(perm), free(prev), free(aligned), free(M), free(tmp);
+    return status;
+}
+
+/* ---------------- GL(k) gradient alignment (Eq. G.14) ---------------- */
+
+typedef struct gl_ws {
+    double *E1, *E2, *E3, *gP, *tmp; /* residuals and gradients for one robot */
+} gl_ws;
+
+/* Residuals of Eq. G.14 for robot i: E1 = P Abar - A P, E2 = P Bbar - B, E3 = Cbar - C P.
+ * Returns ||E1||^2 + ||E2||^2 + ||E3||^2. */
+static double gl_residuals(const fm_lindims *d, const double *th, const double *bar,
+                           const double *P, gl_ws *w)
+{
+    int k = d->k, p = d->p, m = d->m;
+    const double *A = th, *B = th + k * k, *C = B + k * p;
+    const double *Ab = bar, *Bb = bar + k * k, *Cb = Bb + k * p;
+    la_gemm(0, 0, k, k, k, 1.0, P, Ab, 0.0, w->E1);
+    la_gemm(0, 0, k, k, k, -1.0, A, P, 1.0, w->E1);
+    memcpy(w->E2, B, sizeof(double) * k * p);
+    la_gemm(0, 0, k, p, k, 1.0, P, Bb, -1.0, w->E2);
+    memcpy(w->E3, Cb, sizeof(double) * m * k);
+    la_gemm(0, 0, m, k, k, -1.0, C, P, 1.0, w->E3);
+    return norm2((size_t)k * k, w->E1) + norm2((size_t)k * p, w->E2) + norm2((size_t)m * k, w->E3);
+}
+
+/* Gradient step on P_i with step lr / L_P, L_P = 2[(|Abar| + |A|)^2 + |Bbar|^2 + |C|^2]
+ * (Frobenius bounds on the Lipschitz constant of the block gradient):
+ * dg/dP = 2 (E1 Abar' - A' E1 + E2 Bbar' - C' E3). */
+static void gl_step_P(const fm_lindims *d, const double *th, const double *bar, double lr,
+                      double *P, gl_ws *w)
+{
+    int k = d->k, p = d->p, m = d->m;
+    const double *A = th, *C = th + k * k + k * p;
+    const double *Ab = bar, *Bb = bar + k * k;
+    gl_residuals(d, th, bar, P, w);
+    la_gemm(0, 1, k, k, k, 2.0, w->E1, Ab, 0.0, w->gP);
+    la_gemm(1, 0, k, k, k, -2.0, A, w->E1, 1.0, w->gP);
+    la_gemm(0, 1, k, k, p, 2.0, w->E2, Bb, 1.0, w->gP);
+    la_gemm(1, 0, k, k, m, -2.0, C, w->E3, 1.0, w->gP);
+    double a = sqrt(norm2((size_t)k * k, Ab)) + sqrt(norm2((size_t)k * k, A));
+    double L = 2.0 * (a * a + norm2((size_t)k * p, Bb) + norm2((size_t)m * k, C)) + 1e-12;
+    for (int j = 0; j < k * k; j++)
+        P[j] -= lr / L * w->gP[j];
+}
+
+/* Gradient of Eq. G.14 in theta-bar from robot i (accumulated into g, layout of theta):
+ * dAbar += 2 P' E1, dBbar += 2 P' E2, dCbar += 2 E3. Returns robot i's objective term. */
+static double gl_grad_bar(const fm_lindims *d, const double *th, const double *bar, const double *P,
+                          double *g, gl_ws *w)
+{
+    int k = d->k, p = d->p, m = d->m;
+    double f = gl_residuals(d, th, bar, P, w);
+    la_gemm(1, 0, k, k, k, 2.0, P, w->E1, 1.0, g);
+    la_gemm(1, 0, k, p, k, 2.0, P, w->E2, 1.0, g + k * k);
+    for (int j = 0; j < m * k; j++)
+        g[k * k + k * p + j] += 2.0 * w->E3[j];
+    return f;
+}
+
+/* Exact minimizer of Eq. G.14 over P for a fixed theta-bar (a linear least-squares problem
+ * in the k^2 entries of P), used to start from an anchor robot's policy. */
+static fm_status gl_solve_P(const fm_lindims *d, const double *th, const double *bar, double *P,
+                            gl_ws *w, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int k = d->k, p = d->p, m = d->m, kk = k * k;
+    size_t nr = (size_t)k * k + (size_t)k * p + (size_t)m * k; /* residual entries */
+    double *Lmap = NULL, *c = NULL, *x = NULL, *E = NULL;
+    FM_ALLOC(Lmap, nr * kk);
+    FM_ALLOC(c, nr);
+    FM_ALLOC(x, kk);
+    FM_ALLOC(E, kk);
+    memset(E, 0, sizeof(double) * kk);
+    gl_residuals(d, th, bar, E, w); /* offsets at P = 0 */
+    memcpy(c, w->E1, sizeof(double) * kk);
+    memcpy(c + kk, w->E2, sizeof(double) * k * p);
+    memcpy(c + kk + k * p, w->E3, sizeof(double) * m * k);
+    for (int j = 0; j < kk; j++) { /* column j of the linear map: residual(E_j) - offset */
+        memset(E, 0, sizeof(double) * kk);
+        E[j] = 1.0;
+        gl_residuals(d, th, bar, E, w);
+        const double *parts[3] = {w->E1, w->E2, w->E3};
+        size_t lens[3] = {(size_t)kk, (size_t)k * p, (size_t)m * k}, off = 0;
+        for (int q = 0; q < 3; q++)
+            for (size_t r = 0; r < lens[q]; r++, off++)
+                Lmap[off * kk + j] = parts[q][r] - c[off];
+    }
+    for (size_t r = 0; r < nr; r++)
+        c[r] = -c[r];
+    FM_TRY(la_lstsq((int)nr, kk, 1, Lmap, c, 0.0, x, err));
+    memcpy(P, x, sizeof(double) * kk);
+cleanup:
+    free(Lmap), free(c), free(x), free(E);
+    return status;
+}
+
+/* Keep the geometric mean of |det P_i|^(1/k) at 1: P_i /= s, Bbar *= s, Cbar /= s leaves the
+ * B and C terms of Eq. G.14 unchanged and removes the scale drift of the P_i. */
+static fm_status gl_normalize(const fm_lindims *d, double *P, double *bar, const fm_reducer *red,
+                              fm_err *err)
+{
+    fm_status status = FM_OK;
+    int k = d->k, p = d->p, m = d->m;
+    double acc[2] = {0.0, 0.0};
+    for (int i = 0; i < red->nlocal; i++) {
+        double det = 0.0;
+        FM_TRY(la_det(k, P + (size_t)i * k * k, &det, err));
+        if (det != 0.0 && isfinite(det))
+            acc[0] += log(fabs(det)) / k, acc[1] += 1.0;
+    }
+    FM_TRY(fm_reduce_sum(red, acc, 2, err));
+    if (acc[1] == 0.0)
+        goto cleanup;
+    double s = exp(acc[0] / acc[1]);
+    for (int i = 0; i < red->nlocal * k * k; i++)
+        P[i] /= s;
+    for (int j = 0; j < k * p; j++)
+        bar[k * k + j] *= s;
+    for (int j = 0; j < m * k; j++)
+        bar[k * k + k * p + j] /= s;
+cleanup:
+    return status;
+}
+
+/* Start: anchor = robot 0's policy with each P_i solved exactly against it, or P_i = I with
+ * theta-bar the plain average. */
+static fm_status gl_start(const fm_lindims *d, const double *local, const fm_config *cfg,
+                          const fm_reducer *red, double *bar, double *P, gl_ws *w, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int k = d->k;
+    size_t n = fm_lin_size(d);
+    if (cfg->merge.gl_start == FM_GL_START_IDENTITY || k > 32) {
+        FM_TRY(average(n, local, red, bar, err));
+        for (int i = 0; i < red->nlocal; i++)
+            for (int r = 0; r < k; r++)
+                P[(size_t)i * k * k + r * k + r] = 1.0;
+        goto cleanup;
+    }
+    memset(bar, 0, sizeof(double) * n);
+    if (red->offset == 0)
+        memcpy(bar, local, sizeof(double) * n); /* global robot 0 is the anchor */
+    FM_TRY(fm_reduce_sum(red, bar, (int)n, err));
+    for (int i = 0; i < red->nlocal; i++)
+        FM_TRY(gl_solve_P(d, local + i * n, bar, P + (size_t)i * k * k, w, err));
+cleanup:
+    return status;
+}
+
+static fm_status merge_gl(const fm_lindims *d, const double *local, const fm_config *cfg,
+                          const fm_reducer *red, double *merged, double *transforms,
+                          fm_merge_info *info, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int k = d->k, p = d->p, m = d->m, nl = red->nlocal;
+    size_t n = fm_lin_size(d), kk = (size_t)k * k;
+    double *P = NULL, *g = NULL;
+    gl_ws w = {0};
+    FM_ALLOC(P, nl * kk);
+    FM_ALLOC(g, n + 2);
+    FM_ALLOC(w.E1, kk);
+    FM_ALLOC(w.E2, (size_t)k * p);
+    FM_ALLOC(w.E3, (size_t)m * k);
+    FM_ALLOC(w.gP, kk);
+    FM_TRY(gl_start(d, local, cfg, red, merged, P, &w, err));
+    double lr = cfg->merge.gl_lr, obj = 0.0;
+    for (int it = 0; it <= cfg->merge.gl_steps; it++) {
+        if (it > 0) {
+            for (int i = 0; i < nl; i++) /* P step: rank-local */
+                gl_step_P(d, local + i * n, merged, lr, P + i * kk, &w);
+            if (cfg->merge.gl_normalize)
+                FM_TRY(gl_normalize(d, P, merged, red, err));
+        }
+        memset(g, 0, sizeof(double) * (n + 2)); /* theta-bar step: summed over the fleet */
+        for (int i = 0; i < nl; i++) {
+            g[n] += gl_grad_bar(d, local + i * n, merged, P + i * kk, g, &w);
+            g[n + 1] += norm2(kk, P + i * kk);
+        }
+        FM_TRY(fm_reduce_sum(red, g, (int)n + 2, err));
+        obj = g[n];
+        FM_CHECK(isfinite(obj), FM_ENUMERIC, "linear_gl: objective diverged at step %d", it);
+        if (it == cfg->merge.gl_steps)
+            break;
+        double LA = 2.0 * g[n + 1] + 1e-12, LC = 2.0 * red->nglobal;
+        for (size_t j = 0; j < kk + (size_t)k * p; j++)
+            merged[j] -= lr / LA * g[j];
+        for (size_t j = kk + (size_t)k * p; j < n; j++)
+            merged[j] -= lr / LC * g[j];
+    }
+    info->objective = obj;
+    info->iterations = cfg->merge.gl_steps;
+    if (transforms)
+        memcpy(transforms, P, sizeof(double) * nl * kk);
+cleanup:
+    free(P), free(g), free(w.E1), free(w.E2), free(w.E3), free(w.gP);
+    return status;
+}
+
+fm_status fm_merge_linear(int method, const fm_lindims *d, const double *theta_local,
+                          const fm_config *cfg, const fm_reducer *red, double *merged,
+                          double *transforms, fm_merge_info *info, fm_err *err)
+{
+    fm_status status = FM_OK;
+    size_t n = fm_lin_size(d);
+    *info = (fm_merge_info){0};
+    FM_CHECK(method >= 0 && method < FM_MERGE_COUNT, FM_EINVAL, "unknown merge method %d", method);
+    FM_CHECK(red->nglobal > 0 && red->nlocal >= 0, FM_EINVAL, "merge: empty fleet");
+    if (d->arch == FM_ARCH_STATIC_LINEAR || method == FM_MERGE_AVERAGE) {
+        FM_TRY(average(n, theta_local, red, merged, err));
+        for (int i = 0; transforms && d->arch == FM_ARCH_DYNAMIC_LINEAR && i < red->nlocal; i++) {
+            double *T = transforms + (size_t)i * d->k * d->k;
+            memset(T, 0, sizeof(double) * d->k * d->k);
+            for (int r = 0; r < d->k; r++)
+                T[r * d->k + r] = 1.0;
+        }
+    } else if (method == FM_MERGE_LINEAR_PERM) {
+        FM_TRY(merge_perm(d, theta_local, cfg, red, merged, transforms, info, err));
+    } else {
+        FM_TRY(merge_gl(d, theta_local, cfg, red, merged, transforms, info, err));
+    }
+cleanup:
+    return status;
+}

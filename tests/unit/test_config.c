@@ -1,0 +1,641 @@
+/* test_config.c - config module: defaults, every key, every error message (with file:line:col),
+ * sweep skipping, dump/load round trip, files, enum names. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/cfg.h"
+#include "tap.h"
+
+/* The three required keys, nothing else: 6 lines, env last so tests can append env keys at line 7. */
+#define BASE "experiment:\n  name: run1\npolicy:\n  arch: static_linear\nenv:\n  kind: lqg\n"
+
+/* Every key set to a value other than its default (obs stays projected: C needs it). */
+static const char FULL[] =
+    "experiment:\n"
+    "  name: full-run_1.x\n"
+    "  description: \"all keys \\\"set\\\"\\tand escaped \\\\ \\u00e9\"\n"
+    "  seed: 123456789\n"
+    "  output_dir: /tmp/fleet out\n"
+    "env:\n"
+    "  kind: lqg\n"
+    "  system: custom\n"
+    "  obs: projected\n"
+    "  obs_dim: 2\n"
+    "  obs_per_task: no\n"
+    "  num_tasks: 7\n"
+    "  q_log_min: -1.5\n"
+    "  q_log_max: 1e0\n"
+    "  r_scale: 0.1\n"
+    "  process_noise: 1e-3\n"
+    "  obs_noise: 0\n"
+    "  init_std: 2.5\n"
+    "  horizon: 64\n"
+    "  A: [[1.1, 0.03, -0.02], [0.01, 0.47, 4.7], [0.02, -0.06, 0.40]]\n"
+    "  B:\n"
+    "    - [0.01, 0.99]\n"
+    "    - [-3.44, 1.66]\n"
+    "    - [-0.83, .44]\n"
+    "  C: [[1, 0, 0], [0, -1e-300, 0]]\n"
+    "fleet:\n"
+    "  robots: 8\n"
+    "  alpha: 0.05\n"
+    "  demos_per_robot: 40\n"
+    "  data: demos/lqg.h5\n"
+    "  shared_init: Yes\n"
+    "  sign_flip_fraction: 0.5\n"
+    "policy:\n"
+    "  arch: dynamic_linear\n"
+    "  hidden_dim: 3\n"
+    "  init_scale: 0.3\n"
+    "train:\n"
+    "  optimizer: sgd\n"
+    "  steps: 1000\n"
+    "  lr: 0.003\n"
+    "  grad_clip: 10\n"
+    "  ridge: 1e-6\n"
+    "  pooled_ls: scalapack\n"
+    "merge:\n"
+    "  methods: [linear_gl, average]\n"
+    "  perm_iters: 7\n"
+    "  gl_steps: 500\n"
+    "  gl_lr: 0.05\n"
+    "  gl_start: identity\n"
+    "  gl_normalize: off\n"
+    "eval:\n"
+    "  rollouts: 50\n"
+    "  horizon: 200\n";
+
+/* fm_config is ~100 KB: keep the working copies off the stack. */
+static fm_config cfg_a, cfg_b;
+static char dump_buf[1 << 17];
+
+static fm_status load(const char *text, fm_config *cfg, fm_err *err)
+{
+    fm_err_clear(err);
+    return fm_cfg_load_string(text, "cfg.yaml", cfg, err);
+}
+
+/* Load `text`, expect FM_ECONFIG and exactly `want` as the message. */
+static void expect_error(const char *text, const char *want, const char *what)
+{
+    fm_err err;
+    fm_status st = load(text, &cfg_a, &err);
+    is_int(st, FM_ECONFIG, "%s: status", what);
+    is_int(err.code, FM_ECONFIG, "%s: err->code", what);
+    is_str(err.msg, want, "%s: message", what);
+}
+
+static void expect_ok(const char *text, const char *what)
+{
+    fm_err err;
+    fm_status st = load(text, &cfg_a, &err);
+    if (!ok(st == FM_OK, "%s: loads", what))
+        printf("#   %s\n", err.msg);
+}
+
+static void test_defaults(void)
+{
+    fm_err err;
+    fm_config *c = &cfg_a;
+    is_int(load(BASE, c, &err), FM_OK, "minimal config loads");
+    is_str(c->source, "cfg.yaml", "source is the name");
+    is_str(c->experiment.name, "run1", "experiment.name");
+    is_str(c->experiment.description, "", "experiment.description default");
+    is_int(c->experiment.seed, 0, "experiment.seed default");
+    is_str(c->experiment.output_dir, "results", "experiment.output_dir default");
+    is_int(c->env.kind, FM_ENV_LQG, "env.kind");
+    is_int(c->env.system, FM_SYS_MILD_UNSTABLE, "env.system default");
+    is_int(c->env.obs, FM_OBS_PROJECTED, "env.obs default");
+    is_int(c->env.obs_dim, 50, "env.obs_dim default");
+    is_int(c->env.obs_per_task, 0, "env.obs_per_task default");
+    is_int(c->env.num_tasks, 10, "env.num_tasks default");
+    ok(c->env.q_log_min == -2.0, "env.q_log_min default");
+    ok(c->env.q_log_max == 2.0, "env.q_log_max default");
+    ok(c->env.r_scale == 1.0, "env.r_scale default");
+    ok(c->env.process_noise == 0.01, "env.process_noise default");
+    ok(c->env.obs_noise == 0.01, "env.obs_noise default");
+    ok(c->env.init_std == 1.0, "env.init_std default");
+    is_int(c->env.horizon, 100, "env.horizon default");
+    ok(c->env.A.rows == 0 && c->env.B.rows == 0 && c->env.C.rows == 0, "env.A/B/C not given");
+    is_int(c->fleet.robots, 0, "fleet.robots default");
+    ok(c->fleet.alpha == 1.0, "fleet.alpha default");
+    is_int(c->fleet.demos_per_robot, 20, "fleet.demos_per_robot default");
+    is_str(c->fleet.data, "", "fleet.data default");
+    is_int(c->fleet.shared_init, 0, "fleet.shared_init default");
+    ok(c->fleet.sign_flip_fraction == 0.0, "fleet.sign_flip_fraction default");
+    is_int(c->policy.arch, FM_ARCH_STATIC_LINEAR, "policy.arch");
+    is_int(c->policy.hidden_dim, 0, "policy.hidden_dim default");
+    ok(c->policy.init_scale == 0.0, "policy.init_scale default");
+    is_int(c->train.optimizer, FM_OPT_ADAM, "train.optimizer default");
+    is_int(c->train.steps, 300, "train.steps default");
+    ok(c->train.lr == 0.01, "train.lr default");
+    ok(c->train.grad_clip == 0.0, "train.grad_clip default");
+    ok(c->train.ridge == 0.0, "train.ridge default");
+    is_int(c->train.pooled_ls, FM_POOLED_NORMAL, "train.pooled_ls default");
+    is_int(c->merge.num_methods, 3, "merge.num_methods default");
+    ok(c->merge.methods[0] == FM_MERGE_AVERAGE && c->merge.methods[1] == FM_MERGE_LINEAR_PERM &&
+           c->merge.methods[2] == FM_MERGE_LINEAR_GL,
+       "merge.methods default order");
+    is_int(c->merge.perm_iters, 50, "merge.perm_iters default");
+    is_int(c->merge.gl_steps, 2000, "merge.gl_steps default");
+    ok(c->merge.gl_lr == 0.01, "merge.gl_lr default");
+    is_int(c->merge.gl_start, FM_GL_START_ANCHOR, "merge.gl_start default");
+    is_int(c->merge.gl_normalize, 1, "merge.gl_normalize default");
+    is_int(c->eval.rollouts, 20, "eval.rollouts default");
+    is_int(c->eval.horizon, 0, "eval.horizon default");
+
+    /* fm_cfg_defaults gives the same bytes apart from the required keys and source */
+    fm_cfg_defaults(&cfg_b);
+    strcpy(cfg_b.experiment.name, "run1");
+    memset(c->source, 0, sizeof c->source);
+    ok(memcmp(c, &cfg_b, sizeof *c) == 0, "fm_cfg_defaults matches the minimal config");
+}
+
+static void test_full(void)
+{
+    fm_err err;
+    fm_config *c = &cfg_a;
+    fm_status st = load(FULL, c, &err);
+    if (!ok(st == FM_OK, "full config loads"))
+        printf("#   %s\n", err.msg);
+    is_str(c->experiment.name, "full-run_1.x", "experiment.name");
+    is_str(c->experiment.description, "all keys \"set\"\tand escaped \\ \xc3\xa9", "experiment.description");
+    is_int(c->experiment.seed, 123456789, "experiment.seed");
+    is_str(c->experiment.output_dir, "/tmp/fleet out", "experiment.output_dir");
+    is_int(c->env.kind, FM_ENV_LQG, "env.kind");
+    is_int(c->env.system, FM_SYS_CUSTOM, "env.system");
+    is_int(c->env.obs, FM_OBS_PROJECTED, "env.obs");
+    is_int(c->env.obs_dim, 2, "env.obs_dim");
+    is_int(c->env.obs_per_task, 0, "env.obs_per_task");
+    is_int(c->env.num_tasks, 7, "env.num_tasks");
+    ok(c->env.q_log_min == -1.5, "env.q_log_min");
+    ok(c->env.q_log_max == 1.0, "env.q_log_max");
+    ok(c->env.r_scale == 0.1, "env.r_scale");
+    ok(c->env.process_noise == 1e-3, "env.process_noise");
+    ok(c->env.obs_noise == 0.0, "env.obs_noise");
+    ok(c->env.init_std == 2.5, "env.init_std");
+    is_int(c->env.horizon, 64, "env.horizon");
+    ok(c->env.A.rows == 3 && c->env.A.cols == 3, "env.A is 3 x 3");
+    ok(c->env.A.v[0] == 1.1 && c->env.A.v[5] == 4.7 && c->env.A.v[8] == 0.40, "env.A row-major entries");
+    ok(c->env.B.rows == 3 && c->env.B.cols == 2, "env.B is 3 x 2 (block style rows)");
+    ok(c->env.B.v[2] == -3.44 && c->env.B.v[5] == 0.44, "env.B entries");
+    ok(c->env.C.rows == 2 && c->env.C.cols == 3 && c->env.C.v[4] == -1e-300, "env.C");
+    is_int(c->fleet.robots, 8, "fleet.robots");
+    ok(c->fleet.alpha == 0.05, "fleet.alpha");
+    is_int(c->fleet.demos_per_robot, 40, "fleet.demos_per_robot");
+    is_str(c->fleet.data, "demos/lqg.h5", "fleet.data");
+    is_int(c->fleet.shared_init, 1, "fleet.shared_init");
+    ok(c->fleet.sign_flip_fraction == 0.5, "fleet.sign_flip_fraction");
+    is_int(c->policy.arch, FM_ARCH_DYNAMIC_LINEAR, "policy.arch");
+    is_int(c->policy.hidden_dim, 3, "policy.hidden_dim");
+    ok(c->policy.init_scale == 0.3, "policy.init_scale");
+    is_int(c->train.optimizer, FM_OPT_SGD, "train.optimizer");
+    is_int(c->train.steps, 1000, "train.steps");
+    ok(c->train.lr == 0.003, "train.lr");
+    ok(c->train.grad_clip == 10.0, "train.grad_clip");
+    ok(c->train.ridge == 1e-6, "train.ridge");
+    is_int(c->train.pooled_ls, FM_POOLED_SCALAPACK, "train.pooled_ls");
+    is_int(c->merge.num_methods, 2, "merge.num_methods");
+    ok(c->merge.methods[0] == FM_MERGE_LINEAR_GL && c->merge.methods[1] == FM_MERGE_AVERAGE &&
+           c->merge.methods[2] == 0,
+       "merge.methods in config order, rest zero");
+    is_int(c->merge.perm_iters, 7, "merge.perm_iters");
+    is_int(c->merge.gl_steps, 500, "merge.gl_steps");
+    ok(c->merge.gl_lr == 0.05, "merge.gl_lr");
+    is_int(c->merge.gl_start, FM_GL_START_IDENTITY, "merge.gl_start");
+    is_int(c->merge.gl_normalize, 0, "merge.gl_normalize");
+    is_int(c->eval.rollouts, 50, "eval.rollouts");
+    is_int(c->eval.horizon, 200, "eval.horizon");
+}
+
+static void test_scalar_syntax(void)
+{
+    static const char *bools[] = { "true", "True", "yes", "Yes", "on", "On" };
+    static const char *nots[] = { "false", "False", "no", "No", "off", "Off" };
+    char text[512];
+    for (int i = 0; i < 6; i++) {
+        snprintf(text, sizeof text, BASE "fleet:\n  shared_init: %s\nmerge:\n  gl_normalize: %s\n", bools[i],
+                 nots[i]);
+        fm_err err;
+        fm_status st = load(text, &cfg_a, &err);
+        ok(st == FM_OK && cfg_a.fleet.shared_init == 1 && cfg_a.merge.gl_normalize == 0, "bools %s / %s",
+           bools[i], nots[i]);
+    }
+    expect_error(BASE "fleet:\n  shared_init: TRUE\n",
+                 "cfg.yaml:8:16: fleet.shared_init: got \"TRUE\", expected a boolean", "upper-case bool rejected");
+    expect_error(BASE "fleet:\n  shared_init: 1\n",
+                 "cfg.yaml:8:16: fleet.shared_init: got \"1\", expected a boolean", "1 is not a bool");
+
+    /* doubles: ints, decimals, exponents, signs */
+    static const struct { const char *text; double want; } nums[] = {
+        { "3", 3.0 }, { "0.25", 0.25 }, { ".5", 0.5 }, { "+2.", 2.0 }, { "1e-3", 1e-3 }, { "2.5E-2", 0.025 },
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        snprintf(text, sizeof text, BASE "train:\n  lr: %s\n", nums[i].text);
+        fm_err err;
+        fm_status st = load(text, &cfg_a, &err);
+        ok(st == FM_OK && cfg_a.train.lr == nums[i].want, "double literal %s", nums[i].text);
+    }
+    static const char *bad_nums[] = { ".nan", ".inf", "-.inf", "nan", "inf", "0x10", "1e999", "1e", "1,5", "e3" };
+    for (size_t i = 0; i < sizeof bad_nums / sizeof bad_nums[0]; i++) {
+        char want[256];
+        snprintf(text, sizeof text, BASE "train:\n  lr: %s\n", bad_nums[i]);
+        snprintf(want, sizeof want, "cfg.yaml:8:7: train.lr: got \"%s\", expected a number", bad_nums[i]);
+        expect_error(text, want, bad_nums[i]);
+    }
+
+    /* ints: sign, no decimals, no overflow */
+    expect_ok(BASE "train:\n  steps: +5\n", "int with a plus sign");
+    is_int(cfg_a.train.steps, 5, "+5 parsed");
+    static const char *bad_ints[] = { "1.5", "abc", "1e3", "99999999999999999999", "0x10", "1_000", "5.0" };
+    for (size_t i = 0; i < sizeof bad_ints / sizeof bad_ints[0]; i++) {
+        char want[256];
+        snprintf(text, sizeof text, BASE "train:\n  steps: %s\n", bad_ints[i]);
+        snprintf(want, sizeof want, "cfg.yaml:8:10: train.steps: got \"%s\", expected an integer", bad_ints[i]);
+        expect_error(text, want, bad_ints[i]);
+    }
+    /* 64-bit seed above INT_MAX is a range error, not a type error */
+    expect_error("experiment:\n  name: a\n  seed: 2147483648\nenv:\n  kind: lqg\npolicy:\n  arch: static_linear\n",
+                 "cfg.yaml:3:9: experiment.seed: got 2147483648, expected a value in [0, 2147483647]",
+                 "seed above 2^31-1");
+    /* quoted numbers are strings */
+    expect_error(BASE "  horizon: \"100\"\n",
+                 "cfg.yaml:7:12: env.horizon: got \"100\", expected an integer (remove the quotes)",
+                 "quoted integer");
+    /* enum and string values may be quoted; a plain scalar is a string too */
+    expect_ok("experiment:\n  name: \"q\"\n  description: 42\nenv:\n  kind: 'lqg'\npolicy:\n  arch: \"static_linear\"\n",
+              "quoted enums and strings");
+    is_str(cfg_a.experiment.description, "42", "plain 42 as a string");
+    expect_error(BASE "fleet:\n  data:\n", "cfg.yaml:8:8: fleet.data: got null, expected a string", "null string");
+    expect_error(BASE "train:\n  optimizer: ~\n",
+                 "cfg.yaml:8:14: train.optimizer: got null, expected one of [adam, sgd]", "null enum");
+    expect_ok(BASE "fleet:\n  data: \"\"\n", "empty quoted string");
+    /* a null section is an empty one */
+    expect_ok(BASE "eval:\ntrain:\n", "empty sections");
+}
+
+static void test_error_kinds(void)
+{
+    expect_error(BASE "  foo: 1\n", "cfg.yaml:7:3: env.foo: unknown key", "unknown key");
+    expect_error("bogus: 1\n" BASE, "cfg.yaml:1:1: bogus: unknown section", "unknown section");
+    expect_error("experiment:\n  name: a\nenv:\n  kind: lqg\n  horizon: abc\npolicy:\n  arch: static_linear\n",
+                 "cfg.yaml:5:12: env.horizon: got \"abc\", expected an integer", "wrong type: integer");
+    expect_error(BASE "fleet:\n  alpha: big\n", "cfg.yaml:8:10: fleet.alpha: got \"big\", expected a number",
+                 "wrong type: number");
+    expect_error(BASE "merge:\n  gl_normalize: maybe\n",
+                 "cfg.yaml:8:17: merge.gl_normalize: got \"maybe\", expected a boolean", "wrong type: boolean");
+    expect_error(BASE "experiment:\n  description: [a, b]\n", "cfg.yaml:7:1: experiment: duplicate key",
+                 "experiment twice is a duplicate section");
+    expect_error("experiment:\n  name: a\n  description: [a, b]\nenv:\n  kind: lqg\npolicy:\n  arch: static_linear\n",
+                 "cfg.yaml:3:16: experiment.description: got a list, expected a string", "wrong type: string");
+    expect_error(BASE "fleet:\n  robots: {a: 1}\n", "cfg.yaml:8:11: fleet.robots: got a mapping, expected an integer",
+                 "mapping where a number goes");
+    expect_error(BASE "merge:\n  methods: average\n", "cfg.yaml:8:12: merge.methods: got \"average\", expected a list",
+                 "wrong type: list");
+    expect_error(BASE "  system: custom\n  A: 3\n  B: [[1]]\n",
+                 "cfg.yaml:8:6: env.A: got \"3\", expected a list of rows of numbers", "wrong type: matrix");
+    expect_error("experiment:\n  name: a\nenv:\n  kind: lqg\n  horizon: 0\npolicy:\n  arch: static_linear\n",
+                 "cfg.yaml:5:12: env.horizon: got 0, expected a value in [1, 100000]", "out of range: int");
+    expect_error(BASE "  r_scale: 0\n", "cfg.yaml:7:12: env.r_scale: got 0, expected a value in (0, 1e+06]",
+                 "out of range: open lower bound");
+    expect_error(BASE "train:\n  lr: 10.5\n", "cfg.yaml:8:7: train.lr: got 10.5, expected a value in (0, 10]",
+                 "out of range: above");
+    expect_error(BASE "fleet:\n  sign_flip_fraction: -0.25\n",
+                 "cfg.yaml:8:23: fleet.sign_flip_fraction: got -0.25, expected a value in [0, 1]",
+                 "out of range: negative");
+    expect_ok(BASE "  r_scale: 1e6\n  q_log_min: -10\n  q_log_max: 10\n", "closed bounds are included");
+    expect_error("experiment:\n  name: a\nenv:\n  kind: lqx\npolicy:\n  arch: static_linear\n",
+                 "cfg.yaml:4:9: env.kind: got \"lqx\", expected one of [lqg]", "bad enum");
+    expect_error(BASE "merge:\n  methods: [average, fedavg]\n",
+                 "cfg.yaml:8:22: merge.methods: got \"fedavg\", expected one of [average, linear_perm, linear_gl]",
+                 "bad enum in a list");
+    expect_error(BASE "merge:\n  methods: [average, linear_gl, average]\n",
+                 "cfg.yaml:8:33: merge.methods: got \"average\" twice, expected each at most once",
+                 "duplicate in a list");
+    expect_error(BASE "merge:\n  methods: []\n",
+                 "cfg.yaml:8:12: merge.methods: got an empty list, expected at least one of [average, linear_perm, "
+                 "linear_gl]",
+                 "empty list");
+    expect_error("experiment:\n  name: a\nenv:\n  kind: lqg\n",
+                 "cfg.yaml:1:1: policy.arch: missing required key", "missing required key, no section");
+    expect_error("experiment:\n  name: a\nenv:\n  kind: lqg\npolicy:\n  hidden_dim: 3\n",
+                 "cfg.yaml:6:3: policy.arch: missing required key", "missing required key, at the section");
+    expect_error("experiment:\n  name: a\nenv:\n  kind: lqg\n  horizon: 5\n  horizon: 6\npolicy:\n  arch: static_linear\n",
+                 "cfg.yaml:6:3: env.horizon: duplicate key", "duplicate key");
+    expect_error("experiment:\n  name: [a\n", "cfg.yaml:3:1: yaml: did not find expected ',' or ']'", "yaml syntax");
+    expect_error("env:\n  kind: lqg\n horizon: 3\n", "cfg.yaml:3:2: yaml: did not find expected key",
+                 "yaml indentation");
+    expect_error("- a\n- b\n", "cfg.yaml:1:1: config: expected a mapping", "top level not a mapping");
+    expect_error(BASE "train: 3\n", "cfg.yaml:7:8: train: expected a mapping", "section not a mapping");
+    /* a section that is not a mapping does not also report its required keys */
+    expect_error("experiment:\n  name: a\nenv: [lqg]\npolicy:\n  arch: static_linear\n",
+                 "cfg.yaml:3:6: env: expected a mapping", "no missing-key cascade");
+    expect_error("", "cfg.yaml:1:1: experiment.name: missing required key\n"
+                     "cfg.yaml:1:1: env.kind: missing required key\n"
+                     "cfg.yaml:1:1: policy.arch: missing required key",
+                 "empty file");
+    expect_error(BASE "---\na: 1\n", "cfg.yaml:8:1: yaml: expected one document, found a second one",
+                 "two documents");
+}
+
+static void test_name(void)
+{
+    expect_error("experiment:\n  name: a/b\nenv:\n  kind: lqg\npolicy:\n  arch: static_linear\n",
+                 "cfg.yaml:2:9: experiment.name: got \"a/b\", expected only letters, digits, '.', '_' and '-' "
+                 "(it names a directory)",
+                 "name with a slash");
+    expect_error("experiment:\n  name: \"\"\nenv:\n  kind: lqg\npolicy:\n  arch: static_linear\n",
+                 "cfg.yaml:2:9: experiment.name: got \"\", expected a non-empty name", "empty name");
+    expect_error("experiment:\n  name: ..\nenv:\n  kind: lqg\npolicy:\n  arch: static_linear\n",
+                 "cfg.yaml:2:9: experiment.name: got \"..\", expected a directory name other than \".\" and \"..\"",
+                 "name ..");
+    char text[1024], want[512];
+    char long_name[300];
+    memset(long_name, 'x', 256);
+    long_name[256] = '\0';
+    snprintf(text, sizeof text, "experiment:\n  name: %s\nenv:\n  kind: lqg\npolicy:\n  arch: static_linear\n",
+             long_name);
+    snprintf(want, sizeof want, "cfg.yaml:2:9: experiment.name: got a string of 256 bytes, expected at most 255");
+    expect_error(text, want, "name of 256 characters");
+    long_name[255] = '\0';
+    snprintf(text, sizeof text, "experiment:\n  name: %s\nenv:\n  kind: lqg\npolicy:\n  arch: static_linear\n",
+             long_name);
+    expect_ok(text, "name of 255 characters");
+}
+
+static void test_matrices(void)
+{
+    expect_error(BASE "  system: custom\n  A: [[1, 2], [3]]\n  B: [[1], [1]]\n",
+                 "cfg.yaml:8:15: env.A: row 2: got length 1, expected length 2 like row 1", "ragged rows");
+    expect_error(BASE "  system: custom\n  A: [1, 2]\n  B: [[1], [1]]\n",
+                 "cfg.yaml:8:6: env.A: got a list of numbers, expected a list of rows of numbers (e.g. [[1, 0], "
+                 "[0, 1]])",
+                 "flat list");
+    expect_error(BASE "  system: custom\n  A: [[1, x]]\n  B: [[1]]\n",
+                 "cfg.yaml:8:11: env.A: row 1: got \"x\", expected a number", "non-number entry");
+    expect_error(BASE "  system: custom\n  A: [[1, .nan]]\n  B: [[1]]\n",
+                 "cfg.yaml:8:11: env.A: row 1: got \".nan\", expected a number", "nan entry");
+    expect_error(BASE "  system: custom\n  A: [[]]\n  B: [[1]]\n",
+                 "cfg.yaml:8:7: env.A: row 1: got an empty list, expected a list of numbers", "empty row");
+
+    /* 65 x 65 = 4225 > 4096 entries */
+    size_t cap = 65 * 65 * 3 + 512;
+    char *text = malloc(cap);
+    ok(text != NULL, "allocate a big config");
+    if (!text)
+        return;
+    size_t n = (size_t)snprintf(text, cap, BASE "  system: custom\n  A: [");
+    for (int r = 0; r < 65; r++) {
+        n += (size_t)snprintf(text + n, cap - n, "%s[", r ? ", " : "");
+        for (int c = 0; c < 65; c++)
+            n += (size_t)snprintf(text + n, cap - n, "%s%d", c ? "," : "", r == c);
+        n += (size_t)snprintf(text + n, cap - n, "]");
+    }
+    snprintf(text + n, cap - n, "]\n  B: [[1]]\n");
+    expect_error(text, "cfg.yaml:8:6: env.A: got 65 x 65 = 4225 entries, expected at most 4096", "too many entries");
+    free(text);
+}
+
+static void test_cross_checks(void)
+{
+    expect_error(BASE "  system: custom\n",
+                 "cfg.yaml:6:3: env.A: required with system: custom\n"
+                 "cfg.yaml:6:3: env.B: required with system: custom",
+                 "custom needs A and B");
+    expect_error(BASE "  system: custom\n  A: [[1, 0]]\n  B: [[1]]\n",
+                 "cfg.yaml:8:3: env.A: got a 1 x 2 matrix, expected a square one", "A not square");
+    expect_error(BASE "  system: custom\n  A: [[1, 0], [0, 1]]\n  B: [[1]]\n",
+                 "cfg.yaml:9:3: env.B: got a 1 x 1 matrix, expected 2 rows (the rows of env.A)", "B rows != A rows");
+    expect_error(BASE "  A: [[1, 0], [0, 1]]\n", "cfg.yaml:7:3: env.A: only allowed with system: custom",
+                 "A without custom");
+    expect_error(BASE "  system: stable\n  B: [[1]]\n", "cfg.yaml:8:3: env.B: only allowed with system: custom",
+                 "B without custom");
+    expect_error(BASE "  C: [[1, 0, 0]]\n", "cfg.yaml:7:3: env.C: got a 1 x 3 matrix, expected 4 columns (the state dimension)",
+                 "C columns vs built-in n = 4");
+    expect_ok(BASE "  system: odd_unstable\n  C: [[1, 0, 0]]\n", "C with 3 columns for odd_unstable");
+    expect_ok(BASE "  system: custom\n  A: [[1, 0], [0, 1]]\n  B: [[1], [0]]\n  C: [[1, 1]]\n",
+              "C columns = custom A rows");
+    expect_error(BASE "  obs: state\n  C: [[1, 0, 0, 0]]\n", "cfg.yaml:8:3: env.C: only allowed with obs: projected",
+                 "C with obs: state");
+    expect_error(BASE "  obs_per_task: true\n  C: [[1, 0, 0, 0]]\n",
+                 "cfg.yaml:8:3: env.C: not allowed with obs_per_task: true (each task draws its own C)",
+                 "C with obs_per_task");
+    expect_error(BASE "  q_log_min: 3\n", "cfg.yaml:7:3: env.q_log_min: got 3, expected a value <= env.q_log_max (2)",
+                 "q_log_min > q_log_max");
+    expect_error(BASE "  q_log_max: -3\n",
+                 "cfg.yaml:7:3: env.q_log_max: got -3, expected a value >= env.q_log_min (-2)",
+                 "q_log_max < default q_log_min");
+    /* a bad system value does not cascade into matrix errors */
+    expect_error(BASE "  system: wobbly\n  A: [[1]]\n",
+                 "cfg.yaml:7:11: env.system: got \"wobbly\", expected one of [mild_unstable, stable, odd_unstable, "
+                 "custom]",
+                 "no cascade from a bad system");
+}
+
+static void test_many_errors(void)
+{
+    expect_error("experiment:\n"
+                 "  name: run1\n"
+                 "  seed: -1\n"
+                 "env:\n"
+                 "  kind: lqx\n"
+                 "  horizon: 1.5\n"
+                 "  foo: 2\n"
+                 "policy:\n"
+                 "  hidden_dim: 3\n",
+                 "cfg.yaml:3:9: experiment.seed: got -1, expected a value in [0, 2147483647]\n"
+                 "cfg.yaml:5:9: env.kind: got \"lqx\", expected one of [lqg]\n"
+                 "cfg.yaml:6:12: env.horizon: got \"1.5\", expected an integer\n"
+                 "cfg.yaml:7:3: env.foo: unknown key\n"
+                 "cfg.yaml:9:3: policy.arch: missing required key",
+                 "five errors in one file");
+
+    /* more errors than err->msg holds: the list ends with a count of the rest */
+    char *text = malloc(64 * 1024);
+    ok(text != NULL, "allocate a config with 200 unknown keys");
+    if (!text)
+        return;
+    size_t n = (size_t)snprintf(text, 64 * 1024, BASE "eval:\n");
+    for (int i = 0; i < 200; i++)
+        n += (size_t)snprintf(text + n, 64 * 1024 - n, "  unknown_key_%03d: %d\n", i, i);
+    fm_err err;
+    fm_status st = load(text, &cfg_a, &err);
+    is_int(st, FM_ECONFIG, "200 errors: status");
+    is_str(strstr(err.msg, "cfg.yaml:8:3: "), err.msg, "first error first");
+    int lines = 1;
+    for (const char *p = err.msg; *p; p++)
+        lines += *p == '\n';
+    const char *tail = strrchr(err.msg, '\n');
+    int more = -1;
+    ok(tail && sscanf(tail, "\n... (%d more errors)", &more) == 1, "message ends with the count of the rest");
+    is_int(lines - 1 + more, 200, "listed + counted = 200");
+    ok(strlen(err.msg) < sizeof err.msg - 1, "message fits");
+    free(text);
+
+    /* an error already in err is kept; the load still fails */
+    fm_err_clear(&err);
+    fm_fail(&err, FM_EIO, "earlier failure");
+    st = fm_cfg_load_string(BASE "  foo: 1\n", "cfg.yaml", &cfg_a, &err);
+    is_int(st, FM_ECONFIG, "fails with an earlier error in err");
+    is_str(err.msg, "earlier failure", "earlier message kept");
+}
+
+static void test_sweep(void)
+{
+    fm_err err;
+    is_int(load(BASE, &cfg_b, &err), FM_OK, "base loads");
+    fm_status st = load(BASE "sweep:\n  grid:\n    fleet.alpha: [0.1, 1, 10]\n    bogus: {x: [1, 2]}\n  mode: zip\n",
+                        &cfg_a, &err);
+    if (!ok(st == FM_OK, "sweep section is accepted"))
+        printf("#   %s\n", err.msg);
+    ok(memcmp(&cfg_a, &cfg_b, sizeof cfg_a) == 0, "sweep section changes nothing");
+    expect_ok("sweep: [1, 2]\n" BASE, "sweep of any shape");
+    expect_error(BASE "sweep: 1\nsweep: 2\n", "cfg.yaml:8:1: sweep: duplicate key", "sweep twice");
+}
+
+static void test_round_trip(void)
+{
+    fm_err err;
+    static const char *texts[] = { FULL, BASE, BASE "  C: [[1e-310, -0, 3, 1]]\n" };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        fm_status st = load(texts[i], &cfg_a, &err);
+        is_int(st, FM_OK, "round trip %zu: load", i);
+        int n = fm_cfg_dump(&cfg_a, dump_buf, (int)sizeof dump_buf);
+        ok(n > 0 && n < (int)sizeof dump_buf, "round trip %zu: dump fits (%d bytes)", i, n);
+        is_int(fm_cfg_dump(&cfg_a, NULL, 0), n, "round trip %zu: size query", i);
+        ok(strncmp(dump_buf, "# resolved fleetmerge config (defaults filled)\n", 47) == 0,
+           "round trip %zu: header", i);
+        st = load(dump_buf, &cfg_b, &err);
+        if (!ok(st == FM_OK, "round trip %zu: dump re-loads", i))
+            printf("#   %s\n# dump:\n%s\n", err.msg, dump_buf);
+        memset(cfg_a.source, 0, sizeof cfg_a.source);
+        memset(cfg_b.source, 0, sizeof cfg_b.source);
+        ok(memcmp(&cfg_a, &cfg_b, sizeof cfg_a) == 0, "round trip %zu: identical bytes", i);
+    }
+    is_int(load(FULL, &cfg_a, &err), FM_OK, "full config for dump details");
+    fm_cfg_dump(&cfg_a, dump_buf, (int)sizeof dump_buf);
+    has_str(dump_buf, "\nenv:\n  kind: lqg\n  system: custom\n", "sections and enum names");
+    has_str(dump_buf, "  description: \"all keys \\\"set\\\"\\tand escaped \\\\ \xc3\xa9\"\n", "strings escaped");
+    has_str(dump_buf, "  methods: [linear_gl, average]\n", "enum list in flow style");
+    has_str(dump_buf, "  B: [[0.01, 0.98999999999999999], [-3.4399999999999999, 1.6599999999999999], "
+                      "[-0.82999999999999996, 0.44]]\n",
+            "matrix in flow style, 17 digits");
+    has_str(dump_buf, "  gl_normalize: false\n", "bool");
+    is_int(load(BASE, &cfg_a, &err), FM_OK, "minimal config for dump details");
+    fm_cfg_dump(&cfg_a, dump_buf, (int)sizeof dump_buf);
+    ok(strstr(dump_buf, "  A:") == NULL && strstr(dump_buf, "  C:") == NULL, "omitted matrices not printed");
+    has_str(dump_buf, "  lr: 0.01\n", "doubles with 17 digits");
+    /* truncated output stays a terminated prefix */
+    char small[40];
+    int need = fm_cfg_dump(&cfg_a, small, (int)sizeof small);
+    ok(need > (int)sizeof small && strlen(small) == sizeof small - 1 && strncmp(small, dump_buf, sizeof small - 1) == 0,
+       "truncated dump is a prefix");
+}
+
+static void test_files(void)
+{
+    fm_err err;
+    fm_err_clear(&err);
+    fm_status st = fm_cfg_load_file("/nonexistent/fleet.yaml", &cfg_a, &err);
+    is_int(st, FM_EIO, "missing file: FM_EIO");
+    is_str(err.msg, "cannot open config '/nonexistent/fleet.yaml': No such file or directory", "missing file message");
+
+    char path[] = "/tmp/fm_test_config_XXXXXX";
+    int fd = mkstemp(path);
+    ok(fd >= 0, "mkstemp");
+    if (fd < 0)
+        return;
+    size_t len = strlen(FULL);
+    ok(write(fd, FULL, len) == (ssize_t)len, "write temp config");
+    close(fd);
+    fm_err_clear(&err);
+    st = fm_cfg_load_file(path, &cfg_a, &err);
+    if (!ok(st == FM_OK, "load from a file"))
+        printf("#   %s\n", err.msg);
+    is_str(cfg_a.source, path, "source is the path");
+    is_int(load(FULL, &cfg_b, &err), FM_OK, "same text from a string");
+    memset(cfg_a.source, 0, sizeof cfg_a.source);
+    memset(cfg_b.source, 0, sizeof cfg_b.source);
+    ok(memcmp(&cfg_a, &cfg_b, sizeof cfg_a) == 0, "file and string give the same config");
+
+    /* errors from a file name the path */
+    FILE *f = fopen(path, "w");
+    ok(f != NULL, "rewrite temp config");
+    if (f) {
+        fputs(BASE "  bad: 1\n", f);
+        fclose(f);
+    }
+    char want[256];
+    snprintf(want, sizeof want, "%s:7:3: env.bad: unknown key", path);
+    fm_err_clear(&err);
+    st = fm_cfg_load_file(path, &cfg_a, &err);
+    is_int(st, FM_ECONFIG, "bad file: FM_ECONFIG");
+    is_str(err.msg, want, "bad file: message names the path");
+    unlink(path);
+
+    fm_err_clear(&err);
+    st = fm_cfg_load_file("/tmp", &cfg_a, &err);
+    is_int(st, FM_EIO, "a directory is not a config");
+}
+
+static void test_enum_names(void)
+{
+    is_str(fm_cfg_enum_name("env.system", 2), "odd_unstable", "env.system 2");
+    is_str(fm_cfg_enum_name("merge.methods", FM_MERGE_LINEAR_GL), "linear_gl", "merge.methods linear_gl");
+    ok(fm_cfg_enum_name("env.nope", 0) == NULL, "unknown key -> NULL");
+    ok(fm_cfg_enum_name("env.horizon", 0) == NULL, "not an enum -> NULL");
+    ok(fm_cfg_enum_name("env.system", -1) == NULL, "negative -> NULL");
+    ok(fm_cfg_enum_name(NULL, 0) == NULL, "NULL key -> NULL");
+    /* the choices follow the C enums exactly */
+    static const struct { const char *key; int value; const char *name; } names[] = {
+        { "env.kind", FM_ENV_LQG, "lqg" },
+        { "env.system", FM_SYS_MILD_UNSTABLE, "mild_unstable" },
+        { "env.system", FM_SYS_STABLE, "stable" },
+        { "env.system", FM_SYS_ODD_UNSTABLE, "odd_unstable" },
+        { "env.system", FM_SYS_CUSTOM, "custom" },
+        { "env.obs", FM_OBS_STATE, "state" },
+        { "env.obs", FM_OBS_PROJECTED, "projected" },
+        { "policy.arch", FM_ARCH_STATIC_LINEAR, "static_linear" },
+        { "policy.arch", FM_ARCH_DYNAMIC_LINEAR, "dynamic_linear" },
+        { "train.optimizer", FM_OPT_ADAM, "adam" },
+        { "train.optimizer", FM_OPT_SGD, "sgd" },
+        { "train.pooled_ls", FM_POOLED_NORMAL, "normal" },
+        { "train.pooled_ls", FM_POOLED_SCALAPACK, "scalapack" },
+        { "merge.methods", FM_MERGE_AVERAGE, "average" },
+        { "merge.methods", FM_MERGE_LINEAR_PERM, "linear_perm" },
+        { "merge.methods", FM_MERGE_LINEAR_GL, "linear_gl" },
+        { "merge.gl_start", FM_GL_START_ANCHOR, "anchor" },
+        { "merge.gl_start", FM_GL_START_IDENTITY, "identity" },
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        is_str(fm_cfg_enum_name(names[i].key, names[i].value), names[i].name, "%s %d", names[i].key,
+               names[i].value);
+    static const struct { const char *key; int count; } counts[] = {
+        { "env.kind", FM_ENV_COUNT },         { "env.system", FM_SYS_COUNT },      { "env.obs", FM_OBS_COUNT },
+        { "policy.arch", FM_ARCH_COUNT },     { "train.optimizer", FM_OPT_COUNT }, { "train.pooled_ls", FM_POOLED_COUNT },
+        { "merge.methods", FM_MERGE_COUNT }, { "merge.gl_start", FM_GL_START_COUNT },
+    };
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+        ok(fm_cfg_enum_name(counts[i].key, counts[i].count - 1) != NULL &&
+               fm_cfg_enum_name(counts[i].key, counts[i].count) == NULL,
+           "%s has exactly %d choices", counts[i].key, counts[i].count);
+}
+
+int main(void)
+{
+    test_defaults();
+    test_full();
+    test_scalar_syntax();
+    test_error_kinds();
+    test_name();
+    test_matrices();
+    test_cross_checks();
+    test_many_errors();
+    test_sweep();
+    test_round_trip();
+    test_files();
+    test_enum_names();
+    return done_testing();
+}

@@ -1,0 +1,165 @@
+/* test_merge.c - merging linear policies with the serial reducer: average, recovery of
+ * hidden permutations (linear_perm) and of general invertible transforms (linear_gl). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/cfg.h"
+#include "la/la.h"
+#include "merge/merge.h"
+#include "nn/linpol.h"
+#include "tap.h"
+
+enum { N = 5 };
+
+static void base_policy(const fm_lindims *d, fm_rng *r, double *th)
+{
+    size_t n = fm_lin_size(d);
+    for (size_t i = 0; i < n; i++)
+        th[i] = fm_rng_normal(r);
+    for (int i = 0; i < d->k * d->k; i++)
+        th[i] *= 0.3;
+}
+
+static double max_diff(size_t n, const double *a, const double *b)
+{
+    double w = 0;
+    for (size_t i = 0; i < n; i++)
+        w = fmax(w, fabs(a[i] - b[i]));
+    return w;
+}
+
+static void test_average(const fm_config *cfg)
+{
+    fm_rng r;
+    fm_rng_seed(&r, 1, 0, 0);
+    fm_lindims d = {.arch = FM_ARCH_DYNAMIC_LINEAR, .k = 3, .p = 4, .m = 2};
+    size_t n = fm_lin_size(&d);
+    double *th = calloc(N * n, 8), *mrg = calloc(n, 8), *want = calloc(n, 8);
+    for (size_t i = 0; i < N * n; i++)
+        th[i] = fm_rng_normal(&r);
+    for (size_t j = 0; j < n; j++) {
+        for (int i = 0; i < N; i++)
+            want[j] += th[i * n + j];
+        want[j] /= N;
+    }
+    fm_reducer red = fm_reducer_serial(N);
+    fm_merge_info info;
+    fm_err err;
+    fm_err_clear(&err);
+    ok(fm_merge_linear(FM_MERGE_AVERAGE, &d, th, cfg, &red, mrg, NULL, &info, &err) == FM_OK, "average runs");
+    ok(max_diff(n, mrg, want) < 1e-15, "average is the mean");
+    free(th), free(mrg), free(want);
+}
+
+/* Copies of one policy with hidden units permuted: linear_perm aligns them exactly. */
+static void test_perm_recovery(const fm_config *cfg)
+{
+    fm_rng r;
+    fm_rng_seed(&r, 2, 0, 0);
+    fm_lindims d = {.arch = FM_ARCH_DYNAMIC_LINEAR, .k = 6, .p = 20, .m = 2};
+    size_t n = fm_lin_size(&d);
+    int k = d.k;
+    double *base = calloc(n, 8), *th = calloc(N * n, 8), *mrg = calloc(n, 8), *T = calloc(N * k * k, 8);
+    double *tmp = calloc(n, 8), *P = calloc(k * k, 8);
+    base_policy(&d, &r, base);
+    for (int i = 0; i < N; i++) {
+        int perm[6] = {0, 1, 2, 3, 4, 5};
+        for (int j = k - 1; j > 0; j--) { /* Fisher-Yates */
+            int s = (int)fm_rng_below(&r, j + 1), t = perm[j];
+            perm[j] = perm[s], perm[s] = t;
+        }
+        memset(P, 0, k * k * 8);
+        for (int j = 0; j < k; j++)
+            P[j * k + perm[j]] = 1.0;
+        memcpy(th + i * n, base, n * 8);
+        fm_lin_transform(&d, P, th + i * n, NULL);
+    }
+    fm_reducer red = fm_reducer_serial(N);
+    fm_merge_info info;
+    fm_err err;
+    fm_err_clear(&err);
+    ok(fm_merge_linear(FM_MERGE_LINEAR_PERM, &d, th, cfg, &red, mrg, T, &info, &err) == FM_OK,
+       "linear_perm runs (%s)", err.msg);
+    ok(info.objective < 1e-20, "alignment objective Eq. G.10 reaches 0 (%.3g) in %d alternations",
+       info.objective, info.iterations);
+    int all = 1;
+    for (int i = 0; i < N; i++) { /* T_i maps copy i onto the merged policy exactly */
+        memcpy(tmp, th + i * n, n * 8);
+        fm_lin_transform(&d, T + i * k * k, tmp, NULL);
+        all &= max_diff(n, tmp, mrg) < 1e-12;
+    }
+    ok(all, "every recovered permutation maps its copy onto the merged policy");
+    double avg[512];
+    fm_merge_linear(FM_MERGE_AVERAGE, &d, th, cfg, &red, avg, NULL, &info, &err);
+    ok(max_diff(n, avg, mrg) > 0.1, "plain averaging of the permuted copies does not (diff %.2g)",
+       max_diff(n, avg, mrg));
+    free(base), free(th), free(mrg), free(T), free(tmp), free(P);
+}
+
+/* Copies transformed by random invertible T_i (some with det < 0): linear_gl recovers a
+ * policy equivalent to the original: its outputs on random inputs match. */
+static void test_gl_recovery(fm_config *cfg, int start)
+{
+    fm_rng r;
+    fm_rng_seed(&r, 3, 0, 0);
+    fm_lindims d = {.arch = FM_ARCH_DYNAMIC_LINEAR, .k = 3, .p = 8, .m = 2};
+    size_t n = fm_lin_size(&d);
+    int k = d.k, Tn = 40;
+    double *base = calloc(n, 8), *th = calloc(N * n, 8), *mrg = calloc(n, 8), *Tm = calloc(k * k, 8);
+    double *y = calloc(Tn * d.p, 8), *u0 = calloc(Tn * d.m, 8), *u1 = calloc(Tn * d.m, 8);
+    base_policy(&d, &r, base);
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < k * k; j++)
+            Tm[j] = 0.5 * fm_rng_normal(&r) + (j % (k + 1) == 0 ? (i % 2 ? -1.0 : 1.0) : 0.0);
+        memcpy(th + i * n, base, n * 8);
+        fm_lin_transform(&d, Tm, th + i * n, NULL);
+    }
+    cfg->merge.gl_start = start;
+    fm_reducer red = fm_reducer_serial(N);
+    fm_merge_info info;
+    fm_err err;
+    fm_err_clear(&err);
+    ok(fm_merge_linear(FM_MERGE_LINEAR_GL, &d, th, cfg, &red, mrg, NULL, &info, &err) == FM_OK,
+       "linear_gl (%s start) runs (%s)", start == FM_GL_START_ANCHOR ? "anchor" : "identity", err.msg);
+    for (int i = 0; i < Tn * d.p; i++)
+        y[i] = fm_rng_normal(&r);
+    fm_lin_actions(&d, base, y, Tn, u0);
+    fm_lin_actions(&d, mrg, y, Tn, u1);
+    double scale = 0;
+    for (int i = 0; i < Tn * d.m; i++)
+        scale = fmax(scale, fabs(u0[i]));
+    double rel = max_diff(Tn * d.m, u0, u1) / scale;
+    if (start == FM_GL_START_ANCHOR)
+        ok(rel < 1e-6, "anchor start: merged policy is equivalent to the original (rel diff %.2g, objective %.2g)",
+           rel, info.objective);
+    else
+        ok(isfinite(rel), "identity start: finite result (rel diff %.2g, objective %.2g)", rel, info.objective);
+    free(base), free(th), free(mrg), free(Tm), free(y), free(u0), free(u1);
+}
+
+/* Static policies have no hidden-state symmetry: every method is the average. */
+static void test_static(const fm_config *cfg)
+{
+    fm_lindims d = {.arch = FM_ARCH_STATIC_LINEAR, .p = 3, .m = 2};
+    double th[N * 6], a[6], b[6];
+    for (int i = 0; i < N * 6; i++)
+        th[i] = i * 0.1;
+    fm_reducer red = fm_reducer_serial(N);
+    fm_merge_info info;
+    fm_merge_linear(FM_MERGE_AVERAGE, &d, th, cfg, &red, a, NULL, &info, NULL);
+    fm_merge_linear(FM_MERGE_LINEAR_GL, &d, th, cfg, &red, b, NULL, &info, NULL);
+    ok(memcmp(a, b, sizeof a) == 0, "static policies: linear_gl equals average");
+}
+
+int main(void)
+{
+    fm_config cfg;
+    fm_cfg_defaults(&cfg);
+    test_average(&cfg);
+    test_perm_recovery(&cfg);
+    test_gl_recovery(&cfg, FM_GL_START_ANCHOR);
+    test_gl_recovery(&cfg, FM_GL_START_IDENTITY);
+    test_static(&cfg);
+    return done_testing();
+}
