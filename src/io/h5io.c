@@ -304,7 +304,8 @@ static slab whole_slab(int ndims, const hsize_t *dims, int mine)
 }
 
 /* Collective transfer (H5FD_MPIO_COLLECTIVE) of this rank's `sel` of `dset` from/to buf, whose
- * memory layout is `mtype` elements in the shape of sel->count. */
+ * memory layout is `mtype` elements in the shape of sel->count. A dataset without elements has
+ * no storage: every rank (they all see its shape) skips the transfer. */
 static fm_status slab_io(const char *file, const char *name, hid_t dset, hid_t mtype,
                          const slab *sel, void *buf, int write, fm_err *err)
 {
@@ -314,6 +315,10 @@ static fm_status slab_io(const char *file, const char *name, hid_t dset, hid_t m
     double dummy[1] = {0};
     fspace = H5Dget_space(dset);
     H5_CHECK(fspace >= 0, "%s: %s: cannot get the dataspace", file, name);
+    hssize_t total = H5Sget_simple_extent_npoints(fspace);
+    H5_CHECK(total >= 0, "%s: %s: cannot count the elements", file, name);
+    if (total == 0)
+        goto cleanup;
     if (sel->none) {
         mspace = H5Screate_simple(1, &one, NULL);
         H5_CHECK(mspace >= 0 && H5Sselect_none(mspace) >= 0 && H5Sselect_none(fspace) >= 0,
@@ -923,8 +928,8 @@ static fm_status demos_check_local(const char *path, int rank, int size, const f
     FM_CHECK(memchr(meta->env, '\0', sizeof meta->env), FM_EINVAL, "%s: env is not terminated",
              path);
     FM_CHECK(meta->num_robots == size, FM_EINVAL,
-             "%s: num_robots is %d but the communicator has %d ranks (one robot per rank)", path,
-             meta->num_robots, size);
+             "%s: num_robots is %d but the communicator has %d rank%s (one robot per rank)", path,
+             meta->num_robots, size, size == 1 ? "" : "s");
     FM_CHECK(meta->num_tasks >= 1, FM_EINVAL, "%s: num_tasks is %d, expected >= 1", path,
              meta->num_tasks);
     FM_CHECK(d->n_traj >= 0 && d->horizon >= 1 && d->obs_dim >= 1 && d->act_dim >= 1 &&
