@@ -125,12 +125,12 @@ static int layout_matches(const char *path)
 {
     double *obs = NULL, *off = NULL, mix[TASKS];
     int nd = 0, good = 1;
-    int64_t dims[FM_H5_MAX_DIMS], row = 0;
+    int64_t dims[FM_H5_MAX_DIMS], odims[FM_H5_MAX_DIMS], row = 0;
     fm_err err;
     fm_err_clear(&err);
     good = fm_h5_read_f64(path, "/demos/obs", &obs, &nd, dims, &err) == FM_OK && nd == 3 &&
-           fm_h5_read_f64(path, "/demos/robot_offsets", &off, &nd, dims + 3, &err) == FM_OK &&
-           dims[3] == size_ + 1;
+           fm_h5_read_f64(path, "/demos/robot_offsets", &off, &nd, odims, &err) == FM_OK &&
+           odims[0] == size_ + 1;
     for (int r = 0; good && r < size_; r++) {
         fm_demos d = {0};
         good = make_demos(r, &d, mix, &err) == FM_OK && off[r] == (double)row &&
