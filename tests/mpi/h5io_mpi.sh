@@ -35,6 +35,7 @@ if [[ ! -x "$bin" || "$src" -nt "$bin" || "$lib" -nt "$bin" ]]; then
         echo "Bail out! cannot build $bin"
         exit 1
     fi
+    rm -f "$bin.log"
 fi
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/h5io_mpi.XXXXXX")"
