@@ -64,7 +64,8 @@ check: deps all
 # AddressSanitizer + UBSan build of the library and the unit tests (in build-asan/).
 asan:
 	$(MAKE) BUILD=build-asan EXTRA_CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
-	ASAN_OPTIONS=detect_leaks=1 prove $(TEST_SRC:tests/unit/%.c=build-asan/tests/%)
+	ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	  prove $(TEST_SRC:tests/unit/%.c=build-asan/tests/%)
 
 bench: all
 	./bench/run.sh

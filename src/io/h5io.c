@@ -1308,8 +1308,8 @@ fm_status fm_h5_read_demos(MPI_Comm comm, const char *path, fm_demos_meta *meta,
     FM_TRY(demos_read_shard(comm, rank, &df, path, off, meta, mine, mixture, err));
     FM_TRY(agree(comm, demos_close(&df, path, err), err));
 cleanup:
-    if (demos_close(&df, path, err) != FM_OK && status == FM_OK)
-        status = FM_EIO; /* unreachable in practice: closed above on success */
+    if (status != FM_OK) /* on success everything was closed (and agreed) above */
+        (void)demos_close(&df, path, err); /* the first failure is already reported */
     free(off);
     if (status != FM_OK && mine && mixture && meta) {
         fm_demos_free(mine);
