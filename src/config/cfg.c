@@ -139,7 +139,7 @@ static const cfg_key cfg_keys[] = {
             "linear_perm: alternations of mean / assignment"),
     CFG_NUM("merge.gl_steps", CFG_INT, merge.gl_steps, "2000", 1, 10000000, 0,
             "linear_gl: alternating gradient steps on Eq. G.14"),
-    CFG_NUM("merge.gl_lr", CFG_DOUBLE, merge.gl_lr, "0.01", 0, 10, CFG_LO_OPEN, "linear_gl: step size"),
+    CFG_NUM("merge.gl_lr", CFG_DOUBLE, merge.gl_lr, "0.01", 0, 10, CFG_LO_OPEN, "linear_gl: step size as a fraction of 1/L (L: Lipschitz bound of each block)"),
     CFG_CHOICE("merge.gl_start", merge.gl_start, "anchor", 0,
                "linear_gl: initial P_i: aligned to an anchor policy, or I", "anchor", "identity"),
     CFG_SCALAR("merge.gl_normalize", CFG_BOOL, merge.gl_normalize, "true", 0,
