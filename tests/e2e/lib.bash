@@ -17,6 +17,10 @@ E2E_TIMEOUT=${E2E_TIMEOUT:-120} # seconds per fleet invocation: a hang fails ins
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1
+# When a rank exits non-zero, mpirun signals the others and by default waits 1 s between SIGTERM
+# and SIGKILL; every failing run would take ~1.4 s instead of ~0.3 s. The ranks of a failing
+# fleet run have already agreed on the error and passed MPI_Finalize, so nothing is lost.
+export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-0}
 PYTHON=/usr/bin/python3
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/fleet-e2e.XXXXXX")

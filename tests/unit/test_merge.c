@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config/cfg.h"
+#include "env/lqg.h"
 #include "la/la.h"
 #include "merge/merge.h"
 #include "nn/linpol.h"
@@ -152,8 +153,52 @@ static void test_static(const fm_config *cfg)
     ok(memcmp(a, b, sizeof a) == 0, "static policies: linear_gl equals average");
 }
 
+/* N copies of the LQG expert, each in other hidden coordinates (random T_i, det of both signs):
+ * linear_gl's merged policy has the expert's exact closed-loop cost (Eq. G.9 invariance). */
+static void test_gl_cost(void)
+{
+    fm_config cfg;
+    fm_err err;
+    fm_err_clear(&err);
+    int loaded = fm_cfg_load_string("experiment: {name: t}\nenv: {kind: lqg, obs_dim: 10, num_tasks: 2}\n"
+                                    "policy: {arch: dynamic_linear}\n", "t.yaml", &cfg, &err) == FM_OK;
+    fm_lqg env;
+    ok(loaded && fm_lqg_build(&cfg, &env, &err) == FM_OK, "LQG env for the cost test (%s)", err.msg);
+    int n = env.n, p = env.p, m = env.m;
+    fm_lindims d = {.arch = FM_ARCH_DYNAMIC_LINEAR, .k = n, .p = p, .m = m};
+    size_t np = fm_lin_size(&d);
+    double *th = calloc(N * np, 8), *mrg = calloc(np, 8), T[16];
+    fm_rng r;
+    fm_rng_seed(&r, 4, 0, 0);
+    for (int i = 0; i < N; i++) {
+        double *t = th + i * np;
+        memcpy(t, env.Adyn + n * n, 8 * n * n);
+        memcpy(t + n * n, env.Ldyn + n * p, 8 * n * p);
+        memcpy(t + n * n + n * p, env.Kopt + m * n, 8 * m * n);
+        for (int j = 0; j < n * n; j++)
+            T[j] = 0.4 * fm_rng_normal(&r) + (j % (n + 1) == 0 ? (i % 2 ? -1.0 : 1.0) : 0.0);
+        fm_lin_transform(&d, T, t, &err);
+    }
+    fm_reducer red = fm_reducer_serial(N);
+    fm_merge_info info;
+    cfg.merge.gl_start = FM_GL_START_ANCHOR;
+    ok(fm_merge_linear(FM_MERGE_LINEAR_GL, &d, th, &cfg, &red, mrg, NULL, &info, &err) == FM_OK, "linear_gl merges");
+    fm_lqg_policy pi = {.k = n, .Ap = mrg, .Bp = mrg + n * n, .Cp = mrg + n * n + n * p};
+    double J = 0, Ja = 0;
+    int stable = 0, stable_a = 1;
+    fm_lqg_cost(&env, 1, &pi, &J, &stable, &err);
+    is_close(J, env.Jopt[1], 0, 1e-6, "merged cost equals the expert's (relative error < 1e-6)");
+    fm_merge_linear(FM_MERGE_AVERAGE, &d, th, &cfg, &red, mrg, NULL, &info, &err);
+    fm_lqg_cost(&env, 1, &pi, &Ja, &stable_a, &err);
+    ok(!stable_a || Ja > 1.01 * env.Jopt[1], "plain averaging of the same copies does not (%s %.4g)",
+       stable_a ? "cost" : "unstable", Ja);
+    free(th), free(mrg);
+    fm_lqg_free(&env);
+}
+
 int main(void)
 {
+    test_gl_cost();
     fm_config cfg;
     fm_cfg_defaults(&cfg);
     test_average(&cfg);
