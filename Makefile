@@ -19,6 +19,7 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 MPI_TEST_SRC := $(wildcard tests/mpi/*.c)
 MPI_TEST_BIN := $(MPI_TEST_SRC:tests/mpi/%.c=$(BUILD)/tests/mpi/%)
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 HDRS := $(wildcard src/*/*.h) tests/tap.h
 
 export OMPI_ALLOW_RUN_AS_ROOT := 1
@@ -67,7 +68,11 @@ asan:
 	ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  prove $(TEST_SRC:tests/unit/%.c=build-asan/tests/%)
 
-bench: all
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libfleet.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libfleet.a $(LDLIBS)
+
+bench: all $(BENCH_BIN)
 	./bench/run.sh
 
 clean:
