@@ -10,7 +10,7 @@ out=bench/RESULTS.md
 [ -f "$out" ] || printf '# Benchmark results\n\nAppended by `make bench` (bench/run.sh); one section per run.\n' > "$out"
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 {
-    printf '\n## %s, %s (%s cores), %s\n\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$cpu" "$(nproc)" "$(uname -sr)"
+    printf '\n## %s, %s (%s cores), %s\n\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$cpu" "$(grep -c ^processor /proc/cpuinfo)" "$(uname -sr)"
     printf 'Dynamic linear policy, BC loss + BPTT gradient (Algorithm 2 inner loop), one thread each\n'
     printf '(OPENBLAS_NUM_THREADS=1). Throughput in trajectory steps per second, best of 3.\n\n'
     printf '| k | p | m | trajectories | T | fleetmerge C | NumPy reference | speedup |\n|---|---|---|---|---|---|---|---|\n'
