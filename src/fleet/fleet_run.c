@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fleet/fleet_pooled.h"
 #include "io/h5io.h"
 
 static void progress(const run_ctx *c, const char *fmt, const char *what)
@@ -117,6 +118,9 @@ static void init_params(const run_ctx *c, int shared, double *theta)
 static fm_status fit(run_ctx *c, double *theta, int task, const fm_reducer *red, double *loss,
                      fm_err *err)
 {
+    if (c->dims.arch == FM_ARCH_STATIC_LINEAR && red && c->cfg.train.pooled_ls == FM_POOLED_SCALAPACK)
+        return fm_pooled_static_scalapack(c->comm, c->dims.p, c->dims.m, &c->demos, task,
+                                          c->cfg.train.ridge, theta, loss, err);
     if (c->dims.arch == FM_ARCH_STATIC_LINEAR)
         return fm_lin_fit_static(&c->dims, theta, &c->demos, task, c->cfg.train.ridge, red, loss, err);
     return fm_lin_train(&c->dims, theta, &c->demos, task, &c->cfg, red, loss, err);
