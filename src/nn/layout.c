@@ -1,0 +1,134 @@
+/* layout.c - parameter layouts of neural policies and hidden-unit permutations. */
+#include <stdio.h>
+#include <string.h>
+
+#include "nn/nn.h"
+
+int fm_nn_obs_dim(const fm_nn_spec *s) { return s->npoints * s->pc_channels + s->in_dim; }
+
+static fm_status add_tensor(fm_layout *l, const char *name, int rows, int cols, int g0, int g1,
+                            fm_err *err)
+{
+    if (l->ntensors >= FM_NN_MAX_TENSORS)
+        return fm_fail(err, FM_EINVAL, "nn: more than %d tensors", FM_NN_MAX_TENSORS);
+    fm_tensor *t = &l->t[l->ntensors++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->ndim = cols > 0 ? 2 : 1;
+    t->shape[0] = rows;
+    t->shape[1] = cols > 0 ? cols : 1;
+    t->group[0] = g0;
+    t->group[1] = cols > 0 ? g1 : FM_NN_NO_GROUP;
+    t->offset = l->total;
+    t->size = (size_t)rows * t->shape[1];
+    l->total += t->size;
+    return FM_OK;
+}
+
+static int new_group(fm_layout *l, int size)
+{
+    l->group_size[l->ngroups] = size;
+    return l->ngroups++;
+}
+
+static fm_status check_spec(const fm_nn_spec *s, fm_err *err)
+{
+    fm_status status = FM_OK;
+    FM_CHECK(s->arch >= 0 && s->arch < FM_NN_ARCH_COUNT, FM_EINVAL, "nn: unknown arch %d", s->arch);
+    FM_CHECK(s->act >= 0 && s->act < FM_NN_ACT_COUNT, FM_EINVAL, "nn: unknown activation %d", s->act);
+    FM_CHECK(s->out_dim > 0 && s->in_dim >= 0, FM_EINVAL, "nn: bad in/out dims %d/%d", s->in_dim, s->out_dim);
+    FM_CHECK(s->nhidden >= 1 && s->nhidden <= FM_NN_MAX_LAYERS - 1, FM_EINVAL,
+             "nn: hidden layers must be 1..%d, got %d", FM_NN_MAX_LAYERS - 1, s->nhidden);
+    for (int i = 0; i < s->nhidden; i++)
+        FM_CHECK(s->hidden[i] > 0, FM_EINVAL, "nn: hidden[%d] = %d", i, s->hidden[i]);
+    FM_CHECK(s->npoints >= 0, FM_EINVAL, "nn: npoints %d", s->npoints);
+    if (s->npoints > 0) {
+        FM_CHECK(s->pc_channels > 0 && s->enc_nlayers >= 1 && s->enc_nlayers <= FM_NN_MAX_LAYERS,
+                 FM_EINVAL, "nn: encoder needs channels > 0 and 1..%d layers", FM_NN_MAX_LAYERS);
+        for (int i = 0; i < s->enc_nlayers; i++)
+            FM_CHECK(s->enc_hidden[i] > 0, FM_EINVAL, "nn: enc_hidden[%d] = %d", i, s->enc_hidden[i]);
+    }
+    FM_CHECK(s->in_dim > 0 || s->npoints > 0, FM_EINVAL, "nn: the policy has no input");
+cleanup:
+    return status;
+}
+
+/* Encoder: enc{j}.w [e_j x e_{j-1}], enc{j}.b; head: head0.wpc (pooled feature columns),
+ * head0.w (flat observation columns), head{i}.b, head{i}.rec (RNN), last layer = readout. */
+fm_status fm_nn_layout(const fm_nn_spec *s, fm_layout *l, fm_err *err)
+{
+    fm_status status = FM_OK;
+    char name[32];
+    *l = (fm_layout){0};
+    FM_TRY(check_spec(s, err));
+    int gprev = FM_NN_NO_GROUP, prev = s->pc_channels;
+    for (int j = 0; s->npoints > 0 && j < s->enc_nlayers; j++) {
+        int g = new_group(l, s->enc_hidden[j]);
+        snprintf(name, sizeof name, "enc%d.w", j);
+        FM_TRY(add_tensor(l, name, s->enc_hidden[j], prev, g, gprev, err));
+        snprintf(name, sizeof name, "enc%d.b", j);
+        FM_TRY(add_tensor(l, name, s->enc_hidden[j], 0, g, FM_NN_NO_GROUP, err));
+        gprev = g, prev = s->enc_hidden[j];
+    }
+    int gpc = gprev, npc = s->npoints > 0 ? prev : 0;
+    gprev = FM_NN_NO_GROUP, prev = s->in_dim;
+    for (int i = 0; i <= s->nhidden; i++) {
+        int last = i == s->nhidden, rows = last ? s->out_dim : s->hidden[i];
+        int g = last ? FM_NN_NO_GROUP : new_group(l, rows);
+        if (i == 0 && npc > 0)
+            FM_TRY(add_tensor(l, "head0.wpc", rows, npc, g, gpc, err));
+        if (prev > 0) {
+            snprintf(name, sizeof name, "head%d.w", i);
+            FM_TRY(add_tensor(l, name, rows, prev, g, gprev, err));
+        }
+        snprintf(name, sizeof name, "head%d.b", i);
+        FM_TRY(add_tensor(l, name, rows, 0, g, FM_NN_NO_GROUP, err));
+        if (!last && s->arch == FM_NN_RNN) {
+            snprintf(name, sizeof name, "head%d.rec", i);
+            FM_TRY(add_tensor(l, name, rows, rows, g, g, err));
+        }
+        gprev = g, prev = rows;
+    }
+cleanup:
+    return status;
+}
+
+const fm_tensor *fm_layout_find(const fm_layout *l, const char *name)
+{
+    for (int i = 0; i < l->ntensors; i++)
+        if (strcmp(l->t[i].name, name) == 0)
+            return &l->t[i];
+    return NULL;
+}
+
+int fm_layout_describe(const fm_layout *l, char *buf, int cap)
+{
+    int n = 0;
+    for (int i = 0; i < l->ntensors; i++) {
+        const fm_tensor *t = &l->t[i];
+        int w = snprintf(buf ? buf + n : NULL, buf && n < cap ? (size_t)(cap - n) : 0,
+                         "%s [%d x %d] groups (%d, %d)\n", t->name, t->shape[0], t->shape[1],
+                         t->group[0], t->group[1]);
+        n += w;
+    }
+    if (l->ntensors == 0 && buf && cap > 0)
+        buf[0] = '\0';
+    return n;
+}
+
+/* out[P0 r][P1 c] = in[r][c] where Pk maps unit i of axis k's group to perms[g][i]. */
+void fm_layout_permute(const fm_layout *l, const int *const *perms, const float *in, float *out)
+{
+    for (int i = 0; i < l->ntensors; i++) {
+        const fm_tensor *t = &l->t[i];
+        const int *pr = t->group[0] >= 0 ? perms[t->group[0]] : NULL;
+        const int *pc = t->group[1] >= 0 ? perms[t->group[1]] : NULL;
+        const float *src = in + t->offset;
+        float *dst = out + t->offset;
+        int rows = t->shape[0], cols = t->shape[1];
+        for (int r = 0; r < rows; r++) {
+            int rr = pr ? pr[r] : r;
+            for (int c = 0; c < cols; c++)
+                dst[(size_t)rr * cols + (pc ? pc[c] : c)] = src[(size_t)r * cols + c];
+        }
+    }
+}
