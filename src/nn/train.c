@@ -1,0 +1,241 @@
+/* train.c - behavior cloning of neural policies (Eq. 2.4). */
+#include "nn/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/cfg.h"
+
+fm_status fm_adam_create(fm_adam *a, size_t n, fm_err *err)
+{
+    fm_status status = FM_OK;
+    *a = (fm_adam){.n = n};
+    FM_ALLOC(a->m, n);
+    FM_ALLOC(a->v, n);
+cleanup:
+    if (status != FM_OK)
+        fm_adam_free(a);
+    return status;
+}
+
+void fm_adam_free(fm_adam *a)
+{
+    free(a->m), free(a->v);
+    *a = (fm_adam){0};
+}
+
+void fm_adam_reset(fm_adam *a)
+{
+    memset(a->m, 0, sizeof(float) * a->n);
+    memset(a->v, 0, sizeof(float) * a->n);
+    a->t = 0;
+}
+
+void fm_optimizer_step(const fm_nn_train_opts *o, fm_adam *a, float *w, const float *g)
+{
+    float lr = (float)o->lr, wd = (float)o->weight_decay;
+    if (o->optimizer == FM_OPT_SGD) {
+        for (size_t i = 0; i < a->n; i++)
+            w[i] -= lr * (g[i] + wd * w[i]);
+        return;
+    }
+    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+    a->t++;
+    float c1 = 1.0f - powf(b1, (float)a->t), c2 = 1.0f - powf(b2, (float)a->t);
+    for (size_t i = 0; i < a->n; i++) {
+        a->m[i] = b1 * a->m[i] + (1.0f - b1) * g[i];
+        a->v[i] = b2 * a->v[i] + (1.0f - b2) * g[i] * g[i];
+        w[i] -= lr * ((a->m[i] / c1) / (sqrtf(a->v[i] / c2) + eps) + wd * w[i]);
+    }
+}
+
+fm_status fm_nn_batch_create(fm_nn_batch *b, int T, int B, int obs_dim, int act_dim, fm_err *err)
+{
+    fm_status status = FM_OK;
+    *b = (fm_nn_batch){.T = T, .B = B};
+    FM_ALLOC(b->obs, (size_t)T * B * obs_dim);
+    FM_ALLOC(b->act, (size_t)T * B * act_dim);
+    FM_ALLOC(b->mask, (size_t)T * B);
+cleanup:
+    if (status != FM_OK)
+        fm_nn_batch_free(b);
+    return status;
+}
+
+void fm_nn_batch_free(fm_nn_batch *b)
+{
+    free(b->obs), free(b->act), free(b->mask);
+    *b = (fm_nn_batch){0};
+}
+
+void fm_nn_batch_fill(fm_nn_batch *b, const fm_demos *d, const int *idx, const int *start, int n)
+{
+    int od = d->obs_dim, ad = d->act_dim, H = d->horizon;
+    for (int t = 0; t < b->T; t++)
+        for (int j = 0; j < b->B; j++) {
+            size_t row = (size_t)t * b->B + j;
+            int i = j < n ? idx[j] : -1, s = (j < n && start) ? start[j] + t : t;
+            int valid = i >= 0 && s < d->length[i];
+            b->mask[row] = valid ? 1.0f : 0.0f;
+            const double *o = valid ? d->obs + ((size_t)i * H + s) * od : NULL;
+            const double *u = valid ? d->act + ((size_t)i * H + s) * ad : NULL;
+            for (int k = 0; k < od; k++)
+                b->obs[row * od + k] = o ? (float)o[k] : 0.0f;
+            for (int k = 0; k < ad; k++)
+                b->act[row * ad + k] = u ? (float)u[k] : 0.0f;
+        }
+}
+
+/* Fisher-Yates shuffle of 0..n-1. */
+static void shuffle(fm_rng *r, int *a, int n)
+{
+    for (int i = 0; i < n; i++)
+        a[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)fm_rng_below(r, (uint64_t)i + 1), t = a[i];
+        a[i] = a[j], a[j] = t;
+    }
+}
+
+typedef struct train_state {
+    fm_nn_ws *ws;
+    fm_nn_batch batch;
+    fm_adam adam;
+    float *grad;          /* [total + 2]: gradient, loss, steps (one reducer call per step) */
+    double *sum;          /* the same in double for the reducer */
+    int *order, *idx, *start;
+} train_state;
+
+static void train_state_free(train_state *s)
+{
+    fm_nn_ws_free(s->ws);
+    fm_nn_batch_free(&s->batch);
+    fm_adam_free(&s->adam);
+    free(s->grad), free(s->sum), free(s->order), free(s->idx), free(s->start);
+}
+
+static fm_status train_state_create(train_state *s, const fm_model *m, const fm_demos *d,
+                                    const fm_nn_train_opts *o, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int T = o->window > 0 && o->window < d->horizon ? o->window : d->horizon;
+    size_t n = m->layout.total;
+    *s = (train_state){0};
+    FM_TRY(fm_nn_ws_create(m, T, o->batch, &s->ws, err));
+    FM_TRY(fm_nn_batch_create(&s->batch, T, o->batch, d->obs_dim, d->act_dim, err));
+    FM_TRY(fm_adam_create(&s->adam, n, err));
+    FM_ALLOC(s->grad, n);
+    FM_ALLOC(s->sum, n + 2);
+    FM_ALLOC(s->order, d->n_traj > 0 ? d->n_traj : 1);
+    FM_ALLOC(s->idx, o->batch);
+    FM_ALLOC(s->start, o->batch);
+cleanup:
+    return status;
+}
+
+/* One minibatch step: local loss and gradient, summed over the fleet, averaged, clipped, applied. */
+static fm_status train_step(fm_model *m, const fm_demos *d, const fm_nn_train_opts *o,
+                            const fm_reducer *red, train_state *s, int nb, double *loss, fm_err *err)
+{
+    fm_status status = FM_OK;
+    size_t n = m->layout.total;
+    memset(s->grad, 0, sizeof(float) * n);
+    fm_nn_batch_fill(&s->batch, d, s->idx, o->window > 0 ? s->start : NULL, nb);
+    double count = 0.0;
+    double l = nb > 0 ? fm_nn_loss_grad(m, s->ws, s->batch.obs, s->batch.act, s->batch.mask,
+                                        s->batch.T, s->batch.B, s->grad, &count) : 0.0;
+    for (size_t i = 0; i < n; i++)
+        s->sum[i] = s->grad[i];
+    s->sum[n] = l, s->sum[n + 1] = count;
+    if (red)
+        FM_TRY(fm_reduce_sum(red, s->sum, (int)n + 2, err));
+    *loss = s->sum[n + 1] > 0 ? s->sum[n] / s->sum[n + 1] : 0.0;
+    FM_CHECK(isfinite(*loss), FM_ENUMERIC, "behavior cloning diverged (loss %g)", *loss);
+    if (s->sum[n + 1] <= 0.0)
+        goto cleanup;
+    double norm = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        s->sum[i] /= s->sum[n + 1];
+        norm += s->sum[i] * s->sum[i];
+    }
+    double scale = o->grad_clip > 0.0 && sqrt(norm) > o->grad_clip ? o->grad_clip / sqrt(norm) : 1.0;
+    for (size_t i = 0; i < n; i++)
+        s->grad[i] = (float)(s->sum[i] * scale);
+    fm_optimizer_step(o, &s->adam, m->w, s->grad);
+cleanup:
+    return status;
+}
+
+/* Steps per epoch: local minibatches, or their fleet mean (rounded up) when data-parallel. */
+static fm_status steps_per_epoch(const fm_demos *d, const fm_nn_train_opts *o, const fm_reducer *red,
+                                 int *steps, fm_err *err)
+{
+    fm_status status = FM_OK;
+    double nb[2] = {ceil((double)d->n_traj / o->batch), 1.0};
+    if (red) {
+        nb[1] = 1.0;
+        FM_TRY(fm_reduce_sum(red, nb, 2, err));
+    }
+    *steps = (int)ceil(nb[0] / nb[1]);
+cleanup:
+    return status;
+}
+
+fm_status fm_nn_train(fm_model *m, const fm_demos *d, const fm_nn_train_opts *o,
+                      const fm_reducer *red, fm_rng *r, double *final_loss, fm_err *err)
+{
+    fm_status status = FM_OK;
+    train_state s = {0};
+    FM_CHECK(o->batch > 0 && o->epochs >= 0 && o->lr > 0.0, FM_EINVAL,
+             "training: batch %d, epochs %d, lr %g", o->batch, o->epochs, o->lr);
+    FM_TRY(train_state_create(&s, m, d, o, err));
+    int steps = 0, pos = d->n_traj;
+    FM_TRY(steps_per_epoch(d, o, red, &steps, err));
+    double loss = 0.0;
+    for (int e = 0; e < o->epochs; e++)
+        for (int k = 0; k < steps; k++) {
+            int nb = d->n_traj < o->batch ? d->n_traj : o->batch;
+            for (int j = 0; j < nb; j++) { /* cycle through a fresh shuffle when exhausted */
+                if (pos >= d->n_traj)
+                    shuffle(r, s.order, d->n_traj), pos = 0;
+                s.idx[j] = s.order[pos++];
+                int len = d->length[s.idx[j]], w = s.batch.T;
+                s.start[j] = len > w ? (int)fm_rng_below(r, (uint64_t)(len - w + 1)) : 0;
+            }
+            FM_TRY(train_step(m, d, o, red, &s, nb, &loss, err));
+        }
+    FM_TRY(fm_nn_eval_loss(m, d, -1, red, final_loss, err));
+cleanup:
+    train_state_free(&s);
+    return status;
+}
+
+fm_status fm_nn_eval_loss(const fm_model *m, const fm_demos *d, int task, const fm_reducer *red,
+                          double *loss, fm_err *err)
+{
+    fm_status status = FM_OK;
+    enum { EB = 16 };
+    fm_nn_ws *ws = NULL;
+    fm_nn_batch b = {0};
+    int idx[EB], n = 0;
+    double acc[2] = {0.0, 0.0};
+    FM_TRY(fm_nn_ws_create(m, d->horizon, EB, &ws, err));
+    FM_TRY(fm_nn_batch_create(&b, d->horizon, EB, d->obs_dim, d->act_dim, err));
+    for (int i = 0; i <= d->n_traj; i++) {
+        if (i < d->n_traj && (task < 0 || d->task[i] == task))
+            idx[n++] = i;
+        if (n == EB || (i == d->n_traj && n > 0)) {
+            fm_nn_batch_fill(&b, d, idx, NULL, n);
+            acc[0] += fm_nn_loss_grad(m, ws, b.obs, b.act, b.mask, b.T, EB, NULL, &acc[1]);
+            n = 0;
+        }
+    }
+    if (red)
+        FM_TRY(fm_reduce_sum(red, acc, 2, err));
+    *loss = acc[1] > 0.0 ? acc[0] / acc[1] : NAN;
+cleanup:
+    fm_nn_ws_free(ws);
+    fm_nn_batch_free(&b);
+    return status;
+}

@@ -1,0 +1,56 @@
+/* train.h - behavior cloning of neural policies: minibatches of trajectories or windows,
+ * Adam / AdamW or SGD, gradient-norm clipping, data-parallel training through a reducer. */
+#ifndef FM_NN_TRAIN_H
+#define FM_NN_TRAIN_H
+
+#include "core/core.h"
+#include "data/data.h"
+#include "nn/nn.h"
+
+typedef struct fm_nn_train_opts {
+    int epochs;          /* passes over the local data (per robot) */
+    int batch;           /* trajectories (or windows) per minibatch */
+    int window;          /* 0: whole trajectories; else windows of this many steps from h = 0 */
+    int optimizer;       /* fm_optimizer (cfg.h): adam or sgd */
+    double lr;
+    double weight_decay; /* decoupled (AdamW); plain L2 for SGD */
+    double grad_clip;    /* 0 = off; else clip the global gradient norm */
+} fm_nn_train_opts;
+
+typedef struct fm_adam {
+    float *m, *v;
+    long t;
+    size_t n;
+} fm_adam;
+
+fm_status fm_adam_create(fm_adam *a, size_t n, fm_err *err);
+void fm_adam_free(fm_adam *a);
+void fm_adam_reset(fm_adam *a);
+/* One step on w with gradient g (already averaged); lr, decay from opts. */
+void fm_optimizer_step(const fm_nn_train_opts *o, fm_adam *a, float *w, const float *g);
+
+/* Minibatch buffers in the layout fm_nn_loss_grad expects (time-major). */
+typedef struct fm_nn_batch {
+    int T, B;
+    float *obs, *act, *mask; /* [T][B][obs_dim], [T][B][out_dim], [T][B] */
+} fm_nn_batch;
+fm_status fm_nn_batch_create(fm_nn_batch *b, int T, int B, int obs_dim, int act_dim, fm_err *err);
+void fm_nn_batch_free(fm_nn_batch *b);
+/* Fill with trajectories idx[0..n) (n <= B; missing rows are masked out), each from step
+ * start[i] (NULL = 0) for b->T steps; steps past a trajectory's length are masked. */
+void fm_nn_batch_fill(fm_nn_batch *b, const fm_demos *d, const int *idx, const int *start, int n);
+
+/* Train m on d for o->epochs epochs. red == NULL: this robot alone. Otherwise data-parallel
+ * over the fleet: every process takes the same number of steps per epoch (the fleet-mean
+ * number of local minibatches), gradients and step counts are summed through red each step,
+ * so all processes keep identical parameters (they must start identical). Deterministic for
+ * a fixed rng. *final_loss: mean per-step loss over the local data (summed over the fleet when
+ * red != NULL) after training. */
+fm_status fm_nn_train(fm_model *m, const fm_demos *d, const fm_nn_train_opts *o,
+                      const fm_reducer *red, fm_rng *r, double *final_loss, fm_err *err);
+/* Mean per-step BC loss over all trajectories of d (task >= 0: only that task), summed over
+ * the fleet when red != NULL. */
+fm_status fm_nn_eval_loss(const fm_model *m, const fm_demos *d, int task, const fm_reducer *red,
+                          double *loss, fm_err *err);
+
+#endif
