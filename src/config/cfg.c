@@ -69,7 +69,9 @@ static const cfg_key cfg_keys[] = {
     CFG_SCALAR("experiment.output_dir", CFG_STRING, experiment.output_dir, "results", 0,
                "directory that receives <output_dir>/<name>/"),
 
-    CFG_CHOICE("env.kind", env.kind, NULL, CFG_REQUIRED, "benchmark family", "lqg"),
+    CFG_CHOICE("env.kind", env.kind, NULL, CFG_REQUIRED,
+               "benchmark family: lqg (linear control) or cartpole (partially observed cart-pole)", "lqg",
+               "cartpole"),
     CFG_CHOICE("env.system", env.system, "mild_unstable", 0,
                "open-loop system (A, B): a built-in one or custom (env.A, env.B)",
                "mild_unstable", "stable", "odd_unstable", "custom"),
@@ -80,7 +82,7 @@ static const cfg_key cfg_keys[] = {
     CFG_SCALAR("env.obs_per_task", CFG_BOOL, env.obs_per_task, "false", 0,
                "draw a different C for every task instead of one shared C"),
     CFG_NUM("env.num_tasks", CFG_INT, env.num_tasks, "10", 1, 1000, 0,
-            "number of tasks K (cost weights Q_h) in the Dirichlet mixture"),
+            "number of tasks K in the Dirichlet mixture (lqg: cost weights Q_h; cartpole: physics + set-point)"),
     CFG_NUM("env.q_log_min", CFG_DOUBLE, env.q_log_min, "-2", -10, 10, 0,
             "Q_h = a_h I with a_h = logspace(q_log_min, q_log_max, K): smallest exponent"),
     CFG_NUM("env.q_log_max", CFG_DOUBLE, env.q_log_max, "2", -10, 10, 0,
@@ -97,6 +99,28 @@ static const cfg_key cfg_keys[] = {
     CFG_SCALAR("env.B", CFG_MATRIX, env.B, NULL, 0, "n x m input matrix; only with system: custom"),
     CFG_SCALAR("env.C", CFG_MATRIX, env.C, NULL, 0,
                "fixed p x n observation matrix instead of a random one (obs: projected, shared C)"),
+    CFG_NUM("env.cp_dt", CFG_DOUBLE, env.cp_dt, "0.02", 0, 1, CFG_LO_OPEN,
+            "cartpole: control period in s (zero-order hold, RK4 with 4 substeps per period)"),
+    CFG_NUM("env.cp_length_min", CFG_DOUBLE, env.cp_length_min, "0.3", 0, 10, CFG_LO_OPEN,
+            "cartpole: smallest half pole length l in m; tasks draw l ~ U[min, max]"),
+    CFG_NUM("env.cp_length_max", CFG_DOUBLE, env.cp_length_max, "0.8", 0, 10, CFG_LO_OPEN,
+            "cartpole: largest half pole length in m; must be >= cp_length_min"),
+    CFG_NUM("env.cp_pole_mass_min", CFG_DOUBLE, env.cp_pole_mass_min, "0.05", 0, 100, CFG_LO_OPEN,
+            "cartpole: smallest pole mass m_p in kg; tasks draw m_p ~ U[min, max]"),
+    CFG_NUM("env.cp_pole_mass_max", CFG_DOUBLE, env.cp_pole_mass_max, "0.3", 0, 100, CFG_LO_OPEN,
+            "cartpole: largest pole mass in kg; must be >= cp_pole_mass_min"),
+    CFG_NUM("env.cp_cart_mass_min", CFG_DOUBLE, env.cp_cart_mass_min, "0.5", 0, 1000, CFG_LO_OPEN,
+            "cartpole: smallest cart mass m_c in kg; tasks draw m_c ~ U[min, max]"),
+    CFG_NUM("env.cp_cart_mass_max", CFG_DOUBLE, env.cp_cart_mass_max, "2", 0, 1000, CFG_LO_OPEN,
+            "cartpole: largest cart mass in kg; must be >= cp_cart_mass_min"),
+    CFG_NUM("env.cp_setpoint_max", CFG_DOUBLE, env.cp_setpoint_max, "1", 0, 2, 0,
+            "cartpole: tasks' cart set-points x*_h ~ U[-cp_setpoint_max, cp_setpoint_max] in m"),
+    CFG_NUM("env.cp_force_max", CFG_DOUBLE, env.cp_force_max, "20", 0, 1000, CFG_LO_OPEN,
+            "cartpole: actions (force on the cart, N) are clipped to [-cp_force_max, cp_force_max]"),
+    CFG_NUM("env.cp_obs_noise", CFG_DOUBLE, env.cp_obs_noise, "0.01", 0, 1, 0,
+            "cartpole: standard deviation of the Gaussian noise on the observed x (m) and theta (rad)"),
+    CFG_NUM("env.cp_action_noise", CFG_DOUBLE, env.cp_action_noise, "0.1", 0, 10, 0,
+            "cartpole: demonstrations execute expert + noise of this std times cp_force_max (label stays clean)"),
 
     CFG_NUM("fleet.robots", CFG_INT, fleet.robots, "0", 0, 100000, 0,
             "number of robots N; 0 = one per MPI rank, otherwise must equal the rank count"),
@@ -112,12 +136,16 @@ static const cfg_key cfg_keys[] = {
             "fraction of robots whose local policy is stored as the equivalent (A, -B, -C)"),
 
     CFG_CHOICE("policy.arch", policy.arch, NULL, CFG_REQUIRED,
-               "static_linear: u = K y; dynamic_linear: x' = A x + B y, u = C x'", "static_linear",
-               "dynamic_linear"),
+               "static_linear: u = K y; dynamic_linear: x' = A x + B y, u = C x'; mlp; rnn (Elman)",
+               "static_linear", "dynamic_linear", "mlp", "rnn"),
     CFG_NUM("policy.hidden_dim", CFG_INT, policy.hidden_dim, "0", 0, 1024, 0,
             "dynamic policy state dimension; 0 = the system's state dimension"),
     CFG_NUM("policy.init_scale", CFG_DOUBLE, policy.init_scale, "0", 0, 1e3, 0,
             "std of the initial B, C entries; 0 = 1/sqrt(input dimension of the matrix)"),
+    CFG_NUM("policy.layers", CFG_INT, policy.layers, "2", 1, 7, 0, "mlp/rnn: hidden layers"),
+    CFG_NUM("policy.width", CFG_INT, policy.width, "64", 1, 4096, 0, "mlp/rnn: units per hidden layer"),
+    CFG_CHOICE("policy.activation", policy.activation, "tanh", 0, "mlp/rnn: hidden activation", "tanh",
+               "relu"),
 
     CFG_CHOICE("train.optimizer", train.optimizer, "adam", 0, "optimizer for gradient training", "adam",
                "sgd"),
@@ -131,6 +159,14 @@ static const cfg_key cfg_keys[] = {
     CFG_CHOICE("train.pooled_ls", train.pooled_ls, "normal", 0,
                "pooled least squares: normal equations (allreduce) or distributed ScaLAPACK", "normal",
                "scalapack"),
+    CFG_NUM("train.epochs", CFG_INT, train.epochs, "50", 0, 1000000, 0,
+            "mlp/rnn: passes over the robot's demonstrations"),
+    CFG_NUM("train.batch_size", CFG_INT, train.batch_size, "16", 1, 100000, 0,
+            "mlp/rnn: trajectories (or windows) per minibatch"),
+    CFG_NUM("train.window", CFG_INT, train.window, "0", 0, 1000000, 0,
+            "mlp/rnn: 0 = backpropagate through whole trajectories; else random windows of this length"),
+    CFG_NUM("train.weight_decay", CFG_DOUBLE, train.weight_decay, "0", 0, 10, 0,
+            "mlp/rnn: decoupled weight decay (AdamW) or L2 (SGD)"),
 
     CFG_CHOICE_LIST("merge.methods", merge.methods, merge.num_methods, "[average, linear_perm, linear_gl]",
                     "merge methods to run and compare, in this order, no repeats", "average",
@@ -958,18 +994,50 @@ static void check_observation(cfg_loader *ld)
                m->rows, m->cols, n);
 }
 
-static void check_costs(cfg_loader *ld)
+static double key_double(const fm_config *cfg, int i)
 {
-    const fm_config *c = ld->out;
-    int lo = key_index("env.q_log_min"), hi = key_index("env.q_log_max");
-    if (ld->bad[lo] || ld->bad[hi] || c->env.q_log_min <= c->env.q_log_max)
+    double v = 0;
+    memcpy(&v, cfield(cfg, &cfg_keys[i]), sizeof v);
+    return v;
+}
+
+/* The double keys lo_key <= hi_key. The message goes to the lower bound unless only the upper
+ * one was given (then the upper one is the value the user got wrong). */
+static void check_order(cfg_loader *ld, const char *lo_key, const char *hi_key)
+{
+    int lo = key_index(lo_key), hi = key_index(hi_key);
+    double a = key_double(ld->out, lo), b = key_double(ld->out, hi);
+    if (ld->bad[lo] || ld->bad[hi] || a <= b)
         return;
     if (ld->seen[lo] || !ld->seen[hi])
-        report(ld, where(ld, lo), "env.q_log_min", "got %g, expected a value <= env.q_log_max (%g)",
-               c->env.q_log_min, c->env.q_log_max);
+        report(ld, where(ld, lo), lo_key, "got %g, expected a value <= %s (%g)", a, hi_key, b);
     else
-        report(ld, where(ld, hi), "env.q_log_max", "got %g, expected a value >= env.q_log_min (%g)",
-               c->env.q_log_max, c->env.q_log_min);
+        report(ld, where(ld, hi), hi_key, "got %g, expected a value >= %s (%g)", b, lo_key, a);
+}
+
+/* Linear policies belong to the linear-control benchmark, neural ones to the others. */
+static void check_arch(cfg_loader *ld)
+{
+    const fm_config *c = ld->out;
+    int ia = key_index("policy.arch"), ik = key_index("env.kind");
+    if (ld->bad[ia] || ld->bad[ik] || !ld->seen[ia] || !ld->seen[ik])
+        return;
+    int linear = c->policy.arch == FM_ARCH_STATIC_LINEAR || c->policy.arch == FM_ARCH_DYNAMIC_LINEAR;
+    if (c->env.kind == FM_ENV_LQG && !linear)
+        report(ld, where(ld, ia), "policy.arch", "got %s, expected static_linear or dynamic_linear for kind: lqg",
+               fm_cfg_enum_name("policy.arch", c->policy.arch));
+    if (c->env.kind != FM_ENV_LQG && linear)
+        report(ld, where(ld, ia), "policy.arch", "got %s, expected mlp or rnn for kind: %s",
+               fm_cfg_enum_name("policy.arch", c->policy.arch), fm_cfg_enum_name("env.kind", c->env.kind));
+}
+
+/* Ranges: checked for every env.kind (an empty range is wrong whether or not it is used). */
+static void check_ranges(cfg_loader *ld)
+{
+    check_order(ld, "env.q_log_min", "env.q_log_max");
+    check_order(ld, "env.cp_length_min", "env.cp_length_max");
+    check_order(ld, "env.cp_pole_mass_min", "env.cp_pole_mass_max");
+    check_order(ld, "env.cp_cart_mass_min", "env.cp_cart_mass_max");
 }
 
 /* ---- loading ---- */
@@ -1016,9 +1084,12 @@ static fm_status load_document(cfg_loader *ld, yaml_parser_t *parser, fm_err *er
         report(ld, pos_of(yaml_document_get_root_node(&extra)), "yaml",
                "expected one document, found a second one");
     check_required(ld);
-    check_matrices(ld);
-    check_observation(ld);
-    check_costs(ld);
+    if (ld->out->env.kind != FM_ENV_CARTPOLE) { /* cartpole ignores the linear system's keys */
+        check_matrices(ld);
+        check_observation(ld);
+    }
+    check_ranges(ld);
+    check_arch(ld);
 
 cleanup:
     ld->doc = NULL;

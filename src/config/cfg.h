@@ -21,7 +21,11 @@ typedef struct fm_cfg_matrix {
     double v[FM_CFG_MAT_MAX]; /* row-major */
 } fm_cfg_matrix;
 
-typedef enum fm_env_kind { FM_ENV_LQG = 0, FM_ENV_COUNT } fm_env_kind; /* "lqg" */
+typedef enum fm_env_kind {
+    FM_ENV_LQG = 0,   /* "lqg":      linear-quadratic control (Appendix G, docs/linear.md) */
+    FM_ENV_CARTPOLE,  /* "cartpole": partially observed cart-pole with set-points (docs/cartpole.md) */
+    FM_ENV_COUNT
+} fm_env_kind;
 
 /* Built-in open-loop systems (docs/config.md gives the matrices). */
 typedef enum fm_system {
@@ -41,6 +45,8 @@ typedef enum fm_obs_kind {
 typedef enum fm_arch {
     FM_ARCH_STATIC_LINEAR = 0, /* "static_linear":  u = K y (Algorithm 3) */
     FM_ARCH_DYNAMIC_LINEAR,    /* "dynamic_linear": x' = A x + B y, u = C x' (Eq. G.8, Algorithm 2) */
+    FM_ARCH_MLP,               /* "mlp": feed-forward network on one observation (Eq. 2.1) */
+    FM_ARCH_RNN,               /* "rnn": multi-layer Elman network (Eq. 2.2) */
     FM_ARCH_COUNT
 } fm_arch;
 
@@ -78,6 +84,18 @@ typedef struct fm_config {
         double init_std;      /* x_0 ~ N(0, init_std^2 I) */
         int horizon;          /* demonstration length T */
         fm_cfg_matrix A, B, C; /* optional overrides; A, B required for system = custom */
+        /* kind = cartpole only (docs/cartpole.md); ranges are [min, max], min <= max */
+        double cp_dt;           /* control period (s); RK4 with 4 substeps per period */
+        double cp_length_min;   /* half pole length l (m) */
+        double cp_length_max;
+        double cp_pole_mass_min; /* pole mass m_p (kg) */
+        double cp_pole_mass_max;
+        double cp_cart_mass_min; /* cart mass m_c (kg) */
+        double cp_cart_mass_max;
+        double cp_setpoint_max; /* cart set-points x*_h ~ U[-cp_setpoint_max, cp_setpoint_max] (m) */
+        double cp_force_max;    /* actions clipped to [-cp_force_max, cp_force_max] (N) */
+        double cp_obs_noise;    /* std of the noise on the observed x and theta */
+        double cp_action_noise; /* demonstrations: executed-action noise std / cp_force_max */
     } env;
     struct {
         int robots;           /* 0 = number of MPI ranks; otherwise must equal it */
@@ -91,6 +109,9 @@ typedef struct fm_config {
         int arch;             /* fm_arch */
         int hidden_dim;       /* dynamic policy state dimension; 0 = env state dimension */
         double init_scale;    /* std of initial B, C entries; 0 = 1/sqrt(input dim of the matrix) */
+        int layers;           /* mlp/rnn: hidden layers */
+        int width;            /* mlp/rnn: units per hidden layer */
+        int activation;       /* mlp/rnn: 0 tanh, 1 relu (fm_nn_act) */
     } policy;
     struct {
         int optimizer;        /* fm_optimizer */
@@ -99,6 +120,10 @@ typedef struct fm_config {
         double grad_clip;     /* 0 = off; else clip the global gradient norm */
         double ridge;         /* ridge added to static least squares (0 = plain) */
         int pooled_ls;        /* fm_pooled_ls */
+        int epochs;           /* mlp/rnn: passes over the robot's data */
+        int batch_size;       /* mlp/rnn: trajectories (or windows) per minibatch */
+        int window;           /* mlp/rnn: 0 = whole trajectories, else windows of this length */
+        double weight_decay;  /* mlp/rnn: decoupled weight decay (AdamW) */
     } train;
     struct {
         int num_methods;

@@ -565,14 +565,21 @@ fm_status fm_h5_write_i32(fm_h5 *h, const char *dset, int ndims, const int64_t *
     return put_from_root(h, dset, H5T_STD_I32LE, H5T_NATIVE_INT32, ndims, dims, data, err);
 }
 
-fm_status fm_h5_write_rows_f64(fm_h5 *h, const char *dset, int row_ndims, const int64_t *row_dims,
-                               const double *row, fm_err *err)
+fm_status fm_h5_write_f32(fm_h5 *h, const char *dset, int ndims, const int64_t *dims,
+                          const float *data, fm_err *err)
+{
+    return put_from_root(h, dset, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, ndims, dims, data, err);
+}
+
+/* Collective: every rank writes its row of a [nranks, row_dims...] dataset. */
+static fm_status put_rows(fm_h5 *h, const char *dset, hid_t ftype, hid_t mtype, int row_ndims,
+                          const int64_t *row_dims, const void *row, fm_err *err)
 {
     fm_status status = FM_OK;
     hsize_t hd[FM_H5_MAX_DIMS] = {0};
     h5_quiet q;
     if (!h)
-        return fm_fail(err, FM_EINVAL, "fm_h5_write_rows_f64 %s: NULL handle", dset ? dset : "");
+        return fm_fail(err, FM_EINVAL, "fm_h5 write rows %s: NULL handle", dset ? dset : "");
     quiet_begin(&q);
     FM_TRY(agree(h->comm,
                  check_array_args(h, dset, row_ndims, FM_H5_MAX_DIMS - 1, row_dims, row, 1, err),
@@ -582,10 +589,22 @@ fm_status fm_h5_write_rows_f64(fm_h5 *h, const char *dset, int row_ndims, const 
     for (int i = 0; i < row_ndims; i++)
         hd[i + 1] = (hsize_t)row_dims[i];
     slab sel = rows_slab(row_ndims + 1, hd, (hsize_t)h->rank, 1);
-    FM_TRY(put(h, dset, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, row_ndims + 1, hd, &sel, row, err));
+    FM_TRY(put(h, dset, ftype, mtype, row_ndims + 1, hd, &sel, row, err));
 cleanup:
     quiet_end(&q);
     return status;
+}
+
+fm_status fm_h5_write_rows_f64(fm_h5 *h, const char *dset, int row_ndims, const int64_t *row_dims,
+                               const double *row, fm_err *err)
+{
+    return put_rows(h, dset, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, row_ndims, row_dims, row, err);
+}
+
+fm_status fm_h5_write_rows_f32(fm_h5 *h, const char *dset, int row_ndims, const int64_t *row_dims,
+                               const float *row, fm_err *err)
+{
+    return put_rows(h, dset, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, row_ndims, row_dims, row, err);
 }
 
 /* Collective: *copy = rank 0's `text` on every rank (malloc'ed). */

@@ -30,6 +30,11 @@ fm_status fm_h5_write_f64(fm_h5 *h, const char *dset, int ndims, const int64_t *
                           const double *data, fm_err *err);
 fm_status fm_h5_write_i32(fm_h5 *h, const char *dset, int ndims, const int64_t *dims,
                           const int32_t *data, fm_err *err);
+/* float32 variants (neural network parameters). */
+fm_status fm_h5_write_f32(fm_h5 *h, const char *dset, int ndims, const int64_t *dims,
+                          const float *data, fm_err *err);
+fm_status fm_h5_write_rows_f32(fm_h5 *h, const char *dset, int row_ndims, const int64_t *row_dims,
+                               const float *row, fm_err *err);
 /* Dataset of shape [nranks, row_dims...]: every rank writes its own row (index = rank). */
 fm_status fm_h5_write_rows_f64(fm_h5 *h, const char *dset, int row_ndims, const int64_t *row_dims,
                                const double *row, fm_err *err);

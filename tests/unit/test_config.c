@@ -38,6 +38,17 @@ static const char FULL[] =
     "    - [-3.44, 1.66]\n"
     "    - [-0.83, .44]\n"
     "  C: [[1, 0, 0], [0, -1e-300, 0]]\n"
+    "  cp_dt: 0.01\n"
+    "  cp_length_min: 0.25\n"
+    "  cp_length_max: 1.5\n"
+    "  cp_pole_mass_min: 0.1\n"
+    "  cp_pole_mass_max: 0.5\n"
+    "  cp_cart_mass_min: 0.75\n"
+    "  cp_cart_mass_max: 3\n"
+    "  cp_setpoint_max: 0.5\n"
+    "  cp_force_max: 15\n"
+    "  cp_obs_noise: 0.05\n"
+    "  cp_action_noise: 0\n"
     "fleet:\n"
     "  robots: 8\n"
     "  alpha: 0.05\n"
@@ -119,6 +130,14 @@ static void test_defaults(void)
     ok(c->env.init_std == 1.0, "env.init_std default");
     is_int(c->env.horizon, 100, "env.horizon default");
     ok(c->env.A.rows == 0 && c->env.B.rows == 0 && c->env.C.rows == 0, "env.A/B/C not given");
+    ok(c->env.cp_dt == 0.02, "env.cp_dt default");
+    ok(c->env.cp_length_min == 0.3 && c->env.cp_length_max == 0.8, "env.cp_length_min/max defaults");
+    ok(c->env.cp_pole_mass_min == 0.05 && c->env.cp_pole_mass_max == 0.3, "env.cp_pole_mass_min/max defaults");
+    ok(c->env.cp_cart_mass_min == 0.5 && c->env.cp_cart_mass_max == 2.0, "env.cp_cart_mass_min/max defaults");
+    ok(c->env.cp_setpoint_max == 1.0, "env.cp_setpoint_max default");
+    ok(c->env.cp_force_max == 20.0, "env.cp_force_max default");
+    ok(c->env.cp_obs_noise == 0.01, "env.cp_obs_noise default");
+    ok(c->env.cp_action_noise == 0.1, "env.cp_action_noise default");
     is_int(c->fleet.robots, 0, "fleet.robots default");
     ok(c->fleet.alpha == 1.0, "fleet.alpha default");
     is_int(c->fleet.demos_per_robot, 20, "fleet.demos_per_robot default");
@@ -182,6 +201,14 @@ static void test_full(void)
     ok(c->env.B.rows == 3 && c->env.B.cols == 2, "env.B is 3 x 2 (block style rows)");
     ok(c->env.B.v[2] == -3.44 && c->env.B.v[5] == 0.44, "env.B entries");
     ok(c->env.C.rows == 2 && c->env.C.cols == 3 && c->env.C.v[4] == -1e-300, "env.C");
+    ok(c->env.cp_dt == 0.01, "env.cp_dt");
+    ok(c->env.cp_length_min == 0.25 && c->env.cp_length_max == 1.5, "env.cp_length_min/max");
+    ok(c->env.cp_pole_mass_min == 0.1 && c->env.cp_pole_mass_max == 0.5, "env.cp_pole_mass_min/max");
+    ok(c->env.cp_cart_mass_min == 0.75 && c->env.cp_cart_mass_max == 3.0, "env.cp_cart_mass_min/max");
+    ok(c->env.cp_setpoint_max == 0.5, "env.cp_setpoint_max");
+    ok(c->env.cp_force_max == 15.0, "env.cp_force_max");
+    ok(c->env.cp_obs_noise == 0.05, "env.cp_obs_noise");
+    ok(c->env.cp_action_noise == 0.0, "env.cp_action_noise");
     is_int(c->fleet.robots, 8, "fleet.robots");
     ok(c->fleet.alpha == 0.05, "fleet.alpha");
     is_int(c->fleet.demos_per_robot, 40, "fleet.demos_per_robot");
@@ -307,7 +334,7 @@ static void test_error_kinds(void)
                  "out of range: negative");
     expect_ok(BASE "  r_scale: 1e6\n  q_log_min: -10\n  q_log_max: 10\n", "closed bounds are included");
     expect_error("experiment:\n  name: a\nenv:\n  kind: lqx\npolicy:\n  arch: static_linear\n",
-                 "cfg.yaml:4:9: env.kind: got \"lqx\", expected one of [lqg]", "bad enum");
+                 "cfg.yaml:4:9: env.kind: got \"lqx\", expected one of [lqg, cartpole]", "bad enum");
     expect_error(BASE "merge:\n  methods: [average, fedavg]\n",
                  "cfg.yaml:8:22: merge.methods: got \"fedavg\", expected one of [average, linear_perm, linear_gl]",
                  "bad enum in a list");
@@ -434,6 +461,70 @@ static void test_cross_checks(void)
                  "no cascade from a bad system");
 }
 
+/* The cart-pole keys: ranges, the min <= max rules, and which lqg rules do not apply. */
+#define CP_BASE "experiment:\n  name: run1\npolicy:\n  arch: rnn\nenv:\n  kind: cartpole\n"
+
+static void test_cartpole_keys(void)
+{
+    expect_ok(CP_BASE, "cartpole with defaults");
+    is_int(cfg_a.env.kind, FM_ENV_CARTPOLE, "env.kind: cartpole");
+    static const struct { const char *key, *lo, *hi; } pairs[] = {
+        { "cp_length", "0.3", "0.8" }, { "cp_pole_mass", "0.05", "0.3" }, { "cp_cart_mass", "0.5", "2" },
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        char text[512], want[256];
+        const char *k = pairs[i].key;
+        snprintf(text, sizeof text, CP_BASE "  %s_min: 5\n", k);
+        snprintf(want, sizeof want, "cfg.yaml:7:3: env.%s_min: got 5, expected a value <= env.%s_max (%s)", k, k,
+                 pairs[i].hi);
+        expect_error(text, want, k);
+        snprintf(text, sizeof text, CP_BASE "  %s_max: 0.01\n", k);
+        snprintf(want, sizeof want, "cfg.yaml:7:3: env.%s_max: got 0.01, expected a value >= env.%s_min (%s)", k, k,
+                 pairs[i].lo);
+        expect_error(text, want, k);
+        snprintf(text, sizeof text, CP_BASE "  %s_min: 0.7\n  %s_max: 0.6\n", k, k);
+        snprintf(want, sizeof want, "cfg.yaml:7:3: env.%s_min: got 0.7, expected a value <= env.%s_max (0.6)", k, k);
+        expect_error(text, want, k);
+        snprintf(text, sizeof text, CP_BASE "  %s_min: 0.7\n  %s_max: 0.7\n", k, k);
+        expect_ok(text, "min == max is allowed");
+    }
+    /* the range rules hold for every kind */
+    expect_error(BASE "  cp_length_min: 1\n",
+                 "cfg.yaml:7:3: env.cp_length_min: got 1, expected a value <= env.cp_length_max (0.8)",
+                 "cp ranges checked with kind: lqg too");
+    expect_error(CP_BASE "  q_log_min: 3\n",
+                 "cfg.yaml:7:3: env.q_log_min: got 3, expected a value <= env.q_log_max (2)",
+                 "q_log range checked with kind: cartpole too");
+    /* the linear system's rules (A, B, C) do not apply to cartpole: those keys are ignored */
+    expect_ok(CP_BASE "  A: [[1, 0], [0, 1]]\n  C: [[1, 0, 0]]\n", "cartpole ignores A and C");
+    expect_ok(CP_BASE "  system: custom\n", "cartpole ignores system: custom without A, B");
+}
+
+/* Ranges of the single cart-pole keys. */
+static void test_cartpole_ranges(void)
+{
+    expect_error(CP_BASE "  cp_dt: 0\n", "cfg.yaml:7:10: env.cp_dt: got 0, expected a value in (0, 1]", "cp_dt 0");
+    expect_error(CP_BASE "  cp_length_max: 11\n",
+                 "cfg.yaml:7:18: env.cp_length_max: got 11, expected a value in (0, 10]", "cp_length_max 11");
+    expect_error(CP_BASE "  cp_pole_mass_min: 0\n",
+                 "cfg.yaml:7:21: env.cp_pole_mass_min: got 0, expected a value in (0, 100]", "cp_pole_mass_min 0");
+    expect_error(CP_BASE "  cp_cart_mass_max: 1001\n",
+                 "cfg.yaml:7:21: env.cp_cart_mass_max: got 1001, expected a value in (0, 1000]",
+                 "cp_cart_mass_max 1001");
+    expect_error(CP_BASE "  cp_setpoint_max: 2.5\n",
+                 "cfg.yaml:7:20: env.cp_setpoint_max: got 2.5, expected a value in [0, 2]", "cp_setpoint_max 2.5");
+    expect_error(CP_BASE "  cp_force_max: 0\n",
+                 "cfg.yaml:7:17: env.cp_force_max: got 0, expected a value in (0, 1000]", "cp_force_max 0");
+    expect_error(CP_BASE "  cp_obs_noise: -0.1\n",
+                 "cfg.yaml:7:17: env.cp_obs_noise: got -0.1, expected a value in [0, 1]", "cp_obs_noise < 0");
+    expect_error(CP_BASE "  cp_action_noise: 11\n",
+                 "cfg.yaml:7:20: env.cp_action_noise: got 11, expected a value in [0, 10]", "cp_action_noise 11");
+    expect_ok(CP_BASE "  cp_dt: 1\n  cp_setpoint_max: 0\n  cp_obs_noise: 0\n  cp_action_noise: 10\n",
+              "closed bounds are included");
+    expect_error(CP_BASE "  cp_force_max: big\n", "cfg.yaml:7:17: env.cp_force_max: got \"big\", expected a number",
+                 "cp_force_max type");
+}
+
 static void test_many_errors(void)
 {
     expect_error("experiment:\n"
@@ -446,7 +537,7 @@ static void test_many_errors(void)
                  "policy:\n"
                  "  hidden_dim: 3\n",
                  "cfg.yaml:3:9: experiment.seed: got -1, expected a value in [0, 2147483647]\n"
-                 "cfg.yaml:5:9: env.kind: got \"lqx\", expected one of [lqg]\n"
+                 "cfg.yaml:5:9: env.kind: got \"lqx\", expected one of [lqg, cartpole]\n"
                  "cfg.yaml:6:12: env.horizon: got \"1.5\", expected an integer\n"
                  "cfg.yaml:7:3: env.foo: unknown key\n"
                  "cfg.yaml:9:3: policy.arch: missing required key",
@@ -498,7 +589,8 @@ static void test_sweep(void)
 static void test_round_trip(void)
 {
     fm_err err;
-    static const char *texts[] = { FULL, BASE, BASE "  C: [[1e-310, -0, 3, 1]]\n" };
+    static const char *texts[] = { FULL, BASE, BASE "  C: [[1e-310, -0, 3, 1]]\n",
+                                   CP_BASE "  cp_dt: 0.1\n  cp_length_min: 0.7\n  cp_length_max: 0.7\n" };
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         fm_status st = load(texts[i], &cfg_a, &err);
         is_int(st, FM_OK, "round trip %zu: load", i);
@@ -591,6 +683,7 @@ static void test_enum_names(void)
     /* the choices follow the C enums exactly */
     static const struct { const char *key; int value; const char *name; } names[] = {
         { "env.kind", FM_ENV_LQG, "lqg" },
+        { "env.kind", FM_ENV_CARTPOLE, "cartpole" },
         { "env.system", FM_SYS_MILD_UNSTABLE, "mild_unstable" },
         { "env.system", FM_SYS_STABLE, "stable" },
         { "env.system", FM_SYS_ODD_UNSTABLE, "odd_unstable" },
@@ -599,6 +692,9 @@ static void test_enum_names(void)
         { "env.obs", FM_OBS_PROJECTED, "projected" },
         { "policy.arch", FM_ARCH_STATIC_LINEAR, "static_linear" },
         { "policy.arch", FM_ARCH_DYNAMIC_LINEAR, "dynamic_linear" },
+        { "policy.arch", FM_ARCH_MLP, "mlp" },
+        { "policy.arch", FM_ARCH_RNN, "rnn" },
+        { "policy.activation", 1, "relu" },
         { "train.optimizer", FM_OPT_ADAM, "adam" },
         { "train.optimizer", FM_OPT_SGD, "sgd" },
         { "train.pooled_ls", FM_POOLED_NORMAL, "normal" },
@@ -614,7 +710,7 @@ static void test_enum_names(void)
                names[i].value);
     static const struct { const char *key; int count; } counts[] = {
         { "env.kind", FM_ENV_COUNT },         { "env.system", FM_SYS_COUNT },      { "env.obs", FM_OBS_COUNT },
-        { "policy.arch", FM_ARCH_COUNT },     { "train.optimizer", FM_OPT_COUNT }, { "train.pooled_ls", FM_POOLED_COUNT },
+        { "policy.arch", FM_ARCH_COUNT },     { "policy.activation", 2 },     { "train.optimizer", FM_OPT_COUNT }, { "train.pooled_ls", FM_POOLED_COUNT },
         { "merge.methods", FM_MERGE_COUNT }, { "merge.gl_start", FM_GL_START_COUNT },
     };
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
@@ -623,15 +719,43 @@ static void test_enum_names(void)
            "%s has exactly %d choices", counts[i].key, counts[i].count);
 }
 
+/* Neural policy keys and the arch / env.kind pairing. */
+static void test_neural_keys(void)
+{
+    expect_ok("experiment: {name: a}\nenv: {kind: cartpole}\npolicy: {arch: mlp}\n", "cartpole with an mlp");
+    expect_ok(CP_BASE, "cartpole with an rnn");
+    is_int(cfg_a.policy.layers, 2, "policy.layers default");
+    is_int(cfg_a.policy.width, 64, "policy.width default");
+    is_int(cfg_a.train.epochs, 50, "train.epochs default");
+    is_int(cfg_a.train.batch_size, 16, "train.batch_size default");
+    expect_ok("experiment: {name: a}\nenv: {kind: cartpole}\npolicy: {arch: rnn, layers: 3, width: 32, "
+              "activation: relu}\ntrain: {epochs: 7, batch_size: 4, window: 20, weight_decay: 0.001}\n",
+              "neural keys set");
+    ok(cfg_a.policy.layers == 3 && cfg_a.policy.width == 32 && cfg_a.policy.activation == 1 &&
+           cfg_a.train.epochs == 7 && cfg_a.train.batch_size == 4 && cfg_a.train.window == 20 &&
+           cfg_a.train.weight_decay == 0.001, "neural keys read");
+    expect_error("experiment: {name: a}\nenv: {kind: lqg}\npolicy: {arch: rnn}\n",
+                 "cfg.yaml:3:10: policy.arch: got rnn, expected static_linear or dynamic_linear for kind: lqg",
+                 "rnn on lqg");
+    expect_error("experiment: {name: a}\nenv: {kind: cartpole}\npolicy: {arch: dynamic_linear}\n",
+                 "cfg.yaml:3:10: policy.arch: got dynamic_linear, expected mlp or rnn for kind: cartpole",
+                 "linear policy on cartpole");
+    expect_error("experiment: {name: a}\nenv: {kind: cartpole}\npolicy: {arch: rnn, layers: 0}\n",
+                 "cfg.yaml:3:29: policy.layers: got 0, expected a value in [1, 7]", "layers out of range");
+}
+
 int main(void)
 {
     test_defaults();
+    test_neural_keys();
     test_full();
     test_scalar_syntax();
     test_error_kinds();
     test_name();
     test_matrices();
     test_cross_checks();
+    test_cartpole_keys();
+    test_cartpole_ranges();
     test_many_errors();
     test_sweep();
     test_round_trip();
