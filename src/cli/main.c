@@ -74,6 +74,8 @@ static fm_status cmd_run(int argc, char **argv, fm_err *err)
             opts.quiet = 1;
         else if (!strcmp(argv[i], "--output") && i + 1 < argc)
             opts.output = argv[++i];
+        else if (!strcmp(argv[i], "--output"))
+            return usage_error(USAGE_RUN, "fleet run: --output needs a FILE", NULL, err);
         else if (argv[i][0] == '-')
             return usage_error(USAGE_RUN, "fleet run: unknown option", argv[i], err);
         else if (!config)
@@ -93,6 +95,8 @@ static fm_status cmd_gen(int argc, char **argv, fm_err *err)
     for (int i = 2; i < argc; i++) {
         if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc)
             out = argv[++i];
+        else if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output"))
+            return usage_error(USAGE_GEN, "fleet gen: -o needs a FILE", NULL, err);
         else if (!strcmp(argv[i], "--force"))
             force = 1;
         else if (argv[i][0] == '-')

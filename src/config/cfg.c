@@ -1018,8 +1018,18 @@ static void check_order(cfg_loader *ld, const char *lo_key, const char *hi_key)
 /* Linear policies belong to the linear-control benchmark, neural ones to the others. */
 static void check_arch(cfg_loader *ld)
 {
-    const fm_config *c = ld->out;
-    int ia = key_index("policy.arch"), ik = key_index("env.kind");
+    fm_config *c = ld->out;
+    int ia = key_index("policy.arch"), ik = key_index("env.kind"), im = key_index("merge.methods");
+    if (!ld->bad[ik] && c->env.kind != FM_ENV_LQG && !ld->seen[im]) {
+        c->merge.num_methods = 1; /* kind-dependent default: the linear merges need lqg */
+        memset(c->merge.methods, 0, sizeof c->merge.methods);
+        c->merge.methods[0] = FM_MERGE_AVERAGE;
+    }
+    if (!ld->bad[ik] && !ld->bad[im] && c->env.kind != FM_ENV_LQG)
+        for (int j = 0; j < c->merge.num_methods; j++)
+            if (c->merge.methods[j] != FM_MERGE_AVERAGE)
+                report(ld, where(ld, im), "merge.methods", "got %s, which merges linear policies only "
+                       "(kind: lqg)", fm_cfg_enum_name("merge.methods", c->merge.methods[j]));
     if (ld->bad[ia] || ld->bad[ik] || !ld->seen[ia] || !ld->seen[ik])
         return;
     int linear = c->policy.arch == FM_ARCH_STATIC_LINEAR || c->policy.arch == FM_ARCH_DYNAMIC_LINEAR;
@@ -1147,7 +1157,8 @@ static fm_status read_file(const char *path, char **text, size_t *len, fm_err *e
     char *buf = NULL;
     FILE *f = fopen(path, "rb");
     *text = NULL;
-    FM_CHECK(f, FM_EIO, "cannot open config '%s': %s", path, strerror(errno));
+    /* a config that cannot be opened is a usage error (exit code 2), not an I/O failure */
+    FM_CHECK(f, FM_ECONFIG, "cannot open config '%s': %s", path, strerror(errno));
     for (;;) {
         if (n == cap) {
             FM_CHECK(cap < (size_t)CFG_FILE_MAX, FM_EIO, "cannot read config '%s': larger than %ld MiB", path,

@@ -62,7 +62,7 @@ typedef enum fm_optimizer { FM_OPT_ADAM = 0, FM_OPT_SGD, FM_OPT_COUNT } fm_optim
 typedef enum fm_pooled_ls { FM_POOLED_NORMAL = 0, FM_POOLED_SCALAPACK, FM_POOLED_COUNT } fm_pooled_ls;
 
 typedef struct fm_config {
-    char source[FM_CFG_STR]; /* file the config came from (for messages) */
+    char source[1024];       /* file the config came from (for messages) */
     struct {
         char name[FM_CFG_STR];
         char description[FM_CFG_STR];
@@ -140,9 +140,10 @@ typedef struct fm_config {
     } eval;
 } fm_config;
 
-/* Parse and validate a YAML file. On failure returns FM_ECONFIG (or FM_EIO if the file
- * cannot be read) with every problem listed in err->msg, one per line, each formatted
- * `file:line:col: key: message`. `out` is fully written (defaults filled) on success. */
+/* Parse and validate a YAML file. On failure returns FM_ECONFIG (FM_EIO only for read errors
+ * after opening) with every problem listed in err->msg, one per line, each formatted
+ * `file:line:col: key: message`; a file that cannot be opened is FM_ECONFIG too (a usage
+ * error, exit code 2). `out` is fully written (defaults filled) on success. */
 fm_status fm_cfg_load_file(const char *path, fm_config *out, fm_err *err);
 /* Same, from text in memory; `name` stands for the file in messages. */
 fm_status fm_cfg_load_string(const char *text, const char *name, fm_config *out, fm_err *err);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fleet/fleet_common.h"
 #include "fleet/fleet_pooled.h"
 #include "io/h5io.h"
 
@@ -21,45 +22,11 @@ static void progress(const run_ctx *c, const char *fmt, const char *what)
         fm_logf(stdout, fmt, what, fm_now() - c->t_start);
 }
 
-/* mkdir -p for the directory part of path. */
-static fm_status make_parent_dirs(const char *path, fm_err *err)
-{
-    char buf[1024];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return fm_fail(err, FM_EINVAL, "output path too long: %s", path);
-    for (char *s = buf + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return fm_fail(err, FM_EIO, "cannot create directory '%s': %s", buf, strerror(errno));
-        *s = '/';
-    }
-    return FM_OK;
-}
-
-static fm_status setup(run_ctx *c, const char *config_path, fm_err *err)
+static fm_status setup(run_ctx *c, fm_err *err)
 {
     fm_status status = FM_OK;
-    FM_TRY(fm_fleet_load_config(c->comm, config_path, &c->cfg, err));
     const fm_config *cfg = &c->cfg;
-    FM_CHECK(cfg->fleet.robots == 0 || cfg->fleet.robots == c->size, FM_ECONFIG,
-             "%s: fleet.robots: config asks for %d robots but the run has %d MPI ranks (one robot per rank)",
-             cfg->source, cfg->fleet.robots, c->size);
-    if (c->opts.output)
-        snprintf(c->out_path, sizeof c->out_path, "%s", c->opts.output);
-    else
-        snprintf(c->out_path, sizeof c->out_path, "%s/%s/results.h5", cfg->experiment.output_dir,
-                 cfg->experiment.name);
-    fm_status local = FM_OK;
-    if (c->rank == 0) {
-        if (!c->opts.force && access(c->out_path, F_OK) == 0)
-            local = fm_fail(err, FM_EINVAL, "%s already exists; use --force to overwrite it",
-                            c->out_path);
-        else
-            local = make_parent_dirs(c->out_path, err);
-    }
-    FM_TRY(fm_fleet_agree(c->comm, local, err));
+    FM_TRY(fm_fleet_output(c->comm, cfg, &c->opts, c->out_path, sizeof c->out_path, err));
     FM_TRY(fm_fleet_agree(c->comm, fm_lqg_build(cfg, &c->env, err), err));
     c->dims = (fm_lindims){.arch = cfg->policy.arch, .p = c->env.p, .m = c->env.m,
                            .k = cfg->policy.hidden_dim > 0 ? cfg->policy.hidden_dim : c->env.n};
@@ -93,11 +60,9 @@ static fm_status build_data(run_ctx *c, fm_err *err)
     }
     FM_ALLOC(c->mixture, K);
     FM_ALLOC(tasks, cfg->fleet.demos_per_robot);
-    fm_rng rmix, rdata;
-    fm_rng_seed(&rmix, (uint64_t)cfg->experiment.seed, (uint64_t)c->rank, FM_STREAM_MIXTURE);
+    fm_rng rdata;
     fm_rng_seed(&rdata, (uint64_t)cfg->experiment.seed, (uint64_t)c->rank, FM_STREAM_DATA);
-    fm_mixture_draw(&rmix, cfg->fleet.alpha, K, c->mixture);
-    fm_mixture_tasks(&rmix, c->mixture, K, cfg->fleet.demos_per_robot, tasks);
+    fm_fleet_draw_tasks(cfg, c->rank, K, c->mixture, tasks);
     local = fm_lqg_generate(&c->env, tasks, cfg->fleet.demos_per_robot, &rdata, &c->demos, err);
     FM_TRY(fm_fleet_agree(c->comm, local, err));
 cleanup:
@@ -297,13 +262,13 @@ static void run_free(run_ctx *c)
         c->t_phase[idx] = fm_now() - t0_;                     \
     } while (0)
 
-fm_status fm_fleet_run(MPI_Comm comm, const char *config_path, const fm_run_opts *opts, fm_err *err)
+static fm_status run_linear(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts, fm_err *err)
 {
     fm_status status = FM_OK;
-    run_ctx ctx = {.comm = comm, .opts = *opts, .t_start = fm_now()}, *c = &ctx;
+    run_ctx ctx = {.comm = comm, .opts = *opts, .cfg = *cfg, .t_start = fm_now()}, *c = &ctx;
     MPI_Comm_rank(comm, &c->rank);
     MPI_Comm_size(comm, &c->size);
-    FM_TRY(setup(c, config_path, err));
+    FM_TRY(setup(c, err));
     PHASE(0, "robot data", build_data(c, err));
     PHASE(1, "local training", train_local(c, err));
     PHASE(2, "merging", merge_all(c, err));
@@ -316,17 +281,15 @@ cleanup:
     return status;
 }
 
-fm_status fm_fleet_gen(MPI_Comm comm, const char *config_path, const char *out_path, int force,
-                       fm_err *err)
+static fm_status gen_linear(MPI_Comm comm, const fm_config *cfg, const char *out_path, int force,
+                            fm_err *err)
 {
     fm_status status = FM_OK;
     run_ctx ctx = {.comm = comm, .opts = {.force = force, .quiet = 1, .output = out_path},
-                   .t_start = fm_now()}, *c = &ctx;
+                   .cfg = *cfg, .t_start = fm_now()}, *c = &ctx;
     MPI_Comm_rank(comm, &c->rank);
     MPI_Comm_size(comm, &c->size);
-    FM_TRY(setup(c, config_path, err));
-    FM_CHECK(c->cfg.fleet.data[0] == '\0', FM_ECONFIG,
-             "%s: fleet.data: `fleet gen` generates demonstrations; remove fleet.data", config_path);
+    FM_TRY(setup(c, err));
     FM_TRY(build_data(c, err));
     fm_demos_meta meta = {.num_robots = c->size, .num_tasks = c->env.K};
     snprintf(meta.env, sizeof meta.env, "%s", fm_cfg_enum_name("env.kind", c->cfg.env.kind));
@@ -336,5 +299,38 @@ fm_status fm_fleet_gen(MPI_Comm comm, const char *config_path, const char *out_p
                 c->demos.n_traj);
 cleanup:
     run_free(c);
+    return status;
+}
+
+fm_status fm_fleet_run(MPI_Comm comm, const char *config_path, const fm_run_opts *opts, fm_err *err)
+{
+    fm_status status = FM_OK;
+    fm_config *cfg = NULL;
+    FM_ALLOC(cfg, 1);
+    FM_TRY(fm_fleet_load_config(comm, config_path, cfg, err));
+    if (cfg->env.kind == FM_ENV_LQG)
+        FM_TRY(run_linear(comm, cfg, opts, err));
+    else
+        FM_TRY(fm_run_nn(comm, cfg, opts, err));
+cleanup:
+    free(cfg);
+    return status;
+}
+
+fm_status fm_fleet_gen(MPI_Comm comm, const char *config_path, const char *out_path, int force,
+                       fm_err *err)
+{
+    fm_status status = FM_OK;
+    fm_config *cfg = NULL;
+    FM_ALLOC(cfg, 1);
+    FM_TRY(fm_fleet_load_config(comm, config_path, cfg, err));
+    FM_CHECK(cfg->fleet.data[0] == '\0', FM_ECONFIG,
+             "%s: fleet.data: `fleet gen` generates demonstrations; remove fleet.data", config_path);
+    if (cfg->env.kind == FM_ENV_LQG)
+        FM_TRY(gen_linear(comm, cfg, out_path, force, err));
+    else
+        FM_TRY(fm_gen_nn(comm, cfg, out_path, force, err));
+cleanup:
+    free(cfg);
     return status;
 }

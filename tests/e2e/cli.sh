@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.bash"
 help_case() { # help_case ARGS NEEDLE...: `fleet ARGS` prints help containing every NEEDLE
     local args=$1 needle
     shift
+    # shellcheck disable=SC2086 # ARGS is a word list
     run_fleet 0 $args
     check_rc "fleet $args exits 0" 0
     check_matches "fleet $args prints a usage line on stdout" "$OUT" '^usage: '

@@ -18,7 +18,7 @@ bad_config() {
     check_rc "$desc: exit 2" 2
     for line in "$@"; do
         check_line "$desc: stderr has '$line'" "$ERR" "$line"
-        at=$(sed 's/^fleet: error: //' "$ERR" | grep -Fxn -- "$line" | head -n 1 | cut -d: -f1)
+        at=$(sed 's/^fleet: error: //' "$ERR" | grep -Fxn -- "$line" | head -n 1 | cut -d: -f1 || true)
         if [[ -n $at ]] && ((at < prev)); then
             fail "$desc: errors are listed in order" "got:  '$line' on stderr line $at" \
                 "want: after stderr line $prev"
@@ -102,10 +102,12 @@ experiment:
 env:
   kind: lqg
 policy:
-  arch: recurrent
+  arch: dynamic_linear
+merge:
+  gl_start: middle
 EOF
 bad_config "bad enum" cfg/enum.yaml \
-    'cfg/enum.yaml:6:9: policy.arch: got "recurrent", expected one of [static_linear, dynamic_linear]'
+    'cfg/enum.yaml:8:13: merge.gl_start: got "middle", expected one of [anchor, identity]'
 
 cat >cfg/syntax.yaml <<'EOF'
 experiment:
@@ -128,21 +130,23 @@ experiment:
   seed: 4294967296
   seed: 3
 env:
-  kind: lqx
+  kind: lqg
   horizon: ten
 fleet:
   alpha: 0
 trian:
   steps: 10
+train:
+  pooled_ls: qr
 EOF
 S=$TMP/cfg/several.yaml
 bad_config "several errors at once" "$S" \
     "$S:3:9: experiment.seed: got 4294967296, expected a value in [0, 2147483647]" \
     "$S:4:3: experiment.seed: duplicate key" \
-    "$S:6:9: env.kind: got \"lqx\", expected one of [lqg]" \
     "$S:7:12: env.horizon: got \"ten\", expected an integer" \
     "$S:9:10: fleet.alpha: got 0, expected a value in (0, 1e+06]" \
     "$S:10:1: trian: unknown section" \
+    "$S:13:14: train.pooled_ls: got \"qr\", expected one of [normal, scalapack]" \
     "$S:1:1: policy.arch: missing required key"
 
 # A config that does not exist: a bad argument (exit 2), the message names the path as given.
@@ -177,5 +181,15 @@ else
 fi
 check_absent "fleet.robots 3 on 2 ranks: no output directory" "$TMP/out"
 check_no_tmp "fleet.robots 3 on 2 ranks: no .tmp file" "$TMP"
+
+# The same with a config path longer than 255 bytes: still the path as given on the command line.
+long=cfg
+for _ in 1 2 3; do long=$long/$(printf 'd%.0s' {1..90}); done
+mkdir -p "$long"
+cp cfg/robots.yaml "$long/robots.yaml"
+run_fleet 2 run "$long/robots.yaml" --output "$OUTFILE"
+check_rc "fleet.robots 3 on 2 ranks, ${#long}-byte directory: exit 2" 2
+check_contains "fleet.robots 3 on 2 ranks, long path: the message names the whole config path" "$ERR" \
+    "fleet: error: $long/robots.yaml: fleet.robots: "
 
 finish

@@ -21,11 +21,12 @@ export OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1
 # and SIGKILL; every failing run would take ~1.4 s instead of ~0.3 s. The ranks of a failing
 # fleet run have already agreed on the error and passed MPI_Finalize, so nothing is lost.
 export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-0}
+# shellcheck disable=SC2034 # used by the scripts (h5py is Debian's python3-h5py)
 PYTHON=/usr/bin/python3
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/fleet-e2e.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
-cd "$TMP"
+cd "$TMP" || exit 1
 
 # ---- TAP ----
 
@@ -58,6 +59,15 @@ fail() { # fail DESC [DIAGNOSTIC LINE...]
 _tap_show() { # _tap_show LABEL FILE
     [[ -s $2 ]] || { echo "$1: (empty)"; return 0; }
     head -n 12 "$2" | sed "s/^/$1: /"
+}
+
+# "stdout" / "stderr" for the last run's files, else the file's name.
+_tap_label() { # _tap_label FILE
+    case $1 in
+    "${OUT:-}") echo stdout ;;
+    "${ERR:-}") echo stderr ;;
+    *) basename "$1" ;;
+    esac
 }
 
 finish() {
@@ -96,7 +106,7 @@ check_contains() { # check_contains DESC FILE NEEDLE
         pass "$1"
     else
         local diag
-        mapfile -t diag < <(_tap_show "$(basename "$2")" "$2")
+        mapfile -t diag < <(_tap_show "$(_tap_label "$2")" "$2")
         fail "$1" "want: a line containing: $3" "${diag[@]}"
     fi
 }
@@ -107,7 +117,7 @@ check_matches() { # check_matches DESC FILE RE
         pass "$1"
     else
         local diag
-        mapfile -t diag < <(_tap_show "$(basename "$2")" "$2")
+        mapfile -t diag < <(_tap_show "$(_tap_label "$2")" "$2")
         fail "$1" "want: a line matching /$3/" "${diag[@]}"
     fi
 }
@@ -119,7 +129,7 @@ check_line() { # check_line DESC FILE LINE
         pass "$1"
     else
         local diag
-        mapfile -t diag < <(_tap_show "$(basename "$2")" "$2")
+        mapfile -t diag < <(_tap_show "$(_tap_label "$2")" "$2")
         fail "$1" "want: the line: $3" "${diag[@]}"
     fi
 }
@@ -141,6 +151,11 @@ check_no_tmp() { # check_no_tmp DESC DIR
     local found
     found=$(find "$2" -name '*.tmp' | head -n 5 | tr '\n' ' ')
     if [[ -z $found ]]; then pass "$1"; else fail "$1" "got:  $found" "want: no *.tmp file"; fi
+}
+
+# SHA-256 of FILE, or "missing FILE" (never fails, so a failed run cannot stop the script).
+checksum() { # checksum FILE
+    if [[ -f $1 ]]; then sha256sum <"$1"; else echo "missing $1"; fi
 }
 
 # ---- running ----
@@ -202,6 +217,7 @@ write_config() {
 
 # A few-second LQG experiment: 3 tasks, 4 demos of 30 steps per robot, p = 8 observations.
 # Its state dimension is n = 4 and its action dimension m = 2 (system mild_unstable).
+# shellcheck disable=SC2034 # used by the scripts
 TINY_LQG=(
     experiment.name=tiny experiment.seed=7
     env.kind=lqg env.system=mild_unstable env.obs=projected env.obs_dim=8 env.num_tasks=3
@@ -214,6 +230,7 @@ TINY_LQG=(
 )
 
 # The LQR counterpart: full-state observation, static policies u = K x, plain averaging.
+# shellcheck disable=SC2034
 TINY_LQR=(
     experiment.name=tiny_lqr experiment.seed=7
     env.kind=lqg env.system=mild_unstable env.obs=state env.num_tasks=3 env.horizon=30

@@ -631,7 +631,7 @@ static void test_files(void)
     fm_err err;
     fm_err_clear(&err);
     fm_status st = fm_cfg_load_file("/nonexistent/fleet.yaml", &cfg_a, &err);
-    is_int(st, FM_EIO, "missing file: FM_EIO");
+    is_int(st, FM_ECONFIG, "missing file: FM_ECONFIG (exit code 2)");
     is_str(err.msg, "cannot open config '/nonexistent/fleet.yaml': No such file or directory", "missing file message");
 
     char path[] = "/tmp/fm_test_config_XXXXXX";

@@ -1,0 +1,65 @@
+/* fleet_common.c - pieces shared by the linear and the neural run flows. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data/data.h"
+#include "fleet/fleet_common.h"
+
+/* mkdir -p for the directory part of path. */
+static fm_status make_parent_dirs(const char *path, fm_err *err)
+{
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return fm_fail(err, FM_EINVAL, "output path too long: %s", path);
+    for (char *s = buf + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return fm_fail(err, FM_EIO, "cannot create directory '%s': %s", buf, strerror(errno));
+        *s = '/';
+    }
+    return FM_OK;
+}
+
+fm_status fm_fleet_output(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts, char *path,
+                          size_t cap, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    FM_CHECK(cfg->fleet.robots == 0 || cfg->fleet.robots == size, FM_ECONFIG,
+             "%s: fleet.robots: config asks for %d robots but the run has %d MPI ranks (one robot per rank)",
+             cfg->source, cfg->fleet.robots, size);
+    if (opts->output)
+        snprintf(path, cap, "%s", opts->output);
+    else
+        snprintf(path, cap, "%s/%s/results.h5", cfg->experiment.output_dir, cfg->experiment.name);
+    /* Open MPI 4.1's MPI-IO layer overflows on long file names (seen: > ~230 characters);
+     * refuse them here with a clear message instead of crashing in the middle of the run. */
+    FM_CHECK(strlen(path) + 4 < 200, FM_EINVAL,
+             "results path too long (%zu characters, at most 195 for MPI-IO): %s", strlen(path), path);
+    fm_status local = FM_OK;
+    if (rank == 0) {
+        if (!opts->force && access(path, F_OK) == 0)
+            local = fm_fail(err, FM_EINVAL, "%s already exists; use --force to overwrite it", path);
+        else
+            local = make_parent_dirs(path, err);
+    }
+    FM_TRY(fm_fleet_agree(comm, local, err));
+cleanup:
+    return status;
+}
+
+void fm_fleet_draw_tasks(const fm_config *cfg, int rank, int K, double *mixture, int *tasks)
+{
+    fm_rng rmix;
+    fm_rng_seed(&rmix, (uint64_t)cfg->experiment.seed, (uint64_t)rank, FM_STREAM_MIXTURE);
+    fm_mixture_draw(&rmix, cfg->fleet.alpha, K, mixture);
+    fm_mixture_tasks(&rmix, mixture, K, cfg->fleet.demos_per_robot, tasks);
+}

@@ -1,0 +1,464 @@
+/* fleet_nn.c - `fleet run` / `fleet gen` for neural policies on the nonlinear benchmarks
+ * (cart-pole): per-robot data, fleet-wide normalization statistics, local behavior cloning,
+ * merging, pooled (data-parallel) training, episode evaluation, results and summary. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "env/cartpole.h"
+#include "fleet/fleet_common.h"
+#include "fleet/fleet_model.h"
+#include "io/h5io.h"
+#include "nn/train.h"
+
+enum { SCORE_BALANCE = 0, SCORE_SETPOINT, SCORE_COST, SCORE_COUNT };
+static const char *SCORE_NAMES[SCORE_COUNT] = {"balance", "setpoint", "cost"};
+
+typedef struct nn_ctx {
+    MPI_Comm comm;
+    int rank, size;
+    fm_run_opts opts;
+    const fm_config *cfg;
+    char out_path[1024];
+    double t_start, t_phase[6];
+    fm_mpi_reducer_ctx rctx;
+    fm_reducer red;
+    fm_cartpole env;
+    fm_nn_spec spec;
+    fm_demos demos;
+    double *mixture;
+    fm_model local, pooled, *merged; /* merged[num_methods] */
+    int nmerged;
+    double local_loss, pooled_loss, *merged_loss;
+    /* scores [policy][task][SCORE_COUNT]: policies = merged..., pooled, expert */
+    int npol;
+    double *scores;
+    double *local_scores;            /* [K][SCORE_COUNT] this robot's own policy */
+    double *all_local;               /* [N][K][SCORE_COUNT] */
+} nn_ctx;
+
+static void progress(const nn_ctx *c, const char *what)
+{
+    if (c->rank == 0 && !c->opts.quiet)
+        fm_logf(stdout, "%s (%.1f s)\n", what, fm_now() - c->t_start);
+}
+
+static void spec_from_config(const fm_config *cfg, fm_nn_spec *s)
+{
+    *s = (fm_nn_spec){.arch = cfg->policy.arch == FM_ARCH_RNN ? FM_NN_RNN : FM_NN_MLP,
+                      .act = cfg->policy.activation, .in_dim = 3, .out_dim = 1,
+                      .nhidden = cfg->policy.layers};
+    for (int i = 0; i < s->nhidden; i++)
+        s->hidden[i] = cfg->policy.width;
+}
+
+static fm_status nn_setup(nn_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    FM_TRY(fm_fleet_output(c->comm, c->cfg, &c->opts, c->out_path, sizeof c->out_path, err));
+    FM_TRY(fm_fleet_agree(c->comm, fm_cartpole_build(c->cfg, &c->env, err), err));
+    spec_from_config(c->cfg, &c->spec);
+    c->red = fm_reducer_mpi(&c->rctx, c->comm);
+    for (int j = 0; j < c->cfg->merge.num_methods; j++)
+        FM_CHECK(c->cfg->merge.methods[j] == FM_MERGE_AVERAGE, FM_ECONFIG,
+                 "%s: merge.methods: %s merges linear policies only; neural policies support average",
+                 c->cfg->source, fm_cfg_enum_name("merge.methods", c->cfg->merge.methods[j]));
+cleanup:
+    return status;
+}
+
+static fm_status nn_data(nn_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    const fm_config *cfg = c->cfg;
+    int K = c->env.K, *tasks = NULL;
+    fm_status local = FM_OK;
+    if (cfg->fleet.data[0]) {
+        fm_demos_meta meta = {0};
+        FM_TRY(fm_h5_read_demos(c->comm, cfg->fleet.data, &meta, &c->demos, &c->mixture, err));
+        if (meta.num_tasks != K || c->demos.obs_dim != 3 || c->demos.act_dim != 1)
+            local = fm_fail(err, FM_EDATA, "%s: demonstrations have %d tasks, obs dim %d, action dim %d "
+                            "but cart-pole has %d tasks, obs dim 3, action dim 1", cfg->fleet.data,
+                            meta.num_tasks, c->demos.obs_dim, c->demos.act_dim, K);
+        FM_TRY(fm_fleet_agree(c->comm, local, err));
+        goto cleanup;
+    }
+    FM_ALLOC(c->mixture, K);
+    FM_ALLOC(tasks, cfg->fleet.demos_per_robot);
+    fm_fleet_draw_tasks(cfg, c->rank, K, c->mixture, tasks);
+    fm_rng rdata;
+    fm_rng_seed(&rdata, (uint64_t)cfg->experiment.seed, (uint64_t)c->rank, FM_STREAM_DATA);
+    local = fm_cartpole_generate(&c->env, tasks, cfg->fleet.demos_per_robot, &rdata, &c->demos, err);
+    FM_TRY(fm_fleet_agree(c->comm, local, err));
+cleanup:
+    free(tasks);
+    return status;
+}
+
+static void train_opts(const fm_config *cfg, fm_nn_train_opts *o)
+{
+    *o = (fm_nn_train_opts){.epochs = cfg->train.epochs, .batch = cfg->train.batch_size,
+                            .window = cfg->train.window, .optimizer = cfg->train.optimizer,
+                            .lr = cfg->train.lr, .weight_decay = cfg->train.weight_decay,
+                            .grad_clip = cfg->train.grad_clip};
+}
+
+/* One normalization for the whole fleet (first and second moments summed over robots), so
+ * that every robot's network sees inputs in the same units and averaging weights is meaningful. */
+static fm_status nn_normalization(nn_ctx *c, fm_model *m, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int n = 2 * (fm_nn_obs_dim(&c->spec) + c->spec.out_dim) + 1;
+    double *sums = NULL;
+    FM_ALLOC(sums, n);
+    fm_nn_norm_sums(&c->spec, &c->demos, sums);
+    FM_TRY(fm_reduce_sum(&c->red, sums, n, err));
+    fm_nn_norm_set(m, sums);
+cleanup:
+    free(sums);
+    return status;
+}
+
+/* Initialize from this robot's INIT stream, or the shared one (shared_init, pooled). */
+static fm_status nn_new_model(nn_ctx *c, fm_model *m, int shared, fm_err *err)
+{
+    fm_status status = FM_OK;
+    fm_rng r;
+    FM_TRY(fm_model_create(m, &c->spec, err));
+    fm_rng_seed(&r, (uint64_t)c->cfg->experiment.seed, shared ? FM_RANK_SHARED : (uint64_t)c->rank,
+                FM_STREAM_INIT);
+    fm_model_init(m, &r);
+    FM_TRY(nn_normalization(c, m, err));
+cleanup:
+    return status;
+}
+
+static fm_status nn_train_local(nn_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    fm_nn_train_opts o;
+    fm_rng r;
+    train_opts(c->cfg, &o);
+    FM_TRY(nn_new_model(c, &c->local, c->cfg->fleet.shared_init, err));
+    fm_rng_seed(&r, (uint64_t)c->cfg->experiment.seed, (uint64_t)c->rank, FM_STREAM_TRAIN);
+    FM_TRY(fm_fleet_agree(c->comm, fm_nn_train(&c->local, &c->demos, &o, NULL, &r, &c->local_loss, err), err));
+cleanup:
+    return status;
+}
+
+/* average: theta = 1/N sum_i theta_i (in double, rank order, then rounded to float). */
+static fm_status nn_average(nn_ctx *c, fm_model *out, fm_err *err)
+{
+    fm_status status = FM_OK;
+    size_t n = c->local.layout.total;
+    double *buf = NULL;
+    FM_ALLOC(buf, n);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = c->local.w[i];
+    FM_TRY(fm_reduce_sum(&c->red, buf, (int)n, err));
+    for (size_t i = 0; i < n; i++)
+        out->w[i] = (float)(buf[i] / c->size);
+cleanup:
+    free(buf);
+    return status;
+}
+
+static fm_status nn_merge(nn_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    c->nmerged = c->cfg->merge.num_methods;
+    FM_ALLOC(c->merged, c->nmerged);
+    FM_ALLOC(c->merged_loss, c->nmerged);
+    for (int j = 0; j < c->nmerged; j++) {
+        FM_TRY(fm_model_create(&c->merged[j], &c->spec, err));
+        fm_model_copy(&c->merged[j], &c->local); /* normalization */
+        FM_TRY(nn_average(c, &c->merged[j], err));
+        FM_TRY(fm_nn_eval_loss(&c->merged[j], &c->demos, -1, &c->red, &c->merged_loss[j], err));
+    }
+cleanup:
+    return status;
+}
+
+static fm_status nn_pooled(nn_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    fm_nn_train_opts o;
+    fm_rng r;
+    train_opts(c->cfg, &o);
+    FM_TRY(nn_new_model(c, &c->pooled, 1, err));
+    fm_rng_seed(&r, (uint64_t)c->cfg->experiment.seed, (uint64_t)c->rank, FM_STREAM_TRAIN + 100);
+    FM_TRY(fm_nn_train(&c->pooled, &c->demos, &o, &c->red, &r, &c->pooled_loss, err));
+cleanup:
+    return status;
+}
+
+/* ---------------- evaluation ---------------- */
+
+static void runner_reset(void *ctx) { fm_nn_runner_reset(ctx); }
+static void runner_act(void *ctx, const double *obs, double *action) { fm_nn_runner_act(ctx, obs, action); }
+
+/* Episode e of task h, common random numbers: the same start and noise for every policy. */
+static void episode(const nn_ctx *c, int h, int e, fm_nn_runner *run, double *acc)
+{
+    fm_rng r;
+    fm_rng_seed(&r, (uint64_t)c->cfg->experiment.seed, FM_RANK_SHARED,
+                FM_STREAM_COUNT + (uint64_t)h * c->cfg->eval.rollouts + e);
+    fm_policy_fn pi = {.reset = runner_reset, .act = runner_act, .ctx = run};
+    fm_episode_score s;
+    fm_cartpole_episode(&c->env, h, run ? &pi : NULL, &r, &s);
+    acc[SCORE_BALANCE] += s.balanced;
+    acc[SCORE_SETPOINT] += s.at_setpoint;
+    acc[SCORE_COST] += s.cost;
+}
+
+static const fm_model *global_model(const nn_ctx *c, int j)
+{
+    return j < c->nmerged ? &c->merged[j] : j == c->nmerged ? &c->pooled : NULL; /* NULL: expert */
+}
+
+/* Global (policy, task, episode) triples are split over ranks and summed; every robot also
+ * scores its own policy on every task. Scores become rates and mean costs per task. */
+static fm_status nn_evaluate(nn_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int K = c->env.K, R = c->cfg->eval.rollouts;
+    fm_nn_runner **run = NULL;
+    c->npol = c->nmerged + 2; /* merged..., pooled, expert */
+    size_t ns = (size_t)c->npol * K * SCORE_COUNT;
+    FM_ALLOC(c->scores, ns);
+    FM_ALLOC(c->local_scores, (size_t)K * SCORE_COUNT);
+    FM_ALLOC(run, c->npol + 1);
+    for (int j = 0; j < c->npol; j++)
+        if (global_model(c, j))
+            FM_TRY(fm_nn_runner_create(global_model(c, j), &run[j], err));
+    FM_TRY(fm_nn_runner_create(&c->local, &run[c->npol], err));
+    size_t total = (size_t)c->npol * K * R;
+    for (size_t q = (size_t)c->rank; q < total; q += (size_t)c->size) {
+        int j = (int)(q / ((size_t)K * R)), h = (int)(q / R % K), e = (int)(q % R);
+        episode(c, h, e, run[j], c->scores + ((size_t)j * K + h) * SCORE_COUNT);
+    }
+    for (int h = 0; h < K; h++)
+        for (int e = 0; e < R; e++)
+            episode(c, h, e, run[c->npol], c->local_scores + (size_t)h * SCORE_COUNT);
+    FM_TRY(fm_reduce_sum(&c->red, c->scores, (int)ns, err));
+    for (size_t i = 0; i < ns; i++)
+        c->scores[i] /= R;
+    for (int i = 0; i < K * SCORE_COUNT; i++)
+        c->local_scores[i] /= R;
+cleanup:
+    for (int j = 0; run && j <= c->npol; j++)
+        fm_nn_runner_free(run[j]);
+    free(run);
+    return status;
+}
+
+/* ---------------- results ---------------- */
+
+static const char *policy_name(const nn_ctx *c, int j)
+{
+    if (j < c->nmerged)
+        return fm_cfg_enum_name("merge.methods", c->cfg->merge.methods[j]);
+    return j == c->nmerged ? "pooled" : "expert";
+}
+
+/* Scores of one policy as three [K] datasets (or [N, K] for all robots' local policies). */
+static fm_status write_scores(fm_h5 *h, const char *name, const double *s, int rows, int K, fm_err *err)
+{
+    fm_status status = FM_OK;
+    double *v = NULL;
+    char path[256];
+    FM_ALLOC(v, (size_t)rows * K);
+    for (int q = 0; q < SCORE_COUNT; q++) {
+        for (int i = 0; i < rows * K; i++)
+            v[i] = s[(size_t)i * SCORE_COUNT + q];
+        snprintf(path, sizeof path, "/eval/%s/%s", name, SCORE_NAMES[q]);
+        int64_t dims[2] = {rows, K};
+        FM_TRY(fm_h5_write_f64(h, path, rows > 1 ? 2 : 1, rows > 1 ? dims : dims + 1, v, err));
+    }
+cleanup:
+    free(v);
+    return status;
+}
+
+static fm_status write_fleet(nn_ctx *c, fm_h5 *h, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int K = c->env.K, N = c->size;
+    double mine[4] = {c->demos.n_traj, (double)fm_demos_bytes(&c->demos),
+                      (double)(c->local.layout.total * sizeof(float)), c->local_loss};
+    double *all = NULL, *tasks = NULL;
+    FM_ALLOC(all, 4 * N);
+    FM_ALLOC(tasks, 4 * K);
+    memcpy(all + 4 * c->rank, mine, sizeof mine);
+    FM_TRY(fm_reduce_sum(&c->red, all, 4 * N, err));
+    FM_TRY(fm_h5_write_rows_f64(h, "/fleet/mixture", 1, (int64_t[1]){K}, c->mixture, err));
+    FM_TRY(fm_h5_write_f64(h, "/fleet/robot_stats", 2, (int64_t[2]){N, 4}, all, err));
+    FM_TRY(fm_h5_attr_text(h, "/fleet/robot_stats", "columns",
+                           "num_demos,data_bytes,model_bytes,local_bc_loss", err));
+    FM_TRY(fm_h5_attr_f64(h, "/fleet", "pooled_bc_loss", c->pooled_loss, err));
+    for (int t = 0; t < K; t++) {
+        const fm_cartpole_task *tk = &c->env.task[t];
+        double row[4] = {tk->half_length, tk->pole_mass, tk->cart_mass, tk->setpoint};
+        memcpy(tasks + 4 * t, row, sizeof row);
+    }
+    FM_TRY(fm_h5_write_f64(h, "/system/tasks", 2, (int64_t[2]){K, 4}, tasks, err));
+    FM_TRY(fm_h5_attr_text(h, "/system/tasks", "columns", "half_length,pole_mass,cart_mass,setpoint", err));
+cleanup:
+    free(all), free(tasks);
+    return status;
+}
+
+static fm_status write_models_scores(nn_ctx *c, fm_h5 *h, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int K = c->env.K;
+    char path[256];
+    FM_TRY(fm_model_save_rows(h, "/models/local", &c->local, err));
+    FM_TRY(fm_model_save(h, "/models/pooled", &c->pooled, err));
+    for (int j = 0; j < c->nmerged; j++) {
+        snprintf(path, sizeof path, "/models/merged/%s", policy_name(c, j));
+        FM_TRY(fm_model_save(h, path, &c->merged[j], err));
+        FM_TRY(fm_h5_attr_f64(h, path, "bc_loss", c->merged_loss[j], err));
+    }
+    for (int j = 0; j < c->npol; j++)
+        FM_TRY(write_scores(h, policy_name(c, j), c->scores + (size_t)j * K * SCORE_COUNT, 1, K, err));
+    FM_TRY(write_scores(h, "local", c->all_local, c->size, K, err));
+cleanup:
+    return status;
+}
+
+static fm_status nn_write(nn_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    fm_h5 *h = NULL;
+    char *text = NULL;
+    int K = c->env.K, n = K * SCORE_COUNT;
+    FM_ALLOC(c->all_local, (size_t)c->size * n);
+    memcpy(c->all_local + (size_t)c->rank * n, c->local_scores, sizeof(double) * n);
+    FM_TRY(fm_reduce_sum(&c->red, c->all_local, c->size * n, err));
+    int need = fm_cfg_dump(c->cfg, NULL, 0) + 1;
+    FM_ALLOC(text, need);
+    fm_cfg_dump(c->cfg, text, need);
+    FM_TRY(fm_h5_create(c->comm, c->out_path, &h, err));
+    FM_TRY(fm_h5_attr_i64(h, "/", "format_version", FM_RESULTS_FORMAT_VERSION, err));
+    FM_TRY(fm_h5_attr_text(h, "/", "kind", "fleetmerge-results", err));
+    FM_TRY(fm_h5_attr_text(h, "/", "experiment", c->cfg->experiment.name, err));
+    FM_TRY(fm_h5_attr_text(h, "/", "env", fm_cfg_enum_name("env.kind", c->cfg->env.kind), err));
+    FM_TRY(fm_h5_attr_i64(h, "/", "num_robots", c->size, err));
+    FM_TRY(fm_h5_attr_i64(h, "/", "num_tasks", K, err));
+    FM_TRY(fm_h5_write_text(h, "/config", text, err));
+    FM_TRY(write_fleet(c, h, err));
+    FM_TRY(write_models_scores(c, h, err));
+    double t[6];
+    MPI_Allreduce(c->t_phase, t, 6, MPI_DOUBLE, MPI_MAX, c->comm);
+    FM_TRY(fm_h5_write_f64(h, "/timing/phase_seconds", 1, (int64_t[1]){6}, t, err));
+    FM_TRY(fm_h5_attr_text(h, "/timing/phase_seconds", "phases",
+                           "data,train,merge,baselines,eval,write (write excludes itself)", err));
+    fm_status st = fm_h5_close(h, 1, err);
+    h = NULL;
+    FM_TRY(st);
+cleanup:
+    if (h)
+        fm_h5_close(h, 0, err);
+    free(text);
+    return status;
+}
+
+static void print_row(const char *name, const double *s, int K, int stride, double loss)
+{
+    double bal = 0, worst = 1, sp = 0, cost = 0;
+    for (int h = 0; h < K; h++) {
+        const double *v = s + (size_t)h * stride;
+        bal += v[SCORE_BALANCE] / K, sp += v[SCORE_SETPOINT] / K, cost += v[SCORE_COST] / K;
+        worst = fmin(worst, v[SCORE_BALANCE]);
+    }
+    printf("  %-14s %8.1f%% %8.1f%% %9.1f%% %10.3g", name, 100 * bal, 100 * worst, 100 * sp, cost);
+    if (isnan(loss))
+        printf("\n");
+    else
+        printf(" %10.4g\n", loss);
+}
+
+static void nn_summary(const nn_ctx *c)
+{
+    if (c->rank != 0)
+        return;
+    int K = c->env.K, N = c->size, n = K * SCORE_COUNT;
+    printf("\n%s: %d robots, %d cart-pole tasks, %s %dx%d %s, alpha = %g, %d episodes per task\n",
+           c->cfg->experiment.name, N, K, fm_cfg_enum_name("policy.arch", c->cfg->policy.arch),
+           c->cfg->policy.layers, c->cfg->policy.width,
+           fm_cfg_enum_name("policy.activation", c->cfg->policy.activation), c->cfg->fleet.alpha,
+           c->cfg->eval.rollouts);
+    printf("  %-14s %9s %9s %10s %10s %10s\n", "policy", "balance", "worst", "setpoint", "cost", "BC loss");
+    for (int j = 0; j < c->npol; j++)
+        print_row(policy_name(c, j), c->scores + (size_t)j * n, K, SCORE_COUNT,
+                  j < c->nmerged ? c->merged_loss[j] : j == c->nmerged ? c->pooled_loss : NAN);
+    double *mean = calloc((size_t)n, sizeof *mean);
+    for (int i = 0; mean && i < N * n; i++)
+        mean[i % n] += c->all_local[i] / N;
+    if (mean)
+        print_row("local (mean)", mean, K, SCORE_COUNT, NAN);
+    free(mean);
+    printf("  balance = pole up and cart on the track for the whole episode (docs/cartpole.md)\n");
+    printf("results: %s\n", c->out_path);
+    fflush(stdout);
+}
+
+static void nn_free(nn_ctx *c)
+{
+    fm_cartpole_free(&c->env);
+    fm_demos_free(&c->demos);
+    fm_model_free(&c->local);
+    fm_model_free(&c->pooled);
+    for (int j = 0; c->merged && j < c->nmerged; j++)
+        fm_model_free(&c->merged[j]);
+    free(c->merged), free(c->merged_loss), free(c->mixture), free(c->scores);
+    free(c->local_scores), free(c->all_local);
+}
+
+#define PHASE(idx, name, call)                 \
+    do {                                       \
+        double t0_ = fm_now();                 \
+        progress(c, name);                     \
+        FM_TRY(call);                          \
+        c->t_phase[idx] = fm_now() - t0_;      \
+    } while (0)
+
+fm_status fm_run_nn(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts, fm_err *err)
+{
+    fm_status status = FM_OK;
+    nn_ctx ctx = {.comm = comm, .opts = *opts, .cfg = cfg, .t_start = fm_now()}, *c = &ctx;
+    MPI_Comm_rank(comm, &c->rank);
+    MPI_Comm_size(comm, &c->size);
+    FM_TRY(nn_setup(c, err));
+    PHASE(0, "robot data", nn_data(c, err));
+    PHASE(1, "local training", nn_train_local(c, err));
+    PHASE(2, "merging", nn_merge(c, err));
+    PHASE(3, "pooled training", nn_pooled(c, err));
+    PHASE(4, "evaluation", nn_evaluate(c, err));
+    PHASE(5, "writing results", nn_write(c, err));
+    nn_summary(c);
+cleanup:
+    nn_free(c);
+    return status;
+}
+
+fm_status fm_gen_nn(MPI_Comm comm, const fm_config *cfg, const char *out_path, int force, fm_err *err)
+{
+    fm_status status = FM_OK;
+    nn_ctx ctx = {.comm = comm, .opts = {.force = force, .quiet = 1, .output = out_path}, .cfg = cfg},
+           *c = &ctx;
+    MPI_Comm_rank(comm, &c->rank);
+    MPI_Comm_size(comm, &c->size);
+    FM_TRY(nn_setup(c, err));
+    FM_TRY(nn_data(c, err));
+    fm_demos_meta meta = {.num_robots = c->size, .num_tasks = c->env.K};
+    snprintf(meta.env, sizeof meta.env, "%s", fm_cfg_enum_name("env.kind", cfg->env.kind));
+    FM_TRY(fm_h5_write_demos(comm, out_path, &meta, &c->demos, c->mixture, err));
+    if (c->rank == 0)
+        fm_logf(stdout, "wrote %s (%d robots x %d trajectories)\n", out_path, c->size, c->demos.n_traj);
+cleanup:
+    nn_free(c);
+    return status;
+}
