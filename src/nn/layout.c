@@ -37,7 +37,7 @@ static fm_status check_spec(const fm_nn_spec *s, fm_err *err)
     FM_CHECK(s->act >= 0 && s->act < FM_NN_ACT_COUNT, FM_EINVAL, "nn: unknown activation %d", s->act);
     FM_CHECK(s->out_dim > 0 && s->in_dim >= 0, FM_EINVAL, "nn: bad in/out dims %d/%d", s->in_dim, s->out_dim);
     FM_CHECK(s->nhidden >= 1 && s->nhidden <= FM_NN_MAX_LAYERS - 1, FM_EINVAL,
-             "nn: hidden layers must be 1..%d, got %d", FM_NN_MAX_LAYERS - 1, s->nhidden);
+             "nn: nhidden: hidden layers must be 1..%d, got %d", FM_NN_MAX_LAYERS - 1, s->nhidden);
     for (int i = 0; i < s->nhidden; i++)
         FM_CHECK(s->hidden[i] > 0, FM_EINVAL, "nn: hidden[%d] = %d", i, s->hidden[i]);
     FM_CHECK(s->npoints >= 0, FM_EINVAL, "nn: npoints %d", s->npoints);
@@ -47,7 +47,7 @@ static fm_status check_spec(const fm_nn_spec *s, fm_err *err)
         for (int i = 0; i < s->enc_nlayers; i++)
             FM_CHECK(s->enc_hidden[i] > 0, FM_EINVAL, "nn: enc_hidden[%d] = %d", i, s->enc_hidden[i]);
     }
-    FM_CHECK(s->in_dim > 0 || s->npoints > 0, FM_EINVAL, "nn: the policy has no input");
+    FM_CHECK(s->in_dim > 0 || s->npoints > 0, FM_EINVAL, "nn: in_dim and npoints: the policy has no input");
 cleanup:
     return status;
 }
