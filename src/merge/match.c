@@ -1,0 +1,100 @@
+/* match.c - weight matching by coordinate descent over permutation groups. */
+#include "merge/match.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "align/lap.h"
+
+/* A with every grouped axis permuted except the axes of group `skip` (out = P(A) without g). */
+static void permute_except(const fm_layout *l, const float *A, const int *const *perms, int skip,
+                           float *out, const int **tmp)
+{
+    for (int g = 0; g < l->ngroups; g++)
+        tmp[g] = g == skip ? NULL : perms[g];
+    fm_layout_permute(l, tmp, A, out);
+}
+
+/* M[i][j] += similarity of A's unit i with B's unit j over every tensor axis in group g.
+ * Ap is A permuted on every other group; for recurrent tensors (both axes in g) the other axis
+ * uses g's current permutation. */
+static void group_similarity(const fm_layout *l, int g, const float *Ap, const float *B,
+                             const int *pg, double *M)
+{
+    int n = l->group_size[g];
+    memset(M, 0, sizeof(double) * (size_t)n * n);
+    for (int k = 0; k < l->ntensors; k++) {
+        const fm_tensor *t = &l->t[k];
+        int r = t->shape[0], c = t->shape[1];
+        const float *a = Ap + t->offset, *b = B + t->offset;
+        if (t->group[0] == g) /* rows: <A[i, perm_c(.)], B[j, .]> */
+            for (int i = 0; i < r; i++)
+                for (int j = 0; j < r; j++) {
+                    double s = 0;
+                    for (int q = 0; q < c; q++)
+                        s += (double)a[(size_t)i * c + q] * b[(size_t)j * c + (t->group[1] == g ? pg[q] : q)];
+                    M[(size_t)i * n + j] += s;
+                }
+        if (t->group[1] == g && t->group[0] != g) /* columns: <A[., i], B[., j]> */
+            for (int i = 0; i < c; i++)
+                for (int j = 0; j < c; j++) {
+                    double s = 0;
+                    for (int q = 0; q < r; q++)
+                        s += (double)a[(size_t)q * c + i] * b[(size_t)q * c + j];
+                    M[(size_t)i * n + j] += s;
+                }
+    }
+}
+
+double fm_perm_distance(const fm_layout *l, const float *A, const float *B, const int *const *perms)
+{
+    float *P = malloc(sizeof(float) * l->total);
+    if (!P)
+        return -1.0;
+    fm_layout_permute(l, perms, A, P);
+    double d = 0;
+    for (size_t i = 0; i < l->total; i++)
+        d += ((double)P[i] - B[i]) * ((double)P[i] - B[i]);
+    free(P);
+    return d;
+}
+
+fm_status fm_weight_match(const fm_layout *l, const float *A, const float *B, fm_rng *r,
+                          int max_passes, int *const *perms, int *passes, fm_err *err)
+{
+    fm_status status = FM_OK;
+    float *Ap = NULL;
+    double *M = NULL;
+    int *order = NULL, *next = NULL, maxn = 1, pass = 0;
+    const int *tmp[FM_NN_MAX_GROUPS];
+    for (int g = 0; g < l->ngroups; g++)
+        maxn = l->group_size[g] > maxn ? l->group_size[g] : maxn;
+    FM_ALLOC(Ap, l->total);
+    FM_ALLOC(M, (size_t)maxn * maxn);
+    FM_ALLOC(order, l->ngroups + 1);
+    FM_ALLOC(next, maxn);
+    for (pass = 0; pass < max_passes; pass++) {
+        int changed = 0;
+        for (int g = 0; g < l->ngroups; g++)
+            order[g] = g;
+        for (int g = l->ngroups - 1; g > 0; g--) { /* random group order */
+            int j = (int)fm_rng_below(r, (uint64_t)g + 1), t = order[g];
+            order[g] = order[j], order[j] = t;
+        }
+        for (int q = 0; q < l->ngroups; q++) {
+            int g = order[q], n = l->group_size[g];
+            permute_except(l, A, (const int *const *)perms, g, Ap, tmp);
+            group_similarity(l, g, Ap, B, perms[g], M);
+            FM_TRY(lap_solve(n, M, 1, next, NULL, err));
+            changed += memcmp(next, perms[g], sizeof(int) * n) != 0;
+            memcpy(perms[g], next, sizeof(int) * n);
+        }
+        if (!changed)
+            break;
+    }
+    if (passes)
+        *passes = pass + (pass < max_passes);
+cleanup:
+    free(Ap), free(M), free(order), free(next);
+    return status;
+}
