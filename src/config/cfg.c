@@ -31,7 +31,7 @@ typedef enum cfg_type {
 
 enum { CFG_LO_OPEN = 1, CFG_HI_OPEN = 2 };  /* cfg_key.open: bound excluded */
 enum { CFG_REQUIRED = 1, CFG_DIRNAME = 2 }; /* cfg_key.flags */
-#define CFG_MAX_CHOICES 4
+#define CFG_MAX_CHOICES 12
 
 typedef struct cfg_key {
     const char *key;       /* "section.name" */
@@ -170,7 +170,7 @@ static const cfg_key cfg_keys[] = {
 
     CFG_CHOICE_LIST("merge.methods", merge.methods, merge.num_methods, "[average, linear_perm, linear_gl]",
                     "merge methods to run and compare, in this order, no repeats", "average",
-                    "linear_perm", "linear_gl"),
+                    "linear_perm", "linear_gl", "git_rebasin", "sinkhorn_rebasin", "fleet_merge"),
     CFG_NUM("merge.perm_iters", CFG_INT, merge.perm_iters, "50", 1, 100000, 0,
             "linear_perm: alternations of mean / assignment"),
     CFG_NUM("merge.gl_steps", CFG_INT, merge.gl_steps, "2000", 1, 10000000, 0,
@@ -180,6 +180,26 @@ static const cfg_key cfg_keys[] = {
                "linear_gl: initial P_i: aligned to an anchor policy, or I", "anchor", "identity"),
     CFG_SCALAR("merge.gl_normalize", CFG_BOOL, merge.gl_normalize, "true", 0,
                "linear_gl: rescale so the mean |det P_i| stays 1 (avoids P_i -> 0)"),
+
+    CFG_NUM("merge.wm_passes", CFG_INT, merge.wm_passes, "100", 1, 100000, 0,
+            "weight matching: coordinate-descent passes over the permutation groups"),
+    CFG_NUM("merge.mm_sweeps", CFG_INT, merge.mm_sweeps, "20", 1, 100000, 0,
+            "git_rebasin (MergeMany): sweeps over the robots, each matching one robot to the mean of the others"),
+    CFG_NUM("merge.fm_epochs", CFG_INT, merge.fm_epochs, "3", 1, 64, 0, "fleet_merge: epochs E (Algorithm 1)"),
+    CFG_NUM("merge.fm_steps", CFG_INT, merge.fm_steps, "100", 1, 1000000, 0,
+            "fleet_merge / sinkhorn_rebasin: soft-permutation steps T per update"),
+    CFG_NUM("merge.fm_subset", CFG_DOUBLE, merge.fm_subset, "1", 0, 1, CFG_LO_OPEN,
+            "fleet_merge: fraction of robots that update their permutation each epoch (at least one)"),
+    CFG_NUM("merge.fm_tau", CFG_DOUBLE, merge.fm_tau, "0.3", 0, 1e3, CFG_LO_OPEN, "Sinkhorn entropy weight tau (Eq. 3.2)"),
+    CFG_NUM("merge.fm_sinkhorn_iters", CFG_INT, merge.fm_sinkhorn_iters, "20", 1, 10000, 0,
+            "Sinkhorn iterations (log domain, fixed count)"),
+    CFG_NUM("merge.fm_lr", CFG_DOUBLE, merge.fm_lr, "0.1", 0, 100, CFG_LO_OPEN, "Adam step on the permutation logits"),
+    CFG_NUM("merge.fm_noise", CFG_DOUBLE, merge.fm_noise, "0.1", 0, 100, 0,
+            "logits start at one-hot(P_hard) + fm_noise * N(0, 1)"),
+    CFG_NUM("merge.fm_batch", CFG_INT, merge.fm_batch, "16", 1, 100000, 0,
+            "trajectories of the robot's own data per soft-permutation step"),
+    CFG_CHOICE("merge.fm_init", merge.fm_init, "weight_matching", 0,
+               "fleet_merge: initial hard permutations", "weight_matching", "identity"),
 
     CFG_NUM("eval.rollouts", CFG_INT, eval.rollouts, "20", 1, 1000000, 0,
             "empirical rollouts per task and policy"),
@@ -1027,9 +1047,14 @@ static void check_arch(cfg_loader *ld)
     }
     if (!ld->bad[ik] && !ld->bad[im] && c->env.kind != FM_ENV_LQG)
         for (int j = 0; j < c->merge.num_methods; j++)
-            if (c->merge.methods[j] != FM_MERGE_AVERAGE)
+            if (c->merge.methods[j] == FM_MERGE_LINEAR_PERM || c->merge.methods[j] == FM_MERGE_LINEAR_GL)
                 report(ld, where(ld, im), "merge.methods", "got %s, which merges linear policies only "
                        "(kind: lqg)", fm_cfg_enum_name("merge.methods", c->merge.methods[j]));
+    if (!ld->bad[ik] && !ld->bad[im] && c->env.kind == FM_ENV_LQG)
+        for (int j = 0; j < c->merge.num_methods; j++)
+            if (c->merge.methods[j] > FM_MERGE_LINEAR_GL)
+                report(ld, where(ld, im), "merge.methods", "got %s, which merges neural policies only "
+                       "(not kind: lqg)", fm_cfg_enum_name("merge.methods", c->merge.methods[j]));
     if (ld->bad[ia] || ld->bad[ik] || !ld->seen[ia] || !ld->seen[ik])
         return;
     int linear = c->policy.arch == FM_ARCH_STATIC_LINEAR || c->policy.arch == FM_ARCH_DYNAMIC_LINEAR;

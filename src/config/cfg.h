@@ -54,6 +54,9 @@ typedef enum fm_merge_method {
     FM_MERGE_AVERAGE = 0, /* "average" */
     FM_MERGE_LINEAR_PERM, /* "linear_perm": Eq. G.10-G.12 */
     FM_MERGE_LINEAR_GL,   /* "linear_gl":   Eq. G.14 */
+    FM_MERGE_GIT_REBASIN, /* "git_rebasin": weight matching, MergeMany (neural policies) */
+    FM_MERGE_SINKHORN_REBASIN, /* "sinkhorn_rebasin": SoftUpdate against robot 0 (Eq. 3.1) */
+    FM_MERGE_FLEET_MERGE, /* "fleet_merge": Algorithm 1 */
     FM_MERGE_COUNT
 } fm_merge_method;
 
@@ -133,6 +136,17 @@ typedef struct fm_config {
         double gl_lr;
         int gl_start;         /* fm_gl_start */
         int gl_normalize;     /* bool: keep mean |det P_i| at 1 */
+        int wm_passes;        /* weight matching passes over the permutation groups */
+        int mm_sweeps;        /* MergeMany sweeps over the robots */
+        int fm_epochs;        /* fleet_merge E */
+        int fm_steps;         /* soft-permutation steps T */
+        double fm_subset;     /* fraction of robots updated per epoch */
+        double fm_tau;        /* Sinkhorn entropy weight */
+        int fm_sinkhorn_iters;
+        double fm_lr;         /* Adam on the permutation logits */
+        double fm_noise;      /* logit noise at the start of an update */
+        int fm_batch;         /* trajectories per soft-permutation step */
+        int fm_init;          /* 0 weight_matching, 1 identity */
     } merge;
     struct {
         int rollouts;         /* empirical rollouts per task and policy */
