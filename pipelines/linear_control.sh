@@ -31,8 +31,12 @@ for cfg in "${configs[@]}"; do
         sed -e "s/^  name: .*/  name: ${name}_s${seed}/" -e "s/^  seed: .*/  seed: ${seed}/" \
             -e "/^experiment:/a\\  output_dir: \"$OUT\"" "$cfg" > "$tmp/${name}_s${seed}.yaml"
         echo "== $cfg seed $seed ($NP robots)"
-        $MPIRUN -np "$NP" "$FLEET" run "$tmp/${name}_s${seed}.yaml" --force --quiet | grep -v '^results:' || true
-        test -f "$OUT/${name}_s${seed}/results.h5"
+        if ! $MPIRUN -np "$NP" "$FLEET" run "$tmp/${name}_s${seed}.yaml" --force --quiet > "$tmp/run.log"; then
+            cat "$tmp/run.log"
+            echo "linear_control.sh: run of $cfg seed $seed failed" >&2
+            exit 1
+        fi
+        grep -v '^results:' "$tmp/run.log" || true
         files+=("$OUT/${name}_s${seed}/results.h5")
     done
 done
