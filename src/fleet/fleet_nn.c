@@ -10,6 +10,7 @@
 #include "fleet/fleet_common.h"
 #include "fleet/fleet_model.h"
 #include "io/h5io.h"
+#include "merge/merge_nn.h"
 #include "nn/train.h"
 
 enum { SCORE_BALANCE = 0, SCORE_SETPOINT, SCORE_COST, SCORE_COUNT };
@@ -30,7 +31,8 @@ typedef struct nn_ctx {
     double *mixture;
     fm_model local, pooled, *merged; /* merged[num_methods] */
     int nmerged;
-    double local_loss, pooled_loss, *merged_loss;
+    double local_loss, pooled_loss, *merged_loss, *merge_seconds;
+    fm_merge_nn_log *mlog;             /* [num_methods] */
     /* scores [policy][task][SCORE_COUNT]: policies = merged..., pooled, expert */
     int npol;
     double *scores;
@@ -60,10 +62,6 @@ static fm_status nn_setup(nn_ctx *c, fm_err *err)
     FM_TRY(fm_fleet_agree(c->comm, fm_cartpole_build(c->cfg, &c->env, err), err));
     spec_from_config(c->cfg, &c->spec);
     c->red = fm_reducer_mpi(&c->rctx, c->comm);
-    for (int j = 0; j < c->cfg->merge.num_methods; j++)
-        FM_CHECK(c->cfg->merge.methods[j] == FM_MERGE_AVERAGE, FM_ECONFIG,
-                 "%s: merge.methods: %s merges linear policies only; neural policies support average",
-                 c->cfg->source, fm_cfg_enum_name("merge.methods", c->cfg->merge.methods[j]));
 cleanup:
     return status;
 }
@@ -147,33 +145,36 @@ cleanup:
     return status;
 }
 
-/* average: theta = 1/N sum_i theta_i (in double, rank order, then rounded to float). */
-static fm_status nn_average(nn_ctx *c, fm_model *out, fm_err *err)
+static void merge_opts(const fm_config *cfg, fm_merge_nn_opts *o)
 {
-    fm_status status = FM_OK;
-    size_t n = c->local.layout.total;
-    double *buf = NULL;
-    FM_ALLOC(buf, n);
-    for (size_t i = 0; i < n; i++)
-        buf[i] = c->local.w[i];
-    FM_TRY(fm_reduce_sum(&c->red, buf, (int)n, err));
-    for (size_t i = 0; i < n; i++)
-        out->w[i] = (float)(buf[i] / c->size);
-cleanup:
-    free(buf);
-    return status;
+    *o = (fm_merge_nn_opts){.wm_passes = cfg->merge.wm_passes, .mm_sweeps = cfg->merge.mm_sweeps,
+                            .epochs = cfg->merge.fm_epochs, .steps = cfg->merge.fm_steps,
+                            .subset = cfg->merge.fm_subset, .tau = cfg->merge.fm_tau,
+                            .sk_iters = cfg->merge.fm_sinkhorn_iters, .lr = cfg->merge.fm_lr,
+                            .noise = cfg->merge.fm_noise, .batch = cfg->merge.fm_batch,
+                            .init_wm = cfg->merge.fm_init == 0};
 }
 
 static fm_status nn_merge(nn_ctx *c, fm_err *err)
 {
     fm_status status = FM_OK;
+    fm_merge_nn_opts o;
+    merge_opts(c->cfg, &o);
     c->nmerged = c->cfg->merge.num_methods;
     FM_ALLOC(c->merged, c->nmerged);
     FM_ALLOC(c->merged_loss, c->nmerged);
+    FM_ALLOC(c->merge_seconds, c->nmerged);
+    FM_ALLOC(c->mlog, c->nmerged);
     for (int j = 0; j < c->nmerged; j++) {
+        int method = c->cfg->merge.methods[j];
+        double t0 = fm_now();
+        if (c->rank == 0 && !c->opts.quiet)
+            fm_logf(stdout, "merge %s (%.1f s)\n", fm_cfg_enum_name("merge.methods", method),
+                    fm_now() - c->t_start);
         FM_TRY(fm_model_create(&c->merged[j], &c->spec, err));
-        fm_model_copy(&c->merged[j], &c->local); /* normalization */
-        FM_TRY(nn_average(c, &c->merged[j], err));
+        FM_TRY(fm_merge_nn(method, &c->local, &c->demos, &o, &c->red,
+                           (uint64_t)c->cfg->experiment.seed, &c->merged[j], &c->mlog[j], err));
+        c->merge_seconds[j] = fm_now() - t0;
         FM_TRY(fm_nn_eval_loss(&c->merged[j], &c->demos, -1, &c->red, &c->merged_loss[j], err));
     }
 cleanup:
@@ -309,6 +310,25 @@ cleanup:
     return status;
 }
 
+/* Per-epoch diagnostics of a merge (docs/schema.md): zero changed assignments = a no-op. */
+static fm_status write_merge_log(fm_h5 *h, const char *name, const fm_merge_nn_log *g, fm_err *err)
+{
+    fm_status status = FM_OK;
+    char path[256];
+    const double *arr[5] = {g->changed, g->rowmax_first, g->rowmax_last, g->interp_loss, g->updaters};
+    const char *names[5] = {"changed", "rowmax_first", "rowmax_last", "interp_loss", "updaters"};
+    for (int q = 0; q < 5 && g->epochs > 0; q++) {
+        snprintf(path, sizeof path, "/merge/%s/%s", name, names[q]);
+        FM_TRY(fm_h5_write_f64(h, path, 1, (int64_t[1]){g->epochs}, arr[q], err));
+    }
+    snprintf(path, sizeof path, "/merge/%s/mm_distance", name);
+    FM_TRY(fm_h5_write_f64(h, path, 1, (int64_t[1]){1}, &g->mm_distance, err));
+    snprintf(path, sizeof path, "/merge/%s", name);
+    FM_TRY(fm_h5_attr_i64(h, path, "mm_sweeps", g->mm_sweeps, err));
+cleanup:
+    return status;
+}
+
 static fm_status write_models_scores(nn_ctx *c, fm_h5 *h, fm_err *err)
 {
     fm_status status = FM_OK;
@@ -320,6 +340,7 @@ static fm_status write_models_scores(nn_ctx *c, fm_h5 *h, fm_err *err)
         snprintf(path, sizeof path, "/models/merged/%s", policy_name(c, j));
         FM_TRY(fm_model_save(h, path, &c->merged[j], err));
         FM_TRY(fm_h5_attr_f64(h, path, "bc_loss", c->merged_loss[j], err));
+        FM_TRY(write_merge_log(h, policy_name(c, j), &c->mlog[j], err));
     }
     for (int j = 0; j < c->npol; j++)
         FM_TRY(write_scores(h, policy_name(c, j), c->scores + (size_t)j * K * SCORE_COUNT, 1, K, err));
@@ -355,6 +376,7 @@ static fm_status nn_write(nn_ctx *c, fm_err *err)
     FM_TRY(fm_h5_write_f64(h, "/timing/phase_seconds", 1, (int64_t[1]){6}, t, err));
     FM_TRY(fm_h5_attr_text(h, "/timing/phase_seconds", "phases",
                            "data,train,merge,baselines,eval,write (write excludes itself)", err));
+    FM_TRY(fm_h5_write_f64(h, "/timing/merge_seconds", 1, (int64_t[1]){c->nmerged}, c->merge_seconds, err));
     fm_status st = fm_h5_close(h, 1, err);
     h = NULL;
     FM_TRY(st);
@@ -373,7 +395,7 @@ static void print_row(const char *name, const double *s, int K, int stride, doub
         bal += v[SCORE_BALANCE] / K, sp += v[SCORE_SETPOINT] / K, cost += v[SCORE_COST] / K;
         worst = fmin(worst, v[SCORE_BALANCE]);
     }
-    printf("  %-14s %8.1f%% %8.1f%% %9.1f%% %10.3g", name, 100 * bal, 100 * worst, 100 * sp, cost);
+    printf("  %-17s %8.1f%% %8.1f%% %9.1f%% %10.3g", name, 100 * bal, 100 * worst, 100 * sp, cost);
     if (isnan(loss))
         printf("\n");
     else
@@ -390,7 +412,7 @@ static void nn_summary(const nn_ctx *c)
            c->cfg->policy.layers, c->cfg->policy.width,
            fm_cfg_enum_name("policy.activation", c->cfg->policy.activation), c->cfg->fleet.alpha,
            c->cfg->eval.rollouts);
-    printf("  %-14s %9s %9s %10s %10s %10s\n", "policy", "balance", "worst", "setpoint", "cost", "BC loss");
+    printf("  %-17s %9s %9s %10s %10s %10s\n", "policy", "balance", "worst", "setpoint", "cost", "BC loss");
     for (int j = 0; j < c->npol; j++)
         print_row(policy_name(c, j), c->scores + (size_t)j * n, K, SCORE_COUNT,
                   j < c->nmerged ? c->merged_loss[j] : j == c->nmerged ? c->pooled_loss : NAN);
@@ -413,7 +435,7 @@ static void nn_free(nn_ctx *c)
     fm_model_free(&c->pooled);
     for (int j = 0; c->merged && j < c->nmerged; j++)
         fm_model_free(&c->merged[j]);
-    free(c->merged), free(c->merged_loss), free(c->mixture), free(c->scores);
+    free(c->merged), free(c->merged_loss), free(c->merge_seconds), free(c->mlog), free(c->mixture), free(c->scores);
     free(c->local_scores), free(c->all_local);
 }
 

@@ -1,0 +1,449 @@
+/* merge_nn.c - git_rebasin (MergeMany weight matching), sinkhorn_rebasin (SoftUpdate, Eq. 3.1)
+ * and fleet_merge (Algorithm 1) for neural policies, as rank-local steps plus reducer sums. */
+#include "merge/merge_nn.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "align/apply.h"
+#include "align/sinkhorn.h"
+#include "config/cfg.h"
+#include "merge/match.h"
+#include "nn/train.h"
+
+/* Hard permutations of every local robot: perms[i][g] (n_g ints). */
+typedef struct fleet_perms {
+    int nlocal, ngroups;
+    int *buf;
+    int *p[64][FM_NN_MAX_GROUPS];
+} fleet_perms;
+
+static fm_status perms_create(fleet_perms *fp, const fm_layout *l, int nlocal, fm_err *err)
+{
+    fm_status status = FM_OK;
+    size_t per = 0;
+    *fp = (fleet_perms){.nlocal = nlocal, .ngroups = l->ngroups};
+    FM_CHECK(nlocal <= 64, FM_EINVAL, "merge: at most 64 models per process, got %d", nlocal);
+    for (int g = 0; g < l->ngroups; g++)
+        per += (size_t)l->group_size[g];
+    FM_ALLOC(fp->buf, per * (nlocal ? nlocal : 1));
+    int *q = fp->buf;
+    for (int i = 0; i < nlocal; i++)
+        for (int g = 0; g < l->ngroups; g++) {
+            fp->p[i][g] = q;
+            for (int u = 0; u < l->group_size[g]; u++)
+                q[u] = u;
+            q += l->group_size[g];
+        }
+cleanup:
+    return status;
+}
+
+/* mean = 1/N sum_i P_i(theta_i) over the fleet (local sums in double, then the reducer). */
+static fm_status aligned_mean(const fm_model *local, const fleet_perms *fp, const fm_reducer *red,
+                              float *tmp, double *acc, float *mean, fm_err *err)
+{
+    fm_status status = FM_OK;
+    const fm_layout *l = &local[0].layout;
+    memset(acc, 0, sizeof(double) * l->total);
+    for (int i = 0; i < red->nlocal; i++) {
+        fm_layout_permute(l, (const int *const *)fp->p[i], local[i].w, tmp);
+        for (size_t j = 0; j < l->total; j++)
+            acc[j] += tmp[j];
+    }
+    FM_TRY(fm_reduce_sum(red, acc, (int)l->total, err));
+    for (size_t j = 0; j < l->total; j++)
+        mean[j] = (float)(acc[j] / red->nglobal);
+cleanup:
+    return status;
+}
+
+typedef struct merge_ws {
+    float *tmp, *mean, *target;
+    double *acc;
+} merge_ws;
+
+static fm_status ws_create(merge_ws *w, size_t n, fm_err *err)
+{
+    fm_status status = FM_OK;
+    *w = (merge_ws){0};
+    FM_ALLOC(w->tmp, n);
+    FM_ALLOC(w->mean, n);
+    FM_ALLOC(w->target, n);
+    FM_ALLOC(w->acc, n);
+cleanup:
+    return status;
+}
+
+static void ws_free(merge_ws *w) { free(w->tmp), free(w->mean), free(w->target), free(w->acc); }
+
+/* ---------------- git_rebasin: MergeMany weight matching ---------------- */
+
+/* Sum over the fleet of ||P_i(theta_i) - mean||^2. */
+static fm_status spread(const fm_model *local, const fleet_perms *fp, const fm_reducer *red,
+                        const float *mean, double *out, fm_err *err)
+{
+    fm_status status = FM_OK;
+    double d = 0;
+    for (int i = 0; i < red->nlocal; i++)
+        d += fm_perm_distance(&local[0].layout, local[i].w, mean, (const int *const *)fp->p[i]);
+    FM_TRY(fm_reduce_sum(red, &d, 1, err));
+    *out = d;
+cleanup:
+    return status;
+}
+
+/* Each step one robot (order from the shared stream) matches its model to the mean of the
+ * others' aligned models; sweeps stop when the spread around the mean stops falling. */
+static fm_status merge_many(const fm_model *local, const fm_merge_nn_opts *o, const fm_reducer *red,
+                            uint64_t seed, fleet_perms *fp, merge_ws *w, fm_merge_nn_log *log,
+                            fm_err *err)
+{
+    fm_status status = FM_OK;
+    const fm_layout *l = &local[0].layout;
+    int N = red->nglobal, sweep = 0;
+    fm_rng shared, own;
+    fm_rng_seed(&shared, seed, FM_RANK_SHARED, FM_STREAM_MERGE);
+    double best = INFINITY, d = 0;
+    for (sweep = 0; sweep < o->mm_sweeps && N > 1; sweep++) {
+        for (int k = 0; k < N; k++) {
+            int who = (int)fm_rng_below(&shared, (uint64_t)N), li = who - red->offset;
+            FM_TRY(aligned_mean(local, fp, red, w->tmp, w->acc, w->mean, err));
+            if (li < 0 || li >= red->nlocal)
+                continue;
+            fm_layout_permute(l, (const int *const *)fp->p[li], local[li].w, w->tmp);
+            for (size_t j = 0; j < l->total; j++) /* mean of the others */
+                w->target[j] = (float)((w->acc[j] - w->tmp[j]) / (N - 1));
+            fm_rng_seed(&own, seed, (uint64_t)who, FM_STREAM_MERGE + 1 + (uint64_t)sweep);
+            FM_TRY(fm_weight_match(l, local[li].w, w->target, &own, o->wm_passes, fp->p[li], NULL, err));
+        }
+        FM_TRY(aligned_mean(local, fp, red, w->tmp, w->acc, w->mean, err));
+        FM_TRY(spread(local, fp, red, w->mean, &d, err));
+        if (!(d < best * (1.0 - 1e-9))) {
+            sweep++;
+            break;
+        }
+        best = d;
+    }
+    if (log)
+        log->mm_sweeps = sweep, log->mm_distance = d;
+cleanup:
+    return status;
+}
+
+/* ---------------- soft-permutation update (Eq. 3.1; Algorithm 1, lines 8-12) ---------------- */
+
+typedef struct soft_state {
+    const fm_layout *l;
+    double *L[FM_NN_MAX_GROUPS], *P[FM_NN_MAX_GROUPS], *dP[FM_NN_MAX_GROUPS];
+    double *dL[FM_NN_MAX_GROUPS], *m[FM_NN_MAX_GROUPS], *v[FM_NN_MAX_GROUPS];
+    fm_sinkhorn_ws *sk[FM_NN_MAX_GROUPS];
+    float *wp, *wint, *grad;
+    fm_nn_ws *ws;
+    fm_nn_batch batch;
+    int *order, *idx, pos;
+} soft_state;
+
+static void soft_free(soft_state *s)
+{
+    for (int g = 0; s->l && g < s->l->ngroups; g++) {
+        free(s->L[g]), free(s->P[g]), free(s->dP[g]), free(s->dL[g]), free(s->m[g]), free(s->v[g]);
+        fm_sinkhorn_ws_free(s->sk[g]);
+    }
+    free(s->wp), free(s->wint), free(s->grad), free(s->order), free(s->idx);
+    fm_nn_ws_free(s->ws);
+    fm_nn_batch_free(&s->batch);
+}
+
+static fm_status soft_create(soft_state *s, const fm_model *m, const fm_demos *d,
+                             const fm_merge_nn_opts *o, fm_err *err)
+{
+    fm_status status = FM_OK;
+    const fm_layout *l = &m->layout;
+    *s = (soft_state){.l = l};
+    fm_sinkhorn_opts so = {.tau = o->tau, .iters = o->sk_iters};
+    for (int g = 0; g < l->ngroups; g++) {
+        size_t nn = (size_t)l->group_size[g] * l->group_size[g];
+        FM_ALLOC(s->L[g], nn);
+        FM_ALLOC(s->P[g], nn);
+        FM_ALLOC(s->dP[g], nn);
+        FM_ALLOC(s->dL[g], nn);
+        FM_ALLOC(s->m[g], nn);
+        FM_ALLOC(s->v[g], nn);
+        FM_TRY(fm_sinkhorn_ws_create(l->group_size[g], &so, &s->sk[g], err));
+    }
+    FM_ALLOC(s->wp, l->total);
+    FM_ALLOC(s->wint, l->total);
+    FM_ALLOC(s->grad, l->total);
+    FM_ALLOC(s->order, d->n_traj > 0 ? d->n_traj : 1);
+    FM_ALLOC(s->idx, o->batch);
+    FM_TRY(fm_nn_ws_create(m, d->horizon, o->batch, &s->ws, err));
+    FM_TRY(fm_nn_batch_create(&s->batch, d->horizon, o->batch, d->obs_dim, d->act_dim, err));
+    s->pos = d->n_traj;
+cleanup:
+    return status;
+}
+
+static double mean_rowmax(int n, const double *P)
+{
+    double s = 0;
+    for (int j = 0; j < n; j++) { /* unit j's largest weight: column j of P[dest][src] */
+        double mx = 0;
+        for (int i = 0; i < n; i++)
+            mx = fmax(mx, P[(size_t)i * n + j]);
+        s += mx;
+    }
+    return s / n;
+}
+
+/* P_g = Sinkhorn(L_g / tau) for every group; returns the mean largest entry per unit. */
+static fm_status soft_forward(soft_state *s, double *rowmax, fm_err *err)
+{
+    fm_status status = FM_OK;
+    double acc = 0;
+    for (int g = 0; g < s->l->ngroups; g++) {
+        FM_TRY(fm_sinkhorn_forward(s->sk[g], s->L[g], s->P[g], NULL, err));
+        acc += mean_rowmax(s->l->group_size[g], s->P[g]);
+    }
+    *rowmax = acc / (s->l->ngroups ? s->l->ngroups : 1);
+cleanup:
+    return status;
+}
+
+/* Next minibatch of whole trajectories from the robot's own data (a fresh shuffle each pass). */
+static int next_batch(soft_state *s, const fm_demos *d, int B, fm_rng *r)
+{
+    int nb = d->n_traj < B ? d->n_traj : B;
+    for (int j = 0; j < nb; j++) {
+        if (s->pos >= d->n_traj) {
+            for (int i = 0; i < d->n_traj; i++)
+                s->order[i] = i;
+            for (int i = d->n_traj - 1; i > 0; i--) {
+                int k = (int)fm_rng_below(r, (uint64_t)i + 1), t = s->order[i];
+                s->order[i] = s->order[k], s->order[k] = t;
+            }
+            s->pos = 0;
+        }
+        s->idx[j] = s->order[s->pos++];
+    }
+    fm_nn_batch_fill(&s->batch, d, s->idx, NULL, nb);
+    return nb;
+}
+
+/* One step: loss of alpha P(theta) + (1 - alpha) ref on a batch, gradient to the logits
+ * through the soft action (apply.h) and Sinkhorn (unrolled), Adam on the logits. */
+static fm_status soft_step(soft_state *s, const fm_model *m, const fm_demos *d, const float *ref,
+                           const fm_merge_nn_opts *o, fm_rng *r, long t, double *loss, fm_err *err)
+{
+    fm_status status = FM_OK;
+    const fm_layout *l = s->l;
+    double rm = 0;
+    FM_TRY(soft_forward(s, &rm, err));
+    FM_TRY(fm_apply_soft(l, (const double *const *)s->P, m->w, s->wp, err));
+    float a = (float)fm_rng_uniform(r);
+    for (size_t j = 0; j < l->total; j++)
+        s->wint[j] = a * s->wp[j] + (1.0f - a) * ref[j];
+    fm_model interp = *m; /* shares normalization; parameters = the interpolation */
+    interp.w = s->wint;
+    int nb = next_batch(s, d, o->batch, r);
+    double count = 0;
+    memset(s->grad, 0, sizeof(float) * l->total);
+    *loss = nb > 0 ? fm_nn_loss_grad(&interp, s->ws, s->batch.obs, s->batch.act, s->batch.mask,
+                                     s->batch.T, s->batch.B, s->grad, &count) : 0.0;
+    if (count <= 0)
+        goto cleanup;
+    *loss /= count;
+    for (size_t j = 0; j < l->total; j++)
+        s->grad[j] *= (float)(a / count); /* d interp / d P(theta) = alpha */
+    const double b1 = 0.9, b2 = 0.999, eps = 1e-8, c1 = 1 - pow(b1, (double)t), c2 = 1 - pow(b2, (double)t);
+    for (int g = 0; g < l->ngroups; g++) {
+        size_t nn = (size_t)l->group_size[g] * l->group_size[g];
+        memset(s->dP[g], 0, sizeof(double) * nn);
+        memset(s->dL[g], 0, sizeof(double) * nn);
+    }
+    FM_TRY(fm_apply_soft_grad(l, (const double *const *)s->P, m->w, s->grad, s->dP, err));
+    for (int g = 0; g < l->ngroups; g++) {
+        size_t nn = (size_t)l->group_size[g] * l->group_size[g];
+        FM_TRY(fm_sinkhorn_backward(s->sk[g], s->dP[g], s->dL[g], err));
+        for (size_t q = 0; q < nn; q++) {
+            s->m[g][q] = b1 * s->m[g][q] + (1 - b1) * s->dL[g][q];
+            s->v[g][q] = b2 * s->v[g][q] + (1 - b2) * s->dL[g][q] * s->dL[g][q];
+            s->L[g][q] -= o->lr * (s->m[g][q] / c1) / (sqrt(s->v[g][q] / c2) + eps);
+        }
+    }
+cleanup:
+    return status;
+}
+
+/* Soft update of one robot against a fixed reference; perms (in: start, out: Proj_hard of the
+ * final soft permutations). Accumulates the log entries. */
+static fm_status soft_update(const fm_model *m, const fm_demos *d, const float *ref,
+                             const fm_merge_nn_opts *o, fm_rng *r, int *const *perms, double *log4,
+                             fm_err *err)
+{
+    fm_status status = FM_OK;
+    soft_state s;
+    int *next = NULL, maxn = 1;
+    FM_TRY(soft_create(&s, m, d, o, err));
+    const fm_layout *l = s.l;
+    for (int g = 0; g < l->ngroups; g++) { /* logits = one-hot(P_hard) + noise N(0, 1) */
+        int n = l->group_size[g];
+        maxn = n > maxn ? n : maxn;
+        fm_perm_matrix(n, perms[g], s.L[g]);
+        for (int q = 0; q < n * n; q++)
+            s.L[g][q] += o->noise * fm_rng_normal(r);
+    }
+    double rm0 = 0, rm1 = 0, lsum = 0, loss = 0;
+    FM_TRY(soft_forward(&s, &rm0, err));
+    for (long t = 1; t <= o->steps; t++) {
+        FM_TRY(soft_step(&s, m, d, ref, o, r, t, &loss, err));
+        lsum += loss;
+    }
+    FM_TRY(soft_forward(&s, &rm1, err));
+    FM_ALLOC(next, maxn);
+    double changed = 0;
+    for (int g = 0; g < l->ngroups; g++) {
+        int n = l->group_size[g];
+        FM_TRY(fm_perm_project(n, s.P[g], next, err));
+        for (int u = 0; u < n; u++)
+            changed += next[u] != perms[g][u];
+        memcpy(perms[g], next, sizeof(int) * n);
+    }
+    log4[0] += changed, log4[1] += rm0, log4[2] += rm1, log4[3] += lsum / o->steps;
+cleanup:
+    soft_free(&s);
+    free(next);
+    return status;
+}
+
+/* ---------------- fleet_merge (Algorithm 1) and sinkhorn_rebasin ---------------- */
+
+/* Shared choice of the robots that update in epoch e: max(1, round(frac N)) of them. */
+static void choose_subset(uint64_t seed, int e, int N, double frac, int *chosen)
+{
+    int k = (int)lround(frac * N), *ord = malloc(sizeof(int) * (size_t)N);
+    k = k < 1 ? 1 : k > N ? N : k;
+    memset(chosen, 0, sizeof(int) * (size_t)N);
+    if (!ord) { /* degrade to everyone rather than fail */
+        for (int i = 0; i < N; i++)
+            chosen[i] = 1;
+        return;
+    }
+    fm_rng r;
+    fm_rng_seed(&r, seed, FM_RANK_SHARED, FM_STREAM_MERGE + 1000 + (uint64_t)e);
+    for (int i = 0; i < N; i++)
+        ord[i] = i;
+    for (int i = 0; i < k; i++) { /* partial Fisher-Yates */
+        int j = i + (int)fm_rng_below(&r, (uint64_t)(N - i)), t = ord[i];
+        ord[i] = ord[j], ord[j] = t;
+        chosen[ord[i]] = 1;
+    }
+    free(ord);
+}
+
+static fm_status log_epoch(const fm_reducer *red, fm_merge_nn_log *log, int e, double *acc, fm_err *err)
+{
+    fm_status status = FM_OK;
+    FM_TRY(fm_reduce_sum(red, acc, 5, err));
+    if (log && e < FM_MERGE_LOG_MAX) {
+        double n = acc[4] > 0 ? acc[4] : 1;
+        log->changed[e] = acc[0], log->rowmax_first[e] = acc[1] / n, log->rowmax_last[e] = acc[2] / n;
+        log->interp_loss[e] = acc[3] / n, log->updaters[e] = acc[4];
+        log->epochs = e + 1;
+    }
+cleanup:
+    return status;
+}
+
+static fm_status fleet_merge(const fm_model *local, const fm_demos *data, const fm_merge_nn_opts *o,
+                             const fm_reducer *red, uint64_t seed, fleet_perms *fp, merge_ws *w,
+                             fm_merge_nn_log *log, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int N = red->nglobal, *chosen = NULL;
+    FM_ALLOC(chosen, N);
+    if (o->init_wm)
+        FM_TRY(merge_many(local, o, red, seed, fp, w, log, err));
+    for (int e = 0; e < o->epochs; e++) {
+        FM_TRY(aligned_mean(local, fp, red, w->tmp, w->acc, w->mean, err)); /* line 5 */
+        choose_subset(seed, e, N, o->subset, chosen);                       /* line 6 */
+        double acc[5] = {0};
+        for (int i = 0; i < red->nlocal; i++) {
+            int gi = red->offset + i;
+            if (!chosen[gi])
+                continue;
+            fm_rng r;
+            fm_rng_seed(&r, seed, (uint64_t)gi, FM_STREAM_MERGE + 2000 + (uint64_t)e);
+            FM_TRY(soft_update(&local[i], &data[i], w->mean, o, &r, fp->p[i], acc, err)); /* 7-12 */
+            acc[4] += 1;
+        }
+        FM_TRY(log_epoch(red, log, e, acc, err));
+    }
+    FM_TRY(aligned_mean(local, fp, red, w->tmp, w->acc, w->mean, err)); /* line 13 */
+cleanup:
+    free(chosen);
+    return status;
+}
+
+/* SoftUpdate (Peña et al. 2022; Eq. 3.1) of every robot against robot 0's policy, then the
+ * average of the hard-projected alignments. */
+static fm_status sinkhorn_rebasin(const fm_model *local, const fm_demos *data, const fm_merge_nn_opts *o,
+                                  const fm_reducer *red, uint64_t seed, fleet_perms *fp, merge_ws *w,
+                                  fm_merge_nn_log *log, fm_err *err)
+{
+    fm_status status = FM_OK;
+    const fm_layout *l = &local[0].layout;
+    memset(w->acc, 0, sizeof(double) * l->total);
+    if (red->offset == 0)
+        for (size_t j = 0; j < l->total; j++)
+            w->acc[j] = local[0].w[j];
+    FM_TRY(fm_reduce_sum(red, w->acc, (int)l->total, err));
+    for (size_t j = 0; j < l->total; j++)
+        w->target[j] = (float)w->acc[j];
+    double acc[5] = {0};
+    for (int i = 0; i < red->nlocal; i++) {
+        int gi = red->offset + i;
+        if (gi == 0)
+            continue;
+        fm_rng r;
+        fm_rng_seed(&r, seed, (uint64_t)gi, FM_STREAM_MERGE + 3000);
+        FM_TRY(soft_update(&local[i], &data[i], w->target, o, &r, fp->p[i], acc, err));
+        acc[4] += 1;
+    }
+    FM_TRY(log_epoch(red, log, 0, acc, err));
+    FM_TRY(aligned_mean(local, fp, red, w->tmp, w->acc, w->mean, err));
+cleanup:
+    return status;
+}
+
+fm_status fm_merge_nn(int method, const fm_model *local, const fm_demos *data,
+                      const fm_merge_nn_opts *o, const fm_reducer *red, uint64_t seed,
+                      fm_model *merged, fm_merge_nn_log *log, fm_err *err)
+{
+    fm_status status = FM_OK;
+    fleet_perms fp = {0};
+    merge_ws w = {0};
+    FM_CHECK(red->nlocal >= 1 && red->nglobal >= 1, FM_EINVAL, "merge: every process needs a model");
+    const fm_layout *l = &local[0].layout;
+    if (log)
+        memset(log, 0, sizeof *log);
+    FM_TRY(perms_create(&fp, l, red->nlocal, err));
+    FM_TRY(ws_create(&w, l->total, err));
+    switch (method) {
+    case FM_MERGE_AVERAGE: FM_TRY(aligned_mean(local, &fp, red, w.tmp, w.acc, w.mean, err)); break;
+    case FM_MERGE_GIT_REBASIN:
+        FM_TRY(merge_many(local, o, red, seed, &fp, &w, log, err));
+        FM_TRY(aligned_mean(local, &fp, red, w.tmp, w.acc, w.mean, err));
+        break;
+    case FM_MERGE_SINKHORN_REBASIN: FM_TRY(sinkhorn_rebasin(local, data, o, red, seed, &fp, &w, log, err)); break;
+    case FM_MERGE_FLEET_MERGE: FM_TRY(fleet_merge(local, data, o, red, seed, &fp, &w, log, err)); break;
+    default: FM_CHECK(0, FM_EINVAL, "merge: method %d does not apply to neural policies", method);
+    }
+    fm_model_copy(merged, &local[0]);
+    memcpy(merged->w, w.mean, sizeof(float) * l->total);
+cleanup:
+    free(fp.buf);
+    ws_free(&w);
+    return status;
+}
