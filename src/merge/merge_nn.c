@@ -94,8 +94,34 @@ cleanup:
     return status;
 }
 
-/* Each step one robot (order from the shared stream) matches its model to the mean of the
- * others' aligned models; sweeps stop when the spread around the mean stops falling. */
+/* Start of MergeMany: every robot matched to robot 0's model (an anchor). Starting all robots
+ * at the identity, matching to the mean of the others stalled in a poor local optimum on
+ * permuted copies of one model (tests/unit/test_merge_nn.c); pairwise matching does not. */
+static fm_status anchor_match(const fm_model *local, const fm_merge_nn_opts *o, const fm_reducer *red,
+                              uint64_t seed, fleet_perms *fp, merge_ws *w, fm_err *err)
+{
+    fm_status status = FM_OK;
+    const fm_layout *l = &local[0].layout;
+    memset(w->acc, 0, sizeof(double) * l->total);
+    if (red->offset == 0)
+        for (size_t j = 0; j < l->total; j++)
+            w->acc[j] = local[0].w[j];
+    FM_TRY(fm_reduce_sum(red, w->acc, (int)l->total, err));
+    for (size_t j = 0; j < l->total; j++)
+        w->target[j] = (float)w->acc[j];
+    for (int i = 0; i < red->nlocal; i++) {
+        fm_rng own;
+        fm_rng_seed(&own, seed, (uint64_t)(red->offset + i), FM_STREAM_MERGE + 500);
+        if (red->offset + i > 0)
+            FM_TRY(fm_weight_match(l, local[i].w, w->target, &own, o->wm_passes, fp->p[i], NULL, err));
+    }
+cleanup:
+    return status;
+}
+
+/* MergeMany: after the anchor start, each step one robot (order from the shared stream)
+ * matches its model to the mean of the others' aligned models; sweeps stop when the spread
+ * around the mean stops falling. */
 static fm_status merge_many(const fm_model *local, const fm_merge_nn_opts *o, const fm_reducer *red,
                             uint64_t seed, fleet_perms *fp, merge_ws *w, fm_merge_nn_log *log,
                             fm_err *err)
@@ -106,6 +132,7 @@ static fm_status merge_many(const fm_model *local, const fm_merge_nn_opts *o, co
     fm_rng shared, own;
     fm_rng_seed(&shared, seed, FM_RANK_SHARED, FM_STREAM_MERGE);
     double best = INFINITY, d = 0;
+    FM_TRY(anchor_match(local, o, red, seed, fp, w, err));
     for (sweep = 0; sweep < o->mm_sweeps && N > 1; sweep++) {
         for (int k = 0; k < N; k++) {
             int who = (int)fm_rng_below(&shared, (uint64_t)N), li = who - red->offset;

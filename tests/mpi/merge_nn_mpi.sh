@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# merge_nn_mpi.sh - neural merges (MergeMany, SoftUpdate, FLEET-MERGE with a participation
+# subset) on 4 MPI ranks equal the serial reference bit for bit (TAP from the program).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+export OPENBLAS_NUM_THREADS=1
+exec mpirun --allow-run-as-root --oversubscribe -np 4 "$root/build/tests/mpi/merge_nn_check"
