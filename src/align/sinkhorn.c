@@ -7,11 +7,17 @@
  *     P_ij = exp((M_ij + u_i + v_j) / tau),
  * the Sinkhorn form diag(e^(u/tau)) exp(M / tau) diag(e^(v/tau)). The duals u, v (units of M)
  * are found by alternately enforcing the row and the column sums (iteration t, v_0 = 0):
- *     u_t = -tau_t LSE_j((M_ij + v_{t-1,j}) / tau_t)   (rows of exp((M + u_t + v_{t-1}) / tau_t) sum to 1)
- *     v_t = -tau_t LSE_i((M_ij + u_{t,i}) / tau_t)     (columns of exp((M + u_t + v_t) / tau_t) sum to 1)
+ *     u_t = -tau_t LSE_j((M_ij + v_{t-1,j}) / tau_t)   (rows of exp((M + u_t + v_{t-1}) / tau_t)),
+ *     v_t = -tau_t LSE_i((M_ij + u_{t,i}) / tau_t)     (columns of exp((M + u_t + v_t) / tau_t)),
  * with LSE the log-sum-exp evaluated after subtracting the maximum: every exp() argument is <= 0,
  * so nothing overflows however small tau is. tau_t is the epsilon-scaling schedule (tau_t = tau
  * without it). u_t and v_t are recorded for the backward pass.
+ *
+ * Newton finish: with v eliminated (v = v(u), exact column normalization), the remaining
+ * equations are the row sums r(u) = P 1 = 1, with Jacobian (diag(r) - P P') / tau: the Hessian of
+ * the concave dual (Sinkhorn-Newton). It is singular along u + c 1 (a gauge), fixed by adding
+ * 1 1' / n; the step du solves (diag(r) - P P' + 1 1'/n) du = tau (1 - r), halved until the
+ * residual decreases.
  *
  * Unrolled backward (reverse mode). The softmax weights are the derivatives of the soft-min:
  * d u_t,i / d(M_ij, v_{t-1,j}) = -R_ij with R = exp((M + u_t + v_{t-1}) / tau_t) (row-stochastic),
@@ -30,23 +36,29 @@
 
 #include "lap.h"
 
-/* |M / tau| above this is rejected: potentials reach a few times max |M| and must stay finite. */
-#define SK_KMAX 1e300
+#define SK_KMAX 1e300      /* largest |M / tau|: potentials reach a few times max |M| */
+#define SK_DECAY 0.5       /* epsilon scaling: temperature factor per stage */
+#define SK_STAGE_TOL 1e-3  /* epsilon scaling: residual that ends a stage above tau */
+#define SK_STAGE_MAX 100   /* epsilon scaling: iterations that end a stage anyway */
+#define SK_NEWTON_MAX 50   /* Newton steps */
+#define SK_PIVOT_MIN 1e-13 /* Cholesky pivots of the (O(1)) Schur systems must exceed this */
 
 struct fm_sinkhorn_ws {
     int n, cap;         /* size; recorded iterations available (iters or max_iters) */
     fm_sinkhorn_opts o; /* options (copied) */
     int iters_done;     /* T of the last successful forward, 0 if none */
-    double residual;    /* row residual of the last successful forward */
+    int newton_steps;   /* Newton steps of the last successful forward */
+    double residual;    /* row residual of the last forward */
     double *M;          /* [n][n] copy of the scores */
     double *taus;       /* [cap] temperature of iteration t at t - 1 */
     double *u;          /* [cap][n] u_t at (t - 1) n */
     double *v;          /* [cap + 1][n] v_t at t n; v_0 = 0 */
-    double *P, *S;      /* [n][n] scratch for the implicit backward */
-    double *s, *tmp, *ubar, *vbar; /* [n] scratch */
+    double *P, *S;      /* [n][n] scratch: plan and Schur system (Newton, implicit backward) */
+    double *uf, *vf;    /* [n] final potentials (last iterate or Newton's) */
+    double *s, *tmp, *ubar, *vbar, *r; /* [n] scratch */
 };
 
-/* ---- options, schedule and inputs ---- */
+/* ---- options and inputs ---- */
 
 static fm_status sk_check_opts(int n, const fm_sinkhorn_opts *o, fm_err *err)
 {
@@ -57,32 +69,19 @@ static fm_status sk_check_opts(int n, const fm_sinkhorn_opts *o, fm_err *err)
              "sinkhorn: tau = %g, expected a finite tau > 0", o->tau);
     FM_CHECK(o->iters >= 0, FM_EINVAL,
              "sinkhorn: iters = %d, expected > 0 (fixed count) or 0 (until tol)", o->iters);
-    if (o->iters == 0) {
-        FM_CHECK(isfinite(o->tol) && o->tol > 0.0, FM_EINVAL,
-                 "sinkhorn: tol = %g, expected a finite tol > 0 when iters = 0", o->tol);
-        FM_CHECK(o->max_iters >= 1, FM_EINVAL,
-                 "sinkhorn: max_iters = %d, expected >= 1 when iters = 0", o->max_iters);
+    if (o->iters > 0) {
+        FM_CHECK(o->tau_start == 0.0 && o->newton == 0, FM_EINVAL,
+                 "sinkhorn: tau_start = %g, newton = %d: both apply only when iters = 0 (got %d)",
+                 o->tau_start, o->newton, o->iters);
+        goto cleanup;
     }
+    FM_CHECK(isfinite(o->tol) && o->tol > 0.0, FM_EINVAL,
+             "sinkhorn: tol = %g, expected a finite tol > 0 when iters = 0", o->tol);
+    FM_CHECK(o->max_iters >= 1, FM_EINVAL,
+             "sinkhorn: max_iters = %d, expected >= 1 when iters = 0", o->max_iters);
     FM_CHECK(isfinite(o->tau_start) && o->tau_start >= 0.0, FM_EINVAL,
              "sinkhorn: tau_start = %g, expected 0 (no epsilon scaling) or > tau", o->tau_start);
-    FM_CHECK(o->tau_start <= o->tau || (o->decay > 0.0 && o->decay < 1.0), FM_EINVAL,
-             "sinkhorn: decay = %g, expected 0 < decay < 1 when tau_start > tau", o->decay);
-cleanup:
-    return status;
-}
-
-/* taus[t - 1] = max(tau, tau_start decay^(t - 1)); FM_EINVAL unless it reaches tau by t = cap. */
-static fm_status sk_schedule(const fm_sinkhorn_opts *o, int cap, double *taus, fm_err *err)
-{
-    fm_status status = FM_OK;
-    double t = o->tau_start > o->tau ? o->tau_start : o->tau;
-    for (int k = 0; k < cap; k++) {
-        taus[k] = t;
-        t = fmax(o->tau, t * o->decay);
-    }
-    FM_CHECK(taus[cap - 1] == o->tau, FM_EINVAL,
-             "sinkhorn: epsilon scaling from tau_start = %g by decay = %g does not reach tau = %g "
-             "within %s = %d", o->tau_start, o->decay, o->tau, o->iters ? "iters" : "max_iters", cap);
+    FM_CHECK(o->newton >= 0, FM_EINVAL, "sinkhorn: newton = %d, expected >= 0", o->newton);
 cleanup:
     return status;
 }
@@ -131,16 +130,18 @@ fm_status fm_sinkhorn_ws_create(int n, const fm_sinkhorn_opts *o, fm_sinkhorn_ws
     w->cap = o->iters > 0 ? o->iters : o->max_iters;
     w->residual = NAN;
     FM_ALLOC(w->taus, w->cap);
-    FM_TRY(sk_schedule(o, w->cap, w->taus, err));
     FM_ALLOC(w->M, (size_t)n * n);
     FM_ALLOC(w->u, (size_t)w->cap * n);
     FM_ALLOC(w->v, ((size_t)w->cap + 1) * n);
     FM_ALLOC(w->P, (size_t)n * n);
     FM_ALLOC(w->S, (size_t)n * n);
+    FM_ALLOC(w->uf, n);
+    FM_ALLOC(w->vf, n);
     FM_ALLOC(w->s, n);
     FM_ALLOC(w->tmp, n);
     FM_ALLOC(w->ubar, n);
     FM_ALLOC(w->vbar, n);
+    FM_ALLOC(w->r, n);
     *out = w;
     w = NULL;
 cleanup:
@@ -153,16 +154,12 @@ void fm_sinkhorn_ws_free(fm_sinkhorn_ws *ws)
     if (!ws)
         return;
     free(ws->M), free(ws->taus), free(ws->u), free(ws->v), free(ws->P), free(ws->S);
-    free(ws->s), free(ws->tmp), free(ws->ubar), free(ws->vbar);
+    free(ws->uf), free(ws->vf), free(ws->s), free(ws->tmp), free(ws->ubar), free(ws->vbar);
+    free(ws->r);
     free(ws);
 }
 
-double fm_sinkhorn_residual(const fm_sinkhorn_ws *ws)
-{
-    return ws && ws->iters_done > 0 ? ws->residual : NAN;
-}
-
-/* ---- forward ---- */
+/* ---- Sinkhorn iterations ---- */
 
 /* s_i = LSE_j((M_ij + v_j) / tau). */
 static void sk_row_lse(int n, const double *M, const double *v, double tau, double *s)
@@ -179,12 +176,13 @@ static void sk_row_lse(int n, const double *M, const double *v, double tau, doub
     }
 }
 
-/* c_j = LSE_i((M_ij + u_i) / tau), row-major friendly; mx: n scratch. */
-static void sk_col_lse(int n, const double *M, const double *u, double tau, double *c, double *mx)
+/* v_j = -tau LSE_i((M_ij + u_i) / tau), row-major friendly; mx: n scratch. */
+static void sk_col_normalize(int n, const double *M, const double *u, double tau, double *v,
+                             double *mx)
 {
     double inv = 1.0 / tau;
     for (int j = 0; j < n; j++)
-        mx[j] = -INFINITY, c[j] = 0.0;
+        mx[j] = -INFINITY, v[j] = 0.0;
     for (int i = 0; i < n; i++) {
         const double *m = M + (size_t)i * n;
         for (int j = 0; j < n; j++)
@@ -193,65 +191,212 @@ static void sk_col_lse(int n, const double *M, const double *u, double tau, doub
     for (int i = 0; i < n; i++) {
         const double *m = M + (size_t)i * n;
         for (int j = 0; j < n; j++)
-            c[j] += exp((m[j] + u[i] - mx[j]) * inv);
+            v[j] += exp((m[j] + u[i] - mx[j]) * inv);
     }
     for (int j = 0; j < n; j++)
-        c[j] = mx[j] * inv + log(c[j]);
+        v[j] = -tau * (mx[j] * inv + log(v[j]));
 }
 
 /* P_ij = exp((M_ij + u_i + v_j) / tau). */
 static void sk_plan(int n, const double *M, const double *u, const double *v, double tau, double *P)
 {
+    double inv = 1.0 / tau;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++)
-            P[(size_t)i * n + j] = exp((M[(size_t)i * n + j] + u[i] + v[j]) / tau);
+            P[(size_t)i * n + j] = exp((M[(size_t)i * n + j] + u[i] + v[j]) * inv);
 }
 
-/* Runs the iterations, recording u_t and v_t. On entry w->s = LSE_j(M_ij / tau_1). Row sums
- * of exp((M + u_t + v_t) / tau_t) are exp(u_t / tau_t + LSE_j((M + v_t) / tau_t)), so at a
- * constant temperature the residual costs nothing: that LSE is the next row step. */
-static fm_status sk_iterate(fm_sinkhorn_ws *w, fm_err *err)
+/* Iteration t at temperature tau, from w->s = LSE_j((M_ij + v_{t-1,j}) / tau); leaves
+ * w->s = LSE_j((M_ij + v_t,j) / tau), the next row step. Returns the residual: row sums of
+ * exp((M + u_t + v_t) / tau) are exp(u_t / tau + s). */
+static double sk_step(fm_sinkhorn_ws *w, int t, double tau)
+{
+    int n = w->n;
+    double *u = w->u + (size_t)(t - 1) * n, *v = w->v + (size_t)t * n, r = 0.0;
+    w->taus[t - 1] = tau;
+    for (int i = 0; i < n; i++)
+        u[i] = -tau * w->s[i];
+    sk_col_normalize(n, w->M, u, tau, v, w->tmp);
+    sk_row_lse(n, w->M, v, tau, w->s);
+    for (int i = 0; i < n; i++)
+        r = fmax(r, fabs(expm1(u[i] / tau + w->s[i])));
+    return isnan(r) ? INFINITY : r;
+}
+
+/* Recorded iterations with the epsilon-scaling schedule (iters = 0) until the residual < tol at
+ * tau, or until opts.newton iterations at tau (*newton = 1: Newton steps to follow). */
+static fm_status sk_sinkhorn(fm_sinkhorn_ws *w, int *newton, fm_err *err)
 {
     fm_status status = FM_OK;
-    int n = w->n, fixed = w->o.iters > 0;
-    for (int t = 1;; t++) {
-        double *u = w->u + (size_t)(t - 1) * n, *v = w->v + (size_t)t * n;
-        double tau = w->taus[t - 1], next = t < w->cap ? w->taus[t] : tau;
-        for (int i = 0; i < n; i++)
-            u[i] = -tau * w->s[i];
-        sk_col_lse(n, w->M, u, tau, v, w->tmp);
-        for (int j = 0; j < n; j++)
-            v[j] = -tau * v[j];
-        sk_row_lse(n, w->M, v, next, w->s);
-        double r = next == tau ? 0.0 : INFINITY; /* measured only at a constant temperature */
-        for (int i = 0; i < n && next == tau; i++)
-            r = fmax(r, fabs(expm1(u[i] / tau + w->s[i])));
-        w->residual = r;
-        if (fixed ? t == w->cap : (tau == w->o.tau && r < w->o.tol)) {
-            w->iters_done = t;
+    const fm_sinkhorn_opts *o = &w->o;
+    double tau = o->iters == 0 && o->tau_start > o->tau ? o->tau_start : o->tau, r = INFINITY;
+    double r_tau = tau;    /* temperature at which r was measured */
+    int at_tau = 0, t = 0; /* iterations at the current temperature; done */
+    *newton = 0;
+    sk_row_lse(w->n, w->M, w->v, tau, w->s); /* v_0 = 0 (never written) */
+    while (o->iters == 0 || t < o->iters) {
+        FM_CHECK(t < w->cap, FM_ENUMERIC,
+                 "sinkhorn: no convergence in %d iterations (residual %.3g at temperature %g, "
+                 "tol %.3g, tau %g, n %d); try epsilon scaling (tau_start) or newton",
+                 t, r, r_tau, o->tol, o->tau, w->n);
+        r = sk_step(w, ++t, tau), r_tau = tau;
+        at_tau++;
+        if (o->iters > 0)
+            continue;
+        if (tau > o->tau && (r < SK_STAGE_TOL || at_tau >= SK_STAGE_MAX)) {
+            tau = fmax(o->tau, tau * SK_DECAY), at_tau = 0;
+            sk_row_lse(w->n, w->M, w->v + (size_t)t * w->n, tau, w->s);
+        } else if (tau == o->tau && r < o->tol) {
+            break;
+        } else if (tau == o->tau && o->newton > 0 && at_tau >= o->newton) {
+            *newton = 1;
             break;
         }
-        FM_CHECK(t < w->cap, FM_ENUMERIC,
-                 "sinkhorn: no convergence in %d iterations (residual %.3g, tol %.3g, tau %g, n %d; "
-                 "epsilon scaling (tau_start) helps at small tau)", t, r, w->o.tol, w->o.tau, n);
     }
+    w->iters_done = t;
+    w->residual = r;
 cleanup:
     return status;
 }
 
-fm_status fm_sinkhorn_forward(fm_sinkhorn_ws *ws, const double *M, double *P, int *iters_done,
-                              fm_err *err)
+/* ---- Newton finish ---- */
+
+/* In-place Cholesky S = L L' (lower triangle); 0 on success, 1 at a pivot <= SK_PIVOT_MIN
+ * (the pivot is left in *pivot). */
+static int sk_cholesky(int n, double *S, double *pivot)
+{
+    for (int j = 0; j < n; j++) {
+        double *sj = S + (size_t)j * n, d = sj[j];
+        for (int k = 0; k < j; k++)
+            d -= sj[k] * sj[k];
+        if (!(d > SK_PIVOT_MIN)) {
+            *pivot = d;
+            return 1;
+        }
+        sj[j] = sqrt(d);
+        for (int i = j + 1; i < n; i++) {
+            double *si = S + (size_t)i * n, x = si[j];
+            for (int k = 0; k < j; k++)
+                x -= si[k] * sj[k];
+            si[j] = x / sj[j];
+        }
+    }
+    return 0;
+}
+
+/* x <- (L L')^{-1} x with L from sk_cholesky. */
+static void sk_chol_solve(int n, const double *L, double *x)
+{
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < i; k++)
+            x[i] -= L[(size_t)i * n + k] * x[k];
+        x[i] /= L[(size_t)i * n + i];
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        for (int k = i + 1; k < n; k++)
+            x[i] -= L[(size_t)k * n + i] * x[k];
+        x[i] /= L[(size_t)i * n + i];
+    }
+}
+
+/* S = diag(r + lambda) - P P' + 1 1' / n (lower triangle). With P' 1 = 1 and r = P 1,
+ * (diag(r) - P P') 1 = 0; it is positive semi-definite (diagonally dominant) and for P > 0 this is
+ * its only null direction, which 1 1' / n lifts: S is positive definite (in exact arithmetic). */
+static void sk_build_system(int n, const double *P, const double *r, double lambda, double *S)
+{
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k <= i; k++) {
+            double d = 0.0;
+            for (int j = 0; j < n; j++)
+                d += P[(size_t)i * n + j] * P[(size_t)k * n + j];
+            S[(size_t)i * n + k] = (i == k ? r[i] + lambda : 0.0) - d + 1.0 / n;
+        }
+}
+
+/* v <- exact column normalization for u at tau; w->P = exp((M + u + v) / tau); w->r = P 1.
+ * Returns max_i |r_i - 1| (inf if not finite). */
+static double sk_eval(fm_sinkhorn_ws *w, const double *u, double *v)
+{
+    int n = w->n;
+    double res = 0.0;
+    sk_col_normalize(n, w->M, u, w->o.tau, v, w->tmp);
+    sk_plan(n, w->M, u, v, w->o.tau, w->P);
+    for (int i = 0; i < n; i++) {
+        w->r[i] = 0.0;
+        for (int j = 0; j < n; j++)
+            w->r[i] += w->P[(size_t)i * n + j];
+        res = fmax(res, fabs(w->r[i] - 1.0));
+    }
+    return isnan(res) ? INFINITY : res;
+}
+
+/* du = (diag(r) - P P' + 1 1'/n + lambda I)^{-1} tau (1 - r) at w->P, w->r, with the smallest
+ * lambda in {0, 1e-12, 1e-10, ..., 1e-2} that factors. 0 on success. */
+static int sk_newton_direction(fm_sinkhorn_ws *w, double *du)
+{
+    double pivot = 0.0;
+    for (int k = 0; k <= 6; k++) {
+        sk_build_system(w->n, w->P, w->r, k ? pow(10.0, 2 * k - 14) : 0.0, w->S);
+        if (sk_cholesky(w->n, w->S, &pivot) == 0) {
+            for (int i = 0; i < w->n; i++)
+                du[i] = w->o.tau * (1.0 - w->r[i]);
+            sk_chol_solve(w->n, w->S, du);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Damped Newton steps on u (v eliminated) from w->uf until the residual < tol. */
+static fm_status sk_newton(fm_sinkhorn_ws *w, fm_err *err)
 {
     fm_status status = FM_OK;
+    int n = w->n, k = 0;
+    double *du = w->ubar, *u2 = w->vbar, *v2 = w->s, res = sk_eval(w, w->uf, w->vf), res2 = res;
+    for (; k < SK_NEWTON_MAX && !(res < w->o.tol); k++) {
+        FM_CHECK(sk_newton_direction(w, du) == 0, FM_ENUMERIC,
+                 "sinkhorn: Newton system singular after %d steps (residual %.3g)", k, res);
+        double a = 1.0;
+        for (int ls = 0; ls < 40; ls++, a *= 0.5) {
+            for (int i = 0; i < n; i++)
+                u2[i] = w->uf[i] + a * du[i];
+            if ((res2 = sk_eval(w, u2, v2)) < res)
+                break;
+        }
+        FM_CHECK(res2 < res, FM_ENUMERIC,
+                 "sinkhorn: no convergence: Newton step %d made no progress (residual %.3g, "
+                 "tol %.3g, tau %g, n %d)", k + 1, res, w->o.tol, w->o.tau, n);
+        memcpy(w->uf, u2, sizeof(*u2) * (size_t)n);
+        memcpy(w->vf, v2, sizeof(*v2) * (size_t)n);
+        res = res2;
+    }
+    w->newton_steps = k, w->residual = res;
+    FM_CHECK(res < w->o.tol, FM_ENUMERIC,
+             "sinkhorn: no convergence in %d iterations and %d Newton steps (residual %.3g, "
+             "tol %.3g, tau %g, n %d)", w->iters_done, k, res, w->o.tol, w->o.tau, n);
+cleanup:
+    return status;
+}
+
+/* ---- forward ---- */
+
+fm_status fm_sinkhorn_forward(fm_sinkhorn_ws *ws, const double *M, double *P,
+                              fm_sinkhorn_info *info, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int newton = 0;
     FM_CHECK(ws && M && P, FM_EINVAL, "sinkhorn: %s is NULL", !ws ? "ws" : !M ? "M" : "P");
-    ws->iters_done = 0;
+    ws->iters_done = 0, ws->newton_steps = 0;
     FM_TRY(sk_load(ws, M, err));
-    sk_row_lse(ws->n, ws->M, ws->v, ws->taus[0], ws->s); /* v_0 = 0 (never written) */
-    FM_TRY(sk_iterate(ws, err));
-    size_t T = (size_t)ws->iters_done;
-    sk_plan(ws->n, ws->M, ws->u + (T - 1) * ws->n, ws->v + T * ws->n, ws->o.tau, P);
-    if (iters_done)
-        *iters_done = ws->iters_done;
+    FM_TRY(sk_sinkhorn(ws, &newton, err));
+    size_t n = (size_t)ws->n, T = (size_t)ws->iters_done;
+    memcpy(ws->uf, ws->u + (T - 1) * n, sizeof(double) * n);
+    memcpy(ws->vf, ws->v + T * n, sizeof(double) * n);
+    if (newton)
+        FM_TRY(sk_newton(ws, err));
+    sk_plan(ws->n, ws->M, ws->uf, ws->vf, ws->o.tau, P);
+    if (info)
+        *info = (fm_sinkhorn_info){ws->iters_done, ws->newton_steps, ws->residual};
 cleanup:
     if (status != FM_OK && ws)
         ws->iters_done = 0;
@@ -264,15 +409,14 @@ cleanup:
 static void sk_back_output(const fm_sinkhorn_ws *w, const double *dP, double *dM, double *ubar,
                            double *vbar)
 {
-    int n = w->n, T = w->iters_done;
-    const double *u = w->u + (size_t)(T - 1) * n, *v = w->v + (size_t)T * n;
+    int n = w->n;
     double inv = 1.0 / w->o.tau;
     memset(vbar, 0, sizeof(*vbar) * (size_t)n);
     for (int i = 0; i < n; i++) {
         ubar[i] = 0.0;
         for (int j = 0; j < n; j++) {
             size_t k = (size_t)i * n + j;
-            double a = dP[k] * exp((w->M[k] + u[i] + v[j]) * inv) * inv;
+            double a = dP[k] * exp((w->M[k] + w->uf[i] + w->vf[j]) * inv) * inv;
             dM[k] += a;
             ubar[i] += a;
             vbar[j] += a;
@@ -330,6 +474,10 @@ fm_status fm_sinkhorn_backward(fm_sinkhorn_ws *ws, const double *dP, double *dM,
 {
     fm_status status = FM_OK;
     FM_TRY(sk_check_backward(ws, dP, dM, err));
+    FM_CHECK(ws->newton_steps == 0, FM_EINVAL,
+             "sinkhorn backward: the last forward ended with %d Newton steps, which the unrolled "
+             "backward does not differentiate; use fm_sinkhorn_backward_implicit",
+             ws->newton_steps);
     int n = ws->n;
     double *ubar = ws->ubar, *vbar = ws->vbar, *vnext = ws->tmp;
     sk_back_output(ws, dP, dM, ubar, vbar);
@@ -347,66 +495,17 @@ cleanup:
 
 /* ---- implicit backward ---- */
 
-/* In-place Cholesky S = L L' (lower triangle); FM_ENUMERIC if a pivot is not clearly positive. */
-static fm_status sk_cholesky(int n, double *S, fm_err *err)
+/* ws->r = P 1, a = rA - P cA and c = cA, with A = dP o P, rA = A 1, cA = A' 1. */
+static void sk_implicit_rhs(fm_sinkhorn_ws *w, const double *dP, double *a, double *c)
 {
-    fm_status status = FM_OK;
-    for (int j = 0; j < n; j++) {
-        double *sj = S + (size_t)j * n, d = sj[j];
-        for (int k = 0; k < j; k++)
-            d -= sj[k] * sj[k];
-        FM_CHECK(d > 1e-13, FM_ENUMERIC,
-                 "sinkhorn implicit backward: singular system (pivot %d = %.3g; P too close to "
-                 "a permutation, use the unrolled backward)", j, d);
-        sj[j] = sqrt(d);
-        for (int i = j + 1; i < n; i++) {
-            double *si = S + (size_t)i * n, x = si[j];
-            for (int k = 0; k < j; k++)
-                x -= si[k] * sj[k];
-            si[j] = x / sj[j];
-        }
-    }
-cleanup:
-    return status;
-}
-
-/* x <- (L L')^{-1} x with L from sk_cholesky. */
-static void sk_chol_solve(int n, const double *L, double *x)
-{
-    for (int i = 0; i < n; i++) {
-        for (int k = 0; k < i; k++)
-            x[i] -= L[(size_t)i * n + k] * x[k];
-        x[i] /= L[(size_t)i * n + i];
-    }
-    for (int i = n - 1; i >= 0; i--) {
-        for (int k = i + 1; k < n; k++)
-            x[i] -= L[(size_t)k * n + i] * x[k];
-        x[i] /= L[(size_t)i * n + i];
-    }
-}
-
-/* S = I - P P' + 1 1' / n (lower triangle and diagonal). P P' is doubly stochastic with the
- * eigenvector 1; for P > 0 its other eigenvalues are < 1, so S is positive definite. */
-static void sk_build_system(int n, const double *P, double *S)
-{
-    for (int i = 0; i < n; i++)
-        for (int k = 0; k <= i; k++) {
-            double d = 0.0;
-            for (int j = 0; j < n; j++)
-                d += P[(size_t)i * n + j] * P[(size_t)k * n + j];
-            S[(size_t)i * n + k] = (i == k) - d + 1.0 / n;
-        }
-}
-
-/* a = r - P c and c, with A = dP o P, r = A 1, c = A' 1. */
-static void sk_implicit_rhs(int n, const double *P, const double *dP, double *a, double *c)
-{
+    int n = w->n;
+    const double *P = w->P;
     memset(c, 0, sizeof(*c) * (size_t)n);
     for (int i = 0; i < n; i++) {
-        a[i] = 0.0;
+        a[i] = 0.0, w->r[i] = 0.0;
         for (int j = 0; j < n; j++) {
             double x = dP[(size_t)i * n + j] * P[(size_t)i * n + j];
-            a[i] += x, c[j] += x;
+            a[i] += x, c[j] += x, w->r[i] += P[(size_t)i * n + j];
         }
     }
     for (int i = 0; i < n; i++)
@@ -414,22 +513,26 @@ static void sk_implicit_rhs(int n, const double *P, const double *dP, double *a,
             a[i] -= P[(size_t)i * n + j] * c[j];
 }
 
-/* Linearizing P = exp((M + u + v) / tau) under P 1 = 1, P' 1 = 1 gives (in units of 1 / tau)
- * dL/dM = (A - P o (a 1' + 1 b')) / tau with [I P; P' I] [a; b] = [r; c], solved through the
- * Schur complement (I - P P') a = r - P c (a fixed up to a constant: + 1 1' / n), b = c - P' a. */
+/* Linearizing P = exp((M + u 1' + 1 v') / tau) under P 1 = 1, P' 1 = 1: the adjoint of the
+ * constraint Jacobian [diag(r) P; P' I] gives dL/dM = (A - P o (a 1' + 1 b')) / tau with
+ * [diag(r) P; P' I] [a; b] = [rA; cA], solved through the Schur complement
+ * (diag(r) - P P') a = rA - P cA (a up to a constant: + 1 1'/n fixes it), b = cA - P' a. */
 fm_status fm_sinkhorn_backward_implicit(fm_sinkhorn_ws *ws, const double *dP, double *dM,
                                         fm_err *err)
 {
     fm_status status = FM_OK;
+    double pivot = 0.0;
     FM_TRY(sk_check_backward(ws, dP, dM, err));
-    int n = ws->n, T = ws->iters_done;
+    int n = ws->n;
     double *P = ws->P, *a = ws->ubar, *c = ws->vbar, *b = ws->tmp;
-    sk_plan(n, ws->M, ws->u + (size_t)(T - 1) * n, ws->v + (size_t)T * n, ws->o.tau, P);
-    sk_implicit_rhs(n, P, dP, a, c);
-    sk_build_system(n, P, ws->S);
-    FM_TRY(sk_cholesky(n, ws->S, err));
+    sk_plan(n, ws->M, ws->uf, ws->vf, ws->o.tau, P);
+    sk_implicit_rhs(ws, dP, a, c);
+    sk_build_system(n, P, ws->r, 0.0, ws->S);
+    FM_CHECK(sk_cholesky(n, ws->S, &pivot) == 0, FM_ENUMERIC,
+             "sinkhorn implicit backward: singular system (pivot %.3g; P too close to a "
+             "permutation, use the unrolled backward)", pivot);
     sk_chol_solve(n, ws->S, a);
-    for (int j = 0; j < n; j++) /* b = c - P' a */
+    for (int j = 0; j < n; j++) /* b = cA - P' a */
         b[j] = c[j];
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++)

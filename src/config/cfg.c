@@ -132,6 +132,8 @@ static const cfg_key cfg_keys[] = {
                "\"\" = generate demonstrations; else read them from this HDF5 file"),
     CFG_SCALAR("fleet.shared_init", CFG_BOOL, fleet.shared_init, "false", 0,
                "every robot starts from the same policy initialization"),
+    CFG_SCALAR("fleet.shared_data", CFG_BOOL, fleet.shared_data, "false", 0,
+               "every robot generates robot 0's demonstrations (same data, e.g. for mode connectivity)"),
     CFG_NUM("fleet.sign_flip_fraction", CFG_DOUBLE, fleet.sign_flip_fraction, "0", 0, 1, 0,
             "fraction of robots whose local policy is stored as the equivalent (A, -B, -C)"),
 
@@ -204,6 +206,8 @@ static const cfg_key cfg_keys[] = {
     CFG_NUM("eval.rollouts", CFG_INT, eval.rollouts, "20", 1, 1000000, 0,
             "empirical rollouts per task and policy"),
     CFG_NUM("eval.horizon", CFG_INT, eval.horizon, "0", 0, 1000000, 0, "rollout length; 0 = env.horizon"),
+    CFG_NUM("eval.barrier_points", CFG_INT, eval.barrier_points, "0", 0, 1001, 0,
+            "neural runs: 0 = off; else loss and performance barriers between robots 0 and 1 at this many lambdas"),
 };
 
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])

@@ -107,6 +107,7 @@ typedef struct fm_config {
         char data[FM_CFG_STR]; /* "" = generate; else a demonstrations HDF5 file */
         int shared_init;      /* bool: every robot starts from one initialization */
         double sign_flip_fraction; /* fraction of robots whose local policy is stored as (A, -B, -C) */
+        int shared_data;      /* bool: every robot generates robot 0's demonstrations */
     } fleet;
     struct {
         int arch;             /* fm_arch */
@@ -151,6 +152,7 @@ typedef struct fm_config {
     struct {
         int rollouts;         /* empirical rollouts per task and policy */
         int horizon;          /* 0 = env.horizon */
+        int barrier_points;   /* 0 = off; else lambda points of the barrier curves between robots 0 and 1 */
     } eval;
 } fm_config;
 

@@ -33,6 +33,8 @@ typedef struct nn_ctx {
     int nmerged;
     double local_loss, pooled_loss, *merged_loss, *merge_seconds;
     fm_merge_nn_log *mlog;             /* [num_methods] */
+    float *pair;                       /* [num_methods][2][P]: robots 0 and 1 after each alignment */
+    double *barrier;                   /* [num_methods][points][4]: lambda, loss, balance, cost */
     /* scores [policy][task][SCORE_COUNT]: policies = merged..., pooled, expert */
     int npol;
     double *scores;
@@ -84,9 +86,10 @@ static fm_status nn_data(nn_ctx *c, fm_err *err)
     }
     FM_ALLOC(c->mixture, K);
     FM_ALLOC(tasks, cfg->fleet.demos_per_robot);
-    fm_fleet_draw_tasks(cfg, c->rank, K, c->mixture, tasks);
+    int who = cfg->fleet.shared_data ? 0 : c->rank; /* shared_data: everyone draws robot 0's data */
+    fm_fleet_draw_tasks(cfg, who, K, c->mixture, tasks);
     fm_rng rdata;
-    fm_rng_seed(&rdata, (uint64_t)cfg->experiment.seed, (uint64_t)c->rank, FM_STREAM_DATA);
+    fm_rng_seed(&rdata, (uint64_t)cfg->experiment.seed, (uint64_t)who, FM_STREAM_DATA);
     local = fm_cartpole_generate(&c->env, tasks, cfg->fleet.demos_per_robot, &rdata, &c->demos, err);
     FM_TRY(fm_fleet_agree(c->comm, local, err));
 cleanup:
@@ -165,6 +168,12 @@ static fm_status nn_merge(nn_ctx *c, fm_err *err)
     FM_ALLOC(c->merged_loss, c->nmerged);
     FM_ALLOC(c->merge_seconds, c->nmerged);
     FM_ALLOC(c->mlog, c->nmerged);
+    size_t P = c->local.layout.total;
+    float *mine = NULL;
+    double *acc = NULL;
+    FM_ALLOC(mine, P);
+    FM_ALLOC(acc, 2 * P);
+    FM_ALLOC(c->pair, (size_t)c->nmerged * 2 * P);
     for (int j = 0; j < c->nmerged; j++) {
         int method = c->cfg->merge.methods[j];
         double t0 = fm_now();
@@ -172,12 +181,19 @@ static fm_status nn_merge(nn_ctx *c, fm_err *err)
             fm_logf(stdout, "merge %s (%.1f s)\n", fm_cfg_enum_name("merge.methods", method),
                     fm_now() - c->t_start);
         FM_TRY(fm_model_create(&c->merged[j], &c->spec, err));
-        FM_TRY(fm_merge_nn(method, &c->local, &c->demos, &o, &c->red,
-                           (uint64_t)c->cfg->experiment.seed, &c->merged[j], &c->mlog[j], err));
+        FM_TRY(fm_merge_nn_aligned(method, &c->local, &c->demos, &o, &c->red,
+                                   (uint64_t)c->cfg->experiment.seed, &c->merged[j], mine, &c->mlog[j], err));
         c->merge_seconds[j] = fm_now() - t0;
+        memset(acc, 0, sizeof(double) * 2 * P); /* robots 0 and 1 after this alignment, on every rank */
+        for (size_t q = 0; c->rank < 2 && q < P; q++)
+            acc[(size_t)c->rank * P + q] = mine[q];
+        FM_TRY(fm_reduce_sum(&c->red, acc, (int)(2 * P), err));
+        for (size_t q = 0; q < 2 * P; q++)
+            c->pair[(size_t)j * 2 * P + q] = (float)acc[q];
         FM_TRY(fm_nn_eval_loss(&c->merged[j], &c->demos, -1, &c->red, &c->merged_loss[j], err));
     }
 cleanup:
+    free(mine), free(acc);
     return status;
 }
 
@@ -252,6 +268,56 @@ cleanup:
         fm_nn_runner_free(run[j]);
     free(run);
     return status;
+}
+
+/* ---------------- barriers between robots 0 and 1 (Section 3) ---------------- */
+
+/* Loss and performance along theta_l = (1 - l) theta_0 + l theta_1 for the aligned pair of
+ * every method (average = plain interpolation): BC loss over the fleet's data, balance rate and
+ * cost over eval.rollouts episodes per task (split over ranks, common random numbers). */
+static fm_status nn_barriers(nn_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int npts = c->cfg->eval.barrier_points, K = c->env.K, R = c->cfg->eval.rollouts;
+    size_t P = c->local.layout.total;
+    fm_model m = {0};
+    fm_nn_runner *run = NULL;
+    if (npts < 1 || c->size < 2)
+        goto cleanup;
+    FM_TRY(fm_model_create(&m, &c->spec, err));
+    fm_model_copy(&m, &c->local);
+    FM_ALLOC(c->barrier, (size_t)c->nmerged * npts * 4);
+    for (int j = 0; j < c->nmerged; j++)
+        for (int p = 0; p < npts; p++) {
+            double lam = npts > 1 ? (double)p / (npts - 1) : 0.0, *row = c->barrier + ((size_t)j * npts + p) * 4;
+            const float *a = c->pair + (size_t)j * 2 * P, *b = a + P;
+            for (size_t q = 0; q < P; q++)
+                m.w[q] = (float)((1.0 - lam) * a[q] + lam * b[q]);
+            FM_TRY(fm_nn_eval_loss(&m, &c->demos, -1, &c->red, &row[1], err));
+            FM_TRY(fm_nn_runner_create(&m, &run, err));
+            double acc[SCORE_COUNT] = {0};
+            for (int q = c->rank; q < K * R; q += c->size)
+                episode(c, q / R, q % R, run, acc);
+            fm_nn_runner_free(run);
+            run = NULL;
+            FM_TRY(fm_reduce_sum(&c->red, acc, SCORE_COUNT, err));
+            row[0] = lam, row[2] = acc[SCORE_BALANCE] / (K * R), row[3] = acc[SCORE_COST] / (K * R);
+        }
+cleanup:
+    fm_nn_runner_free(run);
+    fm_model_free(&m);
+    return status;
+}
+
+/* max_l L(theta_l) - (L_0 + L_1) / 2 and max_l (T_0 + T_1) / 2 - T(theta_l) for T = balance. */
+static void barrier_values(const double *rows, int npts, double *loss_b, double *bal_b)
+{
+    double l0 = rows[1], l1 = rows[(npts - 1) * 4 + 1], t0 = rows[2], t1 = rows[(npts - 1) * 4 + 2];
+    *loss_b = -INFINITY, *bal_b = -INFINITY;
+    for (int p = 0; p < npts; p++) {
+        *loss_b = fmax(*loss_b, rows[p * 4 + 1] - 0.5 * (l0 + l1));
+        *bal_b = fmax(*bal_b, 0.5 * (t0 + t1) - rows[p * 4 + 2]);
+    }
 }
 
 /* ---------------- results ---------------- */
@@ -329,6 +395,35 @@ cleanup:
     return status;
 }
 
+static fm_status write_barriers(nn_ctx *c, fm_h5 *h, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int npts = c->cfg->eval.barrier_points;
+    char path[256];
+    double *v = NULL;
+    if (!c->barrier)
+        goto cleanup;
+    FM_ALLOC(v, npts);
+    const char *cols[4] = {"lambda", "loss", "balance", "cost"};
+    for (int j = 0; j < c->nmerged; j++) {
+        const double *rows = c->barrier + (size_t)j * npts * 4;
+        for (int q = 0; q < 4; q++) {
+            for (int p = 0; p < npts; p++)
+                v[p] = rows[p * 4 + q];
+            snprintf(path, sizeof path, "/barrier/%s/%s", policy_name(c, j), cols[q]);
+            FM_TRY(fm_h5_write_f64(h, path, 1, (int64_t[1]){npts}, v, err));
+        }
+        double lb, bb;
+        barrier_values(rows, npts, &lb, &bb);
+        snprintf(path, sizeof path, "/barrier/%s", policy_name(c, j));
+        FM_TRY(fm_h5_attr_f64(h, path, "loss_barrier", lb, err));
+        FM_TRY(fm_h5_attr_f64(h, path, "balance_barrier", bb, err));
+    }
+cleanup:
+    free(v);
+    return status;
+}
+
 static fm_status write_models_scores(nn_ctx *c, fm_h5 *h, fm_err *err)
 {
     fm_status status = FM_OK;
@@ -371,6 +466,7 @@ static fm_status nn_write(nn_ctx *c, fm_err *err)
     FM_TRY(fm_h5_write_text(h, "/config", text, err));
     FM_TRY(write_fleet(c, h, err));
     FM_TRY(write_models_scores(c, h, err));
+    FM_TRY(write_barriers(c, h, err));
     double t[6];
     MPI_Allreduce(c->t_phase, t, 6, MPI_DOUBLE, MPI_MAX, c->comm);
     FM_TRY(fm_h5_write_f64(h, "/timing/phase_seconds", 1, (int64_t[1]){6}, t, err));
@@ -423,6 +519,11 @@ static void nn_summary(const nn_ctx *c)
         print_row("local (mean)", mean, K, SCORE_COUNT, NAN);
     free(mean);
     printf("  balance = pole up and cart on the track for the whole episode (docs/cartpole.md)\n");
+    for (int j = 0; c->barrier && j < c->nmerged; j++) {
+        double lb, bb;
+        barrier_values(c->barrier + (size_t)j * c->cfg->eval.barrier_points * 4, c->cfg->eval.barrier_points, &lb, &bb);
+        printf("  barrier robots 0-1 after %-16s loss %.4g, balance %.3f\n", policy_name(c, j), lb, bb);
+    }
     printf("results: %s\n", c->out_path);
     fflush(stdout);
 }
@@ -436,6 +537,7 @@ static void nn_free(nn_ctx *c)
     for (int j = 0; c->merged && j < c->nmerged; j++)
         fm_model_free(&c->merged[j]);
     free(c->merged), free(c->merged_loss), free(c->merge_seconds), free(c->mlog), free(c->mixture), free(c->scores);
+    free(c->pair), free(c->barrier);
     free(c->local_scores), free(c->all_local);
 }
 
@@ -459,6 +561,10 @@ fm_status fm_run_nn(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts
     PHASE(2, "merging", nn_merge(c, err));
     PHASE(3, "pooled training", nn_pooled(c, err));
     PHASE(4, "evaluation", nn_evaluate(c, err));
+    if (c->cfg->eval.barrier_points > 0) {
+        progress(c, "barriers");
+        FM_TRY(nn_barriers(c, err));
+    }
     PHASE(5, "writing results", nn_write(c, err));
     nn_summary(c);
 cleanup:

@@ -46,6 +46,18 @@ static void group_similarity(const fm_layout *l, int g, const float *Ap, const f
     }
 }
 
+static void save_perms(const fm_layout *l, const int *const *perms, int *flat)
+{
+    for (int g = 0; g < l->ngroups; g++, flat += l->group_size[g - 1])
+        memcpy(flat, perms[g], sizeof(int) * l->group_size[g]);
+}
+
+static void load_perms(const fm_layout *l, const int *flat, int *const *perms)
+{
+    for (int g = 0; g < l->ngroups; g++, flat += l->group_size[g - 1])
+        memcpy(perms[g], flat, sizeof(int) * l->group_size[g]);
+}
+
 double fm_perm_distance(const fm_layout *l, const float *A, const float *B, const int *const *perms)
 {
     float *P = malloc(sizeof(float) * l->total);
@@ -65,14 +77,22 @@ fm_status fm_weight_match(const fm_layout *l, const float *A, const float *B, fm
     fm_status status = FM_OK;
     float *Ap = NULL;
     double *M = NULL;
-    int *order = NULL, *next = NULL, maxn = 1, pass = 0;
+    int *order = NULL, *next = NULL, *best = NULL, maxn = 1, pass = 0;
+    size_t nunits = 0;
     const int *tmp[FM_NN_MAX_GROUPS];
-    for (int g = 0; g < l->ngroups; g++)
+    for (int g = 0; g < l->ngroups; g++) {
         maxn = l->group_size[g] > maxn ? l->group_size[g] : maxn;
+        nunits += (size_t)l->group_size[g];
+    }
+    FM_ALLOC(best, nunits ? nunits : 1);
     FM_ALLOC(Ap, l->total);
     FM_ALLOC(M, (size_t)maxn * maxn);
     FM_ALLOC(order, l->ngroups + 1);
     FM_ALLOC(next, maxn);
+    /* With recurrent weights (both axes in one group) a group's LAP uses the group's current
+     * permutation on the other axis, so passes need not improve monotonically: keep the best. */
+    double dbest = fm_perm_distance(l, A, B, (const int *const *)perms);
+    save_perms(l, (const int *const *)perms, best);
     for (pass = 0; pass < max_passes; pass++) {
         int changed = 0;
         for (int g = 0; g < l->ngroups; g++)
@@ -89,12 +109,16 @@ fm_status fm_weight_match(const fm_layout *l, const float *A, const float *B, fm
             changed += memcmp(next, perms[g], sizeof(int) * n) != 0;
             memcpy(perms[g], next, sizeof(int) * n);
         }
+        double d = fm_perm_distance(l, A, B, (const int *const *)perms);
+        if (d < dbest)
+            dbest = d, save_perms(l, (const int *const *)perms, best);
         if (!changed)
             break;
     }
+    load_perms(l, best, perms);
     if (passes)
         *passes = pass + (pass < max_passes);
 cleanup:
-    free(Ap), free(M), free(order), free(next);
+    free(Ap), free(M), free(order), free(next), free(best);
     return status;
 }

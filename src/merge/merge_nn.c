@@ -448,6 +448,13 @@ fm_status fm_merge_nn(int method, const fm_model *local, const fm_demos *data,
                       const fm_merge_nn_opts *o, const fm_reducer *red, uint64_t seed,
                       fm_model *merged, fm_merge_nn_log *log, fm_err *err)
 {
+    return fm_merge_nn_aligned(method, local, data, o, red, seed, merged, NULL, log, err);
+}
+
+fm_status fm_merge_nn_aligned(int method, const fm_model *local, const fm_demos *data,
+                              const fm_merge_nn_opts *o, const fm_reducer *red, uint64_t seed,
+                              fm_model *merged, float *aligned, fm_merge_nn_log *log, fm_err *err)
+{
     fm_status status = FM_OK;
     fleet_perms fp = {0};
     merge_ws w = {0};
@@ -469,6 +476,8 @@ fm_status fm_merge_nn(int method, const fm_model *local, const fm_demos *data,
     }
     fm_model_copy(merged, &local[0]);
     memcpy(merged->w, w.mean, sizeof(float) * l->total);
+    for (int i = 0; aligned && i < red->nlocal; i++)
+        fm_layout_permute(l, (const int *const *)fp.p[i], local[i].w, aligned + (size_t)i * l->total);
 cleanup:
     free(fp.buf);
     ws_free(&w);

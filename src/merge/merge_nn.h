@@ -46,5 +46,10 @@ typedef struct fm_merge_nn_log {
 fm_status fm_merge_nn(int method, const fm_model *local, const fm_demos *data,
                       const fm_merge_nn_opts *o, const fm_reducer *red, uint64_t seed,
                       fm_model *merged, fm_merge_nn_log *log, fm_err *err);
+/* The same, also writing every local robot's aligned parameters P_i(theta_i) to
+ * aligned[i * total ...] (aligned may be NULL). */
+fm_status fm_merge_nn_aligned(int method, const fm_model *local, const fm_demos *data,
+                              const fm_merge_nn_opts *o, const fm_reducer *red, uint64_t seed,
+                              fm_model *merged, float *aligned, fm_merge_nn_log *log, fm_err *err);
 
 #endif
