@@ -1,7 +1,7 @@
 /* test_sinkhorn.c - the Sinkhorn projection of Eq. 3.2: doubly-stochastic output (also for peaky
- * scores), limits tau -> 0 (the LAP permutation) and tau -> inf (uniform), invariances, both
- * backward passes against central finite differences, the hard projection against brute force,
- * and every error path with its message. */
+ * scores, through epsilon scaling and the Newton finish), limits tau -> 0 (the LAP permutation)
+ * and tau -> inf (uniform), invariances, both backward passes against central finite
+ * differences, the hard projection against brute force, and every error path with its message. */
 #include "align/sinkhorn.h"
 #include "tap.h"
 
@@ -13,6 +13,14 @@
 static double M_[MAXN * MAXN], P_[MAXN * MAXN], Q_[MAXN * MAXN], R_[MAXN * MAXN];
 
 /* ---- helpers ---- */
+
+/* Status and message of a call expected to fail. */
+static void expect_status(fm_status got, fm_status want, const fm_err *err, const char *needle,
+                          const char *what)
+{
+    is_int(got, want, "%s: status", what);
+    has_str(err->msg, needle, "%s: message", what);
+}
 
 static void fill_uniform(fm_rng *r, int count, double scale, double *x)
 {
@@ -28,22 +36,31 @@ static void fill_normal(fm_rng *r, int count, double *x)
 
 static fm_sinkhorn_opts opts_fixed(double tau, int iters)
 {
-    return (fm_sinkhorn_opts){.tau = tau, .iters = iters, .tol = 0.0, .max_iters = 0};
+    return (fm_sinkhorn_opts){.tau = tau, .iters = iters};
 }
 
+/* Plain Sinkhorn until tol. */
 static fm_sinkhorn_opts opts_tol(double tau, double tol, int max_iters)
 {
-    return (fm_sinkhorn_opts){.tau = tau, .iters = 0, .tol = tol, .max_iters = max_iters};
+    return (fm_sinkhorn_opts){.tau = tau, .tol = tol, .max_iters = max_iters};
 }
 
-/* One forward with a fresh workspace; err receives the failure, if any. */
-static fm_status run(int n, fm_sinkhorn_opts o, const double *M, double *P, int *iters, fm_err *err)
+/* Until tol with epsilon scaling from tau_start and a Newton finish after 100 iterations. */
+static fm_sinkhorn_opts opts_fast(double tau, double tol, double tau_start)
+{
+    return (fm_sinkhorn_opts){
+        .tau = tau, .tol = tol, .max_iters = 5000, .tau_start = tau_start, .newton = 100};
+}
+
+/* One forward with a fresh workspace; err receives the failure, if any; info may be NULL. */
+static fm_status run(int n, fm_sinkhorn_opts o, const double *M, double *P, fm_sinkhorn_info *info,
+                     fm_err *err)
 {
     fm_sinkhorn_ws *ws = NULL;
     fm_err_clear(err);
     fm_status st = fm_sinkhorn_ws_create(n, &o, &ws, err);
     if (st == FM_OK)
-        st = fm_sinkhorn_forward(ws, M, P, iters, err);
+        st = fm_sinkhorn_forward(ws, M, P, info, err);
     fm_sinkhorn_ws_free(ws);
     return st;
 }
@@ -80,6 +97,9 @@ static int all_positive(int count, const double *x, int strict)
 
 /* ---- doubly stochastic output ---- */
 
+/* Random M (uniform in [-1, 1], or peaky: in [-1e3 / tau, 1e3 / tau], so |M / tau| up to
+ * 1e3 / tau^2 = 1e7) at tau = 0.01 .. 10, through epsilon scaling from the spread of M and the
+ * Newton finish: rows and columns sum to 1. */
 static void test_sums(fm_rng *r, int peaky)
 {
     static const int ns[] = {1, 2, 5, 32, 128};
@@ -87,12 +107,14 @@ static void test_sums(fm_rng *r, int peaky)
     fm_err err;
     for (int a = 0; a < 5; a++)
         for (int b = 0; b < 4; b++) {
-            int n = ns[a], it = 0;
-            double tau = taus[b];
-            fill_uniform(r, n * n, peaky ? 1e3 / tau : 1.0, M_);
-            fm_status st = run(n, opts_tol(tau, 1e-9, 100000), M_, P_, &it, &err);
-            ok(st == FM_OK, "%s n=%d tau=%g converges (%d iterations) %s", peaky ? "peaky" : "plain",
-               n, tau, it, err.msg);
+            int n = ns[a];
+            double tau = taus[b], scale = peaky ? 1e3 / tau : 1.0;
+            fm_sinkhorn_info in = {0, 0, NAN};
+            fill_uniform(r, n * n, scale, M_);
+            fm_status st = run(n, opts_fast(tau, 1e-9, 2.0 * scale), M_, P_, &in, &err);
+            ok(st == FM_OK && in.residual < 1e-9, "%s n=%d tau=%g converges (%d iterations, %d Newton "
+               "steps, residual %.2g) %s", peaky ? "peaky" : "plain", n, tau, in.iters,
+               in.newton_steps, in.residual, err.msg);
             is_close(sum_residual(n, P_), 0.0, 1e-6, 0.0, "%s n=%d tau=%g rows and columns sum to 1",
                      peaky ? "peaky" : "plain", n, tau);
             ok(all_positive(n * n, P_, !peaky), "%s n=%d tau=%g P %s", peaky ? "peaky" : "plain",
@@ -149,13 +171,34 @@ static void test_small_tau(fm_rng *r)
             fill_uniform(r, n * n, 1.0, M_);
             b = brute_solve(n, M_);
         } while (b.best - b.second < 0.05);
-        fm_status st = run(n, opts_tol(1e-3, 1e-10, 100000), M_, P_, NULL, &err);
+        fm_status st = run(n, opts_fast(1e-3, 1e-10, 2.0), M_, P_, NULL, &err);
         ok(st == FM_OK, "tau=1e-3 n=%d converges %s", n, err.msg);
         fm_err_clear(&err);
         ok(fm_sinkhorn_hard(n, M_, perm, Q_, &err) == FM_OK, "hard n=%d %s", n, err.msg);
         is_close(max_abs_diff(n * n, P_, Q_), 0.0, 1e-3, 0.0,
                  "tau=1e-3 n=%d: max |P - Phard| < 1e-3 (gap %.3f)", n, b.best - b.second);
     }
+}
+
+/* Both rows prefer column 0 at tau = 0.01: plain Sinkhorn's residual decays like 1/t (it would
+ * need ~1e16 iterations here), epsilon scaling converges in a few dozen. */
+static void test_competing_rows(void)
+{
+    const double M[4] = {0.952, -0.291, 0.527, 0.001};
+    double P[4];
+    fm_sinkhorn_info in = {0, 0, NAN};
+    fm_err err;
+    expect_status(run(2, opts_tol(0.01, 1e-9, 2000), M, P, NULL, &err), FM_ENUMERIC, &err,
+                  "no convergence in 2000 iterations", "plain Sinkhorn, competing rows, tau 0.01");
+    has_str(err.msg, "try epsilon scaling (tau_start)", "non-convergence message suggests scaling");
+    fm_sinkhorn_opts o = {.tau = 0.01, .tol = 1e-12, .max_iters = 2000, .tau_start = 2.0};
+    fm_status st = run(2, o, M, P, &in, &err);
+    ok(st == FM_OK && in.iters < 100 && in.newton_steps == 0,
+       "epsilon scaling converges in %d iterations %s", in.iters, err.msg);
+    /* exact: p = 1 / (1 + exp(-(M00 + M11 - M01 - M10) / (2 tau))) on the diagonal */
+    double p = 1.0 / (1.0 + exp(-(M[0] + M[3] - M[1] - M[2]) / 0.02));
+    is_close(P[0], p, 1e-12, 0.0, "P[0][0] = closed form");
+    is_close(P[1], 1.0 - p, 1e-12, 1e-9, "P[0][1] = closed form");
 }
 
 /* Large tau: P -> 1/n, with a deviation shrinking like 1/tau. */
@@ -195,8 +238,8 @@ static void test_shift_invariance(fm_rng *r)
             R_[2 * n + j] += 3.7;
         for (int i = 0; i < n; i++)
             R_[i * n + 4] -= 12.5;
-        ok(run(n, opts_tol(tau, 1e-13, 100000), M_, P_, NULL, &err) == FM_OK, "base %s", err.msg);
-        ok(run(n, opts_tol(tau, 1e-13, 100000), R_, Q_, NULL, &err) == FM_OK, "shifted %s", err.msg);
+        ok(run(n, opts_fast(tau, 1e-13, 2.0), M_, P_, NULL, &err) == FM_OK, "base %s", err.msg);
+        ok(run(n, opts_fast(tau, 1e-13, 2.0), R_, Q_, NULL, &err) == FM_OK, "shifted %s", err.msg);
         is_close(max_abs_diff(n * n, P_, Q_), 0.0, 1e-10, 0.0,
                  "tau=%g: row + column shift of M leaves P unchanged", tau);
         memcpy(R_, M_, sizeof(double) * n * n);
@@ -233,7 +276,7 @@ static void test_permutation_equivariance(fm_rng *r)
         for (int j = 0; j < n; j++)
             R_[i * n + j] = M_[s[i] * n + p[j]];
     for (int k = 0; k < 2; k++) {
-        fm_sinkhorn_opts o = k ? opts_fixed(0.2, 4) : opts_tol(0.2, 1e-13, 100000);
+        fm_sinkhorn_opts o = k ? opts_fixed(0.2, 4) : opts_fast(0.2, 1e-13, 2.0);
         ok(run(n, o, M_, P_, NULL, &err) == FM_OK, "base %s", err.msg);
         ok(run(n, o, R_, Q_, NULL, &err) == FM_OK, "permuted %s", err.msg);
         double worst = 0.0;
@@ -341,7 +384,7 @@ static void test_grad_implicit(fm_rng *r)
     for (int a = 0; a < 2; a++)
         for (int b = 0; b < 2; b++) {
             int n = ns[a];
-            fm_sinkhorn_opts o = opts_tol(taus[b], 1e-14, 100000);
+            fm_sinkhorn_opts o = opts_tol(taus[b], 1e-14, 10000);
             fill_uniform(r, n * n, 1.0, M_);
             fill_normal(r, n * n, G);
             ok(grad(n, o, M_, G, 1, 0.0, dM, &err) == FM_OK, "implicit backward %s", err.msg);
@@ -354,6 +397,51 @@ static void test_grad_implicit(fm_rng *r)
             is_close(fmax(max_line_sum(n, dM, 0), max_line_sum(n, dM, 1)), 0.0, 1e-12, 0.0,
                      "implicit gradient rows and columns sum to 0, n=%d tau=%g", n, taus[b]);
         }
+}
+
+/* Until tol with epsilon scaling (no Newton): the unrolled gradient differentiates the recorded
+ * iterations at every temperature; finite differences of the same map agree (a perturbation of
+ * 1e-6 does not move the stage switches or the stop). */
+static void test_grad_scaled(fm_rng *r)
+{
+    double G[36], dM[36];
+    fm_err err;
+    for (int n = 3; n <= 6; n += 3) {
+        fm_sinkhorn_opts o = {.tau = 0.05, .tol = 1e-8, .max_iters = 5000, .tau_start = 2.0};
+        fm_sinkhorn_info in = {0, 0, NAN};
+        fill_uniform(r, n * n, 1.0, M_);
+        fill_normal(r, n * n, G);
+        fm_status st = run(n, o, M_, P_, &in, &err);
+        ok(st == FM_OK && in.iters > 6, "scaled forward: %d iterations %s", in.iters, err.msg);
+        ok(grad(n, o, M_, G, 0, 0.0, dM, &err) == FM_OK, "unrolled backward %s", err.msg);
+        double w = fd_worst(n, o, G, dM, 1e-8, 1e-7);
+        ok(w <= 1.0, "unrolled gradient through epsilon scaling = finite differences, n=%d "
+           "(worst err / tol %.3g)", n, w);
+    }
+}
+
+/* A forward finished by Newton steps: the unrolled backward refuses, the implicit one matches
+ * finite differences. */
+static void test_grad_newton(fm_rng *r)
+{
+    const int n = 5;
+    fm_sinkhorn_opts o = {.tau = 0.2, .tol = 1e-13, .max_iters = 100, .newton = 1};
+    fm_sinkhorn_info in = {0, 0, NAN};
+    double G[25], dM[25];
+    fm_err err;
+    fill_uniform(r, n * n, 1.0, M_);
+    fill_normal(r, n * n, G);
+    fm_status st = run(n, o, M_, P_, &in, &err);
+    ok(st == FM_OK && in.newton_steps > 0 && in.residual < 1e-13,
+       "Newton finish: %d iterations, %d Newton steps, residual %.2g %s", in.iters, in.newton_steps,
+       in.residual, err.msg);
+    is_close(sum_residual(n, P_), 0.0, 1e-12, 0.0, "Newton finish: rows and columns sum to 1");
+    expect_status(grad(n, o, M_, G, 0, 0.0, dM, &err), FM_EINVAL, &err,
+                  "ended with", "unrolled backward after Newton steps");
+    has_str(err.msg, "use fm_sinkhorn_backward_implicit", "message points to the implicit backward");
+    ok(grad(n, o, M_, G, 1, 0.0, dM, &err) == FM_OK, "implicit backward after Newton %s", err.msg);
+    double w = fd_worst(n, o, G, dM, 1e-6, 1e-6);
+    ok(w <= 1.0, "implicit gradient after Newton = finite differences (worst err / tol %.3g)", w);
 }
 
 /* Both backward passes add to dM instead of overwriting it. */
@@ -404,13 +492,6 @@ static void test_hard(fm_rng *r)
 
 /* ---- errors ---- */
 
-static void expect(fm_status got, fm_status want, const fm_err *err, const char *needle,
-                   const char *what)
-{
-    is_int(got, want, "%s: status", what);
-    has_str(err->msg, needle, "%s: message", what);
-}
-
 static void test_create_errors(void)
 {
     static char sentinel;
@@ -429,17 +510,21 @@ static void test_create_errors(void)
         {3, opts_fixed(1.0, -2), "iters = -2"},
         {3, opts_tol(1.0, 0.0, 10), "tol = 0, expected a finite tol > 0"},
         {3, opts_tol(1.0, 1e-9, 0), "max_iters = 0"},
+        {3, {.tau = 1.0, .iters = 5, .tau_start = 2.0}, "both apply only when iters = 0"},
+        {3, {.tau = 1.0, .iters = 5, .newton = 3}, "both apply only when iters = 0"},
+        {3, {.tau = 1.0, .tol = 1e-9, .max_iters = 9, .tau_start = -1.0}, "tau_start = -1"},
+        {3, {.tau = 1.0, .tol = 1e-9, .max_iters = 9, .newton = -1}, "newton = -1, expected >= 0"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         fm_err_clear(&err);
         o = cases[k].o;
         ws = (fm_sinkhorn_ws *)(void *)&sentinel; /* must be reset to NULL */
-        expect(fm_sinkhorn_ws_create(cases[k].n, &o, &ws, &err), FM_EINVAL, &err, cases[k].needle,
+        expect_status(fm_sinkhorn_ws_create(cases[k].n, &o, &ws, &err), FM_EINVAL, &err, cases[k].needle,
                cases[k].needle);
         ok(ws == NULL, "failed create leaves *out NULL");
     }
     fm_err_clear(&err);
-    expect(fm_sinkhorn_ws_create(3, NULL, &ws, &err), FM_EINVAL, &err, "options are NULL",
+    expect_status(fm_sinkhorn_ws_create(3, NULL, &ws, &err), FM_EINVAL, &err, "options are NULL",
            "NULL options");
     fm_sinkhorn_ws_free(NULL);
 }
@@ -453,31 +538,31 @@ static void test_forward_errors(fm_rng *r)
     fm_err err;
     fm_err_clear(&err);
     ok(fm_sinkhorn_ws_create(n, &o, &ws, &err) == FM_OK, "create %s", err.msg);
-    ok(isnan(fm_sinkhorn_residual(ws)), "no residual before a forward");
-    expect(fm_sinkhorn_backward(ws, M_, dM, &err), FM_EINVAL, &err, "no successful forward",
+    expect_status(fm_sinkhorn_backward(ws, M_, dM, &err), FM_EINVAL, &err, "no successful forward",
            "backward before forward");
     fill_uniform(r, n * n, 1.0, M_);
     fm_err_clear(&err);
-    expect(fm_sinkhorn_forward(ws, M_, P_, NULL, &err), FM_ENUMERIC, &err,
+    expect_status(fm_sinkhorn_forward(ws, M_, P_, NULL, &err), FM_ENUMERIC, &err,
            "no convergence in 1 iterations (residual", "max_iters 1, tol 1e-12");
+    has_str(err.msg, "tol 1e-12, tau 0.1, n 5", "non-convergence message gives tol, tau, n");
     fm_err_clear(&err);
-    expect(fm_sinkhorn_backward(ws, M_, dM, &err), FM_EINVAL, &err, "no successful forward",
+    expect_status(fm_sinkhorn_backward(ws, M_, dM, &err), FM_EINVAL, &err, "no successful forward",
            "backward after a failed forward");
     M_[1 * n + 2] = NAN;
     fm_err_clear(&err);
-    expect(fm_sinkhorn_forward(ws, M_, P_, NULL, &err), FM_EINVAL, &err, "sinkhorn: M[1][2] = ",
+    expect_status(fm_sinkhorn_forward(ws, M_, P_, NULL, &err), FM_EINVAL, &err, "sinkhorn: M[1][2] = ",
            "NaN entry");
     has_str(err.msg, "is not finite", "NaN entry: says not finite");
     M_[1 * n + 2] = 0.5, M_[4 * n + 0] = -INFINITY;
     fm_err_clear(&err);
-    expect(fm_sinkhorn_forward(ws, M_, P_, NULL, &err), FM_EINVAL, &err, "M[4][0] = -inf",
+    expect_status(fm_sinkhorn_forward(ws, M_, P_, NULL, &err), FM_EINVAL, &err, "M[4][0] = -inf",
            "-inf entry");
     fm_err_clear(&err);
-    expect(fm_sinkhorn_forward(ws, NULL, P_, NULL, &err), FM_EINVAL, &err, "M is NULL", "NULL M");
+    expect_status(fm_sinkhorn_forward(ws, NULL, P_, NULL, &err), FM_EINVAL, &err, "M is NULL", "NULL M");
     fm_sinkhorn_ws_free(ws);
 }
 
-static void test_other_errors(void)
+static void test_other_errors(fm_rng *r)
 {
     const int n = 3;
     fm_sinkhorn_opts o = opts_fixed(1e-10, 2);
@@ -487,7 +572,7 @@ static void test_other_errors(void)
     fm_err err;
     fm_err_clear(&err);
     ok(fm_sinkhorn_ws_create(n, &o, &ws, &err) == FM_OK, "create %s", err.msg);
-    expect(fm_sinkhorn_forward(ws, M, P, NULL, &err), FM_EINVAL, &err,
+    expect_status(fm_sinkhorn_forward(ws, M, P, NULL, &err), FM_EINVAL, &err,
            "M[1][1] / tau = inf is out of range", "M / tau overflows");
     fm_sinkhorn_ws_free(ws);
     /* tau tiny against the gaps: P is a permutation to rounding, the implicit system singular */
@@ -496,18 +581,24 @@ static void test_other_errors(void)
     fm_err_clear(&err);
     ok(fm_sinkhorn_ws_create(n, &o, &ws, &err) == FM_OK, "create %s", err.msg);
     ok(fm_sinkhorn_forward(ws, Mi, P, NULL, &err) == FM_OK, "forward %s", err.msg);
-    expect(fm_sinkhorn_backward_implicit(ws, G, dM, &err), FM_ENUMERIC, &err, "singular system",
+    expect_status(fm_sinkhorn_backward_implicit(ws, G, dM, &err), FM_ENUMERIC, &err, "singular system",
            "implicit backward at a permutation");
     fm_sinkhorn_ws_free(ws);
+    /* a tolerance below rounding: Newton stops making progress */
+    fill_uniform(r, 32 * 32, 1.0, M_);
+    o = (fm_sinkhorn_opts){.tau = 0.5, .tol = 1e-30, .max_iters = 10, .newton = 2};
+    expect_status(run(32, o, M_, P_, NULL, &err), FM_ENUMERIC, &err, "sinkhorn: no convergence",
+                  "Newton below rounding");
+    has_str(err.msg, "tol 1e-30", "Newton failure message gives tol");
     fm_err_clear(&err);
-    expect(fm_sinkhorn_hard(0, M, perm, NULL, &err), FM_EINVAL, &err,
+    expect_status(fm_sinkhorn_hard(0, M, perm, NULL, &err), FM_EINVAL, &err,
            "sinkhorn_hard: n = 0, expected n >= 1", "hard n = 0");
     M[0 * n + 1] = NAN;
     fm_err_clear(&err);
-    expect(fm_sinkhorn_hard(n, M, perm, NULL, &err), FM_EINVAL, &err, "sinkhorn_hard: M[0][1] = ",
+    expect_status(fm_sinkhorn_hard(n, M, perm, NULL, &err), FM_EINVAL, &err, "sinkhorn_hard: M[0][1] = ",
            "hard NaN entry");
     fm_err_clear(&err);
-    expect(fm_sinkhorn_hard(n, Mi, NULL, NULL, &err), FM_EINVAL, &err, "perm is NULL",
+    expect_status(fm_sinkhorn_hard(n, Mi, NULL, NULL, &err), FM_EINVAL, &err, "perm is NULL",
            "hard NULL perm");
 }
 
@@ -518,15 +609,18 @@ int main(void)
     test_sums(&r, 0);
     test_sums(&r, 1);
     test_small_tau(&r);
+    test_competing_rows();
     test_large_tau(&r);
     test_shift_invariance(&r);
     test_permutation_equivariance(&r);
     test_grad_unrolled(&r);
     test_grad_implicit(&r);
+    test_grad_scaled(&r);
+    test_grad_newton(&r);
     test_accumulate(&r);
     test_hard(&r);
     test_create_errors();
     test_forward_errors(&r);
-    test_other_errors();
+    test_other_errors(&r);
     return done_testing();
 }
