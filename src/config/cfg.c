@@ -172,7 +172,8 @@ static const cfg_key cfg_keys[] = {
 
     CFG_CHOICE_LIST("merge.methods", merge.methods, merge.num_methods, "[average, linear_perm, linear_gl]",
                     "merge methods to run and compare, in this order, no repeats", "average",
-                    "linear_perm", "linear_gl", "git_rebasin", "sinkhorn_rebasin", "fleet_merge"),
+                    "linear_perm", "linear_gl", "git_rebasin", "sinkhorn_rebasin", "fleet_merge",
+                    "fleet_merge_soft", "fleet_merge_simplex", "fleet_merge_average"),
     CFG_NUM("merge.perm_iters", CFG_INT, merge.perm_iters, "50", 1, 100000, 0,
             "linear_perm: alternations of mean / assignment"),
     CFG_NUM("merge.gl_steps", CFG_INT, merge.gl_steps, "2000", 1, 10000000, 0,

@@ -57,6 +57,9 @@ typedef enum fm_merge_method {
     FM_MERGE_GIT_REBASIN, /* "git_rebasin": weight matching, MergeMany (neural policies) */
     FM_MERGE_SINKHORN_REBASIN, /* "sinkhorn_rebasin": SoftUpdate against robot 0 (Eq. 3.1) */
     FM_MERGE_FLEET_MERGE, /* "fleet_merge": Algorithm 1 */
+    FM_MERGE_FLEET_MERGE_SOFT,    /* "fleet_merge_soft": no hard projection (App. F ablation) */
+    FM_MERGE_FLEET_MERGE_SIMPLEX, /* "fleet_merge_simplex": gradient at a random point of the hull */
+    FM_MERGE_FLEET_MERGE_AVERAGE, /* "fleet_merge_average": gradient at the plain average */
     FM_MERGE_COUNT
 } fm_merge_method;
 

@@ -258,9 +258,41 @@ static int next_batch(soft_state *s, const fm_demos *d, int B, fm_rng *r)
     return nb;
 }
 
+/* What a robot's soft permutation is trained against: a fixed reference (alpha ~ U[0, 1],
+ * Eq. 3.1), or, for fleet_merge_simplex, a random point of the convex hull of the fleet's
+ * aligned models (weights w ~ Dirichlet(1_N), alpha = w_self, the robot's own model replaced
+ * by its soft-permuted version). */
+typedef struct soft_target {
+    const float *ref;   /* fixed reference, or NULL with hull */
+    const float *hull;  /* [nhull][P] aligned models of every robot */
+    int nhull, self;
+    float *tmp;         /* [P] scratch for the hull reference */
+    double *w;          /* [nhull] scratch */
+} soft_target;
+
+/* alpha and the reference of one step. */
+static const float *draw_target(const soft_target *tg, size_t P, fm_rng *r, float *alpha)
+{
+    if (!tg->hull) {
+        *alpha = (float)fm_rng_uniform(r);
+        return tg->ref;
+    }
+    fm_rng_dirichlet(r, 1.0, tg->nhull, tg->w);
+    double a = tg->w[tg->self], rest = 1.0 - a > 1e-12 ? 1.0 - a : 1e-12;
+    for (size_t q = 0; q < P; q++) {
+        double v = 0;
+        for (int j = 0; j < tg->nhull; j++)
+            if (j != tg->self)
+                v += tg->w[j] * tg->hull[(size_t)j * P + q];
+        tg->tmp[q] = (float)(v / rest);
+    }
+    *alpha = (float)a;
+    return tg->tmp;
+}
+
 /* One step: loss of alpha P(theta) + (1 - alpha) ref on a batch, gradient to the logits
  * through the soft action (apply.h) and Sinkhorn (unrolled), Adam on the logits. */
-static fm_status soft_step(soft_state *s, const fm_model *m, const fm_demos *d, const float *ref,
+static fm_status soft_step(soft_state *s, const fm_model *m, const fm_demos *d, const soft_target *tg,
                            const fm_merge_nn_opts *o, fm_rng *r, long t, double *loss, fm_err *err)
 {
     fm_status status = FM_OK;
@@ -268,7 +300,8 @@ static fm_status soft_step(soft_state *s, const fm_model *m, const fm_demos *d, 
     double rm = 0;
     FM_TRY(soft_forward(s, &rm, err));
     FM_TRY(fm_apply_soft(l, (const double *const *)s->P, m->w, s->wp, err));
-    float a = (float)fm_rng_uniform(r);
+    float a = 0.0f;
+    const float *ref = draw_target(tg, l->total, r, &a);
     for (size_t j = 0; j < l->total; j++)
         s->wint[j] = a * s->wp[j] + (1.0f - a) * ref[j];
     fm_model interp = *m; /* shares normalization; parameters = the interpolation */
@@ -305,9 +338,9 @@ cleanup:
 
 /* Soft update of one robot against a fixed reference; perms (in: start, out: Proj_hard of the
  * final soft permutations). Accumulates the log entries. */
-static fm_status soft_update(const fm_model *m, const fm_demos *d, const float *ref,
-                             const fm_merge_nn_opts *o, fm_rng *r, int *const *perms, double *log4,
-                             fm_err *err)
+static fm_status soft_update(const fm_model *m, const fm_demos *d, const soft_target *tg,
+                             const fm_merge_nn_opts *o, fm_rng *r, int *const *perms, double **soft_out,
+                             double *log4, fm_err *err)
 {
     fm_status status = FM_OK;
     soft_state s;
@@ -324,7 +357,7 @@ static fm_status soft_update(const fm_model *m, const fm_demos *d, const float *
     double rm0 = 0, rm1 = 0, lsum = 0, loss = 0;
     FM_TRY(soft_forward(&s, &rm0, err));
     for (long t = 1; t <= o->steps; t++) {
-        FM_TRY(soft_step(&s, m, d, ref, o, r, t, &loss, err));
+        FM_TRY(soft_step(&s, m, d, tg, o, r, t, &loss, err));
         lsum += loss;
     }
     FM_TRY(soft_forward(&s, &rm1, err));
@@ -333,6 +366,8 @@ static fm_status soft_update(const fm_model *m, const fm_demos *d, const float *
     for (int g = 0; g < l->ngroups; g++) {
         int n = l->group_size[g];
         FM_TRY(fm_perm_project(n, s.P[g], next, err));
+        if (soft_out)
+            memcpy(soft_out[g], s.P[g], sizeof(double) * (size_t)n * n);
         for (int u = 0; u < n; u++)
             changed += next[u] != perms[g][u];
         memcpy(perms[g], next, sizeof(int) * n);
@@ -383,33 +418,131 @@ cleanup:
     return status;
 }
 
-static fm_status fleet_merge(const fm_model *local, const fm_demos *data, const fm_merge_nn_opts *o,
+enum { FM_VARIANT_HARD = 0, FM_VARIANT_SOFT, FM_VARIANT_SIMPLEX, FM_VARIANT_AVERAGE };
+
+/* Soft matrices of every local robot (fleet_merge_soft): soft[i][g], n_g x n_g. */
+typedef struct fleet_soft {
+    double *buf;
+    double *P[64][FM_NN_MAX_GROUPS];
+} fleet_soft;
+
+static fm_status soft_create_all(fleet_soft *fs, const fm_layout *l, const fleet_perms *fp, fm_err *err)
+{
+    fm_status status = FM_OK;
+    size_t per = 0;
+    for (int g = 0; g < l->ngroups; g++)
+        per += (size_t)l->group_size[g] * l->group_size[g];
+    FM_ALLOC(fs->buf, per * (fp->nlocal ? fp->nlocal : 1));
+    double *q = fs->buf;
+    for (int i = 0; i < fp->nlocal; i++)
+        for (int g = 0; g < l->ngroups; g++) {
+            fs->P[i][g] = q;
+            fm_perm_matrix(l->group_size[g], fp->p[i][g], q);
+            q += (size_t)l->group_size[g] * l->group_size[g];
+        }
+cleanup:
+    return status;
+}
+
+/* Line 5 of Algorithm 1 and its ablations: the reference the robots align to. */
+static fm_status reference(int variant, const fm_model *local, const fleet_perms *fp, const fleet_soft *fs,
+                           const fm_reducer *red, merge_ws *w, fm_err *err)
+{
+    fm_status status = FM_OK;
+    const fm_layout *l = &local[0].layout;
+    if (variant != FM_VARIANT_SOFT)
+        return aligned_mean(local, fp, red, w->tmp, w->acc, w->mean, err);
+    memset(w->acc, 0, sizeof(double) * l->total); /* fleet_merge_soft: mean of soft alignments */
+    for (int i = 0; i < red->nlocal; i++) {
+        FM_TRY(fm_apply_soft(l, (const double *const *)fs->P[i], local[i].w, w->tmp, err));
+        for (size_t j = 0; j < l->total; j++)
+            w->acc[j] += w->tmp[j];
+    }
+    FM_TRY(fm_reduce_sum(red, w->acc, (int)l->total, err));
+    for (size_t j = 0; j < l->total; j++)
+        w->mean[j] = (float)(w->acc[j] / red->nglobal);
+cleanup:
+    return status;
+}
+
+/* Every robot's hard-aligned model on every process (fleet_merge_simplex): hull[N][P]. */
+static fm_status gather_aligned(const fm_model *local, const fleet_perms *fp, const fm_reducer *red,
+                                merge_ws *w, double *acc, float *hull, fm_err *err)
+{
+    fm_status status = FM_OK;
+    size_t P = local[0].layout.total, NP = (size_t)red->nglobal * P;
+    memset(acc, 0, sizeof(double) * NP);
+    for (int i = 0; i < red->nlocal; i++) {
+        fm_layout_permute(&local[0].layout, (const int *const *)fp->p[i], local[i].w, w->tmp);
+        for (size_t q = 0; q < P; q++)
+            acc[(size_t)(red->offset + i) * P + q] = w->tmp[q];
+    }
+    FM_TRY(fm_reduce_sum(red, acc, (int)NP, err));
+    for (size_t q = 0; q < NP; q++)
+        hull[q] = (float)acc[q];
+cleanup:
+    return status;
+}
+
+/* One epoch's updates by the robots of the subset (lines 6-12). */
+static fm_status fleet_epoch(int variant, const fm_model *local, const fm_demos *data, const fm_merge_nn_opts *o,
+                             const fm_reducer *red, uint64_t seed, int e, const int *chosen, fleet_perms *fp,
+                             fleet_soft *fs, soft_target *tg, double *acc, fm_err *err)
+{
+    fm_status status = FM_OK;
+    for (int i = 0; i < red->nlocal; i++) {
+        int gi = red->offset + i;
+        if (!chosen[gi])
+            continue;
+        fm_rng r;
+        fm_rng_seed(&r, seed, (uint64_t)gi, FM_STREAM_MERGE + 2000 + (uint64_t)e);
+        tg->self = gi;
+        FM_TRY(soft_update(&local[i], &data[i], tg, o, &r, fp->p[i], variant == FM_VARIANT_SOFT ? fs->P[i] : NULL,
+                           acc, err));
+        acc[4] += 1;
+    }
+cleanup:
+    return status;
+}
+
+static fm_status fleet_merge(int variant, const fm_model *local, const fm_demos *data, const fm_merge_nn_opts *o,
                              const fm_reducer *red, uint64_t seed, fleet_perms *fp, merge_ws *w,
                              fm_merge_nn_log *log, fm_err *err)
 {
     fm_status status = FM_OK;
     int N = red->nglobal, *chosen = NULL;
+    size_t P = local[0].layout.total;
+    fleet_soft fs = {0};
+    float *hull = NULL;
+    double *hacc = NULL, *wts = NULL;
+    soft_target tg = {0};
     FM_ALLOC(chosen, N);
     if (o->init_wm)
         FM_TRY(merge_many(local, o, red, seed, fp, w, log, err));
+    if (variant == FM_VARIANT_SOFT)
+        FM_TRY(soft_create_all(&fs, &local[0].layout, fp, err));
+    if (variant == FM_VARIANT_SIMPLEX) {
+        FM_ALLOC(hull, (size_t)N * P);
+        FM_ALLOC(hacc, (size_t)N * P);
+        FM_ALLOC(wts, N);
+        tg = (soft_target){.hull = hull, .nhull = N, .tmp = w->target, .w = wts};
+    }
+    if (variant == FM_VARIANT_AVERAGE) /* the gradient is taken at the plain (unaligned) average */
+        FM_TRY(aligned_mean(local, &(fleet_perms){0}, red, w->tmp, w->acc, w->target, err));
     for (int e = 0; e < o->epochs; e++) {
-        FM_TRY(aligned_mean(local, fp, red, w->tmp, w->acc, w->mean, err)); /* line 5 */
-        choose_subset(seed, e, N, o->subset, chosen);                       /* line 6 */
+        FM_TRY(reference(variant, local, fp, &fs, red, w, err)); /* line 5 */
+        if (variant == FM_VARIANT_SIMPLEX)
+            FM_TRY(gather_aligned(local, fp, red, w, hacc, hull, err));
+        else
+            tg.ref = variant == FM_VARIANT_AVERAGE ? w->target : w->mean;
+        choose_subset(seed, e, N, o->subset, chosen); /* line 6 */
         double acc[5] = {0};
-        for (int i = 0; i < red->nlocal; i++) {
-            int gi = red->offset + i;
-            if (!chosen[gi])
-                continue;
-            fm_rng r;
-            fm_rng_seed(&r, seed, (uint64_t)gi, FM_STREAM_MERGE + 2000 + (uint64_t)e);
-            FM_TRY(soft_update(&local[i], &data[i], w->mean, o, &r, fp->p[i], acc, err)); /* 7-12 */
-            acc[4] += 1;
-        }
+        FM_TRY(fleet_epoch(variant, local, data, o, red, seed, e, chosen, fp, &fs, &tg, acc, err));
         FM_TRY(log_epoch(red, log, e, acc, err));
     }
-    FM_TRY(aligned_mean(local, fp, red, w->tmp, w->acc, w->mean, err)); /* line 13 */
+    FM_TRY(reference(variant, local, fp, &fs, red, w, err)); /* line 13 */
 cleanup:
-    free(chosen);
+    free(chosen), free(fs.buf), free(hull), free(hacc), free(wts);
     return status;
 }
 
@@ -435,7 +568,8 @@ static fm_status sinkhorn_rebasin(const fm_model *local, const fm_demos *data, c
             continue;
         fm_rng r;
         fm_rng_seed(&r, seed, (uint64_t)gi, FM_STREAM_MERGE + 3000);
-        FM_TRY(soft_update(&local[i], &data[i], w->target, o, &r, fp->p[i], acc, err));
+        soft_target tg = {.ref = w->target};
+        FM_TRY(soft_update(&local[i], &data[i], &tg, o, &r, fp->p[i], NULL, acc, err));
         acc[4] += 1;
     }
     FM_TRY(log_epoch(red, log, 0, acc, err));
@@ -471,7 +605,18 @@ fm_status fm_merge_nn_aligned(int method, const fm_model *local, const fm_demos 
         FM_TRY(aligned_mean(local, &fp, red, w.tmp, w.acc, w.mean, err));
         break;
     case FM_MERGE_SINKHORN_REBASIN: FM_TRY(sinkhorn_rebasin(local, data, o, red, seed, &fp, &w, log, err)); break;
-    case FM_MERGE_FLEET_MERGE: FM_TRY(fleet_merge(local, data, o, red, seed, &fp, &w, log, err)); break;
+    case FM_MERGE_FLEET_MERGE:
+        FM_TRY(fleet_merge(FM_VARIANT_HARD, local, data, o, red, seed, &fp, &w, log, err));
+        break;
+    case FM_MERGE_FLEET_MERGE_SOFT:
+        FM_TRY(fleet_merge(FM_VARIANT_SOFT, local, data, o, red, seed, &fp, &w, log, err));
+        break;
+    case FM_MERGE_FLEET_MERGE_SIMPLEX:
+        FM_TRY(fleet_merge(FM_VARIANT_SIMPLEX, local, data, o, red, seed, &fp, &w, log, err));
+        break;
+    case FM_MERGE_FLEET_MERGE_AVERAGE:
+        FM_TRY(fleet_merge(FM_VARIANT_AVERAGE, local, data, o, red, seed, &fp, &w, log, err));
+        break;
     default: FM_CHECK(0, FM_EINVAL, "merge: method %d does not apply to neural policies", method);
     }
     fm_model_copy(merged, &local[0]);

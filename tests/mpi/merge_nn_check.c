@@ -59,8 +59,9 @@ int main(int argc, char **argv)
                           .sk_iters = 10, .lr = 0.1, .noise = 0.1, .batch = 4, .init_wm = 1};
     fm_mpi_reducer_ctx ctx;
     fm_reducer mred = fm_reducer_mpi(&ctx, MPI_COMM_WORLD), sred = fm_reducer_serial(size);
-    const int methods[3] = {FM_MERGE_GIT_REBASIN, FM_MERGE_SINKHORN_REBASIN, FM_MERGE_FLEET_MERGE};
-    for (int k = 0; k < 3; k++) {
+    const int methods[6] = {FM_MERGE_GIT_REBASIN, FM_MERGE_SINKHORN_REBASIN, FM_MERGE_FLEET_MERGE,
+                           FM_MERGE_FLEET_MERGE_SOFT, FM_MERGE_FLEET_MERGE_SIMPLEX, FM_MERGE_FLEET_MERGE_AVERAGE};
+    for (int k = 0; k < 6; k++) {
         fm_err err;
         fm_err_clear(&err);
         fm_merge_nn_log lm, ls;

@@ -336,14 +336,14 @@ static void test_error_kinds(void)
     expect_error("experiment:\n  name: a\nenv:\n  kind: lqx\npolicy:\n  arch: static_linear\n",
                  "cfg.yaml:4:9: env.kind: got \"lqx\", expected one of [lqg, cartpole]", "bad enum");
     expect_error(BASE "merge:\n  methods: [average, fedavg]\n",
-                 "cfg.yaml:8:22: merge.methods: got \"fedavg\", expected one of [average, linear_perm, linear_gl, git_rebasin, sinkhorn_rebasin, fleet_merge]",
+                 "cfg.yaml:8:22: merge.methods: got \"fedavg\", expected one of [average, linear_perm, linear_gl, git_rebasin, sinkhorn_rebasin, fleet_merge, fleet_merge_soft, fleet_merge_simplex, fleet_merge_average]",
                  "bad enum in a list");
     expect_error(BASE "merge:\n  methods: [average, linear_gl, average]\n",
                  "cfg.yaml:8:33: merge.methods: got \"average\" twice, expected each at most once",
                  "duplicate in a list");
     expect_error(BASE "merge:\n  methods: []\n",
                  "cfg.yaml:8:12: merge.methods: got an empty list, expected at least one of [average, linear_perm, "
-                 "linear_gl, git_rebasin, sinkhorn_rebasin, fleet_merge]",
+                 "linear_gl, git_rebasin, sinkhorn_rebasin, fleet_merge, fleet_merge_soft, fleet_merge_simplex, fleet_merge_average]",
                  "empty list");
     expect_error("experiment:\n  name: a\nenv:\n  kind: lqg\n",
                  "cfg.yaml:1:1: policy.arch: missing required key", "missing required key, no section");

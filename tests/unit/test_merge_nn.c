@@ -116,6 +116,16 @@ int main(void)
             ok(gap < 1e-4, "%s recovers the original policy (max action gap %.2g)", name, gap);
         }
     }
+    /* ablations (App. F): started from weight matching they stay far closer to the original than
+     * plain averaging; only the full method is required to keep the exact alignment */
+    const int ablations[3] = {FM_MERGE_FLEET_MERGE_SOFT, FM_MERGE_FLEET_MERGE_SIMPLEX, FM_MERGE_FLEET_MERGE_AVERAGE};
+    for (int k = 0; k < 3; k++) {
+        fm_err_clear(&err);
+        const char *name = fm_cfg_enum_name("merge.methods", ablations[k]);
+        ok(fm_merge_nn(ablations[k], copies, data, &o, &red, 9, &merged, &log, &err) == FM_OK, "%s runs (%s)", name, err.msg);
+        double gap = action_gap(&merged, &base, &d);
+        ok(gap < 0.5 * avg_gap, "%s stays close to the original (gap %.3f vs average %.3f)", name, gap, avg_gap);
+    }
     /* fleet_merge from the identity: the soft update alone must find the permutations */
     o.init_wm = 0, o.epochs = 3, o.steps = 150;
     fm_err_clear(&err);
