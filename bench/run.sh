@@ -56,4 +56,47 @@ for spec in "mlp 60 1.5x (a) MLP 39-512-512-512-4, ReLU, Adam, batch 256" "rnn 2
     pct=$(awk -v g="$cg" -v p="$peak" 'BEGIN{printf "%.1f (%.0f%%)", g, 100 * g / p}')
     printf '| %s | %.0f | %s | %.1f | %.0f | %.1f | %s | >= %s |\n' "$label" "$cs" "$pct" "$cm" "$ts" "$tm" "$ratio" "$target" | tee -a "$out"
 done
+
+# Dense linear assignment (issue 4): lap_solve vs scipy.optimize.linear_sum_assignment, minimizing the
+# very same matrix: bench_lap draws it from a fixed seed and writes it (float64, row-major) to a
+# temporary file that ref_lap_scipy.py reads with numpy.fromfile; both report "lap KIND N ms total".
+LAP=build/bench/bench_lap
+SCIPY=$("$PYTHON" -c 'import scipy; print(scipy.__version__)' 2>/dev/null || true)
+lapdir=$(mktemp -d "${TMPDIR:-/tmp}/fleet-bench-lap.XXXXXX")
+{
+    printf '\nDense linear assignment (lap_solve, minimization) vs scipy %s linear_sum_assignment on the same\n' "${SCIPY:-(missing)}"
+    printf 'random n x n matrices (fm_rng seed 1): uniform = doubles in [0, 1), int = integers in [0, 100)\n'
+    printf '(many tied optima). Time of one solve in ms: best of 3 runs, each 1 warm-up + best of 3 solves.\n'
+    printf 'Optimal totals must agree to 1e-9 relative, else the row says FAIL.\n\n'
+    printf '| costs | n | fleetmerge ms | scipy ms | ratio | target | optimal totals |\n|---|---|---|---|---|---|---|\n'
+} >> "$out"
+best_ms() { # best of 3 runs of a command printing "lap KIND N ms total"; prints the fastest line
+    for _ in 1 2 3; do "$@" || return 1; done | sort -k4 -g | head -1
+}
+for kind in uniform int; do
+    for n in 128 512 1024; do
+        f=$lapdir/$kind-$n.f64
+        c=$(best_ms $LAP "$kind" "$n" 1 "$f") || c=""
+        r=""
+        if [ -n "$SCIPY" ] && [ -n "$c" ]; then r=$(best_ms "$PYTHON" bench/ref_lap_scipy.py "$kind" "$n" "$f") || r=""; fi
+        read -r _ _ _ cms ctot <<<"${c:-x x x 0 nan}"
+        read -r _ _ _ rms rtot <<<"${r:-x x x 0 nan}"
+        awk -v k="$kind" -v n="$n" -v cms="$cms" -v rms="$rms" -v ct="$ctot" -v rt="$rtot" \
+            -v c_ok="${c:+1}" -v r_ok="${r:+1}" -v have_scipy="${SCIPY:+1}" 'BEGIN {
+            label = (k == "uniform") ? "uniform [0, 1)" : "int [0, 100)"
+            if (!c_ok) { printf "| FAIL %s | %d | bench_lap failed | | | <= 0.5 | |\n", label, n; exit }
+            if (!have_scipy) { printf "| %s | %d | %.3f | n/a (no scipy) | | <= 0.5 | %.10g |\n", label, n, cms, ct; exit }
+            if (!r_ok) { printf "| FAIL %s | %d | %.3f | ref_lap_scipy.py failed | | <= 0.5 | |\n", label, n, cms; exit }
+            d = ct - rt; if (d < 0) d = -d
+            m = (ct < 0 ? -ct : ct); if ((rt < 0 ? -rt : rt) > m) m = (rt < 0 ? -rt : rt)
+            ratio = cms / rms
+            if (d <= 1e-9 * m)
+                printf "| %s | %d | %.3f | %.3f | %.2f | <= 0.5 (%s) | agree: %.10g (rel diff %.1g) |\n", label, n, cms, rms, ratio,
+                       ratio <= 0.5 ? "met" : "MISSED", ct, (m > 0 ? d / m : 0)
+            else
+                printf "| FAIL %s | %d | %.3f | %.3f | %.2f | <= 0.5 | FAIL: totals differ, ours %.17g vs scipy %.17g |\n", label, n, cms, rms, ratio, ct, rt
+        }' | tee -a "$out"
+    done
+done
+rm -rf "$lapdir"
 echo "wrote $out"

@@ -1,15 +1,15 @@
 /* lap.c - dense linear assignment by shortest augmenting paths (Jonker-Volgenant, LAPJV).
  *
  * Used for the permutation alignment of linear policies (Eq. G.12, a maximization of
- * <P, M>) and for weight matching. Maximization minimizes the negated matrix. The solver keeps
+ * <P, M>) and for weight matching. Maximization minimizes a negated copy (n^2 doubles). The solver keeps
  * column potentials v; an assigned row i has the implicit potential u[i] = c[i][x[i]] - v[x[i]],
  * and the invariant is that x[i] minimizes the reduced cost c[i][j] - v[j] over the row
  * (so c[i][j] - u[i] - v[j] >= 0, with equality on the matching). Phases (Jonker & Volgenant,
  * Computing 38, 1987):
  *   1. column reduction: v[j] = min over column j; each column's lowest-index minimizing row
  *      takes the column if that row is still unassigned (columns in ascending order);
- *   2. reduction transfer: a row holding exactly one column lowers that column's v by its
- *      second-smallest reduced cost, so later rows see the column as more expensive;
+ *   2. reduction transfer: a row holding exactly one column lowers that column's v by the
+ *      smallest reduced cost among its other columns, so other rows see the column as dearer;
  *   3. augmenting row reduction (twice): each free row takes the column of its smallest reduced
  *      cost, lowering v there by the gap to the second smallest, and evicts the previous owner
  *      (cheap, approximate augmenting paths);
