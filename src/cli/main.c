@@ -19,6 +19,7 @@ static const char *USAGE =
     "  run CONFIG     train every robot on its own data, merge, evaluate, write results\n"
     "  gen CONFIG     generate the robots' demonstrations into one HDF5 file\n"
     "  info FILE      describe a fleetmerge HDF5 file (demonstrations or results)\n"
+    "  merge RESULTS  merge the local models saved in a results file, offline, in one process\n"
     "\n"
     "options:\n"
     "  -h, --help     show help (also `fleet <command> --help`)\n"
@@ -48,6 +49,17 @@ static const char *USAGE_INFO =
     "usage: fleet info FILE\n"
     "\n"
     "Prints the attributes and datasets (shape, type) of a fleetmerge HDF5 file.\n";
+
+static const char *USAGE_MERGE =
+    "usage: fleet merge RESULTS.h5 --method M -o OUT.h5 [--data DEMOS.h5] [--force]\n"
+    "\n"
+    "Merges the robots' local models stored in RESULTS.h5 (/models/local) with method M\n"
+    "(average, linear_perm, linear_gl for linear policies; average, git_rebasin,\n"
+    "sinkhorn_rebasin, fleet_merge, fleet_merge_soft, fleet_merge_simplex, fleet_merge_average for\n"
+    "neural ones) using the merge settings of the run's stored config, in this one process (the\n"
+    "same code as the MPI fleet, with a serial reducer). Methods that train soft permutations on\n"
+    "the robots' data need --data: a demonstrations file with one shard per robot (`fleet gen`\n"
+    "with the run's config and rank count reproduces the run's data). Writes OUT.h5.\n";
 
 static int want_help(int argc, char **argv)
 {
@@ -111,6 +123,38 @@ static fm_status cmd_gen(int argc, char **argv, fm_err *err)
     return fm_fleet_gen(MPI_COMM_WORLD, config, out, force, err);
 }
 
+static fm_status cmd_merge(int argc, char **argv, fm_err *err)
+{
+    const char *results = NULL, *method = NULL, *out = NULL, *data = NULL;
+    int force = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if ((!strcmp(a, "--method") || !strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--data")) &&
+            i + 1 >= argc)
+            return usage_error(USAGE_MERGE, "fleet merge: option needs a value", a, err);
+        if (!strcmp(a, "--method"))
+            method = argv[++i];
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output"))
+            out = argv[++i];
+        else if (!strcmp(a, "--data"))
+            data = argv[++i];
+        else if (!strcmp(a, "--force"))
+            force = 1;
+        else if (a[0] == '-')
+            return usage_error(USAGE_MERGE, "fleet merge: unknown option", a, err);
+        else if (!results)
+            results = a;
+        else
+            return usage_error(USAGE_MERGE, "fleet merge: unexpected argument", a, err);
+    }
+    if (!results || !method || !out)
+        return usage_error(USAGE_MERGE, "fleet merge: need RESULTS, --method and -o", NULL, err);
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    fm_status local = rank == 0 ? fm_fleet_merge_offline(results, method, data, out, force, err) : FM_OK;
+    return fm_fleet_agree(MPI_COMM_WORLD, local, err);
+}
+
 static fm_status cmd_info(int argc, char **argv, fm_err *err)
 {
     if (argc != 3 || argv[2][0] == '-')
@@ -140,6 +184,8 @@ int main(int argc, char **argv)
         help = want_help(argc, argv) ? USAGE_RUN : NULL, status = help ? FM_OK : cmd_run(argc, argv, &err);
     else if (!strcmp(cmd, "gen"))
         help = want_help(argc, argv) ? USAGE_GEN : NULL, status = help ? FM_OK : cmd_gen(argc, argv, &err);
+    else if (!strcmp(cmd, "merge"))
+        help = want_help(argc, argv) ? USAGE_MERGE : NULL, status = help ? FM_OK : cmd_merge(argc, argv, &err);
     else if (!strcmp(cmd, "info"))
         help = want_help(argc, argv) ? USAGE_INFO : NULL, status = help ? FM_OK : cmd_info(argc, argv, &err);
     else

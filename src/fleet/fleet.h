@@ -35,4 +35,11 @@ fm_status fm_fleet_run(MPI_Comm comm, const char *config_path, const fm_run_opts
 fm_status fm_fleet_gen(MPI_Comm comm, const char *config_path, const char *out_path, int force,
                        fm_err *err);
 
+/* `fleet merge`: merge the local models of a results file with `method` in this process
+ * (serial reducer); neural methods that train on data need the robots' demonstrations `data`
+ * (a demonstrations file with one shard per robot). Writes `out` (refuses an existing file
+ * unless force). */
+fm_status fm_fleet_merge_offline(const char *results, const char *method, const char *data,
+                                 const char *out, int force, fm_err *err);
+
 #endif

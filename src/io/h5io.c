@@ -1180,7 +1180,7 @@ static fm_status demos_check_dims(const demos_file *df, const char *path, const 
              "%s: %s: expected [%d, %d] (num_robots x num_tasks), got [%llu, %llu]", path,
              demos_spec[DS_MIXTURE].name, meta->num_robots, meta->num_tasks, LLU(mix[0]),
              LLU(mix[1]));
-    FM_CHECK(meta->num_robots == size, FM_EDATA,
+    FM_CHECK(size < 0 || meta->num_robots == size, FM_EDATA,
              "%s: holds %d robots but the run has %d rank%s (one robot per rank)", path,
              meta->num_robots, size, size == 1 ? "" : "s");
 cleanup:
@@ -1644,6 +1644,37 @@ fm_status fm_h5_describe(const char *path, FILE *out, fm_err *err)
     }
 cleanup:
     H5_CLOSE(file, path);
+    quiet_end(&q);
+    return status;
+}
+
+fm_status fm_h5_read_demos_robot(const char *path, int robot, fm_demos_meta *meta, fm_demos *mine,
+                                 double **mixture, fm_err *err)
+{
+    fm_status status = FM_OK;
+    demos_file df = {.file = H5I_INVALID_HID};
+    int64_t *off = NULL;
+    h5_quiet q;
+    quiet_begin(&q);
+    for (int i = 0; i < DS_COUNT; i++)
+        df.dset[i] = H5I_INVALID_HID;
+    *mine = (fm_demos){0};
+    *mixture = NULL;
+    *meta = (fm_demos_meta){{0}, 0, 0};
+    FM_TRY(open_file(MPI_COMM_SELF, path, path, OPEN_READ, &df.file, err));
+    FM_TRY(demos_validate(&df, path, -1, meta, &off, err)); /* any number of robots */
+    FM_CHECK(robot >= 0 && robot < meta->num_robots, FM_EINVAL, "%s: robot %d: the file holds robots 0..%d",
+             path, robot, meta->num_robots - 1);
+    FM_TRY(demos_read_shard(MPI_COMM_SELF, robot, &df, path, off, meta, mine, mixture, err));
+    FM_TRY(demos_close(&df, path, err));
+cleanup:
+    if (status != FM_OK) {
+        (void)demos_close(&df, path, err);
+        fm_demos_free(mine);
+        free(*mixture);
+        *mixture = NULL;
+    }
+    free(off);
     quiet_end(&q);
     return status;
 }

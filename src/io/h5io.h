@@ -74,6 +74,10 @@ fm_status fm_h5_write_demos(MPI_Comm comm, const char *path, const fm_demos_meta
  * dataset, e.g. "demos.h5: /demos/obs: expected 3 dimensions, got 2". */
 fm_status fm_h5_read_demos(MPI_Comm comm, const char *path, fm_demos_meta *meta, fm_demos *mine,
                            double **mixture, fm_err *err);
+/* Serial (one process, offline tools): robot `robot`'s shard of a file holding any number of
+ * robots, with the same validation. */
+fm_status fm_h5_read_demos_robot(const char *path, int robot, fm_demos_meta *meta, fm_demos *mine,
+                                 double **mixture, fm_err *err);
 
 /* ---- serial readers for tools and tests (one process, no MPI collectives) ----
  * `path` is an HDF5 file (any writer: fleetmerge, h5py, ...). Errors: FM_EIO when the file

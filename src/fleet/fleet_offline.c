@@ -1,0 +1,178 @@
+/* fleet_offline.c - `fleet merge`: merge the local models saved in a results file with any
+ * method, in one process (the serial reducer runs the same code as the MPI fleet). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleet/fleet_common.h"
+#include "fleet/fleet_model.h"
+#include "io/h5io.h"
+#include "merge/merge.h"
+#include "merge/merge_nn.h"
+
+static int method_index(const char *name)
+{
+    for (int m = 0; m < FM_MERGE_COUNT; m++)
+        if (!strcmp(fm_cfg_enum_name("merge.methods", m), name))
+            return m;
+    return -1;
+}
+
+static fm_status load_config(const char *results, fm_config *cfg, int *nrobots, fm_err *err)
+{
+    fm_status status = FM_OK;
+    char *text = NULL, name[1100];
+    double n = 0;
+    FM_TRY(fm_h5_read_text(results, "/config", &text, err));
+    snprintf(name, sizeof name, "%s:/config", results);
+    FM_TRY(fm_cfg_load_string(text, name, cfg, err));
+    FM_TRY(fm_h5_read_attr_f64(results, "/", "num_robots", &n, err));
+    *nrobots = (int)n;
+cleanup:
+    free(text);
+    return status;
+}
+
+/* Linear policies: rows of /models/local, fm_merge_linear with the serial reducer. */
+static fm_status merge_linear_offline(const char *results, const fm_config *cfg, int method, int N,
+                                      double **merged, int64_t *npar, fm_err *err)
+{
+    fm_status status = FM_OK;
+    double *rows = NULL;
+    int nd = 0;
+    int64_t dims[FM_H5_MAX_DIMS] = {0};
+    double k = 0, p = 0, m = 0;
+    FM_TRY(fm_h5_read_f64(results, "/models/local", &rows, &nd, dims, err));
+    FM_CHECK(nd == 2 && dims[0] == N, FM_EDATA, "%s: /models/local: expected [%d, P]", results, N);
+    FM_TRY(fm_h5_read_attr_f64(results, "/models", "hidden_dim", &k, err));
+    FM_TRY(fm_h5_read_attr_f64(results, "/models", "obs_dim", &p, err));
+    FM_TRY(fm_h5_read_attr_f64(results, "/models", "act_dim", &m, err));
+    fm_lindims d = {.arch = cfg->policy.arch, .k = (int)k, .p = (int)p, .m = (int)m};
+    FM_CHECK((int64_t)fm_lin_size(&d) == dims[1], FM_EDATA, "%s: /models/local: %lld parameters, expected %zu",
+             results, (long long)dims[1], fm_lin_size(&d));
+    FM_ALLOC(*merged, dims[1]);
+    fm_reducer red = fm_reducer_serial(N);
+    fm_merge_info info;
+    FM_TRY(fm_merge_linear(method, &d, rows, cfg, &red, *merged, NULL, &info, err));
+    *npar = dims[1];
+cleanup:
+    free(rows);
+    return status;
+}
+
+typedef struct offline_nn {
+    int N;
+    fm_model *m;
+    fm_demos *d;
+} offline_nn;
+
+static void offline_free(offline_nn *o)
+{
+    for (int i = 0; o->m && i < o->N; i++)
+        fm_model_free(&o->m[i]);
+    for (int i = 0; o->d && i < o->N; i++)
+        fm_demos_free(&o->d[i]);
+    free(o->m), free(o->d);
+}
+
+static fm_status load_nn(const char *results, const char *data, int N, offline_nn *o, fm_err *err)
+{
+    fm_status status = FM_OK;
+    o->N = N;
+    FM_ALLOC(o->m, N);
+    FM_ALLOC(o->d, N);
+    for (int i = 0; i < N; i++) {
+        FM_TRY(fm_model_load(results, "/models/local", i, &o->m[i], err));
+        if (!data)
+            continue;
+        fm_demos_meta meta;
+        double *mix = NULL;
+        fm_status st = fm_h5_read_demos_robot(data, i, &meta, &o->d[i], &mix, err);
+        free(mix);
+        FM_TRY(st);
+        FM_CHECK(meta.num_robots == N, FM_EDATA, "%s holds %d robots but %s has %d local models", data,
+                 meta.num_robots, results, N);
+    }
+cleanup:
+    return status;
+}
+
+static fm_status write_out(const char *out, const fm_config *cfg, const char *mname, const fm_model *nn,
+                           const double *lin, int64_t npar, const fm_merge_nn_log *log, fm_err *err)
+{
+    fm_status status = FM_OK;
+    fm_h5 *h = NULL;
+    char path[256], *text = NULL;
+    int need = fm_cfg_dump(cfg, NULL, 0) + 1;
+    FM_ALLOC(text, need);
+    fm_cfg_dump(cfg, text, need);
+    FM_TRY(fm_h5_create(MPI_COMM_SELF, out, &h, err));
+    FM_TRY(fm_h5_attr_i64(h, "/", "format_version", FM_RESULTS_FORMAT_VERSION, err));
+    FM_TRY(fm_h5_attr_text(h, "/", "kind", "fleetmerge-merge", err));
+    FM_TRY(fm_h5_write_text(h, "/config", text, err));
+    snprintf(path, sizeof path, "/models/merged/%s", mname);
+    if (nn)
+        FM_TRY(fm_model_save(h, path, nn, err));
+    else
+        FM_TRY(fm_h5_write_f64(h, path, 1, &npar, lin, err));
+    if (log && log->epochs > 0) {
+        snprintf(path, sizeof path, "/merge/%s/changed", mname);
+        FM_TRY(fm_h5_write_f64(h, path, 1, (int64_t[1]){log->epochs}, log->changed, err));
+    }
+    fm_status st = fm_h5_close(h, 1, err);
+    h = NULL;
+    FM_TRY(st);
+cleanup:
+    if (h)
+        fm_h5_close(h, 0, err);
+    free(text);
+    return status;
+}
+
+fm_status fm_fleet_merge_offline(const char *results, const char *method, const char *data,
+                                 const char *out, int force, fm_err *err)
+{
+    fm_status status = FM_OK;
+    fm_config *cfg = NULL;
+    offline_nn o = {0};
+    fm_model merged = {0};
+    double *lin = NULL;
+    int64_t npar = 0;
+    int N = 0, m = method_index(method);
+    FM_CHECK(m >= 0, FM_EINVAL, "fleet merge: unknown method '%s'", method);
+    FM_ALLOC(cfg, 1);
+    FM_TRY(load_config(results, cfg, &N, err));
+    fm_run_opts ro = {.force = force, .output = out};
+    char path[1024];
+    FM_TRY(fm_fleet_output(MPI_COMM_SELF, &(fm_config){.fleet.robots = 0}, &ro, path, sizeof path, err));
+    int linear = cfg->env.kind == FM_ENV_LQG, needs_data = m == FM_MERGE_SINKHORN_REBASIN || m >= FM_MERGE_FLEET_MERGE;
+    int linear_method = m == FM_MERGE_LINEAR_PERM || m == FM_MERGE_LINEAR_GL;
+    FM_CHECK(m == FM_MERGE_AVERAGE || linear == linear_method, FM_EINVAL,
+             "fleet merge: %s does not apply to the %s policies of %s", method,
+             fm_cfg_enum_name("policy.arch", cfg->policy.arch), results);
+    FM_CHECK(!needs_data || data, FM_EINVAL,
+             "fleet merge: %s trains on the robots' demonstrations: give them with --data FILE "
+             "(`fleet gen` with the run's config writes the same demonstrations)", method);
+    fm_merge_nn_log log = {0};
+    if (linear) {
+        FM_TRY(merge_linear_offline(results, cfg, m, N, &lin, &npar, err));
+    } else {
+        FM_TRY(load_nn(results, needs_data ? data : NULL, N, &o, err));
+        FM_TRY(fm_model_create(&merged, &o.m[0].spec, err));
+        fm_reducer red = fm_reducer_serial(N);
+        fm_merge_nn_opts mo = {.wm_passes = cfg->merge.wm_passes, .mm_sweeps = cfg->merge.mm_sweeps,
+                               .epochs = cfg->merge.fm_epochs, .steps = cfg->merge.fm_steps,
+                               .subset = cfg->merge.fm_subset, .tau = cfg->merge.fm_tau,
+                               .sk_iters = cfg->merge.fm_sinkhorn_iters, .lr = cfg->merge.fm_lr,
+                               .noise = cfg->merge.fm_noise, .batch = cfg->merge.fm_batch,
+                               .init_wm = cfg->merge.fm_init == 0};
+        FM_TRY(fm_merge_nn(m, o.m, o.d, &mo, &red, (uint64_t)cfg->experiment.seed, &merged, &log, err));
+    }
+    FM_TRY(write_out(path, cfg, method, linear ? NULL : &merged, lin, npar, &log, err));
+    fm_logf(stdout, "merged %d robots' models of %s with %s into %s\n", N, results, method, path);
+cleanup:
+    offline_free(&o);
+    fm_model_free(&merged);
+    free(cfg), free(lin);
+    return status;
+}
