@@ -209,6 +209,10 @@ static const cfg_key cfg_keys[] = {
     CFG_NUM("eval.horizon", CFG_INT, eval.horizon, "0", 0, 1000000, 0, "rollout length; 0 = env.horizon"),
     CFG_NUM("eval.barrier_points", CFG_INT, eval.barrier_points, "0", 0, 1001, 0,
             "neural runs: 0 = off; else loss and performance barriers between robots 0 and 1 at this many lambdas"),
+    CFG_NUM("eval.finetune_demos", CFG_INT, eval.finetune_demos, "0", 0, 1000000, 0,
+            "neural runs, warm start: 0 = off; else fine-tune every merge (and a fresh policy) on this many held-out demos"),
+    CFG_NUM("eval.finetune_epochs", CFG_INT, eval.finetune_epochs, "5", 0, 1000000, 0,
+            "warm start: epochs of fine-tuning, and of training the fresh policy"),
 };
 
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])

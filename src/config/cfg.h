@@ -156,6 +156,8 @@ typedef struct fm_config {
         int rollouts;         /* empirical rollouts per task and policy */
         int horizon;          /* 0 = env.horizon */
         int barrier_points;   /* 0 = off; else lambda points of the barrier curves between robots 0 and 1 */
+        int finetune_demos;   /* warm start: 0 = off; else held-out trajectories to fine-tune on */
+        int finetune_epochs;  /* warm start: epochs of fine-tuning (and of training from scratch) */
     } eval;
 } fm_config;
 

@@ -34,6 +34,10 @@ typedef struct nn_ctx {
     double local_loss, pooled_loss, *merged_loss, *merge_seconds;
     fm_merge_nn_log *mlog;             /* [num_methods] */
     float *pair;                       /* [num_methods][2][P]: robots 0 and 1 after each alignment */
+    int nft;                           /* warm start: merged methods + scratch, fine-tuned */
+    fm_model *ft;                      /* [nft] */
+    double *ft_loss;                   /* [nft] BC loss on the held-out set after fine-tuning */
+    char (*ft_name)[64];
     double *barrier;                   /* [num_methods][points][4]: lambda, loss, balance, cost */
     /* scores [policy][task][SCORE_COUNT]: policies = merged..., pooled, expert */
     int npol;
@@ -41,6 +45,8 @@ typedef struct nn_ctx {
     double *local_scores;            /* [K][SCORE_COUNT] this robot's own policy */
     double *all_local;               /* [N][K][SCORE_COUNT] */
 } nn_ctx;
+
+static const char *policy_name(const nn_ctx *c, int j);
 
 static void progress(const nn_ctx *c, const char *what)
 {
@@ -229,9 +235,55 @@ static void episode(const nn_ctx *c, int h, int e, fm_nn_runner *run, double *ac
     acc[SCORE_COST] += s.cost;
 }
 
+/* Global policies: merged..., pooled, expert (NULL), fine-tuned merges..., scratch. */
 static const fm_model *global_model(const nn_ctx *c, int j)
 {
+    if (j > c->nmerged + 1)
+        return &c->ft[j - c->nmerged - 2];
     return j < c->nmerged ? &c->merged[j] : j == c->nmerged ? &c->pooled : NULL; /* NULL: expert */
+}
+
+/* ---------------- warm start (Figure 3 c analog) ---------------- */
+
+/* Every merged policy, and a policy from the shared initialization ("scratch"), trained for
+ * eval.finetune_epochs epochs on the same small held-out set of eval.finetune_demos expert
+ * trajectories (tasks in turn, a stream no robot uses). Every rank computes the same models. */
+static fm_status nn_finetune(nn_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int n = c->cfg->eval.finetune_demos, K = c->env.K, *tasks = NULL;
+    fm_demos held = {0};
+    fm_nn_train_opts o;
+    if (n <= 0)
+        goto cleanup;
+    FM_ALLOC(tasks, n);
+    for (int i = 0; i < n; i++)
+        tasks[i] = i % K;
+    fm_rng r;
+    fm_rng_seed(&r, (uint64_t)c->cfg->experiment.seed, FM_RANK_SHARED, FM_STREAM_DATA + 100);
+    FM_TRY(fm_cartpole_generate(&c->env, tasks, n, &r, &held, err));
+    train_opts(c->cfg, &o);
+    o.epochs = c->cfg->eval.finetune_epochs;
+    c->nft = c->nmerged + 1;
+    FM_ALLOC(c->ft, c->nft);
+    FM_ALLOC(c->ft_loss, c->nft);
+    FM_ALLOC(c->ft_name, c->nft);
+    for (int j = 0; j < c->nft; j++) {
+        if (j < c->nmerged) {
+            FM_TRY(fm_model_create(&c->ft[j], &c->spec, err));
+            fm_model_copy(&c->ft[j], &c->merged[j]);
+            snprintf(c->ft_name[j], sizeof c->ft_name[j], "finetuned_%s", policy_name(c, j));
+        } else {
+            FM_TRY(nn_new_model(c, &c->ft[j], 1, err));
+            snprintf(c->ft_name[j], sizeof c->ft_name[j], "scratch");
+        }
+        fm_rng_seed(&r, (uint64_t)c->cfg->experiment.seed, FM_RANK_SHARED, FM_STREAM_TRAIN + 200);
+        FM_TRY(fm_nn_train(&c->ft[j], &held, &o, NULL, &r, &c->ft_loss[j], err));
+    }
+cleanup:
+    free(tasks);
+    fm_demos_free(&held);
+    return status;
 }
 
 /* Global (policy, task, episode) triples are split over ranks and summed; every robot also
@@ -241,7 +293,7 @@ static fm_status nn_evaluate(nn_ctx *c, fm_err *err)
     fm_status status = FM_OK;
     int K = c->env.K, R = c->cfg->eval.rollouts;
     fm_nn_runner **run = NULL;
-    c->npol = c->nmerged + 2; /* merged..., pooled, expert */
+    c->npol = c->nmerged + 2 + c->nft; /* merged..., pooled, expert, fine-tuned..., scratch */
     size_t ns = (size_t)c->npol * K * SCORE_COUNT;
     FM_ALLOC(c->scores, ns);
     FM_ALLOC(c->local_scores, (size_t)K * SCORE_COUNT);
@@ -324,6 +376,8 @@ static void barrier_values(const double *rows, int npts, double *loss_b, double 
 
 static const char *policy_name(const nn_ctx *c, int j)
 {
+    if (j > c->nmerged + 1)
+        return c->ft_name[j - c->nmerged - 2];
     if (j < c->nmerged)
         return fm_cfg_enum_name("merge.methods", c->cfg->merge.methods[j]);
     return j == c->nmerged ? "pooled" : "expert";
@@ -491,7 +545,7 @@ static void print_row(const char *name, const double *s, int K, int stride, doub
         bal += v[SCORE_BALANCE] / K, sp += v[SCORE_SETPOINT] / K, cost += v[SCORE_COST] / K;
         worst = fmin(worst, v[SCORE_BALANCE]);
     }
-    printf("  %-17s %8.1f%% %8.1f%% %9.1f%% %10.3g", name, 100 * bal, 100 * worst, 100 * sp, cost);
+    printf("  %-28s %8.1f%% %8.1f%% %9.1f%% %10.3g", name, 100 * bal, 100 * worst, 100 * sp, cost);
     if (isnan(loss))
         printf("\n");
     else
@@ -508,10 +562,11 @@ static void nn_summary(const nn_ctx *c)
            c->cfg->policy.layers, c->cfg->policy.width,
            fm_cfg_enum_name("policy.activation", c->cfg->policy.activation), c->cfg->fleet.alpha,
            c->cfg->eval.rollouts);
-    printf("  %-17s %9s %9s %10s %10s %10s\n", "policy", "balance", "worst", "setpoint", "cost", "BC loss");
+    printf("  %-28s %9s %9s %10s %10s %10s\n", "policy", "balance", "worst", "setpoint", "cost", "BC loss");
     for (int j = 0; j < c->npol; j++)
         print_row(policy_name(c, j), c->scores + (size_t)j * n, K, SCORE_COUNT,
-                  j < c->nmerged ? c->merged_loss[j] : j == c->nmerged ? c->pooled_loss : NAN);
+                  j < c->nmerged ? c->merged_loss[j] : j == c->nmerged ? c->pooled_loss
+                  : j > c->nmerged + 1 ? c->ft_loss[j - c->nmerged - 2] : NAN);
     double *mean = calloc((size_t)n, sizeof *mean);
     for (int i = 0; mean && i < N * n; i++)
         mean[i % n] += c->all_local[i] / N;
@@ -538,6 +593,9 @@ static void nn_free(nn_ctx *c)
         fm_model_free(&c->merged[j]);
     free(c->merged), free(c->merged_loss), free(c->merge_seconds), free(c->mlog), free(c->mixture), free(c->scores);
     free(c->pair), free(c->barrier);
+    for (int j = 0; c->ft && j < c->nft; j++)
+        fm_model_free(&c->ft[j]);
+    free(c->ft), free(c->ft_loss), free(c->ft_name);
     free(c->local_scores), free(c->all_local);
 }
 
@@ -560,6 +618,10 @@ fm_status fm_run_nn(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts
     PHASE(1, "local training", nn_train_local(c, err));
     PHASE(2, "merging", nn_merge(c, err));
     PHASE(3, "pooled training", nn_pooled(c, err));
+    if (c->cfg->eval.finetune_demos > 0) {
+        progress(c, "warm start: fine-tuning");
+        FM_TRY(nn_finetune(c, err));
+    }
     PHASE(4, "evaluation", nn_evaluate(c, err));
     if (c->cfg->eval.barrier_points > 0) {
         progress(c, "barriers");
