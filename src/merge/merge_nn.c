@@ -94,6 +94,22 @@ cleanup:
     return status;
 }
 
+/* w->target = global robot 0's parameters on every process (one reducer sum). */
+static fm_status robot0_model(const fm_model *local, const fm_reducer *red, merge_ws *w, fm_err *err)
+{
+    fm_status status = FM_OK;
+    size_t n = local[0].layout.total;
+    memset(w->acc, 0, sizeof(double) * n);
+    if (red->offset == 0)
+        for (size_t j = 0; j < n; j++)
+            w->acc[j] = local[0].w[j];
+    FM_TRY(fm_reduce_sum(red, w->acc, (int)n, err));
+    for (size_t j = 0; j < n; j++)
+        w->target[j] = (float)w->acc[j];
+cleanup:
+    return status;
+}
+
 /* Start of MergeMany: every robot matched to robot 0's model (an anchor). Starting all robots
  * at the identity, matching to the mean of the others stalled in a poor local optimum on
  * permuted copies of one model (tests/unit/test_merge_nn.c); pairwise matching does not. */
@@ -102,13 +118,7 @@ static fm_status anchor_match(const fm_model *local, const fm_merge_nn_opts *o, 
 {
     fm_status status = FM_OK;
     const fm_layout *l = &local[0].layout;
-    memset(w->acc, 0, sizeof(double) * l->total);
-    if (red->offset == 0)
-        for (size_t j = 0; j < l->total; j++)
-            w->acc[j] = local[0].w[j];
-    FM_TRY(fm_reduce_sum(red, w->acc, (int)l->total, err));
-    for (size_t j = 0; j < l->total; j++)
-        w->target[j] = (float)w->acc[j];
+    FM_TRY(robot0_model(local, red, w, err));
     for (int i = 0; i < red->nlocal; i++) {
         fm_rng own;
         fm_rng_seed(&own, seed, (uint64_t)(red->offset + i), FM_STREAM_MERGE + 500);
@@ -553,14 +563,7 @@ static fm_status sinkhorn_rebasin(const fm_model *local, const fm_demos *data, c
                                   fm_merge_nn_log *log, fm_err *err)
 {
     fm_status status = FM_OK;
-    const fm_layout *l = &local[0].layout;
-    memset(w->acc, 0, sizeof(double) * l->total);
-    if (red->offset == 0)
-        for (size_t j = 0; j < l->total; j++)
-            w->acc[j] = local[0].w[j];
-    FM_TRY(fm_reduce_sum(red, w->acc, (int)l->total, err));
-    for (size_t j = 0; j < l->total; j++)
-        w->target[j] = (float)w->acc[j];
+    FM_TRY(robot0_model(local, red, w, err));
     double acc[5] = {0};
     for (int i = 0; i < red->nlocal; i++) {
         int gi = red->offset + i;
