@@ -211,6 +211,8 @@ static const cfg_key cfg_keys[] = {
             "neural runs: 0 = off; else loss and performance barriers between robots 0 and 1 at this many lambdas"),
     CFG_NUM("eval.finetune_demos", CFG_INT, eval.finetune_demos, "0", 0, 1000000, 0,
             "neural runs, warm start: 0 = off; else fine-tune every merge (and a fresh policy) on this many held-out demos"),
+    CFG_SCALAR("eval.task_specific", CFG_BOOL, eval.task_specific, "false", 0,
+               "neural runs: also train one policy per task on every robot's data of that task (data-parallel)"),
     CFG_NUM("eval.finetune_epochs", CFG_INT, eval.finetune_epochs, "5", 0, 1000000, 0,
             "warm start: epochs of fine-tuning, and of training the fresh policy"),
 };

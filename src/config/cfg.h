@@ -158,6 +158,7 @@ typedef struct fm_config {
         int barrier_points;   /* 0 = off; else lambda points of the barrier curves between robots 0 and 1 */
         int finetune_demos;   /* warm start: 0 = off; else held-out trajectories to fine-tune on */
         int finetune_epochs;  /* warm start: epochs of fine-tuning (and of training from scratch) */
+        int task_specific;    /* neural runs: bool, also train and score one policy per task */
     } eval;
 } fm_config;
 

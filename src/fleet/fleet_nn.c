@@ -38,6 +38,7 @@ typedef struct nn_ctx {
     fm_model *ft;                      /* [nft] */
     double *ft_loss;                   /* [nft] BC loss on the held-out set after fine-tuning */
     char (*ft_name)[64];
+    double *ts_scores;                 /* [K][SCORE_COUNT] task-specific policy h on task h (NaN: no data) */
     double *barrier;                   /* [num_methods][points][4]: lambda, loss, balance, cost */
     /* scores [policy][task][SCORE_COUNT]: policies = merged..., pooled, expert */
     int npol;
@@ -322,6 +323,69 @@ cleanup:
     return status;
 }
 
+/* ---------------- task-specific references ---------------- */
+
+/* This robot's trajectories of task h as a demos set of their own (copies). */
+static fm_status task_subset(const fm_demos *d, int h, fm_demos *out, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int n = 0, T = d->horizon, p = d->obs_dim, m = d->act_dim;
+    for (int i = 0; i < d->n_traj; i++)
+        n += d->task[i] == h;
+    FM_TRY(fm_demos_alloc(out, n, T, p, m, err));
+    for (int i = 0, k = 0; i < d->n_traj; i++) {
+        if (d->task[i] != h)
+            continue;
+        memcpy(out->obs + (size_t)k * T * p, d->obs + (size_t)i * T * p, sizeof(double) * T * p);
+        memcpy(out->act + (size_t)k * T * m, d->act + (size_t)i * T * m, sizeof(double) * T * m);
+        out->task[k] = h, out->length[k] = d->length[i];
+        k++;
+    }
+cleanup:
+    return status;
+}
+
+/* With eval.task_specific: for every task, a policy trained data-parallel on every robot's
+ * trajectories of that task (no data moved) and scored on that task. */
+static fm_status nn_task_specific(nn_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int K = c->env.K, R = c->cfg->eval.rollouts;
+    fm_demos sub = {0};
+    fm_model m = {0};
+    fm_nn_runner *run = NULL;
+    fm_nn_train_opts o;
+    train_opts(c->cfg, &o);
+    FM_ALLOC(c->ts_scores, (size_t)K * SCORE_COUNT);
+    for (int h = 0; h < K; h++) {
+        double cnt = 0, loss = 0, acc[SCORE_COUNT] = {0};
+        FM_TRY(task_subset(&c->demos, h, &sub, err));
+        cnt = sub.n_traj;
+        FM_TRY(fm_reduce_sum(&c->red, &cnt, 1, err));
+        if (cnt > 0) {
+            fm_rng r;
+            FM_TRY(nn_new_model(c, &m, 1, err));
+            fm_rng_seed(&r, (uint64_t)c->cfg->experiment.seed, (uint64_t)c->rank, FM_STREAM_TRAIN + 300 + (uint64_t)h);
+            FM_TRY(fm_nn_train(&m, &sub, &o, &c->red, &r, &loss, err));
+            FM_TRY(fm_nn_runner_create(&m, &run, err));
+            for (int e = c->rank; e < R; e += c->size)
+                episode(c, h, e, run, acc);
+            fm_nn_runner_free(run);
+            run = NULL;
+            fm_model_free(&m);
+        }
+        FM_TRY(fm_reduce_sum(&c->red, acc, SCORE_COUNT, err));
+        for (int q = 0; q < SCORE_COUNT; q++)
+            c->ts_scores[(size_t)h * SCORE_COUNT + q] = cnt > 0 ? acc[q] / R : NAN;
+        fm_demos_free(&sub);
+    }
+cleanup:
+    fm_nn_runner_free(run);
+    fm_model_free(&m);
+    fm_demos_free(&sub);
+    return status;
+}
+
 /* ---------------- barriers between robots 0 and 1 (Section 3) ---------------- */
 
 /* Loss and performance along theta_l = (1 - l) theta_0 + l theta_1 for the aligned pair of
@@ -493,6 +557,8 @@ static fm_status write_models_scores(nn_ctx *c, fm_h5 *h, fm_err *err)
     }
     for (int j = 0; j < c->npol; j++)
         FM_TRY(write_scores(h, policy_name(c, j), c->scores + (size_t)j * K * SCORE_COUNT, 1, K, err));
+    if (c->ts_scores)
+        FM_TRY(write_scores(h, "task_specific", c->ts_scores, 1, K, err));
     FM_TRY(write_scores(h, "local", c->all_local, c->size, K, err));
 cleanup:
     return status;
@@ -567,6 +633,8 @@ static void nn_summary(const nn_ctx *c)
         print_row(policy_name(c, j), c->scores + (size_t)j * n, K, SCORE_COUNT,
                   j < c->nmerged ? c->merged_loss[j] : j == c->nmerged ? c->pooled_loss
                   : j > c->nmerged + 1 ? c->ft_loss[j - c->nmerged - 2] : NAN);
+    if (c->ts_scores)
+        print_row("task_specific", c->ts_scores, K, SCORE_COUNT, NAN);
     double *mean = calloc((size_t)n, sizeof *mean);
     for (int i = 0; mean && i < N * n; i++)
         mean[i % n] += c->all_local[i] / N;
@@ -595,7 +663,7 @@ static void nn_free(nn_ctx *c)
     free(c->pair), free(c->barrier);
     for (int j = 0; c->ft && j < c->nft; j++)
         fm_model_free(&c->ft[j]);
-    free(c->ft), free(c->ft_loss), free(c->ft_name);
+    free(c->ft), free(c->ft_loss), free(c->ft_name), free(c->ts_scores);
     free(c->local_scores), free(c->all_local);
 }
 
@@ -623,6 +691,10 @@ fm_status fm_run_nn(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts
         FM_TRY(nn_finetune(c, err));
     }
     PHASE(4, "evaluation", nn_evaluate(c, err));
+    if (c->cfg->eval.task_specific) {
+        progress(c, "task-specific references");
+        FM_TRY(nn_task_specific(c, err));
+    }
     if (c->cfg->eval.barrier_points > 0) {
         progress(c, "barriers");
         FM_TRY(nn_barriers(c, err));
