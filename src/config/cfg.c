@@ -134,6 +134,14 @@ static const cfg_key cfg_keys[] = {
                "every robot starts from the same policy initialization"),
     CFG_SCALAR("fleet.shared_data", CFG_BOOL, fleet.shared_data, "false", 0,
                "every robot generates robot 0's demonstrations (same data, e.g. for mode connectivity)"),
+    CFG_NUM("fleet.rounds", CFG_INT, fleet.rounds, "0", 0, 100000, 0,
+            "0 = train, then merge once; else this many rounds of local training and merging (neural runs)"),
+    CFG_NUM("fleet.local_epochs", CFG_INT, fleet.local_epochs, "10", 1, 1000000, 0,
+            "rounds: local epochs M on the robot's own data between merges"),
+    CFG_NUM("fleet.participation", CFG_DOUBLE, fleet.participation, "1", 0, 1, CFG_LO_OPEN,
+            "rounds: fraction of robots merged each round (drawn with a seed shared by all ranks, at least one)"),
+    CFG_SCALAR("fleet.reset_optimizer", CFG_BOOL, fleet.reset_optimizer, "true", 0,
+               "rounds: reset the Adam moments when a robot restarts from the merged model"),
     CFG_NUM("fleet.sign_flip_fraction", CFG_DOUBLE, fleet.sign_flip_fraction, "0", 0, 1, 0,
             "fraction of robots whose local policy is stored as the equivalent (A, -B, -C)"),
 
@@ -213,6 +221,8 @@ static const cfg_key cfg_keys[] = {
             "neural runs, warm start: 0 = off; else fine-tune every merge (and a fresh policy) on this many held-out demos"),
     CFG_SCALAR("eval.task_specific", CFG_BOOL, eval.task_specific, "false", 0,
                "neural runs: also train one policy per task on every robot's data of that task (data-parallel)"),
+    CFG_NUM("eval.round_rollouts", CFG_INT, eval.round_rollouts, "2", 0, 1000000, 0,
+            "rounds: episodes per task for the merged model's score after every round (0 = none)"),
     CFG_NUM("eval.finetune_epochs", CFG_INT, eval.finetune_epochs, "5", 0, 1000000, 0,
             "warm start: epochs of fine-tuning, and of training the fresh policy"),
 };
@@ -1077,6 +1087,20 @@ static void check_arch(cfg_loader *ld)
                fm_cfg_enum_name("policy.arch", c->policy.arch), fm_cfg_enum_name("env.kind", c->env.kind));
 }
 
+/* Merging rounds: neural policies, one merge method. */
+static void check_rounds(cfg_loader *ld)
+{
+    const fm_config *c = ld->out;
+    int ir = key_index("fleet.rounds"), im = key_index("merge.methods");
+    if (ld->bad[ir] || c->fleet.rounds == 0)
+        return;
+    if (c->env.kind == FM_ENV_LQG)
+        report(ld, where(ld, ir), "fleet.rounds", "got %d, expected 0: merging rounds need neural policies", c->fleet.rounds);
+    if (!ld->bad[im] && c->merge.num_methods != 1)
+        report(ld, where(ld, im), "merge.methods", "got %d methods, expected one with fleet.rounds > 0",
+               c->merge.num_methods);
+}
+
 /* Ranges: checked for every env.kind (an empty range is wrong whether or not it is used). */
 static void check_ranges(cfg_loader *ld)
 {
@@ -1136,6 +1160,7 @@ static fm_status load_document(cfg_loader *ld, yaml_parser_t *parser, fm_err *er
     }
     check_ranges(ld);
     check_arch(ld);
+    check_rounds(ld);
 
 cleanup:
     ld->doc = NULL;

@@ -111,6 +111,10 @@ typedef struct fm_config {
         int shared_init;      /* bool: every robot starts from one initialization */
         double sign_flip_fraction; /* fraction of robots whose local policy is stored as (A, -B, -C) */
         int shared_data;      /* bool: every robot generates robot 0's demonstrations */
+        int rounds;           /* 0 = one-shot merge; else merging rounds (iterative, FedAvg-style) */
+        int local_epochs;     /* rounds: local epochs M between merges */
+        double participation; /* rounds: fraction of robots merged each round (at least one) */
+        int reset_optimizer;  /* rounds: bool, reset Adam moments after every merge */
     } fleet;
     struct {
         int arch;             /* fm_arch */
@@ -159,6 +163,7 @@ typedef struct fm_config {
         int finetune_demos;   /* warm start: 0 = off; else held-out trajectories to fine-tune on */
         int finetune_epochs;  /* warm start: epochs of fine-tuning (and of training from scratch) */
         int task_specific;    /* neural runs: bool, also train and score one policy per task */
+        int round_rollouts;   /* rounds: episodes per task for the per-round score (0 = none) */
     } eval;
 } fm_config;
 

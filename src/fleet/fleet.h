@@ -25,6 +25,7 @@ fm_status fm_fleet_load_config(MPI_Comm comm, const char *path, fm_config *cfg, 
 typedef struct fm_mpi_reducer_ctx {
     MPI_Comm comm;
     int rank, size;
+    double bytes_sent, bytes_recv; /* payload this rank sent / received in sums so far */
 } fm_mpi_reducer_ctx;
 fm_reducer fm_reducer_mpi(fm_mpi_reducer_ctx *ctx, MPI_Comm comm);
 

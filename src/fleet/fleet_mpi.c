@@ -54,6 +54,8 @@ static fm_status mpi_sum(void *vctx, double *buf, int n, fm_err *err)
     if (ctx->size == 1)
         return FM_OK;
     FM_ALLOC(all, (size_t)n * ctx->size);
+    ctx->bytes_sent += (double)n * sizeof(double); /* allgather: n doubles out, (size-1) n in */
+    ctx->bytes_recv += (double)n * sizeof(double) * (ctx->size - 1);
     FM_CHECK(MPI_Allgather(buf, n, MPI_DOUBLE, all, n, MPI_DOUBLE, ctx->comm) == MPI_SUCCESS,
              FM_EMPI, "MPI_Allgather of %d doubles failed", n);
     for (int j = 0; j < n; j++) {
@@ -70,6 +72,7 @@ cleanup:
 fm_reducer fm_reducer_mpi(fm_mpi_reducer_ctx *ctx, MPI_Comm comm)
 {
     ctx->comm = comm;
+    ctx->bytes_sent = ctx->bytes_recv = 0.0;
     MPI_Comm_rank(comm, &ctx->rank);
     MPI_Comm_size(comm, &ctx->size);
     return (fm_reducer){.sum = mpi_sum, .ctx = ctx, .nglobal = ctx->size, .nlocal = 1,

@@ -14,6 +14,9 @@
 #include "nn/train.h"
 
 enum { SCORE_BALANCE = 0, SCORE_SETPOINT, SCORE_COST, SCORE_COUNT };
+enum { ROUND_PARTICIPANTS = 0, ROUND_LOSS, ROUND_BALANCE, ROUND_COST, ROUND_SECONDS, ROUND_COUNT };
+static const char *ROUND_NAMES[ROUND_COUNT] = {"participants", "merged_bc_loss", "merged_balance",
+                                               "merged_cost", "elapsed_seconds"};
 static const char *SCORE_NAMES[SCORE_COUNT] = {"balance", "setpoint", "cost"};
 
 typedef struct nn_ctx {
@@ -38,6 +41,9 @@ typedef struct nn_ctx {
     fm_model *ft;                      /* [nft] */
     double *ft_loss;                   /* [nft] BC loss on the held-out set after fine-tuning */
     char (*ft_name)[64];
+    /* merging rounds: per round */
+    double *rd;                        /* [rounds][ROUND_COUNT] */
+    double *rd_bytes;                  /* [N][rounds][3]: bytes sent, received, left out (0/1) */
     double *ts_scores;                 /* [K][SCORE_COUNT] task-specific policy h on task h (NaN: no data) */
     double *barrier;                   /* [num_methods][points][4]: lambda, loss, balance, cost */
     /* scores [policy][task][SCORE_COUNT]: policies = merged..., pooled, expert */
@@ -48,6 +54,7 @@ typedef struct nn_ctx {
 } nn_ctx;
 
 static const char *policy_name(const nn_ctx *c, int j);
+static void episode(const struct nn_ctx *c, int h, int e, fm_nn_runner *run, double *acc);
 
 static void progress(const nn_ctx *c, const char *what)
 {
@@ -104,9 +111,11 @@ cleanup:
     return status;
 }
 
+/* Training settings; with merging rounds the baselines train as many epochs as the rounds do. */
 static void train_opts(const fm_config *cfg, fm_nn_train_opts *o)
 {
-    *o = (fm_nn_train_opts){.epochs = cfg->train.epochs, .batch = cfg->train.batch_size,
+    *o = (fm_nn_train_opts){.epochs = cfg->fleet.rounds > 0 ? cfg->fleet.rounds * cfg->fleet.local_epochs
+                                                             : cfg->train.epochs, .batch = cfg->train.batch_size,
                             .window = cfg->train.window, .optimizer = cfg->train.optimizer,
                             .lr = cfg->train.lr, .weight_decay = cfg->train.weight_decay,
                             .grad_clip = cfg->train.grad_clip};
@@ -217,13 +226,180 @@ cleanup:
     return status;
 }
 
+/* ---------------- merging rounds (iterative merging, Section 2; FedAvg with average) ---------------- */
+
+/* Participants of round r: max(1, round(f N)) robots from a stream shared by every rank. */
+static void round_participants(const nn_ctx *c, int r, int *chosen)
+{
+    int N = c->size, k = (int)lround(c->cfg->fleet.participation * N), ord[4096];
+    k = k < 1 ? 1 : k > N ? N : k;
+    fm_rng rng;
+    fm_rng_seed(&rng, (uint64_t)c->cfg->experiment.seed, FM_RANK_SHARED, FM_STREAM_MERGE + 5000 + (uint64_t)r);
+    for (int i = 0; i < N; i++)
+        ord[i] = i, chosen[i] = 0;
+    for (int i = 0; i < k; i++) {
+        int j = i + (int)fm_rng_below(&rng, (uint64_t)(N - i)), t = ord[i];
+        ord[i] = ord[j], ord[j] = t;
+        chosen[ord[i]] = 1;
+    }
+}
+
+static int model_finite(const fm_model *m, double loss)
+{
+    if (!isfinite(loss))
+        return 0;
+    for (size_t i = 0; i < m->layout.total; i++)
+        if (!isfinite(m->w[i]))
+            return 0;
+    return 1;
+}
+
+/* Merge among the round's participants (their own sub-communicator), then every robot gets the
+ * merged model from the lowest participant. *bytes accumulates this robot's payload. */
+static fm_status round_merge(nn_ctx *c, fm_model *robot, const int *part, const fm_merge_nn_opts *mo,
+                             uint64_t seed, double *bytes, fm_err *err)
+{
+    fm_status status = FM_OK;
+    MPI_Comm sub = MPI_COMM_NULL;
+    int first = -1;
+    for (int i = 0; i < c->size && first < 0; i++)
+        first = part[i] ? i : -1;
+    FM_CHECK(MPI_Comm_split(c->comm, part[c->rank] ? 0 : MPI_UNDEFINED, c->rank, &sub) == MPI_SUCCESS,
+             FM_EMPI, "round merge: MPI_Comm_split failed");
+    fm_status local = FM_OK;
+    if (part[c->rank]) {
+        fm_mpi_reducer_ctx rc;
+        fm_reducer red = fm_reducer_mpi(&rc, sub);
+        local = fm_merge_nn(c->cfg->merge.methods[0], robot, &c->demos, mo, &red, seed, &c->merged[0], NULL, err);
+        bytes[0] += rc.bytes_sent, bytes[1] += rc.bytes_recv;
+    }
+    FM_TRY(fm_fleet_agree(c->comm, local, err));
+    size_t n = c->merged[0].layout.total;
+    FM_CHECK(MPI_Bcast(c->merged[0].w, (int)n, MPI_FLOAT, first, c->comm) == MPI_SUCCESS, FM_EMPI,
+             "round merge: MPI_Bcast of the merged model failed");
+    if (c->rank == first)
+        bytes[0] += (double)n * sizeof(float) * (c->size - 1);
+    else
+        bytes[1] += (double)n * sizeof(float);
+cleanup:
+    if (sub != MPI_COMM_NULL)
+        MPI_Comm_free(&sub);
+    return status;
+}
+
+/* Quick score of the merged model: eval.round_rollouts episodes per task, split over ranks. */
+static fm_status round_score(nn_ctx *c, double *balance, double *cost, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int K = c->env.K, R = c->cfg->eval.round_rollouts;
+    fm_nn_runner *run = NULL;
+    double acc[SCORE_COUNT] = {0};
+    *balance = *cost = NAN;
+    if (R <= 0)
+        goto cleanup;
+    FM_TRY(fm_nn_runner_create(&c->merged[0], &run, err));
+    for (int q = c->rank; q < K * R; q += c->size)
+        episode(c, q / R, q % R, run, acc);
+    FM_TRY(fm_reduce_sum(&c->red, acc, SCORE_COUNT, err));
+    *balance = acc[SCORE_BALANCE] / (K * R), *cost = acc[SCORE_COST] / (K * R);
+cleanup:
+    fm_nn_runner_free(run);
+    return status;
+}
+
+static void round_progress(const nn_ctx *c, int r, const double *row)
+{
+    int R = c->cfg->fleet.rounds;
+    if (c->rank != 0 || c->opts.quiet)
+        return;
+    double el = row[ROUND_SECONDS], eta = el / (r + 1) * (R - r - 1);
+    fm_logf(stdout, "round %d/%d: %d robots merged, merged BC loss %.4f, balance %.1f%%, %.0f s elapsed, ETA %.0f s\n",
+            r + 1, R, (int)row[ROUND_PARTICIPANTS], row[ROUND_LOSS], 100 * row[ROUND_BALANCE], el, eta);
+}
+
+/* R rounds: every robot trains M local epochs on its own data, the round's participants are
+ * merged with merge.methods[0], every robot restarts from the merged model. A robot whose
+ * parameters or loss are not finite is left out of that round's merge (recorded, warned). */
+static fm_status nn_rounds(nn_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int R = c->cfg->fleet.rounds, N = c->size, *part = NULL, *fin = NULL;
+    fm_model robot = {0};
+    fm_adam adam = {0};
+    fm_nn_train_opts o;
+    fm_merge_nn_opts mo;
+    double bytes[2] = {0, 0}, *mine = NULL;
+    train_opts(c->cfg, &o);
+    o.epochs = c->cfg->fleet.local_epochs;
+    merge_opts(c->cfg, &mo);
+    c->nmerged = 1;
+    FM_ALLOC(c->merged, 1);
+    FM_ALLOC(c->merged_loss, 1);
+    FM_ALLOC(c->merge_seconds, 1);
+    FM_ALLOC(c->mlog, 1);
+    FM_ALLOC(part, N);
+    FM_ALLOC(fin, N);
+    FM_ALLOC(c->rd, (size_t)R * ROUND_COUNT);
+    FM_ALLOC(mine, (size_t)R * 3);
+    FM_TRY(nn_new_model(c, &robot, c->cfg->fleet.shared_init, err));
+    FM_TRY(fm_model_create(&c->merged[0], &c->spec, err));
+    fm_model_copy(&c->merged[0], &robot);
+    FM_TRY(fm_adam_create(&adam, robot.layout.total, err));
+    double t0 = fm_now();
+    for (int r = 0; r < R; r++) {
+        fm_rng rng;
+        double loss = 0, *row = c->rd + (size_t)r * ROUND_COUNT;
+        fm_rng_seed(&rng, (uint64_t)c->cfg->experiment.seed, (uint64_t)c->rank, FM_STREAM_TRAIN + 1000 + (uint64_t)r);
+        fm_status st = fm_nn_train_with(&robot, &c->demos, &o, NULL, &rng, &adam, &loss, err);
+        if (st == FM_ENUMERIC) { /* this robot diverged: it is left out of the merge, not fatal */
+            fm_err_clear(err);
+            st = FM_OK, loss = NAN;
+        }
+        FM_TRY(fm_fleet_agree(c->comm, st, err));
+        int ok_here = model_finite(&robot, loss);
+        MPI_Allgather(&ok_here, 1, MPI_INT, fin, 1, MPI_INT, c->comm);
+        round_participants(c, r, part);
+        int np = 0;
+        for (int i = 0; i < N; i++) {
+            if (part[i] && !fin[i] && c->rank == 0)
+                fm_logf(stderr, "warning: robot %d left out of round %d: non-finite parameters or loss\n", i, r + 1);
+            part[i] = part[i] && fin[i];
+            np += part[i];
+        }
+        mine[(size_t)r * 3 + 2] = !ok_here;
+        double before[2] = {bytes[0], bytes[1]};
+        if (np > 0) /* else the merged model stays the previous one: it is never non-finite */
+            FM_TRY(round_merge(c, &robot, part, &mo, (uint64_t)c->cfg->experiment.seed + 7919u * (uint64_t)(r + 1),
+                               bytes, err));
+        mine[(size_t)r * 3] = bytes[0] - before[0], mine[(size_t)r * 3 + 1] = bytes[1] - before[1];
+        fm_model_copy(&robot, &c->merged[0]);
+        if (c->cfg->fleet.reset_optimizer)
+            fm_adam_reset(&adam);
+        row[ROUND_PARTICIPANTS] = np;
+        FM_TRY(fm_nn_eval_loss(&c->merged[0], &c->demos, -1, &c->red, &row[ROUND_LOSS], err));
+        FM_TRY(round_score(c, &row[ROUND_BALANCE], &row[ROUND_COST], err));
+        row[ROUND_SECONDS] = fm_now() - t0;
+        round_progress(c, r, row);
+    }
+    c->merged_loss[0] = c->rd[(size_t)(R - 1) * ROUND_COUNT + ROUND_LOSS];
+    c->merge_seconds[0] = fm_now() - t0;
+    FM_ALLOC(c->rd_bytes, (size_t)N * R * 3); /* every robot's [bytes sent, received, excluded] */
+    memcpy(c->rd_bytes + (size_t)c->rank * R * 3, mine, sizeof(double) * R * 3);
+    FM_TRY(fm_reduce_sum(&c->red, c->rd_bytes, N * R * 3, err));
+cleanup:
+    fm_model_free(&robot);
+    fm_adam_free(&adam);
+    free(part), free(fin), free(mine);
+    return status;
+}
+
 /* ---------------- evaluation ---------------- */
 
 static void runner_reset(void *ctx) { fm_nn_runner_reset(ctx); }
 static void runner_act(void *ctx, const double *obs, double *action) { fm_nn_runner_act(ctx, obs, action); }
 
 /* Episode e of task h, common random numbers: the same start and noise for every policy. */
-static void episode(const nn_ctx *c, int h, int e, fm_nn_runner *run, double *acc)
+static void episode(const struct nn_ctx *c, int h, int e, fm_nn_runner *run, double *acc)
 {
     fm_rng r;
     fm_rng_seed(&r, (uint64_t)c->cfg->experiment.seed, FM_RANK_SHARED,
@@ -398,7 +574,7 @@ static fm_status nn_barriers(nn_ctx *c, fm_err *err)
     size_t P = c->local.layout.total;
     fm_model m = {0};
     fm_nn_runner *run = NULL;
-    if (npts < 1 || c->size < 2)
+    if (npts < 1 || c->size < 2 || !c->pair)
         goto cleanup;
     FM_TRY(fm_model_create(&m, &c->spec, err));
     fm_model_copy(&m, &c->local);
@@ -542,6 +718,38 @@ cleanup:
     return status;
 }
 
+/* Per-round metrics and communication (docs/schema.md "Merging rounds"). */
+static fm_status write_rounds(nn_ctx *c, fm_h5 *h, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int R = c->cfg->fleet.rounds, N = c->size;
+    double *v = NULL, sent = 0, recv = 0;
+    char path[128];
+    if (!c->rd)
+        goto cleanup;
+    FM_ALLOC(v, (size_t)N * R);
+    for (int q = 0; q < ROUND_COUNT; q++) {
+        for (int r = 0; r < R; r++)
+            v[r] = c->rd[(size_t)r * ROUND_COUNT + q];
+        /* wall time is not part of the result: it goes under /timing */
+        snprintf(path, sizeof path, q == ROUND_SECONDS ? "/timing/%s" : "/rounds/%s", ROUND_NAMES[q]);
+        FM_TRY(fm_h5_write_f64(h, path, 1, (int64_t[1]){R}, v, err));
+    }
+    const char *names[3] = {"bytes_sent", "bytes_received", "left_out"};
+    for (int q = 0; q < 3; q++) {
+        for (int i = 0; i < N * R; i++)
+            v[i] = c->rd_bytes[(size_t)i * 3 + q];
+        snprintf(path, sizeof path, "/rounds/%s", names[q]);
+        FM_TRY(fm_h5_write_f64(h, path, 2, (int64_t[2]){N, R}, v, err));
+    }
+    for (int i = 0; i < R; i++)
+        sent += c->rd_bytes[((size_t)c->rank * R + i) * 3], recv += c->rd_bytes[((size_t)c->rank * R + i) * 3 + 1];
+    (void)recv;
+cleanup:
+    free(v);
+    return status;
+}
+
 static fm_status write_models_scores(nn_ctx *c, fm_h5 *h, fm_err *err)
 {
     fm_status status = FM_OK;
@@ -587,6 +795,7 @@ static fm_status nn_write(nn_ctx *c, fm_err *err)
     FM_TRY(write_fleet(c, h, err));
     FM_TRY(write_models_scores(c, h, err));
     FM_TRY(write_barriers(c, h, err));
+    FM_TRY(write_rounds(c, h, err));
     double t[6];
     MPI_Allreduce(c->t_phase, t, 6, MPI_DOUBLE, MPI_MAX, c->comm);
     FM_TRY(fm_h5_write_f64(h, "/timing/phase_seconds", 1, (int64_t[1]){6}, t, err));
@@ -642,6 +851,15 @@ static void nn_summary(const nn_ctx *c)
         print_row("local (mean)", mean, K, SCORE_COUNT, NAN);
     free(mean);
     printf("  balance = pole up and cart on the track for the whole episode (docs/cartpole.md)\n");
+    if (c->rd) { /* communication of the rounds against the data each robot kept */
+        int R = c->cfg->fleet.rounds;
+        double sent = 0, data = (double)fm_demos_bytes(&c->demos);
+        for (int r = 0; r < R; r++)
+            sent += c->rd_bytes[(size_t)r * 3];
+        printf("  %d rounds of %d local epochs, participation %g: robot 0 sent %.3g MB of weights in all, "
+               "its demonstrations are %.3g MB (%.2gx)\n", R, c->cfg->fleet.local_epochs,
+               c->cfg->fleet.participation, sent / 1e6, data / 1e6, sent > 0 ? data / sent : 0.0);
+    }
     for (int j = 0; c->barrier && j < c->nmerged; j++) {
         double lb, bb;
         barrier_values(c->barrier + (size_t)j * c->cfg->eval.barrier_points * 4, c->cfg->eval.barrier_points, &lb, &bb);
@@ -663,7 +881,7 @@ static void nn_free(nn_ctx *c)
     free(c->pair), free(c->barrier);
     for (int j = 0; c->ft && j < c->nft; j++)
         fm_model_free(&c->ft[j]);
-    free(c->ft), free(c->ft_loss), free(c->ft_name), free(c->ts_scores);
+    free(c->ft), free(c->ft_loss), free(c->ft_name), free(c->ts_scores), free(c->rd), free(c->rd_bytes);
     free(c->local_scores), free(c->all_local);
 }
 
@@ -684,7 +902,10 @@ fm_status fm_run_nn(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts
     FM_TRY(nn_setup(c, err));
     PHASE(0, "robot data", nn_data(c, err));
     PHASE(1, "local training", nn_train_local(c, err));
-    PHASE(2, "merging", nn_merge(c, err));
+    if (c->cfg->fleet.rounds > 0)
+        PHASE(2, "merging rounds", nn_rounds(c, err));
+    else
+        PHASE(2, "merging", nn_merge(c, err));
     PHASE(3, "pooled training", nn_pooled(c, err));
     if (c->cfg->eval.finetune_demos > 0) {
         progress(c, "warm start: fine-tuning");

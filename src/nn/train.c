@@ -101,7 +101,7 @@ static void shuffle(fm_rng *r, int *a, int n)
 typedef struct train_state {
     fm_nn_ws *ws;
     fm_nn_batch batch;
-    fm_adam adam;
+    fm_adam own, *adam;   /* adam points to own or to the caller's state */
     float *grad;          /* [total + 2]: gradient, loss, steps (one reducer call per step) */
     double *sum;          /* the same in double for the reducer */
     int *order, *idx, *start;
@@ -111,12 +111,12 @@ static void train_state_free(train_state *s)
 {
     fm_nn_ws_free(s->ws);
     fm_nn_batch_free(&s->batch);
-    fm_adam_free(&s->adam);
+    fm_adam_free(&s->own);
     free(s->grad), free(s->sum), free(s->order), free(s->idx), free(s->start);
 }
 
 static fm_status train_state_create(train_state *s, const fm_model *m, const fm_demos *d,
-                                    const fm_nn_train_opts *o, fm_err *err)
+                                    const fm_nn_train_opts *o, fm_adam *adam, fm_err *err)
 {
     fm_status status = FM_OK;
     int T = o->window > 0 && o->window < d->horizon ? o->window : d->horizon;
@@ -124,7 +124,13 @@ static fm_status train_state_create(train_state *s, const fm_model *m, const fm_
     *s = (train_state){0};
     FM_TRY(fm_nn_ws_create(m, T, o->batch, &s->ws, err));
     FM_TRY(fm_nn_batch_create(&s->batch, T, o->batch, d->obs_dim, d->act_dim, err));
-    FM_TRY(fm_adam_create(&s->adam, n, err));
+    if (adam) {
+        FM_CHECK(adam->n == n, FM_EINVAL, "training: optimizer state for %zu parameters, model has %zu", adam->n, n);
+        s->adam = adam;
+    } else {
+        FM_TRY(fm_adam_create(&s->own, n, err));
+        s->adam = &s->own;
+    }
     FM_ALLOC(s->grad, n);
     FM_ALLOC(s->sum, n + 2);
     FM_ALLOC(s->order, d->n_traj > 0 ? d->n_traj : 1);
@@ -162,7 +168,7 @@ static fm_status train_step(fm_model *m, const fm_demos *d, const fm_nn_train_op
     double scale = o->grad_clip > 0.0 && sqrt(norm) > o->grad_clip ? o->grad_clip / sqrt(norm) : 1.0;
     for (size_t i = 0; i < n; i++)
         s->grad[i] = (float)(s->sum[i] * scale);
-    fm_optimizer_step(o, &s->adam, m->w, s->grad);
+    fm_optimizer_step(o, s->adam, m->w, s->grad);
 cleanup:
     return status;
 }
@@ -185,11 +191,18 @@ cleanup:
 fm_status fm_nn_train(fm_model *m, const fm_demos *d, const fm_nn_train_opts *o,
                       const fm_reducer *red, fm_rng *r, double *final_loss, fm_err *err)
 {
+    return fm_nn_train_with(m, d, o, red, r, NULL, final_loss, err);
+}
+
+fm_status fm_nn_train_with(fm_model *m, const fm_demos *d, const fm_nn_train_opts *o,
+                           const fm_reducer *red, fm_rng *r, fm_adam *adam, double *final_loss,
+                           fm_err *err)
+{
     fm_status status = FM_OK;
     train_state s = {0};
     FM_CHECK(o->batch > 0 && o->epochs >= 0 && o->lr > 0.0, FM_EINVAL,
              "training: batch %d, epochs %d, lr %g", o->batch, o->epochs, o->lr);
-    FM_TRY(train_state_create(&s, m, d, o, err));
+    FM_TRY(train_state_create(&s, m, d, o, adam, err));
     int steps = 0, pos = d->n_traj;
     FM_TRY(steps_per_epoch(d, o, red, &steps, err));
     double loss = 0.0;

@@ -48,6 +48,11 @@ void fm_nn_batch_fill(fm_nn_batch *b, const fm_demos *d, const int *idx, const i
  * red != NULL) after training. */
 fm_status fm_nn_train(fm_model *m, const fm_demos *d, const fm_nn_train_opts *o,
                       const fm_reducer *red, fm_rng *r, double *final_loss, fm_err *err);
+/* The same with the caller's optimizer state (kept across calls, e.g. across merging rounds);
+ * adam == NULL: a fresh state for this call. */
+fm_status fm_nn_train_with(fm_model *m, const fm_demos *d, const fm_nn_train_opts *o,
+                           const fm_reducer *red, fm_rng *r, fm_adam *adam, double *final_loss,
+                           fm_err *err);
 /* Mean per-step BC loss over all trajectories of d (task >= 0: only that task), summed over
  * the fleet when red != NULL. */
 fm_status fm_nn_eval_loss(const fm_model *m, const fm_demos *d, int task, const fm_reducer *red,
