@@ -1,7 +1,9 @@
 /* fleet_nn.c - `fleet run` / `fleet gen` for neural policies on the nonlinear benchmarks
  * (cart-pole): per-robot data, fleet-wide normalization statistics, local behavior cloning,
  * merging, pooled (data-parallel) training, episode evaluation, results and summary. */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +319,106 @@ static void round_progress(const nn_ctx *c, int r, const double *row)
             r + 1, R, (int)row[ROUND_PARTICIPANTS], row[ROUND_LOSS], 100 * row[ROUND_BALANCE], el, eta);
 }
 
+/* ---- checkpoints: after every round, <results>.ckpt (written to .tmp, renamed) holds the
+ * config, the rounds done, every robot's parameters and Adam state, the merged model and the
+ * metrics so far; a rerun of the same command continues after the last complete round. ---- */
+
+typedef struct round_state {
+    fm_model *robot;
+    fm_adam *adam;
+    double *mine; /* [R][3] this robot's bytes sent, received, left out */
+} round_state;
+
+static void ckpt_path(const nn_ctx *c, char *buf, size_t cap) { snprintf(buf, cap, "%s.ckpt", c->out_path); }
+
+static fm_status ckpt_write(nn_ctx *c, const round_state *st, int done, fm_err *err)
+{
+    fm_status status = FM_OK;
+    fm_h5 *h = NULL;
+    char path[1100], *text = NULL;
+    int R = c->cfg->fleet.rounds;
+    int64_t P = (int64_t)st->robot->layout.total;
+    double t = (double)st->adam->t;
+    ckpt_path(c, path, sizeof path);
+    int need = fm_cfg_dump(c->cfg, NULL, 0) + 1;
+    FM_ALLOC(text, need);
+    fm_cfg_dump(c->cfg, text, need);
+    FM_TRY(fm_h5_create(c->comm, path, &h, err));
+    FM_TRY(fm_h5_attr_text(h, "/", "kind", "fleetmerge-checkpoint", err));
+    FM_TRY(fm_h5_attr_i64(h, "/", "rounds_done", done, err));
+    FM_TRY(fm_h5_write_text(h, "/config", text, err));
+    FM_TRY(fm_h5_write_rows_f32(h, "/robot/params", 1, &P, st->robot->w, err));
+    FM_TRY(fm_h5_write_rows_f32(h, "/robot/adam_m", 1, &P, st->adam->m, err));
+    FM_TRY(fm_h5_write_rows_f32(h, "/robot/adam_v", 1, &P, st->adam->v, err));
+    FM_TRY(fm_h5_write_rows_f64(h, "/robot/adam_t", 1, (int64_t[1]){1}, &t, err));
+    FM_TRY(fm_h5_write_rows_f64(h, "/robot/comm", 1, (int64_t[1]){3 * R}, st->mine, err));
+    FM_TRY(fm_h5_write_f32(h, "/merged", 1, &P, c->merged[0].w, err));
+    FM_TRY(fm_h5_write_f64(h, "/rounds", 1, (int64_t[1]){(int64_t)R * ROUND_COUNT}, c->rd, err));
+    fm_status cs = fm_h5_close(h, 1, err);
+    h = NULL;
+    FM_TRY(cs);
+cleanup:
+    if (h)
+        fm_h5_close(h, 0, err);
+    free(text);
+    return status;
+}
+
+/* This rank's row of a [N, n] dataset into out (floats or doubles). */
+static fm_status ckpt_row(const char *path, const char *dset, int rank, size_t n, float *f, double *d, fm_err *err)
+{
+    fm_status status = FM_OK;
+    double *v = NULL;
+    int nd = 0;
+    int64_t dims[FM_H5_MAX_DIMS] = {0};
+    FM_TRY(fm_h5_read_f64(path, dset, &v, &nd, dims, err));
+    FM_CHECK((nd == 2 && dims[1] == (int64_t)n && rank < dims[0]) || (nd == 1 && rank < 0 && dims[0] == (int64_t)n),
+             FM_EDATA, "%s: %s: unexpected shape for this run (checkpoint of another run?)", path, dset);
+    for (size_t i = 0; i < n; i++) {
+        double x = v[(size_t)(rank > 0 ? rank : 0) * n + i];
+        if (f)
+            f[i] = (float)x;
+        else
+            d[i] = x;
+    }
+cleanup:
+    free(v);
+    return status;
+}
+
+/* Resume from a checkpoint of the same config: *done = rounds already complete (0 = none). */
+static fm_status ckpt_read(nn_ctx *c, round_state *st, int *done, fm_err *err)
+{
+    fm_status status = FM_OK;
+    char path[1100], *text = NULL, *mine = NULL;
+    double rd = 0, t = 0;
+    int R = c->cfg->fleet.rounds;
+    size_t P = st->robot->layout.total;
+    *done = 0;
+    ckpt_path(c, path, sizeof path);
+    if (access(path, F_OK) != 0)
+        goto cleanup;
+    FM_TRY(fm_h5_read_text(path, "/config", &text, err));
+    int need = fm_cfg_dump(c->cfg, NULL, 0) + 1;
+    FM_ALLOC(mine, need);
+    fm_cfg_dump(c->cfg, mine, need);
+    FM_CHECK(strcmp(text, mine) == 0, FM_EINVAL,
+             "%s: a checkpoint of a different config; remove it or use --force to start over", path);
+    FM_TRY(fm_h5_read_attr_f64(path, "/", "rounds_done", &rd, err));
+    FM_TRY(ckpt_row(path, "/robot/params", c->rank, P, st->robot->w, NULL, err));
+    FM_TRY(ckpt_row(path, "/robot/adam_m", c->rank, P, st->adam->m, NULL, err));
+    FM_TRY(ckpt_row(path, "/robot/adam_v", c->rank, P, st->adam->v, NULL, err));
+    FM_TRY(ckpt_row(path, "/robot/adam_t", c->rank, 1, NULL, &t, err));
+    FM_TRY(ckpt_row(path, "/robot/comm", c->rank, (size_t)3 * R, NULL, st->mine, err));
+    FM_TRY(ckpt_row(path, "/merged", -1, P, c->merged[0].w, NULL, err));
+    FM_TRY(ckpt_row(path, "/rounds", -1, (size_t)R * ROUND_COUNT, NULL, c->rd, err));
+    st->adam->t = (long)t;
+    *done = (int)rd;
+cleanup:
+    free(text), free(mine);
+    return status;
+}
+
 /* R rounds: every robot trains M local epochs on its own data, the round's participants are
  * merged with merge.methods[0], every robot restarts from the merged model. A robot whose
  * parameters or loss are not finite is left out of that round's merge (recorded, warned). */
@@ -346,16 +448,27 @@ static fm_status nn_rounds(nn_ctx *c, fm_err *err)
     fm_model_copy(&c->merged[0], &robot);
     FM_TRY(fm_adam_create(&adam, robot.layout.total, err));
     double t0 = fm_now();
-    for (int r = 0; r < R; r++) {
+    round_state st = {.robot = &robot, .adam = &adam, .mine = mine};
+    int done = 0;
+    if (c->opts.force && c->rank == 0) { /* --force starts over */
+        char ck[1100];
+        ckpt_path(c, ck, sizeof ck);
+        remove(ck);
+    }
+    MPI_Barrier(c->comm);
+    FM_TRY(fm_fleet_agree(c->comm, ckpt_read(c, &st, &done, err), err));
+    if (done > 0 && c->rank == 0 && !c->opts.quiet)
+        fm_logf(stdout, "resuming after round %d/%d from the checkpoint\n", done, R);
+    for (int r = done; r < R; r++) {
         fm_rng rng;
         double loss = 0, *row = c->rd + (size_t)r * ROUND_COUNT;
         fm_rng_seed(&rng, (uint64_t)c->cfg->experiment.seed, (uint64_t)c->rank, FM_STREAM_TRAIN + 1000 + (uint64_t)r);
-        fm_status st = fm_nn_train_with(&robot, &c->demos, &o, NULL, &rng, &adam, &loss, err);
-        if (st == FM_ENUMERIC) { /* this robot diverged: it is left out of the merge, not fatal */
+        fm_status ts = fm_nn_train_with(&robot, &c->demos, &o, NULL, &rng, &adam, &loss, err);
+        if (ts == FM_ENUMERIC) { /* this robot diverged: it is left out of the merge, not fatal */
             fm_err_clear(err);
-            st = FM_OK, loss = NAN;
+            ts = FM_OK, loss = NAN;
         }
-        FM_TRY(fm_fleet_agree(c->comm, st, err));
+        FM_TRY(fm_fleet_agree(c->comm, ts, err));
         int ok_here = model_finite(&robot, loss);
         MPI_Allgather(&ok_here, 1, MPI_INT, fin, 1, MPI_INT, c->comm);
         round_participants(c, r, part);
@@ -380,6 +493,7 @@ static fm_status nn_rounds(nn_ctx *c, fm_err *err)
         FM_TRY(round_score(c, &row[ROUND_BALANCE], &row[ROUND_COST], err));
         row[ROUND_SECONDS] = fm_now() - t0;
         round_progress(c, r, row);
+        FM_TRY(ckpt_write(c, &st, r + 1, err));
     }
     c->merged_loss[0] = c->rd[(size_t)(R - 1) * ROUND_COUNT + ROUND_LOSS];
     c->merge_seconds[0] = fm_now() - t0;
@@ -805,6 +919,11 @@ static fm_status nn_write(nn_ctx *c, fm_err *err)
     fm_status st = fm_h5_close(h, 1, err);
     h = NULL;
     FM_TRY(st);
+    if (c->rank == 0 && c->cfg->fleet.rounds > 0) { /* the run is complete: its checkpoint goes */
+        char ck[1100];
+        ckpt_path(c, ck, sizeof ck);
+        remove(ck);
+    }
 cleanup:
     if (h)
         fm_h5_close(h, 0, err);
