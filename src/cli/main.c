@@ -28,13 +28,15 @@ static const char *USAGE =
     "Config keys: docs/config.md. File formats: docs/schema.md.\n";
 
 static const char *USAGE_RUN =
-    "usage: mpirun -n N fleet run CONFIG [--force] [--quiet] [--output FILE]\n"
+    "usage: mpirun -n N fleet run CONFIG [--force] [--quiet] [--resume] [--output FILE]\n"
     "\n"
     "Runs the experiment of CONFIG with one robot per MPI rank and writes\n"
     "<experiment.output_dir>/<experiment.name>/results.h5 (written to a .tmp name, then renamed).\n"
     "\n"
     "  --force        overwrite an existing results file\n"
     "  --quiet        no progress lines (the summary table is still printed)\n"
+    "  --resume       continue merging rounds from <results>.ckpt, and fail if there is none\n"
+    "                 (re-running the same command resumes too, when a checkpoint exists)\n"
     "  --output FILE  write the results to FILE instead\n"
     "exit codes: 0 ok, 2 bad config or arguments, 1 other failures\n";
 
@@ -84,6 +86,8 @@ static fm_status cmd_run(int argc, char **argv, fm_err *err)
             opts.force = 1;
         else if (!strcmp(argv[i], "--quiet"))
             opts.quiet = 1;
+        else if (!strcmp(argv[i], "--resume"))
+            opts.resume = 1;
         else if (!strcmp(argv[i], "--output") && i + 1 < argc)
             opts.output = argv[++i];
         else if (!strcmp(argv[i], "--output"))

@@ -13,6 +13,7 @@ typedef struct fm_run_opts {
     int force;          /* overwrite an existing results file */
     int quiet;          /* no progress lines */
     const char *output; /* results file path override (NULL: <output_dir>/<name>/results.h5) */
+    int resume;         /* require a checkpoint to continue from (merging rounds) */
 } fm_run_opts;
 
 /* Agree on a status across comm at a phase boundary: every rank returns the worst status,

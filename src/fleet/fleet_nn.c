@@ -457,6 +457,7 @@ static fm_status nn_rounds(nn_ctx *c, fm_err *err)
     }
     MPI_Barrier(c->comm);
     FM_TRY(fm_fleet_agree(c->comm, ckpt_read(c, &st, &done, err), err));
+    FM_CHECK(!c->opts.resume || done > 0, FM_EINVAL, "--resume: no checkpoint %s.ckpt to continue from", c->out_path);
     if (done > 0 && c->rank == 0 && !c->opts.quiet)
         fm_logf(stdout, "resuming after round %d/%d from the checkpoint\n", done, R);
     for (int r = done; r < R; r++) {
@@ -1018,6 +1019,8 @@ fm_status fm_run_nn(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts
     nn_ctx ctx = {.comm = comm, .opts = *opts, .cfg = cfg, .t_start = fm_now()}, *c = &ctx;
     MPI_Comm_rank(comm, &c->rank);
     MPI_Comm_size(comm, &c->size);
+    FM_CHECK(!opts->resume || cfg->fleet.rounds > 0, FM_EINVAL,
+             "--resume: %s has no merging rounds (fleet.rounds) to resume", cfg->source);
     FM_TRY(nn_setup(c, err));
     PHASE(0, "robot data", nn_data(c, err));
     PHASE(1, "local training", nn_train_local(c, err));

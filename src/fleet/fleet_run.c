@@ -308,6 +308,8 @@ fm_status fm_fleet_run(MPI_Comm comm, const char *config_path, const fm_run_opts
     fm_config *cfg = NULL;
     FM_ALLOC(cfg, 1);
     FM_TRY(fm_fleet_load_config(comm, config_path, cfg, err));
+    FM_CHECK(!opts->resume || cfg->env.kind != FM_ENV_LQG, FM_EINVAL,
+             "--resume: %s has no merging rounds to resume", config_path);
     if (cfg->env.kind == FM_ENV_LQG)
         FM_TRY(run_linear(comm, cfg, opts, err));
     else

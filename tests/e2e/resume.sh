@@ -44,8 +44,10 @@ pid=
 for _ in $(seq 1 100); do pgrep -f "ck.yaml --output part.h5" > /dev/null || break; sleep 0.1; done
 ok "$([ -f part.h5.ckpt ] && [ ! -e part.h5 ]; echo $?)" "killed mid-run: a checkpoint, no results file"
 
-rc=0; run --output part.h5 > resume.log 2>&1 || rc=$?
-ok "$rc" "re-running the same command completes"
+rc=0; run --output none.h5 --resume > noresume.log 2>&1 || rc=$?
+ok "$([ "$rc" = 2 ] && grep -q -- '--resume: no checkpoint' noresume.log; echo $?)" "--resume without a checkpoint is an error"
+rc=0; run --output part.h5 --resume > resume.log 2>&1 || rc=$?
+ok "$rc" "re-running the same command (with --resume) completes"
 ok "$(grep -q 'resuming after round' resume.log; echo $?)" "it resumes from the checkpoint ($(grep -o 'after round [0-9]*/[0-9]*' resume.log || echo none))"
 for g in /models /eval /rounds /fleet /merge /config; do
     rc=0; h5diff full.h5 part.h5 "$g" "$g" > /dev/null 2>&1 || rc=$?
