@@ -246,6 +246,16 @@ static void round_participants(const nn_ctx *c, int r, int *chosen)
     }
 }
 
+/* Fault injection for the tests (tests/e2e/rounds.sh): the environment variable
+ * FLEET_FAULT="ROBOT,ROUND" (1-based round) makes that robot's parameters non-finite after its
+ * local training in that round, to exercise the exclusion path. Unset in normal use. */
+static int fault_injected(const nn_ctx *c, int r)
+{
+    const char *f = getenv("FLEET_FAULT");
+    int robot = -1, round = -1;
+    return f && sscanf(f, "%d,%d", &robot, &round) == 2 && robot == c->rank && round == r + 1;
+}
+
 static int model_finite(const fm_model *m, double loss)
 {
     if (!isfinite(loss))
@@ -470,12 +480,14 @@ static fm_status nn_rounds(nn_ctx *c, fm_err *err)
             ts = FM_OK, loss = NAN;
         }
         FM_TRY(fm_fleet_agree(c->comm, ts, err));
+        if (fault_injected(c, r)) /* tests only: FLEET_FAULT="robot,round" poisons that robot */
+            robot.w[0] = NAN;
         int ok_here = model_finite(&robot, loss);
         MPI_Allgather(&ok_here, 1, MPI_INT, fin, 1, MPI_INT, c->comm);
         round_participants(c, r, part);
         int np = 0;
         for (int i = 0; i < N; i++) {
-            if (part[i] && !fin[i] && c->rank == 0)
+            if (!fin[i] && c->rank == 0)
                 fm_logf(stderr, "warning: robot %d left out of round %d: non-finite parameters or loss\n", i, r + 1);
             part[i] = part[i] && fin[i];
             np += part[i];

@@ -79,6 +79,17 @@ check "communication: bytes and the data-vs-weights line are reported" grep -q "
 check "per-round metrics stored" h5dump -d /rounds/merged_bc_loss part/results.h5
 check "wall time is under /timing, not in the results" h5dump -d /timing/elapsed_seconds part/results.h5
 check "same run, same bytes" bash -c "mpirun --allow-run-as-root --oversubscribe -np 4 '$FLEET' run part.yaml --quiet --force --output again.h5 >/dev/null && h5diff part/results.h5 again.h5 /rounds /rounds && h5diff part/results.h5 again.h5 /models /models"
+check "a robot with non-finite parameters is left out with a warning; the merged model stays finite" bash -c "
+    FLEET_FAULT=2,3 mpirun --allow-run-as-root --oversubscribe -x FLEET_FAULT -np 4 '$FLEET' run part.yaml --force --output fault.h5 > fault.txt 2> fault.err &&
+    grep -q 'warning: robot 2 left out of round 3' fault.err"
+check "the exclusion is recorded and the merged model is finite" "$PY" - <<'PYCODE'
+import h5py, numpy as np, sys
+f = h5py.File("fault.h5", "r")
+left = np.array(f["rounds/left_out"])
+merged = np.array(f["models/merged/average/params"])
+print(left, file=sys.stderr)
+sys.exit(0 if left[2, 2] == 1 and left.sum() == 1 and np.isfinite(merged).all() else 1)
+PYCODE
 cat > bad.yaml <<'YAML'
 experiment: {name: bad, output_dir: "."}
 env: {kind: cartpole}
