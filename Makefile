@@ -61,8 +61,9 @@ run: deps all
 unit: all
 	prove $(TEST_BIN)
 
+SLURM_TESTS := $(wildcard tests/slurm/*.sh)
 check: deps all
-	FLEET=$(BUILD)/fleet prove $(TEST_BIN) tests/mpi/*.sh tests/e2e/*.sh
+	FLEET=$(BUILD)/fleet prove $(TEST_BIN) tests/mpi/*.sh tests/e2e/*.sh $(SLURM_TESTS)
 
 # AddressSanitizer + UBSan build of the library and the unit tests (in build-asan/).
 asan:

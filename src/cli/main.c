@@ -20,6 +20,7 @@ static const char *USAGE =
     "  gen CONFIG     generate the robots' demonstrations into one HDF5 file\n"
     "  info FILE      describe a fleetmerge HDF5 file (demonstrations or results)\n"
     "  merge RESULTS  merge the local models saved in a results file, offline, in one process\n"
+    "  sweep CONFIG   count or list the points of the config's sweep section\n"
     "\n"
     "options:\n"
     "  -h, --help     show help (also `fleet <command> --help`)\n"
@@ -28,13 +29,15 @@ static const char *USAGE =
     "Config keys: docs/config.md. File formats: docs/schema.md.\n";
 
 static const char *USAGE_RUN =
-    "usage: mpirun -n N fleet run CONFIG [--force] [--quiet] [--resume] [--output FILE]\n"
+    "usage: mpirun -n N fleet run CONFIG [--sweep-index I] [--force] [--quiet] [--resume] [--output FILE]\n"
     "\n"
     "Runs the experiment of CONFIG with one robot per MPI rank and writes\n"
     "<experiment.output_dir>/<experiment.name>/results.h5 (written to a .tmp name, then renamed).\n"
     "\n"
     "  --force        overwrite an existing results file\n"
     "  --quiet        no progress lines (the summary table is still printed)\n"
+    "  --sweep-index I  run point I of the config's sweep section (e.g. $SLURM_ARRAY_TASK_ID);\n"
+    "                 results go to <output_dir>/<name>/<I>/results.h5, a finished point is skipped\n"
     "  --resume       continue merging rounds from <results>.ckpt, and fail if there is none\n"
     "                 (re-running the same command resumes too, when a checkpoint exists)\n"
     "  --output FILE  write the results to FILE instead\n"
@@ -51,6 +54,15 @@ static const char *USAGE_INFO =
     "usage: fleet info FILE\n"
     "\n"
     "Prints the attributes and datasets (shape, type) of a fleetmerge HDF5 file.\n";
+
+static const char *USAGE_SWEEP =
+    "usage: fleet sweep CONFIG --count | --list\n"
+    "\n"
+    "A config's `sweep:` section lists section.key: [values] (cartesian product, the last key\n"
+    "varying fastest), seeds: [...] and zip: [{k1: [...], k2: [...]}] groups that vary together.\n"
+    "  --count   print the number of points (the size of a Slurm array: 0..count-1)\n"
+    "  --list    print every point as `I: key=value ...`\n"
+    "Run point I with `mpirun -n N fleet run CONFIG --sweep-index I` (slurm/submit_sweep.sh).\n";
 
 static const char *USAGE_MERGE =
     "usage: fleet merge RESULTS.h5 --method M -o OUT.h5 [--data DEMOS.h5] [--force]\n"
@@ -79,7 +91,7 @@ static fm_status usage_error(const char *usage, const char *msg, const char *arg
 
 static fm_status cmd_run(int argc, char **argv, fm_err *err)
 {
-    fm_run_opts opts = {0};
+    fm_run_opts opts = {.sweep_index = -1};
     const char *config = NULL;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--force"))
@@ -88,6 +100,15 @@ static fm_status cmd_run(int argc, char **argv, fm_err *err)
             opts.quiet = 1;
         else if (!strcmp(argv[i], "--resume"))
             opts.resume = 1;
+        else if (!strcmp(argv[i], "--sweep-index")) {
+            char *end = NULL;
+            long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
+            if (i + 1 >= argc || !end || *end || end == argv[i + 1] || v < 0 || v > 100000000)
+                return usage_error(USAGE_RUN, "fleet run: --sweep-index needs an index >= 0, got",
+                                   i + 1 < argc ? argv[i + 1] : "nothing", err);
+            opts.sweep_index = (int)v;
+            i++;
+        }
         else if (!strcmp(argv[i], "--output") && i + 1 < argc)
             opts.output = argv[++i];
         else if (!strcmp(argv[i], "--output"))
@@ -159,6 +180,58 @@ static fm_status cmd_merge(int argc, char **argv, fm_err *err)
     return fm_fleet_agree(MPI_COMM_WORLD, local, err);
 }
 
+/* Rank 0 prints the count or the points; every rank returns the same status. */
+static fm_status sweep_print(const char *config, int list, fm_config *cfg, fm_err *err)
+{
+    fm_status status = FM_OK;
+    FM_TRY(fm_cfg_load_file(config, cfg, err));
+    if (!list) {
+        printf("%d\n", cfg->sweep.count);
+        goto cleanup;
+    }
+    int count = cfg->sweep.count;
+    for (int i = 0; i < count; i++) {
+        fm_status st = fm_cfg_load_point(config, i, cfg, err);
+        if (st != FM_OK && count == 1 && strstr(err->msg, "no sweep section")) {
+            fm_err_clear(err);
+            printf("0: (no sweep section: the config is its only point)\n");
+            break;
+        }
+        FM_TRY(st);
+        printf("%d: %s\n", i, cfg->sweep.overrides);
+    }
+cleanup:
+    return status;
+}
+
+static fm_status cmd_sweep(int argc, char **argv, fm_err *err)
+{
+    fm_status status = FM_OK;
+    const char *config = NULL;
+    int count = 0, list = 0, rank = 0;
+    fm_config *cfg = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--count"))
+            count = 1;
+        else if (!strcmp(argv[i], "--list"))
+            list = 1;
+        else if (argv[i][0] == '-')
+            return usage_error(USAGE_SWEEP, "fleet sweep: unknown option", argv[i], err);
+        else if (!config)
+            config = argv[i];
+        else
+            return usage_error(USAGE_SWEEP, "fleet sweep: unexpected argument", argv[i], err);
+    }
+    if (!config || count + list != 1)
+        return usage_error(USAGE_SWEEP, "fleet sweep: need CONFIG and one of --count, --list", NULL, err);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    FM_ALLOC(cfg, 1);
+    FM_TRY(fm_fleet_agree(MPI_COMM_WORLD, rank == 0 ? sweep_print(config, list, cfg, err) : FM_OK, err));
+cleanup:
+    free(cfg);
+    return status;
+}
+
 static fm_status cmd_info(int argc, char **argv, fm_err *err)
 {
     if (argc != 3 || argv[2][0] == '-')
@@ -188,6 +261,8 @@ int main(int argc, char **argv)
         help = want_help(argc, argv) ? USAGE_RUN : NULL, status = help ? FM_OK : cmd_run(argc, argv, &err);
     else if (!strcmp(cmd, "gen"))
         help = want_help(argc, argv) ? USAGE_GEN : NULL, status = help ? FM_OK : cmd_gen(argc, argv, &err);
+    else if (!strcmp(cmd, "sweep"))
+        help = want_help(argc, argv) ? USAGE_SWEEP : NULL, status = help ? FM_OK : cmd_sweep(argc, argv, &err);
     else if (!strcmp(cmd, "merge"))
         help = want_help(argc, argv) ? USAGE_MERGE : NULL, status = help ? FM_OK : cmd_merge(argc, argv, &err);
     else if (!strcmp(cmd, "info"))

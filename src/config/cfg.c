@@ -326,6 +326,8 @@ typedef struct cfg_loader {
     cfg_pos key_at[CFG_NKEYS];
     int nsec;
     cfg_section sec[CFG_MAX_SECTIONS];
+    const yaml_node_t *sweep; /* the sweep section's mapping, if any */
+    int point;                /* sweep point to load, -1 = none */
 } cfg_loader;
 
 static cfg_pos pos_of(const yaml_node_t *node)
@@ -940,8 +942,10 @@ static void load_root(cfg_loader *ld, const yaml_node_t *root)
         sec->name = name;
         sec->at = pos_of(val);
         sec->bad = 0;
-        if (sweep) /* accepted and ignored until sweeps are implemented */
+        if (sweep) { /* read after the sections (sweep values override them) */
+            ld->sweep = val;
             continue;
+        }
         if (val->type == YAML_SCALAR_NODE && is_plain(val) &&
             is_null_text((const char *)val->data.scalar.value, val->data.scalar.length))
             continue; /* "section:" with nothing under it */
@@ -952,6 +956,168 @@ static void load_root(cfg_loader *ld, const yaml_node_t *root)
         }
         load_section(ld, name, val);
     }
+}
+
+/* ---- sweeps ---- */
+
+enum { SWEEP_MAX_AXES = 32, SWEEP_MAX_KEYS = 16, SWEEP_MAX_POINTS = 10000000 };
+
+typedef struct sweep_axis {
+    size_t len;
+    int nkeys;
+    int key[SWEEP_MAX_KEYS];
+    const yaml_node_t *seq[SWEEP_MAX_KEYS];
+} sweep_axis;
+
+/* A non-empty list of values for key i, each valid for the key (checked on a scratch config). */
+static int sweep_values(cfg_loader *ld, int i, const yaml_node_t *seq, const char *label)
+{
+    if (seq->type != YAML_SEQUENCE_NODE || seq_len(seq) == 0) {
+        report_got(ld, seq, label, "", "a non-empty list of values");
+        return 0;
+    }
+    fm_config *scratch = malloc(sizeof *scratch), *real = ld->out;
+    if (!scratch)
+        return 0;
+    int good = 1;
+    ld->out = scratch;
+    for (size_t v = 0; v < seq_len(seq); v++) {
+        memcpy(scratch, real, sizeof *scratch);
+        good &= set_value(ld, &cfg_keys[i], item(ld, seq, v));
+    }
+    ld->out = real;
+    free(scratch);
+    return good;
+}
+
+/* One axis entry: `key: [values]` (or `seeds: [...]`). */
+static int sweep_key(cfg_loader *ld, const yaml_node_t *key, const yaml_node_t *val, sweep_axis *ax,
+                     unsigned char *used)
+{
+    char name[160];
+    size_t n = key->data.scalar.length;
+    snprintf(name, sizeof name, "%.*s", (int)(n < 150 ? n : 150), (const char *)key->data.scalar.value);
+    int i = text_is(name, strlen(name), "seeds") ? key_index("experiment.seed") : key_index(name);
+    char label[200];
+    snprintf(label, sizeof label, "sweep.%s", name);
+    if (i < 0) {
+        report(ld, pos_of(key), label, "not a config key (expected section.key, e.g. fleet.alpha)");
+        return 0;
+    }
+    if (used[i]) {
+        report(ld, pos_of(key), label, "swept twice");
+        return 0;
+    }
+    used[i] = 1;
+    if (!sweep_values(ld, i, val, label) || ax->nkeys >= SWEEP_MAX_KEYS)
+        return 0;
+    if (ax->nkeys > 0 && seq_len(val) != ax->len) {
+        report(ld, pos_of(val), label, "got %zu values, expected %zu like the rest of its zip group",
+               seq_len(val), ax->len);
+        return 0;
+    }
+    ax->len = seq_len(val);
+    ax->key[ax->nkeys] = i, ax->seq[ax->nkeys] = val, ax->nkeys++;
+    return 1;
+}
+
+/* The axes of the sweep section; returns their number, or -1 after reporting problems. */
+static int sweep_axes(cfg_loader *ld, sweep_axis *axes)
+{
+    unsigned char used[CFG_NKEYS] = {0};
+    int na = 0, good = 1;
+    const yaml_node_t *m = ld->sweep;
+    if (m->type != YAML_MAPPING_NODE) {
+        report(ld, pos_of(m), "sweep", "expected a mapping");
+        return -1;
+    }
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top && na < SWEEP_MAX_AXES; p++) {
+        const yaml_node_t *key = yaml_document_get_node(ld->doc, p->key);
+        const yaml_node_t *val = yaml_document_get_node(ld->doc, p->value);
+        if (key->type != YAML_SCALAR_NODE) {
+            report_got(ld, key, "sweep", "key ", "a key name");
+            good = 0;
+            continue;
+        }
+        if (!text_is((const char *)key->data.scalar.value, key->data.scalar.length, "zip")) {
+            axes[na] = (sweep_axis){0};
+            if (sweep_key(ld, key, val, &axes[na], used))
+                na++;
+            else
+                good = 0;
+            continue;
+        }
+        if (val->type != YAML_SEQUENCE_NODE) {
+            report_got(ld, val, "sweep.zip", "", "a list of mappings of equal-length lists");
+            good = 0;
+            continue;
+        }
+        for (size_t g = 0; g < seq_len(val) && na < SWEEP_MAX_AXES; g++) {
+            const yaml_node_t *grp = item(ld, val, g);
+            if (grp->type != YAML_MAPPING_NODE) {
+                report_got(ld, grp, "sweep.zip", "", "a mapping of equal-length lists");
+                good = 0;
+                continue;
+            }
+            axes[na] = (sweep_axis){0};
+            int ok_grp = 1;
+            for (yaml_node_pair_t *q = grp->data.mapping.pairs.start; q < grp->data.mapping.pairs.top; q++)
+                ok_grp &= sweep_key(ld, yaml_document_get_node(ld->doc, q->key),
+                                    yaml_document_get_node(ld->doc, q->value), &axes[na], used);
+            if (ok_grp && axes[na].nkeys > 0)
+                na++;
+            good &= ok_grp;
+        }
+    }
+    return good ? na : -1;
+}
+
+/* Count the points, validate every value, and apply point ld->point's values to ld->out. */
+static void load_sweep(cfg_loader *ld)
+{
+    sweep_axis axes[SWEEP_MAX_AXES];
+    fm_config *c = ld->out;
+    c->sweep.count = 1, c->sweep.index = -1, c->sweep.overrides[0] = '\0';
+    if (!ld->sweep) {
+        if (ld->point >= 0)
+            report(ld, (cfg_pos){1, 1}, "sweep", "got --sweep-index %d, but the config has no sweep section", ld->point);
+        return;
+    }
+    int na = sweep_axes(ld, axes);
+    if (na < 0)
+        return;
+    double count = 1;
+    for (int a = 0; a < na; a++)
+        count *= (double)axes[a].len;
+    if (count > SWEEP_MAX_POINTS) {
+        report(ld, pos_of(ld->sweep), "sweep", "got %.0f points, expected at most %d", count, SWEEP_MAX_POINTS);
+        return;
+    }
+    c->sweep.count = (int)count;
+    if (ld->point < 0)
+        return;
+    if (ld->point >= c->sweep.count) {
+        report(ld, pos_of(ld->sweep), "sweep", "got index %d, expected an index in [0, %d)", ld->point, c->sweep.count);
+        return;
+    }
+    cfg_buf ov = {c->sweep.overrides, sizeof c->sweep.overrides, 0};
+    size_t idx = (size_t)ld->point, digit[SWEEP_MAX_AXES];
+    for (int a = na - 1; a >= 0; a--) /* the last axis varies fastest */
+        digit[a] = idx % axes[a].len, idx /= axes[a].len;
+    for (int a = 0; a < na; a++)
+        for (int k = 0; k < axes[a].nkeys; k++) {
+            int i = axes[a].key[k];
+            const yaml_node_t *v = item(ld, axes[a].seq[k], digit[a]);
+            ld->seen[i] = 1;
+            ld->key_at[i] = pos_of(v);
+            ld->bad[i] = !set_value(ld, &cfg_keys[i], v);
+            buf_printf(&ov, "%s%s=", ov.len ? " " : "", cfg_keys[i].key);
+            if (v->type == YAML_SCALAR_NODE)
+                buf_escaped(&ov, (const char *)v->data.scalar.value, v->data.scalar.length, 200);
+            else
+                describe(&ov, v);
+        }
+    c->sweep.index = ld->point;
 }
 
 /* ---- checks after the pass ---- */
@@ -1145,6 +1311,7 @@ static fm_status load_document(cfg_loader *ld, yaml_parser_t *parser, fm_err *er
     }
     ld->doc = &doc;
     load_root(ld, yaml_document_get_root_node(&doc));
+    load_sweep(ld);
     have_extra = yaml_parser_load(parser, &extra); /* must be the end of the stream */
     FM_CHECK(have_extra || parser->error != YAML_MEMORY_ERROR, FM_ENOMEM, "%s: out of memory parsing YAML",
              ld->name);
@@ -1171,7 +1338,8 @@ cleanup:
     return status;
 }
 
-static fm_status cfg_load(const char *text, size_t len, const char *name, fm_config *out, fm_err *err)
+static fm_status cfg_load(const char *text, size_t len, const char *name, int point, fm_config *out,
+                          fm_err *err)
 {
     fm_status status = FM_OK;
     yaml_parser_t parser;
@@ -1179,6 +1347,7 @@ static fm_status cfg_load(const char *text, size_t len, const char *name, fm_con
     cfg_loader ld;
 
     memset(&ld, 0, sizeof ld);
+    ld.point = point;
     ld.name = name;
     ld.err = err;
     ld.out = out;
@@ -1205,7 +1374,7 @@ fm_status fm_cfg_load_string(const char *text, const char *name, fm_config *out,
 {
     fm_status status = FM_OK;
     FM_CHECK(text && out, FM_EINVAL, "fm_cfg_load_string: NULL %s", text ? "out" : "text");
-    FM_TRY(cfg_load(text, strlen(text), name ? name : "<string>", out, err));
+    FM_TRY(cfg_load(text, strlen(text), name ? name : "<string>", -1, out, err));
 cleanup:
     return status;
 }
@@ -1247,17 +1416,22 @@ cleanup:
     return status;
 }
 
-fm_status fm_cfg_load_file(const char *path, fm_config *out, fm_err *err)
+fm_status fm_cfg_load_point(const char *path, int index, fm_config *out, fm_err *err)
 {
     fm_status status = FM_OK;
     char *text = NULL;
     size_t len = 0;
     FM_CHECK(path && out, FM_EINVAL, "fm_cfg_load_file: NULL %s", path ? "out" : "path");
     FM_TRY(read_file(path, &text, &len, err));
-    FM_TRY(cfg_load(text, len, path, out, err));
+    FM_TRY(cfg_load(text, len, path, index, out, err));
 cleanup:
     free(text);
     return status;
+}
+
+fm_status fm_cfg_load_file(const char *path, fm_config *out, fm_err *err)
+{
+    return fm_cfg_load_point(path, -1, out, err);
 }
 
 /* ---- defaults, dump, names ---- */
@@ -1288,6 +1462,7 @@ void fm_cfg_defaults(fm_config *out)
     if (!out)
         return;
     memset(out, 0, sizeof *out);
+    out->sweep.count = 1, out->sweep.index = -1;
     for (size_t i = 0; i < CFG_NKEYS; i++) {
         const cfg_key *k = &cfg_keys[i];
         char scratch[256];

@@ -165,6 +165,11 @@ typedef struct fm_config {
         int task_specific;    /* neural runs: bool, also train and score one policy per task */
         int round_rollouts;   /* rounds: episodes per task for the per-round score (0 = none) */
     } eval;
+    struct {                  /* not config keys: filled by the loader from the `sweep` section */
+        int count;            /* points of the sweep (1 without a sweep section) */
+        int index;            /* the point this config is, -1 = the base config */
+        char overrides[1024]; /* the point's values, "key=value key=value" */
+    } sweep;
 } fm_config;
 
 /* Parse and validate a YAML file. On failure returns FM_ECONFIG (FM_EIO only for read errors
@@ -172,6 +177,13 @@ typedef struct fm_config {
  * `file:line:col: key: message`; a file that cannot be opened is FM_ECONFIG too (a usage
  * error, exit code 2). `out` is fully written (defaults filled) on success. */
 fm_status fm_cfg_load_file(const char *path, fm_config *out, fm_err *err);
+/* Load point `index` of the file's `sweep` section (index -1: the base config, as
+ * fm_cfg_load_file). The sweep section lists `section.key: [values]` (cartesian product, the
+ * last key varying fastest), `seeds: [...]` (experiment.seed) and `zip: [{k1: [...], k2: [...]},
+ * ...]` groups of equal-length lists that vary together; every value is validated like the key's
+ * own value, at its line:col. out->sweep gets the count, the index and the point's overrides.
+ * An index out of range is an FM_ECONFIG error naming the count. */
+fm_status fm_cfg_load_point(const char *path, int index, fm_config *out, fm_err *err);
 /* Same, from text in memory; `name` stands for the file in messages. */
 fm_status fm_cfg_load_string(const char *text, const char *name, fm_config *out, fm_err *err);
 /* Fill `out` with every default (no required key set). */

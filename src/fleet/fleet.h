@@ -14,6 +14,7 @@ typedef struct fm_run_opts {
     int quiet;          /* no progress lines */
     const char *output; /* results file path override (NULL: <output_dir>/<name>/results.h5) */
     int resume;         /* require a checkpoint to continue from (merging rounds) */
+    int sweep_index;    /* -1: the config itself; else run this point of its sweep section */
 } fm_run_opts;
 
 /* Agree on a status across comm at a phase boundary: every rank returns the worst status,
@@ -21,6 +22,8 @@ typedef struct fm_run_opts {
 fm_status fm_fleet_agree(MPI_Comm comm, fm_status local, fm_err *err);
 /* Rank 0 loads and validates the config; the result (or the error) reaches every rank. */
 fm_status fm_fleet_load_config(MPI_Comm comm, const char *path, fm_config *cfg, fm_err *err);
+/* The same for point `index` of the config's sweep section (-1: the base config). */
+fm_status fm_fleet_load_point(MPI_Comm comm, const char *path, int index, fm_config *cfg, fm_err *err);
 /* MPI reducer over comm (one model per rank): sum in rank order, bitwise deterministic and
  * equal to the serial sum of the same models. ctx must outlive the reducer. */
 typedef struct fm_mpi_reducer_ctx {

@@ -38,6 +38,9 @@ fm_status fm_fleet_output(MPI_Comm comm, const fm_config *cfg, const fm_run_opts
              cfg->source, cfg->fleet.robots, size);
     if (opts->output)
         snprintf(path, cap, "%s", opts->output);
+    else if (cfg->sweep.index >= 0) /* sweep point I: <output_dir>/<name>/<I>/results.h5 */
+        snprintf(path, cap, "%s/%s/%d/results.h5", cfg->experiment.output_dir, cfg->experiment.name,
+                 cfg->sweep.index);
     else
         snprintf(path, cap, "%s/%s/results.h5", cfg->experiment.output_dir, cfg->experiment.name);
     /* Open MPI 4.1's MPI-IO layer overflows on long file names (seen: > ~230 characters);

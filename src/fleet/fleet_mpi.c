@@ -31,12 +31,17 @@ fm_status fm_fleet_agree(MPI_Comm comm, fm_status local, fm_err *err)
 
 fm_status fm_fleet_load_config(MPI_Comm comm, const char *path, fm_config *cfg, fm_err *err)
 {
+    return fm_fleet_load_point(comm, path, -1, cfg, err);
+}
+
+fm_status fm_fleet_load_point(MPI_Comm comm, const char *path, int index, fm_config *cfg, fm_err *err)
+{
     fm_status status = FM_OK;
     int rank = 0;
     MPI_Comm_rank(comm, &rank);
     fm_status local = FM_OK;
     if (rank == 0)
-        local = fm_cfg_load_file(path, cfg, err);
+        local = fm_cfg_load_point(path, index, cfg, err);
     FM_TRY(fm_fleet_agree(comm, local, err));
     FM_CHECK(MPI_Bcast(cfg, (int)sizeof *cfg, MPI_BYTE, 0, comm) == MPI_SUCCESS, FM_EMPI,
              "MPI_Bcast of the config failed");

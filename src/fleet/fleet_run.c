@@ -302,12 +302,36 @@ cleanup:
     return status;
 }
 
+/* A sweep point whose results file exists is done: say so (rank 0) and skip it, unless --force. */
+static int sweep_point_done(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts)
+{
+    char path[1024];
+    int rank = 0, done = 0;
+    if (cfg->sweep.index < 0 || opts->force)
+        return 0;
+    MPI_Comm_rank(comm, &rank);
+    if (opts->output)
+        snprintf(path, sizeof path, "%s", opts->output);
+    else
+        snprintf(path, sizeof path, "%s/%s/%d/results.h5", cfg->experiment.output_dir, cfg->experiment.name,
+                 cfg->sweep.index);
+    if (rank == 0)
+        done = access(path, F_OK) == 0;
+    MPI_Bcast(&done, 1, MPI_INT, 0, comm);
+    if (done && rank == 0)
+        fm_logf(stdout, "sweep point %d (%s) is already complete: %s (use --force to rerun)\n",
+                cfg->sweep.index, cfg->sweep.overrides, path);
+    return done;
+}
+
 fm_status fm_fleet_run(MPI_Comm comm, const char *config_path, const fm_run_opts *opts, fm_err *err)
 {
     fm_status status = FM_OK;
     fm_config *cfg = NULL;
     FM_ALLOC(cfg, 1);
-    FM_TRY(fm_fleet_load_config(comm, config_path, cfg, err));
+    FM_TRY(fm_fleet_load_point(comm, config_path, opts->sweep_index, cfg, err));
+    if (sweep_point_done(comm, cfg, opts))
+        goto cleanup; /* re-running a finished sweep point is a no-op */
     FM_CHECK(!opts->resume || cfg->env.kind != FM_ENV_LQG, FM_EINVAL,
              "--resume: %s has no merging rounds to resume", config_path);
     if (cfg->env.kind == FM_ENV_LQG)

@@ -573,17 +573,66 @@ static void test_many_errors(void)
     is_str(err.msg, "earlier failure", "earlier message kept");
 }
 
+/* Load point `index` of a sweep config given as text (through a temporary file). */
+static fm_status load_point_text(const char *text, int index, fm_config *out, fm_err *err)
+{
+    char path[] = "/tmp/fm_test_sweep_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return FM_EIO;
+    FILE *f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+    fm_err_clear(err);
+    fm_status st = fm_cfg_load_point(path, index, out, err);
+    char *colon = strstr(err->msg, path); /* report messages with the name cfg.yaml */
+    if (colon) {
+        char rest[sizeof err->msg];
+        snprintf(rest, sizeof rest, "cfg.yaml%s", colon + strlen(path));
+        snprintf(err->msg, sizeof err->msg, "%s", rest);
+    }
+    unlink(path);
+    return st;
+}
+
 static void test_sweep(void)
 {
     fm_err err;
-    is_int(load(BASE, &cfg_b, &err), FM_OK, "base loads");
-    fm_status st = load(BASE "sweep:\n  grid:\n    fleet.alpha: [0.1, 1, 10]\n    bogus: {x: [1, 2]}\n  mode: zip\n",
-                        &cfg_a, &err);
-    if (!ok(st == FM_OK, "sweep section is accepted"))
-        printf("#   %s\n", err.msg);
-    ok(memcmp(&cfg_a, &cfg_b, sizeof cfg_a) == 0, "sweep section changes nothing");
-    expect_ok("sweep: [1, 2]\n" BASE, "sweep of any shape");
-    expect_error(BASE "sweep: 1\nsweep: 2\n", "cfg.yaml:8:1: sweep: duplicate key", "sweep twice");
+    const char *grid = BASE "sweep:\n  fleet.alpha: [0.1, 1, 10]\n  seeds: [4, 5]\n"
+                            "  zip:\n    - {train.steps: [10, 20], train.lr: [0.1, 0.2]}\n";
+    is_int(load(grid, &cfg_a, &err), FM_OK, "a sweep config loads as its base");
+    is_int(cfg_a.sweep.count, 12, "3 alphas x 2 seeds x a zip group of 2 = 12 points");
+    is_int(cfg_a.sweep.index, -1, "the base config is no point");
+    is_int(load_point_text(grid, 0, &cfg_b, &err), FM_OK, "point 0 loads");
+    ok(cfg_b.fleet.alpha == 0.1 && cfg_b.experiment.seed == 4 && cfg_b.train.steps == 10 && cfg_b.train.lr == 0.1,
+       "point 0 = the first value of every axis");
+    is_int(load_point_text(grid, 11, &cfg_b, &err), FM_OK, "point 11 loads");
+    ok(cfg_b.fleet.alpha == 10 && cfg_b.experiment.seed == 5 && cfg_b.train.steps == 20 && cfg_b.train.lr == 0.2,
+       "point 11 = the last value of every axis");
+    is_int(load_point_text(grid, 1, &cfg_b, &err), FM_OK, "point 1 loads");
+    ok(cfg_b.train.steps == 20 && cfg_b.experiment.seed == 4 && cfg_b.fleet.alpha == 0.1,
+       "the last axis (the zip group) varies fastest, its keys together");
+    is_str(cfg_b.sweep.overrides, "fleet.alpha=0.1 experiment.seed=4 train.steps=20 train.lr=0.2", "overrides text");
+    int n = fm_cfg_dump(&cfg_b, dump_buf, (int)sizeof dump_buf);
+    ok(n > 0 && strstr(dump_buf, "  steps: 20\n") && !strstr(dump_buf, "\nsweep:"),
+       "the point's resolved config has its values and no sweep section");
+    is_int(load_point_text(grid, 12, &cfg_b, &err), FM_ECONFIG, "index 12 of 12 is an error");
+    has_str(err.msg, "sweep: got index 12, expected an index in [0, 12)", "naming the range");
+    is_int(load_point_text(BASE, 0, &cfg_b, &err), FM_ECONFIG, "an index without a sweep section is an error");
+    has_str(err.msg, "sweep: got --sweep-index 0, but the config has no sweep section", "and says so");
+    expect_error(BASE "sweep:\n  fleet.bogus: [1, 2]\n", "cfg.yaml:8:3: sweep.fleet.bogus: not a config key "
+                 "(expected section.key, e.g. fleet.alpha)", "unknown sweep key");
+    expect_error(BASE "sweep:\n  fleet.alpha: [1, 0, 2]\n",
+                 "cfg.yaml:8:20: fleet.alpha: got 0, expected a value in (0, 1e+06]", "a swept value out of range");
+    expect_error(BASE "sweep:\n  fleet.alpha: 1\n", "cfg.yaml:8:16: sweep.fleet.alpha: got \"1\", expected a "
+                 "non-empty list of values", "a swept key without a list");
+    expect_error(BASE "sweep:\n  zip:\n    - {train.steps: [1, 2], train.lr: [0.1]}\n",
+                 "cfg.yaml:9:39: sweep.train.lr: got 1 values, expected 2 like the rest of its zip group",
+                 "zip lists of different lengths");
+    expect_error(BASE "sweep:\n  fleet.alpha: [1]\n  seeds: [1]\n  experiment.seed: [2]\n",
+                 "cfg.yaml:10:3: sweep.experiment.seed: swept twice", "a key swept twice");
+    expect_error(BASE "sweep: 1\nsweep: 2\n", "cfg.yaml:8:1: sweep: duplicate key\ncfg.yaml:7:8: sweep: expected a mapping",
+                 "sweep twice");
 }
 
 static void test_round_trip(void)

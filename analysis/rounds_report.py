@@ -1,0 +1,590 @@
+#!/usr/bin/python3
+"""Iterative merging rounds report for fleetmerge's cart-pole runs (issue 5, paper Figure 4 analogs).
+
+Reads results.h5 files written by `fleet run` with fleet.rounds > 0 (pipelines/rounds.sh) and writes
+  - one PNG per sweep present in the files (--png-dir DIR: DIR/rounds_epochs.png,
+    DIR/rounds_alpha.png, DIR/rounds_participation.png): the merged policy's balance rate (mean over
+    tasks) and cost per merge method against the swept variable, mean over seeds with min-max
+    whiskers, joint training (the run's `pooled` policy: data-parallel over all robots' data, same
+    total epochs) as the reference line (band = min-max over seeds); the epochs figure also has the
+    merged policy's BC loss after every round (/rounds/merged_bc_loss) against the local epochs done;
+  - a Markdown report (--md): per sweep and method, balance (mean over tasks, then seeds), worst task,
+    cost, merged BC loss, joint's balance and cost, the ratio method / joint, the communication (bytes
+    sent per robot over the whole run, mean over robots, from /rounds/bytes_sent, against the robot's
+    demonstrations, /fleet/robot_stats data_bytes), the issue's target evaluated from the numbers, a
+    determinism check between sweeps that ran the same config, and the wall times.
+The sweep is detected from the run tag of the experiment name (pipelines/rounds.sh):
+  <name>_m<M>_<method>_s<seed>                epochs sweep (fleet.local_epochs at a fixed total)
+  <name>_a<alpha>_<method>_s<seed>            alpha sweep (fleet.alpha)
+  <name>_n<N>_p<participation>_<method>_s<seed>   participation sweep (fleet.participation)
+The values themselves are read from the resolved config stored in each file (/config) and checked
+against the tag.
+
+Target (issue 5): at M = 10 and participation 0.5, fleet_merge rounds reach >= 90% of joint
+training's balance rate (average reported beside it).
+
+usage: /usr/bin/python3 analysis/rounds_report.py RESULTS.h5 ... [--png-dir DIR] [--md OUT.md]
+"""
+import argparse
+import math
+import re
+import sys
+
+import h5py
+import numpy as np
+
+SCORES = ("balance", "setpoint", "cost")
+JOINT = "pooled"
+FM, AVG = "fleet_merge", "average"
+LABEL = {AVG: "average (FedAvg)", FM: "fleet_merge", JOINT: "joint (pooled)", "local": "local (mean)"}
+COLOR = {AVG: "#1f77b4", FM: "#d62728", JOINT: "#9467bd", "local": "#2ca02c",
+         "git_rebasin": "#7f7f7f", "sinkhorn_rebasin": "#ff7f0e"}
+MARKER = {AVG: "s", FM: "o"}
+TARGET_M, TARGET_PART, TARGET_FRACTION = 10, 0.5, 0.90
+EPS = 1e-12
+
+# sweep kind -> (regex on the experiment name, config key of the swept value, axis label, title)
+TAGS = {
+    "participation": re.compile(r"_n(?P<n>\d+)_p(?P<v>[0-9.eE+-]+)_(?P<method>[a-z_]+)_s(?P<seed>\d+)$"),
+    "epochs": re.compile(r"_m(?P<v>\d+)_(?P<method>[a-z_]+)_s(?P<seed>\d+)$"),
+    "alpha": re.compile(r"_a(?P<v>[0-9.eE+-]+)_(?P<method>[a-z_]+)_s(?P<seed>\d+)$"),
+}
+SWEEPS = ("epochs", "alpha", "participation")
+XKEY = {"epochs": "local_epochs", "alpha": "alpha", "participation": "participation"}
+XLABEL = {"epochs": "local epochs M between merges (rounds = total / M)",
+          "alpha": "Dirichlet concentration alpha (small = heterogeneous robots)",
+          "participation": "participation (fraction of robots merged per round)"}
+XSYM = {"epochs": "M", "alpha": "alpha", "participation": "participation"}
+
+
+def text(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def parse_config(config_text):
+    """The keys this report needs from the resolved /config YAML."""
+    want = {("experiment", "seed"): int, ("fleet", "alpha"): float, ("fleet", "rounds"): int,
+            ("fleet", "local_epochs"): int, ("fleet", "participation"): float, ("fleet", "robots"): int,
+            ("fleet", "demos_per_robot"): int, ("merge", "methods"): list, ("eval", "rollouts"): int,
+            ("eval", "round_rollouts"): int, ("fleet", "reset_optimizer"): str, ("train", "epochs"): int}
+    out = {}
+    try:
+        import yaml
+        cfg = yaml.safe_load(config_text) or {}
+        for (sec, key), typ in want.items():
+            v = (cfg.get(sec) or {}).get(key)
+            out[key] = [text(m) for m in v] if typ is list and v is not None else \
+                (typ(v) if v is not None else None)
+    except ImportError:  # the dump is simple enough for regular expressions
+        section = None
+        for line in config_text.splitlines():
+            m = re.match(r"^(\w+):\s*$", line)
+            if m:
+                section = m.group(1)
+                continue
+            m = re.match(r"^  (\w+): *(.*?)\s*$", line)
+            if m and (section, m.group(1)) in want:
+                typ, v = want[(section, m.group(1))], m.group(2)
+                if typ is list:
+                    out[m.group(1)] = [x.strip() for x in v.strip("[]").split(",") if x.strip()]
+                else:
+                    out[m.group(1)] = typ(v.strip('"'))
+    return out
+
+
+def read_run(path):
+    """One results file of a rounds run: config values, scores, per-round metrics, communication."""
+    with h5py.File(path, "r") as f:
+        if text(f.attrs.get("kind", "")) != "fleetmerge-results":
+            raise SystemExit(f"{path}: not a fleetmerge results file")
+        if text(f.attrs.get("env", "")) != "cartpole":
+            raise SystemExit(f"{path}: env is {text(f.attrs.get('env', '?'))}, not cartpole")
+        if "rounds" not in f:
+            raise SystemExit(f"{path}: no /rounds group (fleet.rounds = 0: not a merging-rounds run)")
+        exp = text(f.attrs["experiment"])
+        cfg = parse_config(text(f["config"][()]))
+        kind = tag = None
+        for k, rx in TAGS.items():
+            tag = rx.search(exp)
+            if tag:
+                kind = k
+                break
+        if kind is None:
+            raise SystemExit(f"{path}: experiment name '{exp}' has no sweep tag "
+                             "(_m<M>_, _a<alpha>_ or _n<N>_p<participation>_ then _<method>_s<seed>)")
+        methods = cfg.get("methods") or []
+        if len(methods) != 1:
+            raise SystemExit(f"{path}: expected one merge method with rounds, got {methods}")
+        method = methods[0]
+        run = dict(path=path, exp=exp, name=exp[:tag.start()], kind=kind, method=method,
+                   seed=cfg["seed"], alpha=cfg["alpha"], m=cfg["local_epochs"], rounds=cfg["rounds"],
+                   part=cfg["participation"], robots=int(f.attrs["num_robots"]), tasks=int(f.attrs["num_tasks"]),
+                   rollouts=cfg.get("rollouts"), round_rollouts=cfg.get("round_rollouts"),
+                   demos=cfg.get("demos_per_robot"), reset=cfg.get("reset_optimizer"))
+        # the tag must say what the config says
+        tv = float(tag.group("v"))
+        cv = float(cfg[XKEY[kind]])
+        problems = []
+        if abs(tv - cv) > 1e-9 * max(1.0, abs(cv)):
+            problems.append(f"tag value {tag.group('v')} but fleet.{XKEY[kind]} = {cv:g}")
+        if tag.group("method") != method:
+            problems.append(f"tag method {tag.group('method')} but merge.methods = [{method}]")
+        if int(tag.group("seed")) != run["seed"]:
+            problems.append(f"tag seed {tag.group('seed')} but experiment.seed = {run['seed']}")
+        if kind == "participation" and int(tag.group("n")) != run["robots"]:
+            problems.append(f"tag N = {tag.group('n')} but the file has {run['robots']} robots")
+        if problems:
+            raise SystemExit(f"{path}: " + "; ".join(problems))
+        run["x"] = cv
+        scores = {}
+        for pol in (method, JOINT, "expert", "local"):
+            if f"eval/{pol}" not in f:
+                continue
+            s = {k: np.array(f[f"eval/{pol}/{k}"], dtype=float) for k in SCORES}
+            if pol == "local":  # [N, K]: mean over robots per task
+                s = {k: v.mean(axis=0) for k, v in s.items()}
+            scores[pol] = s
+        if method not in scores or JOINT not in scores:
+            raise SystemExit(f"{path}: missing /eval/{method} or /eval/{JOINT}")
+        run["scores"] = scores
+        g = f.get(f"models/merged/{method}")
+        run["loss"] = float(g.attrs["bc_loss"]) if g is not None and "bc_loss" in g.attrs else math.nan
+        run["joint_loss"] = float(f["fleet"].attrs.get("pooled_bc_loss", math.nan))
+        rd = {k: np.array(f[f"rounds/{k}"], dtype=float) for k in
+              ("participants", "merged_bc_loss", "merged_balance", "merged_cost", "bytes_sent",
+               "bytes_received", "left_out") if f"rounds/{k}" in f}
+        run["rd"] = rd
+        rs = f["fleet/robot_stats"]
+        cols = text(rs.attrs.get("columns", "")).split(",")
+        if "data_bytes" not in cols:
+            raise SystemExit(f"{path}: /fleet/robot_stats has no data_bytes column ({cols})")
+        stats = np.array(rs, dtype=float)
+        data = stats[:, cols.index("data_bytes")]
+        sent = rd["bytes_sent"].sum(axis=1) if "bytes_sent" in rd else np.full(run["robots"], math.nan)
+        recv = rd["bytes_received"].sum(axis=1) if "bytes_received" in rd else np.full(run["robots"], math.nan)
+        run["comm"] = dict(sent=float(sent.mean()), recv=float(recv.mean()), data=float(data.mean()),
+                           ratio=float(np.mean(sent / data)), sent_max=float(sent.max()),
+                           model=float(stats[:, cols.index("model_bytes")].mean()) if "model_bytes" in cols
+                           else math.nan,
+                           left_out=float(rd["left_out"].sum()) if "left_out" in rd else 0.0)
+        run["phases"] = np.array(f["timing/phase_seconds"], dtype=float) if "timing/phase_seconds" in f else None
+    return run
+
+
+# ---------------------------------------------------------------- helpers
+
+def score(r, pol, key, worst=False):
+    s = r["scores"].get(pol)
+    if s is None:
+        return math.nan
+    v = s[key]
+    if worst:
+        return float(v.max() if key == "cost" else v.min())
+    return float(v.mean())
+
+
+def pct(v):
+    return "n/a" if v is None or math.isnan(v) else f"{100 * v:.1f}%"
+
+
+def num(v, d=3):
+    return "n/a" if v is None or math.isnan(v) else f"{v:.{d}f}"
+
+
+def mb(v):
+    return "n/a" if v is None or math.isnan(v) else f"{v / 1e6:.3g} MB"
+
+
+def fx(v):
+    return f"{v:g}"
+
+
+def mean_range(vals, fmt):
+    v = np.array([x for x in vals if not math.isnan(x)])
+    if v.size == 0:
+        return "n/a"
+    if v.size == 1 or v.min() == v.max():
+        return fmt(v.mean()) + ("" if v.size == 1 else " (all seeds)")
+    return f"{fmt(v.mean())} [{fmt(v.min())}-{fmt(v.max())}]"
+
+
+def label(m):
+    return LABEL.get(m, m)
+
+
+def collect(runs):
+    """sweep kind -> dict(xs, methods, series {(method, x): [runs by seed]}, joint {x: {seed: run}}, fixed)."""
+    out = {}
+    for r in runs:
+        s = out.setdefault(r["kind"], dict(series={}, joint={}, names=set(), fixed={}))
+        lst = s["series"].setdefault((r["method"], r["x"]), [])
+        if any(q["seed"] == r["seed"] for q in lst):
+            raise SystemExit(f"{r['kind']} sweep: {r['method']} {XSYM[r['kind']]} = {fx(r['x'])} seed {r['seed']} given "
+                             f"twice ({[q['path'] for q in lst if q['seed'] == r['seed']] + [r['path']]})")
+        lst.append(r)
+        s["joint"].setdefault(r["x"], {}).setdefault(r["seed"], []).append(r)
+        s["names"].add(r["name"])
+        # what the sweep keeps fixed must be the same in every run of the sweep
+        fixed = dict(robots=r["robots"], alpha=r["alpha"], m=r["m"], part=r["part"],
+                     total=r["m"] * r["rounds"], tasks=r["tasks"])
+        del fixed[{"epochs": "m", "alpha": "alpha", "participation": "part"}[r["kind"]]]
+        for k, v in fixed.items():
+            s["fixed"].setdefault(k, set()).add(v)
+    for kind, s in out.items():
+        for k, v in s["fixed"].items():
+            if len(v) > 1:
+                raise SystemExit(f"{kind} sweep: runs disagree on {k} ({sorted(v)}); give one sweep's files at a time")
+        s["fixed"] = {k: next(iter(v)) for k, v in s["fixed"].items()}
+        if len(s["names"]) > 1:
+            raise SystemExit(f"{kind} sweep: runs of several experiments ({sorted(s['names'])})")
+        s["name"] = next(iter(s["names"]))
+        s["xs"] = sorted(s["joint"])
+        order = [AVG, FM]
+        ms = {m for m, _ in s["series"]}
+        s["methods"] = [m for m in order if m in ms] + sorted(ms - set(order))
+        for lst in s["series"].values():
+            lst.sort(key=lambda r: r["seed"])
+    return out
+
+
+def joint_values(s, x, key, worst=False):
+    """Joint (pooled) score per seed at x; the runs of different methods of one seed train the same joint
+    policy, so their values agree (checked in joint_consistency)."""
+    return [score(rs[0], JOINT, key, worst) for _, rs in sorted(s["joint"][x].items())]
+
+
+def joint_consistency(s):
+    """Largest difference between the joint scores of runs that should have the same joint policy."""
+    worst = 0.0
+    for x, by_seed in s["joint"].items():
+        for rs in by_seed.values():
+            for r in rs[1:]:
+                for k in ("balance", "cost"):
+                    worst = max(worst, float(np.max(np.abs(r["scores"][JOINT][k] - rs[0]["scores"][JOINT][k]))))
+    return worst
+
+
+def fixed_text(kind, fx_):
+    parts = [f"{fx_['robots']} robots"]
+    if kind != "alpha":
+        parts.append(f"alpha = {fx(fx_['alpha'])}")
+    if kind != "epochs":
+        parts.append(f"M = {fx_['m']} local epochs x {fx_['total'] // fx_['m']} rounds")
+    if kind != "participation":
+        parts.append(f"participation {fx(fx_['part'])}")
+    parts.append(f"{fx_['total']} epochs in total")
+    return ", ".join(parts)
+
+
+def merged_per_round(n, part):
+    """Robots merged per round as the code draws them: max(1, round(participation N)), half up."""
+    return max(1, min(n, int(math.floor(part * n + 0.5))))
+
+
+# ---------------------------------------------------------------- markdown
+
+def sweep_markdown(kind, s):
+    fxd = s["fixed"]
+    sym = XSYM[kind]
+    lines = [f"## {kind} sweep ({s['name']}: {fixed_text(kind, fxd)}; seeds "
+             f"{' '.join(str(q) for q in sorted({r['seed'] for lst in s['series'].values() for r in lst}))})", ""]
+    if kind == "epochs":
+        lines += ["Fixed total of local epochs, so fewer local epochs per round = more rounds = more communication.",
+                  "M = total is a single merge of independently trained robots (one-shot).", ""]
+    for m in s["methods"]:
+        lines += [f"### {label(m)}", "",
+                  f"| {sym} | rounds | merged per round | seeds | balance | worst task | cost | merged BC loss "
+                  f"| joint balance | joint cost | ratio {m} / joint (balance) | local balance | sent per robot "
+                  f"| data per robot | sent / data |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for x in s["xs"]:
+            runs = s["series"].get((m, x), [])
+            if not runs:
+                continue
+            bal = [score(r, m, "balance") for r in runs]
+            wb = [score(r, m, "balance", worst=True) for r in runs]
+            jb = [score(r, JOINT, "balance") for r in runs]
+            jc = [score(r, JOINT, "cost") for r in runs]
+            ratios = [b / j if j > EPS else math.nan for b, j in zip(bal, jb)]
+            ratio = np.mean(bal) / np.mean(jb) if np.mean(jb) > EPS else math.nan
+            parts = sorted({int(p) for r in runs for p in r["rd"].get("participants", [])})
+            sent = [r["comm"]["sent"] for r in runs]
+            data = [r["comm"]["data"] for r in runs]
+            lines.append(
+                f"| {fx(x)} | {runs[0]['rounds']} | {'/'.join(map(str, parts))} of {runs[0]['robots']} | "
+                f"{' '.join(str(r['seed']) for r in runs)} | {mean_range(bal, pct)} | {pct(float(np.mean(wb)))} "
+                f"[min {pct(min(wb))}] | {mean_range([score(r, m, 'cost') for r in runs], num)} | "
+                f"{num(float(np.mean([r['loss'] for r in runs])), 4)} | {mean_range(jb, pct)} | "
+                f"{num(float(np.mean(jc)))} | {num(ratio)} (seeds {', '.join(num(v) for v in ratios)}) | "
+                f"{pct(float(np.mean([score(r, 'local', 'balance') for r in runs])))} | "
+                f"{mb(float(np.mean(sent)))} | {mb(float(np.mean(data)))} | "
+                f"{num(float(np.mean([r['comm']['ratio'] for r in runs])), 2)}x |")
+        lines.append("")
+    jd = joint_consistency(s)
+    lines += [f"Joint (pooled) trains on all robots' data for {fxd['total']} epochs, independent of the merge "
+              "method; the runs of both methods for one seed and setting "
+              + ("give the same joint scores (checked)." if jd == 0 else
+                 f"differ in their joint scores by up to {jd:.3g} (expected 0)."), ""]
+    return lines
+
+
+def comm_notes(sweeps):
+    """How the bytes are counted, from one run's numbers."""
+    r = next(r for s in sweeps.values() for lst in s["series"].values() for r in lst)
+    return ["Communication: `sent per robot` = /rounds/bytes_sent summed over the rounds, mean over robots",
+            "(payload of the sums among the round's participants, float64, plus the broadcast of the merged",
+            "float32 model by the lowest-ranked participant to every other robot); `data per robot` = its",
+            "demonstrations (/fleet/robot_stats data_bytes: "
+            f"{r['demos']} trajectories, {mb(r['comm']['data'])}); one policy is {mb(r['comm']['model'])} "
+            "(float32). Robots not merged in a round send nothing that round but still receive the merged model.",
+            f"Merged per round = max(1, round(participation x N)) (e.g. 0.5 x 5 = 2.5 -> 3): the value as drawn.", ""]
+
+
+def target_markdown(sweeps):
+    head = (f"**Target (issue 5)**: at M = {TARGET_M} and participation {fx(TARGET_PART)}, fleet_merge rounds reach "
+            f">= {100 * TARGET_FRACTION:.0f}% of joint training's balance rate (average beside it, for information).")
+    rows, verdict_rows, settings = [], [], []
+    for kind in SWEEPS:
+        s = sweeps.get(kind)
+        if s is None:
+            continue
+        for x in s["xs"]:
+            fm_runs = s["series"].get((FM, x), [])
+            av_runs = {r["seed"]: r for r in s["series"].get((AVG, x), [])}
+            cand = fm_runs or list(av_runs.values())
+            if not cand or cand[0]["m"] != TARGET_M or abs(cand[0]["part"] - TARGET_PART) > 1e-9:
+                continue
+            setting = f"{kind} {XSYM[kind]} = {fx(x)} ({cand[0]['robots']} robots, alpha {fx(cand[0]['alpha'])})"
+            ok_here, fr_all = [], []
+            for r in fm_runs:
+                fb, jb = score(r, FM, "balance"), score(r, JOINT, "balance")
+                fr = fb / jb if jb > EPS else math.nan
+                ok = (not math.isnan(fr)) and fb >= TARGET_FRACTION * jb - EPS
+                ok_here.append(ok), fr_all.append(fr)
+                a = av_runs.get(r["seed"])
+                ab = score(a, AVG, "balance") if a else math.nan
+                rows.append(f"| {setting} | {r['seed']} | {pct(fb)} | {pct(jb)} | {num(fr)} | "
+                            f"{'yes' if ok else 'NO'} | {pct(ab)} | {num(ab / jb if jb > EPS else math.nan)} |")
+            if not fm_runs:
+                rows.append(f"| {setting} | - | no fleet_merge runs | | | NO | | |")
+                ok_here = [False]
+            else:
+                fbm = np.mean([score(r, FM, "balance") for r in fm_runs])
+                jbm = np.mean([score(r, JOINT, "balance") for r in fm_runs])
+                abm = np.mean([score(a, AVG, "balance") for a in av_runs.values()]) if av_runs else math.nan
+                jam = np.mean([score(a, JOINT, "balance") for a in av_runs.values()]) if av_runs else math.nan
+                mean_ok = fbm >= TARGET_FRACTION * jbm - EPS
+                rows.append(f"| {setting} | mean | {pct(fbm)} | {pct(jbm)} | {num(fbm / jbm if jbm > EPS else math.nan)} "
+                            f"| {'yes' if mean_ok else 'NO'} | {pct(abm)} | "
+                            f"{num(abm / jam if jam > EPS else math.nan)} |")
+            verdict_rows += ok_here
+            settings.append((setting, all(ok_here), len(ok_here)))
+    out = [head, ""]
+    if not settings:
+        return out + [f"Verdict: **NOT EVALUATED** (no runs at M = {TARGET_M} and participation {fx(TARGET_PART)}).", ""]
+    out += ["| setting | seed | fleet_merge balance | joint balance | ratio | >= 90% | average balance | "
+            "average / joint |", "|---|---|---|---|---|---|---|---|"] + rows
+    n_ok = sum(verdict_rows)
+    verdict = "MET" if all(verdict_rows) else "NOT MET"
+    out += ["", f"Verdict: **{verdict}**: {n_ok}/{len(verdict_rows)} fleets (setting x seed) at M = {TARGET_M}, "
+            f"participation {fx(TARGET_PART)} have fleet_merge >= {100 * TARGET_FRACTION:.0f}% of joint's balance; "
+            + "; ".join(f"{st}: {'every seed' if ok else 'NOT every seed'}" for st, ok, _ in settings) + ".", ""]
+    return out
+
+
+def determinism_markdown(runs):
+    """Runs of different sweeps with the same config apart from the name must give the same numbers."""
+    key = lambda r: (r["method"], r["seed"], r["robots"], r["m"], r["rounds"], round(r["alpha"], 12),
+                     round(r["part"], 12), r["demos"], r["rollouts"], r["round_rollouts"], r["reset"])
+    groups = {}
+    for r in runs:
+        groups.setdefault(key(r), []).append(r)
+    pairs = [(g[0], q) for g in groups.values() if len(g) > 1 for q in g[1:] if q["kind"] != g[0]["kind"]]
+    if not pairs:
+        return []
+    diffs = []
+    for a, b in pairs:
+        d = max(float(np.max(np.abs(a["scores"][p][k] - b["scores"][p][k]))) for p in (a["method"], JOINT)
+                for k in SCORES)
+        d = max(d, abs(a["loss"] - b["loss"]))
+        diffs.append((a, b, d))
+    same = sum(1 for *_, d in diffs if d == 0)
+    lines = ["## Determinism check", "",
+             f"{len(diffs)} runs of one sweep have the same config as a run of another sweep (only the name differs); "
+             f"{same} of them give identical scores and BC loss"
+             + ("." if same == len(diffs) else ", the others differ: " +
+                "; ".join(f"{a['exp']} vs {b['exp']}: {d:.3g}" for a, b, d in diffs if d != 0) + "."), ""]
+    return lines
+
+
+def timing_markdown(sweeps):
+    lines = ["## Wall times", "",
+             "Seconds per run, mean [min-max] over seeds: the whole run (sum of /timing/phase_seconds: data, local",
+             "baseline training, merging rounds, joint training, evaluation, write) and the merging rounds alone",
+             "(phase 3); max over ranks. 2 cores shared by all ranks (oversubscribed), so indicative only.", ""]
+    for kind in SWEEPS:
+        s = sweeps.get(kind)
+        if s is None:
+            continue
+        lines += [f"| {kind}: {XSYM[kind]} | " + " | ".join(f"{label(m)} whole run | {label(m)} rounds" for m in s["methods"])
+                  + " |", "|---|" + "---|---|" * len(s["methods"])]
+        for x in s["xs"]:
+            cells = []
+            for m in s["methods"]:
+                rs = s["series"].get((m, x), [])
+                tot = [float(np.sum(r["phases"])) if r["phases"] is not None else math.nan for r in rs]
+                rd = [float(r["phases"][2]) if r["phases"] is not None else math.nan for r in rs]
+                f1 = lambda v: f"{v:.1f}"
+                cells += [mean_range(tot, f1), mean_range(rd, f1)]
+            lines.append(f"| {fx(x)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+# ---------------------------------------------------------------- figures
+
+def plot_sweep(kind, s, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    xs = s["xs"]
+    logx = kind in ("epochs", "alpha") and min(xs) > 0 and max(xs) / min(xs) > 4
+    npanel = 3 if kind == "epochs" else 2
+    fig, axes = plt.subplots(1, npanel, figsize=(6.0 * npanel, 5.6))
+    nm = len(s["methods"])
+
+    def shift(x, j):  # spread the methods' whiskers a little
+        off = (j - (nm - 1) / 2) * 0.06
+        if logx:
+            return x * (1 + off)
+        span = (max(xs) - min(xs)) or 1.0
+        return x + off * 0.25 * span
+
+    for ax, key in zip(axes[:2], ("balance", "cost")):
+        # joint: mean over seeds, band min-max
+        jm = np.array([np.mean(joint_values(s, x, key)) for x in xs])
+        jlo = np.array([np.min(joint_values(s, x, key)) for x in xs])
+        jhi = np.array([np.max(joint_values(s, x, key)) for x in xs])
+        if len(xs) > 1:
+            ax.plot(xs, jm, color=COLOR[JOINT], linestyle="--", linewidth=1.8, marker="D", markersize=4, zorder=2)
+            ax.fill_between(xs, jlo, jhi, color=COLOR[JOINT], alpha=0.12, linewidth=0, zorder=1)
+        else:
+            ax.axhline(jm[0], color=COLOR[JOINT], linestyle="--", linewidth=1.8)
+        for j, m in enumerate(s["methods"]):
+            px, mean, lo, hi = [], [], [], []
+            for x in xs:
+                rs = s["series"].get((m, x), [])
+                if not rs:
+                    continue
+                v = np.array([score(r, m, key) for r in rs])
+                px.append(shift(x, j)), mean.append(v.mean()), lo.append(v.min()), hi.append(v.max())
+            mean, lo, hi = map(np.array, (mean, lo, hi))
+            ax.errorbar(px, mean, yerr=[mean - lo, hi - mean], color=COLOR.get(m), marker=MARKER.get(m, "o"),
+                        markersize=6, linewidth=1.8, capsize=4, elinewidth=1.2, zorder=3)
+            for xx, v in zip(px, mean):
+                t = f"{100 * v:.1f}" if key == "balance" else f"{v:.3f}"
+                dy = (-14 if j == 0 else 8) if key == "balance" else (8 if j == nm - 1 else -14)
+                ax.annotate(t, (xx, v), textcoords="offset points", xytext=(0, dy), ha="center", fontsize=7.5,
+                            color=COLOR.get(m))
+        if logx:
+            ax.set_xscale("log")
+        ax.set_xticks(xs)
+        ax.set_xticklabels([fx(x) for x in xs])
+        ax.minorticks_off()
+        ax.set_xlabel(XLABEL[kind], fontsize=9)
+        ax.grid(alpha=0.3)
+        if logx:
+            ax.set_xlim(min(xs) / 1.5, max(xs) * 1.5)
+        else:
+            span = max(xs) - min(xs) or 1.0
+            ax.set_xlim(min(xs) - 0.12 * span, max(xs) + 0.12 * span)
+    allb = [score(r, m, "balance") for lst in s["series"].values() for r in lst for m in (r["method"], JOINT)]
+    axes[0].set_ylim(min(-0.03, min(allb) - 0.05), 1.06)
+    axes[0].set_ylabel("balance rate of the merged policy (mean over tasks)")
+    axes[0].set_title("(a) balance rate (number = mean over seeds, %)", fontsize=10)
+    axes[1].set_ylabel("quadratic cost per step (mean over tasks; lower is better)")
+    axes[1].set_title("(b) cost (failed episodes end early: not comparable)", fontsize=10)
+    handles = [Line2D([], [], color=COLOR.get(m), marker=MARKER.get(m, "o"), linewidth=1.8) for m in s["methods"]]
+    names = [f"{label(m)} rounds: mean over seeds, whiskers min-max" for m in s["methods"]]
+    handles.append(Line2D([], [], color=COLOR[JOINT], linestyle="--", marker="D", markersize=4, linewidth=1.8))
+    names.append(f"joint training (pooled, data-parallel, {s['fixed']['total']} epochs): mean, band min-max")
+    if kind == "epochs":
+        ax = axes[2]
+        styles = ["-", "--", ":", "-."]
+        marks = ["o", "s", "^", "v", "D", "P"]
+        for j, m in enumerate(s["methods"]):
+            for i, x in enumerate(xs):
+                rs = s["series"].get((m, x), [])
+                if not rs:
+                    continue
+                losses = np.array([r["rd"]["merged_bc_loss"] for r in rs])
+                ep = np.arange(1, losses.shape[1] + 1) * int(x)
+                ax.plot(ep, losses.mean(axis=0), color=COLOR.get(m), linestyle=styles[i % 4], linewidth=1.5,
+                        marker=marks[i % len(marks)], markersize=4 if len(ep) < 20 else 2.5,
+                        label=f"{label(m)}, M = {fx(x)}")
+        jl = [r["joint_loss"] for lst in s["series"].values() for r in lst]
+        ax.axhline(np.mean(jl), color=COLOR[JOINT], linestyle="--", linewidth=1.5,
+                   label=f"joint (pooled) after {s['fixed']['total']} epochs")
+        ax.set_xlabel("local epochs done (round x M)", fontsize=9)
+        ax.set_ylabel("merged policy's BC loss on all data (mean over seeds)")
+        ax.set_title("(c) merged BC loss after every round", fontsize=10)
+        lo = min(min(jl), min(float(np.min(r["rd"]["merged_bc_loss"])) for lst in s["series"].values() for r in lst))
+        # the first rounds of averaging independently initialized robots are far above: clip the axis
+        late = [float(v) for lst in s["series"].values() for r in lst for v in r["rd"]["merged_bc_loss"][len(r["rd"]["merged_bc_loss"]) // 2:]]
+        hi = max(max(late), lo * 1.3)
+        ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.6 * (hi - lo))
+        ax.set_xlim(0, s["fixed"]["total"] + 1)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7.5, ncol=2, loc="upper right")
+    fig.legend(handles, names, loc="lower center", ncol=len(handles), fontsize=9, frameon=False)
+    runs = [r for lst in s["series"].values() for r in lst]
+    seeds = " ".join(str(q) for q in sorted({r["seed"] for r in runs}))
+    fig.suptitle(f"fleetmerge merging rounds, cart-pole RNN: {kind} sweep ({s['name']}): {fixed_text(kind, s['fixed'])};"
+                 f" seeds {seeds}, {runs[0]['tasks']} tasks x {runs[0]['rollouts']} episodes", fontsize=10.5)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="\n".join(__doc__.splitlines()[1:]))
+    ap.add_argument("files", nargs="+", metavar="RESULTS.h5", help="results of pipelines/rounds.sh runs")
+    ap.add_argument("--png-dir", help="write rounds_<sweep>.png here for every sweep present")
+    ap.add_argument("--md", help="output Markdown report")
+    args = ap.parse_args(argv)
+    if not (args.md or args.png_dir):
+        ap.error("nothing to write: give --md and/or --png-dir")
+    runs = [read_run(p) for p in dict.fromkeys(args.files)]
+    sweeps = collect(runs)
+    if args.png_dir:
+        for kind in SWEEPS:
+            if kind in sweeps:
+                plot_sweep(kind, sweeps[kind], f"{args.png_dir}/rounds_{kind}.png")
+    if args.md:
+        lines = ["# Merging rounds (issue 5, paper Figure 4 analogs)", "",
+                 "Every robot trains M local epochs on its own data, the round's participants are merged (`average`",
+                 "= FedAvg; `fleet_merge` = one Algorithm 1 epoch per round), every robot restarts from the merged",
+                 "model. Joint = the run's pooled policy (data-parallel training on every robot's data, as many",
+                 "epochs as the rounds in total): the upper bound. Balance = pole up and cart on the track for the",
+                 "whole episode, mean over tasks, then mean over seeds [min-max over seeds]; worst task = lowest",
+                 "task balance, mean over seeds [min]; cost = mean quadratic cost per step; merged BC loss = per-step",
+                 "loss of the final merged policy on all the fleet's data; local = each robot's own policy trained",
+                 "for the same total epochs on its own data, mean over robots. Every number is computed from the",
+                 "results files.", ""]
+        lines += target_markdown(sweeps)
+        for kind in SWEEPS:
+            if kind in sweeps:
+                lines += sweep_markdown(kind, sweeps[kind])
+        lines += comm_notes(sweeps)
+        lines += determinism_markdown(runs)
+        lines += timing_markdown(sweeps)
+        lines += ["Files: " + ", ".join(f"`{r['path']}`" for r in runs), ""]
+        with open(args.md, "w") as out:
+            out.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

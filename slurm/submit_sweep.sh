@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# submit_sweep.sh - submit a fleetmerge sweep to Slurm: one array task per point, then the aggregation.
+#
+# usage: slurm/submit_sweep.sh [options] CONFIG [-- SBATCH_ARGS...]
+#
+#   -n, --ntasks N         robots = MPI ranks of every point (default 4)
+#   -p, --partition P      partition of both jobs
+#   -t, --time T           time limit of each point (sbatch --time; default: the template's)
+#   -m, --max M            at most M points run at once (--array=...%M; default $MAX, else 8)
+#   -r, --results-dir D    the sweep's results directory (default: <experiment.output_dir>/
+#                          <experiment.name> read from CONFIG, relative to this directory)
+#   -f, --fleet-arg ARG    pass ARG to every `fleet run` (repeatable), e.g. -f --quiet
+#       --afterany         aggregate even if some points failed (afterany instead of afterok)
+#       --dry-run          print the two sbatch commands instead of submitting
+#   -h, --help             this text
+#   -- SBATCH_ARGS...      passed to both sbatch calls as they are (e.g. --account=A --qos=Q)
+#
+# The number of points comes from `fleet sweep CONFIG --count`; the array job is
+# `sbatch --array=0-(count-1)%MAX slurm/sweep.sbatch CONFIG` and the aggregation job
+# `sbatch --dependency=afterok:<array job id> slurm/aggregate.sbatch RESULTS_DIR`, which writes
+# RESULTS_DIR/sweep.csv and sweep.md. Prints both job ids. Submit from the directory the relative
+# paths of CONFIG (experiment.output_dir) refer to: it is the jobs' working directory and receives
+# the logs slurm-fleetsweep-<job>_<index>.out and slurm-fleetagg-<job>.out.
+# Environment: FLEET (the fleet binary, default <repo>/build/fleet), PYTHON (default
+# /usr/bin/python3), MAX; the jobs receive FLEET and AGGREGATE through sbatch's default
+# --export=ALL. Nothing from the config or the arguments is evaluated by a shell.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+usage="usage: slurm/submit_sweep.sh [-n NTASKS] [-p PARTITION] [-t TIME] [-m MAX] [-r RESULTS_DIR] [-f FLEET_ARG]... [--afterany] [--dry-run] CONFIG [-- SBATCH_ARGS...]"
+
+die() { # die STATUS MESSAGE
+    echo "submit_sweep.sh: $2" >&2
+    exit "$1"
+}
+
+abspath() { # abspath PATH: PATH made absolute against the current directory (not resolved)
+    case $1 in
+    /*) printf '%s\n' "$1" ;;
+    *) printf '%s\n' "$PWD/$1" ;;
+    esac
+}
+
+ntasks=4 partition="" time_limit="" max=${MAX:-8} results_dir="" config="" dependency=afterok dry_run=0
+fleet_args=()
+extra=()
+need_value() { # need_value OPTION REMAINING_ARGS
+    [[ $2 -ge 2 ]] || die 2 "$1 needs a value"$'\n'"$usage"
+}
+while [[ $# -gt 0 ]]; do
+    case $1 in
+    -h | --help)
+        sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+        exit 0
+        ;;
+    -n | --ntasks) need_value "$1" $#; ntasks=$2; shift 2 ;;
+    --ntasks=*) ntasks=${1#*=}; shift ;;
+    -p | --partition) need_value "$1" $#; partition=$2; shift 2 ;;
+    --partition=*) partition=${1#*=}; shift ;;
+    -t | --time) need_value "$1" $#; time_limit=$2; shift 2 ;;
+    --time=*) time_limit=${1#*=}; shift ;;
+    -m | --max) need_value "$1" $#; max=$2; shift 2 ;;
+    --max=*) max=${1#*=}; shift ;;
+    -r | --results-dir) need_value "$1" $#; results_dir=$2; shift 2 ;;
+    --results-dir=*) results_dir=${1#*=}; shift ;;
+    -f | --fleet-arg) need_value "$1" $#; fleet_args+=("$2"); shift 2 ;;
+    --fleet-arg=*) fleet_args+=("${1#*=}"); shift ;;
+    --afterany) dependency=afterany; shift ;;
+    --dry-run) dry_run=1; shift ;;
+    --)
+        shift
+        extra=("$@")
+        break
+        ;;
+    -*) die 2 "unknown option: $1"$'\n'"$usage" ;;
+    *)
+        [[ -z $config ]] || die 2 "one CONFIG only (got '$config' and '$1'); sbatch options go after --"$'\n'"$usage"
+        config=$1
+        shift
+        ;;
+    esac
+done
+[[ -n $config ]] || die 2 "$usage"
+[[ $ntasks =~ ^[1-9][0-9]*$ ]] || die 2 "--ntasks: expected a positive integer, got '$ntasks'"
+[[ $max =~ ^[1-9][0-9]*$ ]] || die 2 "--max (or MAX): expected a positive integer, got '$max'"
+[[ -f $config && -r $config ]] || die 2 "$config: no such readable file"
+config=$(abspath "$config")
+
+FLEET=${FLEET:-$root/build/fleet}
+FLEET=$(abspath "$FLEET")
+[[ -x $FLEET ]] || die 1 "$FLEET: not an executable (build it with make, or set FLEET)"
+AGGREGATE=$root/analysis/aggregate.py
+PYTHON=${PYTHON:-/usr/bin/python3}
+export FLEET AGGREGATE PYTHON
+
+# The number of points. `fleet sweep` validates the sweep (unknown keys, unequal zip groups, ...).
+count_out=$("$FLEET" sweep "$config" --count) || die $? "fleet sweep $config --count failed (see above)"
+count=$(printf '%s\n' "$count_out" | tail -n 1)
+[[ $count =~ ^[0-9]+$ ]] || die 1 "fleet sweep --count printed '$count_out', expected one integer"
+((count >= 1)) || die 1 "$config: the sweep has no points"
+
+# The sweep's results directory, <experiment.output_dir>/<experiment.name>, read from the YAML
+# (the file is parsed as data by the script below; nothing in it reaches a shell).
+if [[ -z $results_dir ]]; then
+    results_dir=$("$PYTHON" - "$config" <<'PY'
+import sys
+import yaml
+with open(sys.argv[1]) as f:
+    cfg = yaml.safe_load(f) or {}
+exp = cfg.get("experiment") or {}
+sweep = cfg.get("sweep") or {}
+keys = set(sweep)
+for group in sweep.get("zip") or []:
+    if isinstance(group, dict):
+        keys |= set(group)
+    elif isinstance(group, list):
+        for g in group:
+            if isinstance(g, dict):
+                keys |= set(g)
+for k in ("experiment.name", "experiment.output_dir"):
+    if k in keys:
+        sys.exit(f"the sweep varies {k}: pass --results-dir")
+name = exp.get("name")
+if not isinstance(name, str) or not name:
+    sys.exit("experiment.name is missing")
+out = exp.get("output_dir", "results")
+print(f"{out}/{name}" if out else name)
+PY
+) || die 1 "cannot read experiment.output_dir and experiment.name from $config; pass --results-dir"
+fi
+results_dir=$(abspath "$results_dir")
+
+sweep_cmd=(sbatch --parsable "--array=0-$((count - 1))%$max" "--ntasks=$ntasks")
+[[ -z $partition ]] || sweep_cmd+=("--partition=$partition")
+[[ -z $time_limit ]] || sweep_cmd+=("--time=$time_limit")
+sweep_cmd+=(${extra[@]+"${extra[@]}"} "$root/slurm/sweep.sbatch" "$config" ${fleet_args[@]+"${fleet_args[@]}"})
+
+# The aggregation runs only if every point succeeded (afterok); if one fails, Slurm cancels it
+# (--kill-on-invalid-dep) and aggregate.py can be run by hand on the finished points.
+agg_cmd=(sbatch --parsable --kill-on-invalid-dep=yes)
+[[ -z $partition ]] || agg_cmd+=("--partition=$partition")
+agg_cmd+=(${extra[@]+"${extra[@]}"})
+
+if ((dry_run)); then
+    printf '%q ' "${sweep_cmd[@]}"
+    echo
+    printf '%q ' "${agg_cmd[@]}" "--dependency=$dependency:<SWEEP_JOB_ID>" "$root/slurm/aggregate.sbatch" \
+        "$results_dir" --expect "$count"
+    echo
+    exit 0
+fi
+
+jobid() { # jobid OUTPUT: the job id of `sbatch --parsable` ("id" or "id;cluster")
+    local id=${1%%;*}
+    id=$(printf '%s\n' "$id" | tail -n 1)
+    [[ $id =~ ^[0-9]+$ ]] || return 1
+    printf '%s\n' "$id"
+}
+
+out=$("${sweep_cmd[@]}") || die 1 "sbatch of the sweep failed (see above)"
+sweep_id=$(jobid "$out") || die 1 "sbatch printed '$out', expected a job id"
+echo "sweep job $sweep_id: $count points (--array=0-$((count - 1))%$max), $ntasks robots each," \
+    "results in $results_dir/<index>/"
+
+out=$("${agg_cmd[@]}" "--dependency=$dependency:$sweep_id" "$root/slurm/aggregate.sbatch" \
+    "$results_dir" --expect "$count") ||
+    die 1 "sbatch of the aggregation failed (see above); the sweep job $sweep_id is submitted"
+agg_id=$(jobid "$out") || die 1 "sbatch printed '$out', expected a job id"
+echo "aggregation job $agg_id ($dependency:$sweep_id): $results_dir/sweep.csv, $results_dir/sweep.md"
