@@ -1072,6 +1072,24 @@ static int sweep_axes(cfg_loader *ld, sweep_axis *axes)
     return good ? na : -1;
 }
 
+/* A value as flow-style text: scalars as written, lists as [a, b] (nested), mappings as {...}. */
+static void flow_text(cfg_loader *ld, const yaml_node_t *v, cfg_buf *b)
+{
+    if (v->type == YAML_SCALAR_NODE) {
+        buf_escaped(b, (const char *)v->data.scalar.value, v->data.scalar.length, 200);
+    } else if (v->type == YAML_SEQUENCE_NODE) {
+        buf_putc(b, '[');
+        for (size_t i = 0; i < seq_len(v); i++) {
+            if (i)
+                buf_printf(b, ", ");
+            flow_text(ld, item(ld, v, i), b);
+        }
+        buf_putc(b, ']');
+    } else {
+        buf_printf(b, "{...}");
+    }
+}
+
 /* Count the points, validate every value, and apply point ld->point's values to ld->out. */
 static void load_sweep(cfg_loader *ld)
 {
@@ -1112,10 +1130,7 @@ static void load_sweep(cfg_loader *ld)
             ld->key_at[i] = pos_of(v);
             ld->bad[i] = !set_value(ld, &cfg_keys[i], v);
             buf_printf(&ov, "%s%s=", ov.len ? " " : "", cfg_keys[i].key);
-            if (v->type == YAML_SCALAR_NODE)
-                buf_escaped(&ov, (const char *)v->data.scalar.value, v->data.scalar.length, 200);
-            else
-                describe(&ov, v);
+            flow_text(ld, v, &ov);
         }
     c->sweep.index = ld->point;
 }
