@@ -294,9 +294,9 @@ def sweep_markdown(kind, s):
     for m in s["methods"]:
         lines += [f"### {label(m)}", "",
                   f"| {sym} | rounds | merged per round | seeds | balance | worst task | cost | merged BC loss "
-                  f"| joint balance | joint cost | ratio {m} / joint (balance) | local balance | sent per robot "
-                  f"| data per robot | sent / data |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  f"| joint balance | joint cost | ratio {m} / joint (balance) | local balance | round 1 balance "
+                  f"| sent per robot | per merged robot and round | data per robot | sent / data |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for x in s["xs"]:
             runs = s["series"].get((m, x), [])
             if not runs:
@@ -310,6 +310,7 @@ def sweep_markdown(kind, s):
             parts = sorted({int(p) for r in runs for p in r["rd"].get("participants", [])})
             sent = [r["comm"]["sent"] for r in runs]
             data = [r["comm"]["data"] for r in runs]
+            per = [r["comm"]["sent"] * r["robots"] / max(1.0, float(np.sum(r["rd"]["participants"]))) for r in runs]
             lines.append(
                 f"| {fx(x)} | {runs[0]['rounds']} | {'/'.join(map(str, parts))} of {runs[0]['robots']} | "
                 f"{' '.join(str(r['seed']) for r in runs)} | {mean_range(bal, pct)} | {pct(float(np.mean(wb)))} "
@@ -317,7 +318,8 @@ def sweep_markdown(kind, s):
                 f"{num(float(np.mean([r['loss'] for r in runs])), 4)} | {mean_range(jb, pct)} | "
                 f"{num(float(np.mean(jc)))} | {num(ratio)} (seeds {', '.join(num(v) for v in ratios)}) | "
                 f"{pct(float(np.mean([score(r, 'local', 'balance') for r in runs])))} | "
-                f"{mb(float(np.mean(sent)))} | {mb(float(np.mean(data)))} | "
+                f"{pct(float(np.mean([r['rd']['merged_balance'][0] for r in runs])))} | "
+                f"{mb(float(np.mean(sent)))} | {mb(float(np.mean(per)))} | {mb(float(np.mean(data)))} | "
                 f"{num(float(np.mean([r['comm']['ratio'] for r in runs])), 2)}x |")
         lines.append("")
     jd = joint_consistency(s)
@@ -331,13 +333,17 @@ def sweep_markdown(kind, s):
 def comm_notes(sweeps):
     """How the bytes are counted, from one run's numbers."""
     r = next(r for s in sweeps.values() for lst in s["series"].values() for r in lst)
-    return ["Communication: `sent per robot` = /rounds/bytes_sent summed over the rounds, mean over robots",
-            "(payload of the sums among the round's participants, float64, plus the broadcast of the merged",
-            "float32 model by the lowest-ranked participant to every other robot); `data per robot` = its",
-            "demonstrations (/fleet/robot_stats data_bytes: "
-            f"{r['demos']} trajectories, {mb(r['comm']['data'])}); one policy is {mb(r['comm']['model'])} "
-            "(float32). Robots not merged in a round send nothing that round but still receive the merged model.",
-            f"Merged per round = max(1, round(participation x N)) (e.g. 0.5 x 5 = 2.5 -> 3): the value as drawn.", ""]
+    return ["Columns: `round 1 balance` = the merged policy's quick score after the first round",
+            f"(/rounds/merged_balance[0], eval.round_rollouts = {r['round_rollouts']} episodes per task, mean over seeds);",
+            "`merged per round` = robots merged per round as drawn, max(1, round(participation x N)) (0.5 x 5 = 2.5",
+            "-> 3). Communication: `sent per robot` = /rounds/bytes_sent summed over the rounds, mean over robots:",
+            "the payload of the sums among the round's participants (float64; an all-gather is counted as each",
+            "participant's own contribution once, not what Open MPI's algorithm actually moves) plus the broadcast",
+            "of the merged float32 model by the lowest-ranked participant to the other robots; robots not merged in",
+            "a round send nothing that round but still receive the merged model. `per merged robot and round` = all",
+            "robots' bytes sent / the sum of /rounds/participants. `data per robot` = its demonstrations",
+            f"(/fleet/robot_stats data_bytes: {r['demos']} trajectories, {mb(r['comm']['data'])}); one policy is "
+            f"{mb(r['comm']['model'])} (float32). `sent / data` = mean over robots of the ratio.", ""]
 
 
 def target_markdown(sweeps):
@@ -354,7 +360,8 @@ def target_markdown(sweeps):
             cand = fm_runs or list(av_runs.values())
             if not cand or cand[0]["m"] != TARGET_M or abs(cand[0]["part"] - TARGET_PART) > 1e-9:
                 continue
-            setting = f"{kind} {XSYM[kind]} = {fx(x)} ({cand[0]['robots']} robots, alpha {fx(cand[0]['alpha'])})"
+            setting = f"{kind} sweep: {XSYM[kind]} = {fx(x)}, {cand[0]['robots']} robots" + \
+                ("" if kind == "alpha" else f", alpha {fx(cand[0]['alpha'])}")
             ok_here, fr_all = [], []
             for r in fm_runs:
                 fb, jb = score(r, FM, "balance"), score(r, JOINT, "balance")
@@ -388,7 +395,8 @@ def target_markdown(sweeps):
     verdict = "MET" if all(verdict_rows) else "NOT MET"
     out += ["", f"Verdict: **{verdict}**: {n_ok}/{len(verdict_rows)} fleets (setting x seed) at M = {TARGET_M}, "
             f"participation {fx(TARGET_PART)} have fleet_merge >= {100 * TARGET_FRACTION:.0f}% of joint's balance; "
-            + "; ".join(f"{st}: {'every seed' if ok else 'NOT every seed'}" for st, ok, _ in settings) + ".", ""]
+            + (f"every seed of all {len(settings)} settings" if all(ok for _, ok, _ in settings) else
+               "; ".join(f"{st}: {'every seed' if ok else 'NOT every seed'}" for st, ok, _ in settings)) + ".", ""]
     return out
 
 
@@ -450,61 +458,110 @@ def plot_sweep(kind, s, path):
     from matplotlib.lines import Line2D
     xs = s["xs"]
     logx = kind in ("epochs", "alpha") and min(xs) > 0 and max(xs) / min(xs) > 4
-    npanel = 3 if kind == "epochs" else 2
-    fig, axes = plt.subplots(1, npanel, figsize=(6.0 * npanel, 5.6))
+    if kind == "epochs":  # (a) (b) on top, the per-round BC loss below across the width
+        fig = plt.figure(figsize=(13, 10.5))
+        gs = fig.add_gridspec(2, 2, height_ratios=(1, 1.05))
+        axes = [fig.add_subplot(gs[0, 0]), fig.add_subplot(gs[0, 1]), fig.add_subplot(gs[1, :])]
+    else:
+        fig, axes = plt.subplots(1, 2, figsize=(13, 5.8))
     nm = len(s["methods"])
 
-    def shift(x, j):  # spread the methods' whiskers a little
+    def shift(x, j, sel, cat):  # spread the methods' whiskers a little
         off = (j - (nm - 1) / 2) * 0.06
+        if cat:
+            return sel.index(x) + off
         if logx:
             return x * (1 + off)
-        span = (max(xs) - min(xs)) or 1.0
+        span = (max(sel) - min(sel)) or 1.0
         return x + off * 0.25 * span
 
-    for ax, key in zip(axes[:2], ("balance", "cost")):
-        # joint: mean over seeds, band min-max
-        jm = np.array([np.mean(joint_values(s, x, key)) for x in xs])
-        jlo = np.array([np.min(joint_values(s, x, key)) for x in xs])
-        jhi = np.array([np.max(joint_values(s, x, key)) for x in xs])
-        if len(xs) > 1:
-            ax.plot(xs, jm, color=COLOR[JOINT], linestyle="--", linewidth=1.8, marker="D", markersize=4, zorder=2)
-            ax.fill_between(xs, jlo, jhi, color=COLOR[JOINT], alpha=0.12, linewidth=0, zorder=1)
+    def means(key, x):  # every method's and joint's mean over seeds at x
+        v = [np.mean([score(r, m, key) for r in s["series"].get((m, x), [])]) for m in s["methods"]
+             if s["series"].get((m, x))]
+        return v + [float(np.mean(joint_values(s, x, key)))]
+
+    def draw(ax, key, sel, numbers, fs, cat=False):
+        """Joint band and line, each method's mean with min-max whiskers over the x values sel;
+        numbers: the x values whose means are written next to the points; cat: evenly spaced x."""
+        pos = [float(i) for i in range(len(sel))] if cat else sel
+        jm = np.array([np.mean(joint_values(s, x, key)) for x in sel])
+        jlo = np.array([np.min(joint_values(s, x, key)) for x in sel])
+        jhi = np.array([np.max(joint_values(s, x, key)) for x in sel])
+        if len(sel) > 1:
+            ax.plot(pos, jm, color=COLOR[JOINT], linestyle="--", linewidth=1.8, marker="D", markersize=4, zorder=2)
+            ax.fill_between(pos, jlo, jhi, color=COLOR[JOINT], alpha=0.12, linewidth=0, zorder=1)
         else:
             ax.axhline(jm[0], color=COLOR[JOINT], linestyle="--", linewidth=1.8)
         for j, m in enumerate(s["methods"]):
-            px, mean, lo, hi = [], [], [], []
-            for x in xs:
+            px, mean, lo, hi, xv = [], [], [], [], []
+            for x in sel:
                 rs = s["series"].get((m, x), [])
                 if not rs:
                     continue
                 v = np.array([score(r, m, key) for r in rs])
-                px.append(shift(x, j)), mean.append(v.mean()), lo.append(v.min()), hi.append(v.max())
+                px.append(shift(x, j, sel, cat)), mean.append(v.mean()), lo.append(v.min()), hi.append(v.max())
+                xv.append(x)
             mean, lo, hi = map(np.array, (mean, lo, hi))
             ax.errorbar(px, mean, yerr=[mean - lo, hi - mean], color=COLOR.get(m), marker=MARKER.get(m, "o"),
                         markersize=6, linewidth=1.8, capsize=4, elinewidth=1.2, zorder=3)
-            for xx, v in zip(px, mean):
+            for x, xx, v in zip(xv, px, mean):  # first method's numbers below left, the others' above right
+                if x not in numbers:
+                    continue
                 t = f"{100 * v:.1f}" if key == "balance" else f"{v:.3f}"
-                dy = (-14 if j == 0 else 8) if key == "balance" else (8 if j == nm - 1 else -14)
-                ax.annotate(t, (xx, v), textcoords="offset points", xytext=(0, dy), ha="center", fontsize=7.5,
-                            color=COLOR.get(m))
-        if logx:
+                first = j == 0 and nm > 1
+                below = first and not (key == "balance" and v < 0.1)  # not under the x axis
+                ax.annotate(t, (xx, v), textcoords="offset points", xytext=(-6 if first else 6, -9 if below else 9),
+                            ha="right" if first else "left", va="center", fontsize=fs, color=COLOR.get(m),
+                            fontweight="bold", zorder=5,
+                            bbox=dict(boxstyle="round,pad=0.12", fc="white", ec="none", alpha=0.75))
+        if logx and not cat:
             ax.set_xscale("log")
-        ax.set_xticks(xs)
-        ax.set_xticklabels([fx(x) for x in xs])
+        ax.set_xticks(pos)
+        ax.set_xticklabels([fx(x) for x in sel])
         ax.minorticks_off()
-        ax.set_xlabel(XLABEL[kind], fontsize=9)
         ax.grid(alpha=0.3)
-        if logx:
-            ax.set_xlim(min(xs) / 1.5, max(xs) * 1.5)
+        if cat:
+            ax.set_xlim(-0.4, len(sel) - 0.6)
+        elif logx:
+            ax.set_xlim(min(sel) / 1.5, max(sel) * 1.5)
         else:
-            span = max(xs) - min(xs) or 1.0
-            ax.set_xlim(min(xs) - 0.12 * span, max(xs) + 0.12 * span)
+            span = max(sel) - min(sel) or 1.0
+            ax.set_xlim(min(sel) - 0.12 * span, max(sel) + 0.12 * span)
+
+    for ax, key in zip(axes[:2], ("balance", "cost")):
+        # a few settings far off (e.g. M = total: one merge of independent robots) squash the others:
+        # those get a zoomed inset with their numbers
+        if key == "balance":
+            near = [x for x in xs if min(means(key, x)) >= 0.8]
+        else:
+            top = max(max(jh for jh in joint_values(s, x, key)) for x in xs)
+            near = [x for x in xs if max(means(key, x)) <= 1.3 * top]
+        inset = 2 <= len(near) < len(xs)
+        draw(ax, key, xs, [x for x in xs if not inset or x not in near], 8)
+        ax.set_xlabel(XLABEL[kind], fontsize=9)
+        if inset:
+            far = [x for x in xs if x not in near]
+            right = np.mean([xs.index(x) for x in far]) >= (len(xs) - 1) / 2  # outliers right: inset left
+            high = key == "cost"  # costs go up, balance down: the inset goes where the curves are not
+            box = [0.53 if not right else 0.07, 0.38 if high else 0.1, 0.44, 0.5]
+            ia = ax.inset_axes(box)
+            draw(ia, key, near, near, 7, cat=True)
+            vals = [v for x in near for m in s["methods"] for r in s["series"].get((m, x), [])
+                    for v in [score(r, m, key)]] + [v for x in near for v in joint_values(s, x, key)]
+            pad = 0.25 * (max(vals) - min(vals) or 0.01)
+            ia.set_ylim(min(vals) - pad, max(vals) + pad)
+            ia.tick_params(labelsize=7)
+            ia.set_title(f"zoom: {XSYM[kind]} = {', '.join(fx(x) for x in near)}", fontsize=8)
+            ia.set_facecolor("#fbfbfb")
     allb = [score(r, m, "balance") for lst in s["series"].values() for r in lst for m in (r["method"], JOINT)]
-    axes[0].set_ylim(min(-0.03, min(allb) - 0.05), 1.06)
+    zoom = min(allb) >= 0.5  # everything near the top: zoom in, say so
+    lo_b = math.floor((min(allb) - 0.02) * 20) / 20 if zoom else -0.03
+    axes[0].set_ylim(lo_b, 1.008 if zoom else 1.06)
     axes[0].set_ylabel("balance rate of the merged policy (mean over tasks)")
-    axes[0].set_title("(a) balance rate (number = mean over seeds, %)", fontsize=10)
-    axes[1].set_ylabel("quadratic cost per step (mean over tasks; lower is better)")
-    axes[1].set_title("(b) cost (failed episodes end early: not comparable)", fontsize=10)
+    axes[0].set_title("(a) balance rate (number = mean over seeds, %)" +
+                      (f"; y axis from {lo_b:g}" if zoom else ""), fontsize=10)
+    axes[1].set_ylabel("quadratic cost per step (mean over tasks)")
+    axes[1].set_title("(b) cost, lower is better (failed episodes end early: not comparable)", fontsize=10)
     handles = [Line2D([], [], color=COLOR.get(m), marker=MARKER.get(m, "o"), linewidth=1.8) for m in s["methods"]]
     names = [f"{label(m)} rounds: mean over seeds, whiskers min-max" for m in s["methods"]]
     handles.append(Line2D([], [], color=COLOR[JOINT], linestyle="--", marker="D", markersize=4, linewidth=1.8))
@@ -533,16 +590,23 @@ def plot_sweep(kind, s, path):
         # the first rounds of averaging independently initialized robots are far above: clip the axis
         late = [float(v) for lst in s["series"].values() for r in lst for v in r["rd"]["merged_bc_loss"][len(r["rd"]["merged_bc_loss"]) // 2:]]
         hi = max(max(late), lo * 1.3)
-        ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.6 * (hi - lo))
+        ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.35 * (hi - lo))
         ax.set_xlim(0, s["fixed"]["total"] + 1)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7.5, ncol=2, loc="upper right")
-    fig.legend(handles, names, loc="lower center", ncol=len(handles), fontsize=9, frameon=False)
+        ax.legend(fontsize=8.5, ncol=len(s["methods"]) + 1, loc="upper center", bbox_to_anchor=(0.5, -0.1),
+                  frameon=False)
     runs = [r for lst in s["series"].values() for r in lst]
     seeds = " ".join(str(q) for q in sorted({r["seed"] for r in runs}))
-    fig.suptitle(f"fleetmerge merging rounds, cart-pole RNN: {kind} sweep ({s['name']}): {fixed_text(kind, s['fixed'])};"
-                 f" seeds {seeds}, {runs[0]['tasks']} tasks x {runs[0]['rollouts']} episodes", fontsize=10.5)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.suptitle(f"fleetmerge merging rounds, cart-pole RNN: {kind} sweep ({s['name']})\n{fixed_text(kind, s['fixed'])};"
+                 f" seeds {seeds}; {runs[0]['tasks']} tasks x {runs[0]['rollouts']} episodes", fontsize=11)
+    if kind == "epochs":  # legend of (a) and (b) between the rows
+        fig.tight_layout(rect=(0, 0, 1, 1), h_pad=6.0)
+        top = axes[0].get_position()
+        fig.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, top.y0 - 0.045), ncol=2, fontsize=9,
+                   frameon=False)
+    else:
+        fig.legend(handles, names, loc="lower center", ncol=2, fontsize=9, frameon=False)
+        fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

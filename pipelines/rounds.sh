@@ -173,8 +173,9 @@ ran=${#files[@]}
 add_existing() { # glob pattern of run directories
     local f
     for f in $1/results.h5; do
-        [ -f "$f" ] && files+=("$f")
+        if [ -f "$f" ]; then files+=("$f"); fi
     done
+    return 0
 }
 [ "$sweep" = all ] || [ "$sweep" = epochs ] || add_existing "$OUT/${name}_m[0-9]*_*_s[0-9]*"
 [ "$sweep" = all ] || [ "$sweep" = alpha ] || add_existing "$OUT/${name}_a[0-9]*_*_s[0-9]*"

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# sweep.sh - a fleetmerge sweep on a real single-node Slurm cluster on localhost (lib.bash):
+# slurm/submit_sweep.sh submits a 4-point array (fleet.alpha x seeds, 2 ranks = robots per point,
+# srun --mpi=pmix) plus the aggregation job (afterok); every array task must complete with exit
+# code 0:0, every point write its results.h5 and the CSV hold 4 rows matching `fleet sweep --list`.
+# Also: a point outside the sweep fails its task with exit code 2, and a requeued finished point
+# reruns as a no-op (its results file untouched). Skipped where Slurm or munge is not installed.
+# The config's file name and output directory contain spaces and shell metacharacters: values are
+# data, never shell.
+set -euo pipefail
+# shellcheck source=lib.bash
+source "$(dirname "$0")/lib.bash"
+
+if cluster_start; then
+    pass "single-node Slurm cluster started: node $NODE idle"
+else
+    mapfile -t diag < <(cluster_logs)
+    fail "single-node Slurm cluster started" "${diag[@]}"
+    finish
+fi
+
+# The sweep: 2 values of fleet.alpha x 2 seeds, a few seconds per point.
+mkdir -p "$TMP/in dir"
+config="$TMP/in dir/sweep \$(touch pwned); x'y.yaml"
+results="$TMP/out put/tiny_sweep"
+cat >"$config" <<EOF
+experiment:
+  name: tiny_sweep
+  seed: 1
+  output_dir: "$TMP/out put"
+env:
+  kind: lqg
+  obs_dim: 8
+  num_tasks: 3
+  horizon: 30
+fleet:
+  demos_per_robot: 4
+policy:
+  arch: dynamic_linear
+train:
+  steps: 30
+merge:
+  gl_steps: 30
+eval:
+  rollouts: 2
+sweep:
+  fleet.alpha: [0.5, 5]
+  seeds: [1, 2]
+EOF
+
+run_fleet 0 sweep "$config" --count
+check_eq "fleet sweep --count: 4 points" "$(cat "$OUT")" 4
+run_fleet 0 sweep "$config" --list
+cp "$OUT" list.txt
+check_eq "fleet sweep --list: 4 lines" "$(grep -c '^[0-9][0-9]*: ' list.txt || true)" 4
+
+# A point outside the sweep, submitted directly: its task fails with the run's exit code (2).
+run_cmd sbatch --parsable --array=4 --ntasks=2 "$ROOT/slurm/sweep.sbatch" "$config"
+bad_id=$(cut -d';' -f1 "$OUT")
+check_rc "sbatch --array=4 slurm/sweep.sbatch (out of range) is accepted" 0
+
+# The sweep and its aggregation, through the submit script (MAX: at most 2 points at once).
+# shellcheck disable=SC2016 # the sbatch argument is literal on purpose
+run_cmd env MAX=2 "$ROOT/slurm/submit_sweep.sh" --ntasks 2 --time 00:05:00 "$config" -- \
+    '--comment=sweep $(touch pwned); x'
+check_rc "slurm/submit_sweep.sh exits 0" 0
+cp "$OUT" submit.txt
+sweep_id=$(sed -n 's/^sweep job \([0-9][0-9]*\):.*/\1/p' submit.txt)
+agg_id=$(sed -n 's/^aggregation job \([0-9][0-9]*\) (afterok:\([0-9]*\)).*/\1/p' submit.txt)
+check_matches "submit_sweep.sh prints the array job id and the array 0-3%2" submit.txt \
+    '^sweep job [0-9]+: 4 points \(--array=0-3%2\)'
+check_matches "submit_sweep.sh prints the aggregation job id, afterok on the array job" submit.txt \
+    "^aggregation job [0-9]+ \\(afterok:${sweep_id:-none}\\)"
+if [[ -z $sweep_id || -z $agg_id ]]; then
+    fail "job ids parsed from submit_sweep.sh" "$(sed 's/^/stdout: /' submit.txt)"
+    finish
+fi
+check_eq "the aggregation job depends on the array job" \
+    "$(job_field "$agg_id" Dependency | sed 's/(.*//')" "afterok:${sweep_id}_*"
+
+t0=$SECONDS
+if wait_idle_queue "$SLURM_TEST_TIMEOUT"; then
+    pass "every job finished ($((SECONDS - t0)) s)"
+else
+    mapfile -t diag < <(squeue 2>&1; cluster_logs)
+    fail "every job finished within $SLURM_TEST_TIMEOUT s" "${diag[@]}"
+fi
+
+# Log of a task, for diagnostics.
+task_log() { # task_log ARRAY_ID INDEX
+    local f="slurm-fleetsweep-$1_$2.out"
+    if [[ -s $f ]]; then tail -n 8 "$f" | sed "s/^/$f: /"; else echo "$f: missing"; fi
+}
+
+for i in 0 1 2 3; do
+    state=$(job_field "${sweep_id}_$i" JobState)
+    code=$(job_field "${sweep_id}_$i" ExitCode)
+    check_eq "array task ${sweep_id}_$i: COMPLETED, exit code 0:0" "$state $code" "COMPLETED 0:0"
+    [[ "$state $code" == "COMPLETED 0:0" ]] || task_log "$sweep_id" "$i" | sed 's/^/# /'
+    check_exists "point $i wrote its results.h5" "$results/$i/results.h5"
+    check_matches "log slurm-fleetsweep-${sweep_id}_$i.out (job id and index in its name) tells point $i" \
+        "slurm-fleetsweep-${sweep_id}_$i.out" "point $i"
+done
+mkdir -p "$TMP/out put"
+check_no_tmp "no half-written results file" "$TMP/out put"
+
+check_eq "the out-of-range task failed with the run's exit code 2" \
+    "$(job_field "${bad_id}_4" JobState) $(job_field "${bad_id}_4" ExitCode)" "FAILED 2:0"
+check_matches "its log tells the exit code" "slurm-fleetsweep-${bad_id}_4.out" "^point 4: fleet run exited with 2"
+
+check_eq "aggregation job $agg_id: COMPLETED, exit code 0:0" \
+    "$(job_field "$agg_id" JobState) $(job_field "$agg_id" ExitCode)" "COMPLETED 0:0"
+check_exists "the aggregation wrote sweep.csv" "$results/sweep.csv"
+check_exists "the aggregation wrote sweep.md" "$results/sweep.md"
+if [[ -s $results/sweep.csv ]]; then
+    check_eq "sweep.csv: a header and 4 rows" "$(wc -l <"$results/sweep.csv")" 5
+    # Each row's varied values are those `fleet sweep --list` gives its index, and together they
+    # are the product {0.5, 5} x {1, 2}.
+    run_cmd "$PYTHON" - "$results/sweep.csv" list.txt <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+listed = {}
+for line in open(sys.argv[2]):
+    i, _, rest = line.partition(":")
+    kv = dict(w.split("=", 1) for w in rest.split())
+    if "seeds" in kv:
+        kv["experiment.seed"] = kv.pop("seeds")
+    listed[int(i)] = kv
+errors = []
+for col in ("index", "experiment", "env", "num_robots", "num_tasks", "fleet.alpha",
+            "experiment.seed", "rel_exact_average", "rel_exact_linear_gl", "rel_exact_pooled"):
+    if col not in rows[0]:
+        errors.append(f"no column {col} in {list(rows[0])}")
+if not errors:
+    if [int(r["index"]) for r in rows] != [0, 1, 2, 3]:
+        errors.append(f"indices {[r['index'] for r in rows]}")
+    got = set()
+    for r in rows:
+        a, s = float(r["fleet.alpha"]), int(r["experiment.seed"])
+        got.add((a, s))
+        want = listed.get(int(r["index"]), {})
+        if float(want.get("fleet.alpha", "nan")) != a or int(want.get("experiment.seed", -1)) != s:
+            errors.append(f"row {r['index']}: alpha {a} seed {s}, --list says {want}")
+        if r["experiment"] != "tiny_sweep" or r["env"] != "lqg" or r["num_robots"] != "2" \
+                or r["num_tasks"] != "3":
+            errors.append(f"row {r['index']}: {r['experiment']} {r['env']} {r['num_robots']} {r['num_tasks']}")
+        for c in ("rel_exact_average", "rel_exact_linear_gl", "rel_exact_pooled"):
+            v = float(r[c])  # inf allowed (not stabilizing), nan / empty not
+            if not v >= 1.0 - 1e-9:
+                errors.append(f"row {r['index']}: {c} = {r[c]}")
+    if got != {(0.5, 1), (0.5, 2), (5.0, 1), (5.0, 2)}:
+        errors.append(f"(alpha, seed) pairs {sorted(got)}")
+print("\n".join(errors), file=sys.stderr)
+sys.exit(1 if errors else 0)
+PY
+    check_rc "sweep.csv: indices 0-3, varied columns fleet.alpha and experiment.seed as --list, scores" 0
+fi
+
+# Requeue a finished point: it reruns as a no-op (results untouched, log appended, exit 0).
+# A requeued job waits for the credential lifetime (120 s) before it is eligible: start it now.
+before=$(checksum "$results/0/results.h5")
+run_cmd scontrol requeue "${sweep_id}_0"
+check_rc "scontrol requeue ${sweep_id}_0" 0
+run_cmd scontrol update "JobId=${sweep_id}_0" StartTime=now
+if wait_idle_queue 60; then
+    pass "the requeued point finished"
+else
+    mapfile -t diag < <(squeue 2>&1)
+    fail "the requeued point finished within 60 s" "${diag[@]}"
+fi
+check_eq "requeued task: COMPLETED 0:0 after 1 restart" \
+    "$(job_field "${sweep_id}_0" JobState) $(job_field "${sweep_id}_0" ExitCode) $(job_field "${sweep_id}_0" Restarts)" \
+    "COMPLETED 0:0 1"
+check_eq "requeued point: results.h5 unchanged" "$(checksum "$results/0/results.h5")" "$before"
+check_eq "requeued point: the log keeps both attempts" \
+    "$(grep -c "^job ${sweep_id}_0 " "slurm-fleetsweep-${sweep_id}_0.out" || true)" 2
+
+check_absent "no file created from the config's name (values are data, not shell)" "$TMP/in dir/pwned"
+check_absent "nor in the working directory" "$TMP/pwned"
+finish
