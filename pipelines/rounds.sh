@@ -24,9 +24,10 @@
 # env:   NP=5 NP_PART=8 SEEDS="1 2" METHODS="average fleet_merge" MS="1 5 10 50" TOTAL_EPOCHS=50
 #        ALPHAS="0.1 0.5 1 10" PARTS="0.25 0.5 1.0" SWEEP_M=10
 #        FLEET=build/fleet OUT=results PYTHON=/usr/bin/python3 MPIRUN="mpirun ..."
-# Time on 2 cores (measured 2026-11-25, 5 ranks): average 10-15 s per run, fleet_merge 12 s at
-# M = 10 and ~50 s at M = 1 (50 rounds); 8 ranks take ~1.6x. epochs ~5 min, alpha ~3 min,
-# participation ~6 min with the default seeds; each run prints its estimate and its time.
+# Time on 2 cores (measured 2026-11-25, default seeds): 7-16 s per average run, 10-23 s per
+# fleet_merge run, 36 s for fleet_merge at M = 1 (50 rounds), 8 ranks 11-26 s; the sweeps took
+# epochs 4.3 min, alpha 2.5 min, participation 3.1 min (all: 10 min, 44 runs). Each run prints
+# an estimate before and its time after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NP=${NP:-5}
@@ -81,12 +82,12 @@ trap 'rm -rf "$tmp"' EXIT
 files=()
 start=$SECONDS
 
-# Rough wall time of one run on 2 shared cores, from the timings above: ~10 s of local, pooled
-# training and evaluation for 5 robots, plus per round ~0.12 s (average) or ~0.8 s (fleet_merge),
+# Rough wall time of one run on 2 shared cores, from the timings above: ~7 s of local and pooled
+# training and evaluation for 5 robots, plus per round ~0.14 s (average) or ~0.6 s (fleet_merge),
 # all scaled with the number of ranks.
 estimate() { # method rounds ranks
-    awk -v m="$1" -v r="$2" -v n="$3" 'BEGIN { pr = m == "average" ? 0.12 : 0.8;
-        printf "%.0f", (10 + pr * r) * (n < 2 ? 2 : n) / 5 }'
+    awk -v m="$1" -v r="$2" -v n="$3" 'BEGIN { pr = m == "average" ? 0.14 : 0.6;
+        printf "%.0f", (7 + pr * r) * (n < 2 ? 2 : n) / 5 }'
 }
 sweep_estimate() { # label "method rounds ranks" ... (one per run configuration, times the seeds)
     local label=$1 total=0 nseeds nruns spec

@@ -16,9 +16,9 @@
 #include "nn/train.h"
 
 enum { SCORE_BALANCE = 0, SCORE_SETPOINT, SCORE_COST, SCORE_COUNT };
-enum { ROUND_PARTICIPANTS = 0, ROUND_LOSS, ROUND_BALANCE, ROUND_COST, ROUND_SECONDS, ROUND_COUNT };
+enum { ROUND_PARTICIPANTS = 0, ROUND_LOSS, ROUND_BALANCE, ROUND_COST, ROUND_CHANGED, ROUND_SECONDS, ROUND_COUNT };
 static const char *ROUND_NAMES[ROUND_COUNT] = {"participants", "merged_bc_loss", "merged_balance",
-                                               "merged_cost", "elapsed_seconds"};
+                                               "merged_cost", "assignments_changed", "elapsed_seconds"};
 static const char *SCORE_NAMES[SCORE_COUNT] = {"balance", "setpoint", "cost"};
 
 typedef struct nn_ctx {
@@ -269,7 +269,7 @@ static int model_finite(const fm_model *m, double loss)
 /* Merge among the round's participants (their own sub-communicator), then every robot gets the
  * merged model from the lowest participant. *bytes accumulates this robot's payload. */
 static fm_status round_merge(nn_ctx *c, fm_model *robot, const int *part, const fm_merge_nn_opts *mo,
-                             uint64_t seed, double *bytes, fm_err *err)
+                             uint64_t seed, double *bytes, double *changed, fm_err *err)
 {
     fm_status status = FM_OK;
     MPI_Comm sub = MPI_COMM_NULL;
@@ -282,10 +282,14 @@ static fm_status round_merge(nn_ctx *c, fm_model *robot, const int *part, const 
     if (part[c->rank]) {
         fm_mpi_reducer_ctx rc;
         fm_reducer red = fm_reducer_mpi(&rc, sub);
-        local = fm_merge_nn(c->cfg->merge.methods[0], robot, &c->demos, mo, &red, seed, &c->merged[0], NULL, err);
+        fm_merge_nn_log log;
+        local = fm_merge_nn(c->cfg->merge.methods[0], robot, &c->demos, mo, &red, seed, &c->merged[0], &log, err);
         bytes[0] += rc.bytes_sent, bytes[1] += rc.bytes_recv;
+        for (int e = 0; e < log.epochs; e++)
+            *changed += log.changed[e]; /* summed over the participants already (reducer) */
     }
     FM_TRY(fm_fleet_agree(c->comm, local, err));
+    MPI_Bcast(changed, 1, MPI_DOUBLE, first, c->comm);
     size_t n = c->merged[0].layout.total;
     FM_CHECK(MPI_Bcast(c->merged[0].w, (int)n, MPI_FLOAT, first, c->comm) == MPI_SUCCESS, FM_EMPI,
              "round merge: MPI_Bcast of the merged model failed");
@@ -494,9 +498,10 @@ static fm_status nn_rounds(nn_ctx *c, fm_err *err)
         }
         mine[(size_t)r * 3 + 2] = !ok_here;
         double before[2] = {bytes[0], bytes[1]};
+        row[ROUND_CHANGED] = 0;
         if (np > 0) /* else the merged model stays the previous one: it is never non-finite */
             FM_TRY(round_merge(c, &robot, part, &mo, (uint64_t)c->cfg->experiment.seed + 7919u * (uint64_t)(r + 1),
-                               bytes, err));
+                               bytes, &row[ROUND_CHANGED], err));
         mine[(size_t)r * 3] = bytes[0] - before[0], mine[(size_t)r * 3 + 1] = bytes[1] - before[1];
         fm_model_copy(&robot, &c->merged[0]);
         if (c->cfg->fleet.reset_optimizer)
@@ -850,7 +855,7 @@ static fm_status write_rounds(nn_ctx *c, fm_h5 *h, fm_err *err)
 {
     fm_status status = FM_OK;
     int R = c->cfg->fleet.rounds, N = c->size;
-    double *v = NULL, sent = 0, recv = 0;
+    double *v = NULL;
     char path[128];
     if (!c->rd)
         goto cleanup;
@@ -869,9 +874,6 @@ static fm_status write_rounds(nn_ctx *c, fm_h5 *h, fm_err *err)
         snprintf(path, sizeof path, "/rounds/%s", names[q]);
         FM_TRY(fm_h5_write_f64(h, path, 2, (int64_t[2]){N, R}, v, err));
     }
-    for (int i = 0; i < R; i++)
-        sent += c->rd_bytes[((size_t)c->rank * R + i) * 3], recv += c->rd_bytes[((size_t)c->rank * R + i) * 3 + 1];
-    (void)recv;
 cleanup:
     free(v);
     return status;
@@ -888,7 +890,8 @@ static fm_status write_models_scores(nn_ctx *c, fm_h5 *h, fm_err *err)
         snprintf(path, sizeof path, "/models/merged/%s", policy_name(c, j));
         FM_TRY(fm_model_save(h, path, &c->merged[j], err));
         FM_TRY(fm_h5_attr_f64(h, path, "bc_loss", c->merged_loss[j], err));
-        FM_TRY(write_merge_log(h, policy_name(c, j), &c->mlog[j], err));
+        if (!c->rd) /* rounds keep their per-round diagnostics under /rounds */
+            FM_TRY(write_merge_log(h, policy_name(c, j), &c->mlog[j], err));
     }
     for (int j = 0; j < c->npol; j++)
         FM_TRY(write_scores(h, policy_name(c, j), c->scores + (size_t)j * K * SCORE_COUNT, 1, K, err));
@@ -983,14 +986,14 @@ static void nn_summary(const nn_ctx *c)
         print_row("local (mean)", mean, K, SCORE_COUNT, NAN);
     free(mean);
     printf("  balance = pole up and cart on the track for the whole episode (docs/cartpole.md)\n");
-    if (c->rd) { /* communication of the rounds against the data each robot kept */
+    if (c->rd) { /* communication of the rounds against the data the robots kept */
         int R = c->cfg->fleet.rounds;
-        double sent = 0, data = (double)fm_demos_bytes(&c->demos);
-        for (int r = 0; r < R; r++)
-            sent += c->rd_bytes[(size_t)r * 3];
-        printf("  %d rounds of %d local epochs, participation %g: robot 0 sent %.3g MB of weights in all, "
-               "its demonstrations are %.3g MB (%.2gx)\n", R, c->cfg->fleet.local_epochs,
-               c->cfg->fleet.participation, sent / 1e6, data / 1e6, sent > 0 ? data / sent : 0.0);
+        double sent = 0, data = (double)fm_demos_bytes(&c->demos); /* every robot holds as many demos */
+        for (int i = 0; i < N * R; i++)
+            sent += c->rd_bytes[(size_t)i * 3] / N;
+        printf("  %d rounds of %d local epochs, participation %g: a robot sent %.3g MB of weights on average "
+               "(sent / its demonstrations = %.2gx; the data stay on the robot)\n", R, c->cfg->fleet.local_epochs,
+               c->cfg->fleet.participation, sent / 1e6, data > 0 ? sent / data : 0.0);
     }
     for (int j = 0; c->barrier && j < c->nmerged; j++) {
         double lb, bb;
