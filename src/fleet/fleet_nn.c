@@ -807,9 +807,9 @@ static fm_status write_merge_log(fm_h5 *h, const char *name, const fm_merge_nn_l
 {
     fm_status status = FM_OK;
     char path[256];
-    const double *arr[5] = {g->changed, g->rowmax_first, g->rowmax_last, g->interp_loss, g->updaters};
-    const char *names[5] = {"changed", "rowmax_first", "rowmax_last", "interp_loss", "updaters"};
-    for (int q = 0; q < 5 && g->epochs > 0; q++) {
+    const double *arr[6] = {g->changed, g->rowmax_first, g->rowmax_last, g->interp_loss, g->updaters, g->ref_loss};
+    const char *names[6] = {"changed", "rowmax_first", "rowmax_last", "interp_loss", "updaters", "reference_bc_loss"};
+    for (int q = 0; q < 6 && g->epochs > 0; q++) {
         snprintf(path, sizeof path, "/merge/%s/%s", name, names[q]);
         FM_TRY(fm_h5_write_f64(h, path, 1, (int64_t[1]){g->epochs}, arr[q], err));
     }

@@ -515,6 +515,29 @@ cleanup:
     return status;
 }
 
+/* BC loss of the reference w->mean over every robot's data (summed through the reducer). */
+static fm_status reference_loss(const fm_model *local, const fm_demos *data, const fm_reducer *red,
+                                const merge_ws *w, double *loss, fm_err *err)
+{
+    fm_status status = FM_OK;
+    double acc[2] = {0, 0};
+    for (int i = 0; i < red->nlocal; i++) {
+        fm_model ref = local[i]; /* shares normalization; parameters = the reference */
+        ref.w = w->mean;
+        double l = 0;
+        FM_TRY(fm_nn_eval_loss(&ref, &data[i], -1, NULL, &l, err));
+        double steps = 0;
+        for (int t = 0; t < data[i].n_traj; t++)
+            steps += data[i].length[t];
+        if (steps > 0)
+            acc[0] += l * steps, acc[1] += steps;
+    }
+    FM_TRY(fm_reduce_sum(red, acc, 2, err));
+    *loss = acc[1] > 0 ? acc[0] / acc[1] : NAN;
+cleanup:
+    return status;
+}
+
 static fm_status fleet_merge(int variant, const fm_model *local, const fm_demos *data, const fm_merge_nn_opts *o,
                              const fm_reducer *red, uint64_t seed, fleet_perms *fp, merge_ws *w,
                              fm_merge_nn_log *log, fm_err *err)
@@ -541,6 +564,8 @@ static fm_status fleet_merge(int variant, const fm_model *local, const fm_demos 
         FM_TRY(aligned_mean(local, &(fleet_perms){0}, red, w->tmp, w->acc, w->target, err));
     for (int e = 0; e < o->epochs; e++) {
         FM_TRY(reference(variant, local, fp, &fs, red, w, err)); /* line 5 */
+        if (log && e < FM_MERGE_LOG_MAX)
+            FM_TRY(reference_loss(local, data, red, w, &log->ref_loss[e], err));
         if (variant == FM_VARIANT_SIMPLEX)
             FM_TRY(gather_aligned(local, fp, red, w, hacc, hull, err));
         else

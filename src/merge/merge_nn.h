@@ -33,6 +33,7 @@ typedef struct fm_merge_nn_log {
     double rowmax_first[FM_MERGE_LOG_MAX], rowmax_last[FM_MERGE_LOG_MAX];
     double interp_loss[FM_MERGE_LOG_MAX];
     double updaters[FM_MERGE_LOG_MAX];
+    double ref_loss[FM_MERGE_LOG_MAX]; /* BC loss of the epoch's reference (line 5) on the fleet's data */
     int mm_sweeps;       /* MergeMany sweeps run */
     double mm_distance;  /* final sum_i ||P_i(theta_i) - mean||^2 */
 } fm_merge_nn_log;
