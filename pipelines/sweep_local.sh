@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # sweep_local.sh - run every point of a config's sweep section on this machine, one after the
 # other with NP MPI ranks each (the same points a Slurm array runs: slurm/submit_sweep.sh), then
-# aggregate them into one CSV and a Markdown table. Finished points are skipped (rerun = resume).
+# aggregate them into one CSV, a Markdown table and a figure (sweep.png). Finished points are skipped (rerun = resume).
 # usage: pipelines/sweep_local.sh CONFIG [NP]
 # env:   FLEET=build/fleet PYTHON=/usr/bin/python3 MPIRUN="mpirun --allow-run-as-root --oversubscribe"
 set -euo pipefail
@@ -27,6 +27,7 @@ for ((i = 0; i < count; i++)); do
     $MPIRUN -np "$NP" "$FLEET" run "$cfg" --sweep-index "$i" --quiet
 done
 if [ -f analysis/aggregate.py ]; then
-    "$PYTHON" analysis/aggregate.py "$dir" --csv "$dir/sweep.csv" --md "$dir/sweep.md"
-    echo "aggregated: $dir/sweep.csv  $dir/sweep.md"
+    "$PYTHON" analysis/aggregate.py "$dir" --csv "$dir/sweep.csv" --md "$dir/sweep.md" \
+        --png "$dir/sweep.png"
+    echo "aggregated: $dir/sweep.csv  $dir/sweep.md  $dir/sweep.png"
 fi
