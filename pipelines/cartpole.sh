@@ -25,29 +25,12 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 files=()
 start=$SECONDS
+PIPELINE=cartpole.sh PIPELINE_TMP=$tmp
+. pipelines/lib.sh
 for cfg in "${configs[@]}"; do
-    [ -f "$cfg" ] || { echo "cartpole.sh: $cfg: no such config" >&2; exit 2; }
-    name=$(sed -n 's/^  name: *"\{0,1\}\([A-Za-z0-9._-]*\).*/\1/p' "$cfg" | head -1)
-    [ -n "$name" ] || { echo "cartpole.sh: $cfg: no experiment.name" >&2; exit 2; }
     for seed in $SEEDS; do
-        # same config, only experiment.name, seed and output_dir changed (dropped, then set
-        # right after "experiment:", so a config without a seed or output_dir line works too)
-        run="$tmp/${name}_s${seed}.yaml"
-        sed -e '/^  name: /d' -e '/^  seed: /d' -e '/^  output_dir: /d' \
-            -e "/^experiment:/a\\  name: ${name}_s${seed}\\n  seed: ${seed}\\n  output_dir: \"$OUT\"" \
-            "$cfg" > "$run"
-        echo "== $cfg seed $seed ($NP robots)"
-        t0=$SECONDS
-        status=0
-        $MPIRUN -np "$NP" "$FLEET" run "$run" --force --quiet | { grep -v '^results:' || true; } \
-            || status=$?
-        if [ "$status" -ne 0 ]; then
-            echo "cartpole.sh: $cfg seed $seed: fleet run failed (exit $status)" >&2
-            exit "$status"
-        fi
-        test -f "$OUT/${name}_s${seed}/results.h5"
-        files+=("$OUT/${name}_s${seed}/results.h5")
-        echo "   ($((SECONDS - t0)) s)"
+        run_variant "$cfg" "s${seed}" "$seed" "$NP"
+        files+=("$RUN_RESULT")
     done
 done
 "$PYTHON" analysis/cartpole_report.py "${files[@]}" --png "$OUT/cartpole.png" --md "$OUT/cartpole.md"

@@ -22,22 +22,13 @@ if [ ${#configs[@]} -eq 0 ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+PIPELINE=linear_control.sh PIPELINE_TMP=$tmp
+. pipelines/lib.sh
 files=()
 for cfg in "${configs[@]}"; do
-    name=$(sed -n 's/^  name: *\([A-Za-z0-9._-]*\).*/\1/p' "$cfg" | head -1)
-    [ -n "$name" ] || { echo "linear_control.sh: $cfg: no experiment.name" >&2; exit 2; }
     for seed in $SEEDS; do
-        # same config, only experiment.name, seed and output_dir changed
-        sed -e "s/^  name: .*/  name: ${name}_s${seed}/" -e "s/^  seed: .*/  seed: ${seed}/" \
-            -e "/^experiment:/a\\  output_dir: \"$OUT\"" "$cfg" > "$tmp/${name}_s${seed}.yaml"
-        echo "== $cfg seed $seed ($NP robots)"
-        if ! $MPIRUN -np "$NP" "$FLEET" run "$tmp/${name}_s${seed}.yaml" --force --quiet > "$tmp/run.log"; then
-            cat "$tmp/run.log"
-            echo "linear_control.sh: run of $cfg seed $seed failed" >&2
-            exit 1
-        fi
-        grep -v '^results:' "$tmp/run.log" || true
-        files+=("$OUT/${name}_s${seed}/results.h5")
+        run_variant "$cfg" "s${seed}" "$seed" "$NP"
+        files+=("$RUN_RESULT")
     done
 done
 "$PYTHON" analysis/linear_report.py "${files[@]}" --png "$OUT/linear_control.png" --md "$OUT/linear_control.md"

@@ -23,23 +23,13 @@ name=$(sed -n 's/^  name: *"\{0,1\}\([A-Za-z0-9._-]*\).*/\1/p' "$cfg" | head -1)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 files=()
+PIPELINE=merge_nmodels.sh PIPELINE_TMP=$tmp
+. pipelines/lib.sh
 for n in $NS; do
     [[ "$n" =~ ^[0-9]+$ && "$n" -ge 2 ]] || { echo "merge_nmodels.sh: NS: '$n' is not a count >= 2" >&2; exit 2; }
     for seed in $SEEDS; do
-        tag="n${n}_s${seed}"
-        run="$tmp/${name}_${tag}.yaml"
-        sed -e "s/^  robots: .*/  robots: ${n}/" -e '/^  name: /d' -e '/^  seed: /d' -e '/^  output_dir: /d' \
-            -e "/^experiment:/a\\  name: ${name}_${tag}\\n  seed: ${seed}\\n  output_dir: \"$OUT\"" "$cfg" > "$run"
-        echo "== $cfg N = $n seed $seed"
-        t0=$SECONDS
-        if ! $MPIRUN -np "$n" "$FLEET" run "$run" --force --quiet > "$tmp/log"; then
-            cat "$tmp/log"
-            echo "merge_nmodels.sh: N = $n seed $seed: fleet run failed" >&2
-            exit 1
-        fi
-        grep -v '^results:' "$tmp/log" || true
-        files+=("$OUT/${name}_${tag}/results.h5")
-        echo "   ($((SECONDS - t0)) s)"
+        run_variant "$cfg" "n${n}_s${seed}" "$seed" "$n" -e "s/^  robots: .*/  robots: ${n}/"
+        files+=("$RUN_RESULT")
     done
 done
 "$PYTHON" analysis/nmodels_report.py "${files[@]}" --png "$OUT/merge_nmodels.png" --md "$OUT/merge_nmodels.md"

@@ -36,30 +36,14 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 files=()
 start=$SECONDS
+PIPELINE=merge_oneshot.sh PIPELINE_TMP=$tmp
+. pipelines/lib.sh
 for alpha in $ALPHAS; do
     [[ "$alpha" =~ ^[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$ ]] \
         || { echo "merge_oneshot.sh: ALPHAS: '$alpha' is not a number" >&2; exit 2; }
     for seed in $SEEDS; do
-        # same config, only fleet.alpha, experiment.name, seed and output_dir changed (name, seed
-        # and output_dir dropped, then set right after "experiment:")
-        tag="a${alpha}_s${seed}"
-        run="$tmp/${name}_${tag}.yaml"
-        sed -e "s/^  alpha: .*/  alpha: ${alpha}/" \
-            -e '/^  name: /d' -e '/^  seed: /d' -e '/^  output_dir: /d' \
-            -e "/^experiment:/a\\  name: ${name}_${tag}\\n  seed: ${seed}\\n  output_dir: \"$OUT\"" \
-            "$cfg" > "$run"
-        echo "== $cfg alpha $alpha seed $seed ($NP robots)"
-        t0=$SECONDS
-        status=0
-        $MPIRUN -np "$NP" "$FLEET" run "$run" --force --quiet | { grep -v '^results:' || true; } \
-            || status=$?
-        if [ "$status" -ne 0 ]; then
-            echo "merge_oneshot.sh: $cfg alpha $alpha seed $seed: fleet run failed (exit $status)" >&2
-            exit "$status"
-        fi
-        test -f "$OUT/${name}_${tag}/results.h5"
-        files+=("$OUT/${name}_${tag}/results.h5")
-        echo "   ($((SECONDS - t0)) s)"
+        run_variant "$cfg" "a${alpha}_s${seed}" "$seed" "$NP" -e "s/^  alpha: .*/  alpha: ${alpha}/"
+        files+=("$RUN_RESULT")
     done
 done
 # the report also takes the mode-connectivity runs of merge_pair.sh when they are there

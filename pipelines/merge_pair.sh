@@ -29,25 +29,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 files=()
 start=$SECONDS
+PIPELINE=merge_pair.sh PIPELINE_TMP=$tmp
+. pipelines/lib.sh
 for seed in $SEEDS; do
-    # same config, only experiment.name, seed and output_dir changed (dropped, then set right
-    # after "experiment:", so a config without a seed or output_dir line works too)
-    run="$tmp/${name}_s${seed}.yaml"
-    sed -e '/^  name: /d' -e '/^  seed: /d' -e '/^  output_dir: /d' \
-        -e "/^experiment:/a\\  name: ${name}_s${seed}\\n  seed: ${seed}\\n  output_dir: \"$OUT\"" \
-        "$cfg" > "$run"
-    echo "== $cfg seed $seed ($NP robots)"
-    t0=$SECONDS
-    status=0
-    $MPIRUN -np "$NP" "$FLEET" run "$run" --force --quiet | { grep -v '^results:' || true; } \
-        || status=$?
-    if [ "$status" -ne 0 ]; then
-        echo "merge_pair.sh: $cfg seed $seed: fleet run failed (exit $status)" >&2
-        exit "$status"
-    fi
-    test -f "$OUT/${name}_s${seed}/results.h5"
-    files+=("$OUT/${name}_s${seed}/results.h5")
-    echo "   ($((SECONDS - t0)) s)"
+    run_variant "$cfg" "s${seed}" "$seed" "$NP"
+    files+=("$RUN_RESULT")
 done
 # the report also takes the one-shot runs of merge_oneshot.sh when they are there (default names)
 oneshot=()
