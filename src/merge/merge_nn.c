@@ -581,14 +581,19 @@ cleanup:
     return status;
 }
 
-/* SoftUpdate (Peña et al. 2022; Eq. 3.1) of every robot against robot 0's policy, then the
- * average of the hard-projected alignments. */
+/* SoftUpdate (Pena et al. 2022; Eq. 3.1) of every robot against robot 0's policy, then the
+ * average of the hard-projected alignments. With merge.fm_init = weight_matching (the default) the
+ * soft update starts from each robot's weight matching to robot 0, as fleet_merge starts from
+ * MergeMany; started from the identity it did not recover exact permutations of a copy. */
 static fm_status sinkhorn_rebasin(const fm_model *local, const fm_demos *data, const fm_merge_nn_opts *o,
                                   const fm_reducer *red, uint64_t seed, fleet_perms *fp, merge_ws *w,
                                   fm_merge_nn_log *log, fm_err *err)
 {
     fm_status status = FM_OK;
-    FM_TRY(robot0_model(local, red, w, err));
+    if (o->init_wm)
+        FM_TRY(anchor_match(local, o, red, seed, fp, w, err)); /* leaves robot 0's model in w->target */
+    else
+        FM_TRY(robot0_model(local, red, w, err));
     double acc[5] = {0};
     for (int i = 0; i < red->nlocal; i++) {
         int gi = red->offset + i;
