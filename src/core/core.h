@@ -102,6 +102,11 @@ double fm_rng_log_gamma(fm_rng *r, double shape);
 void fm_rng_dirichlet(fm_rng *r, double alpha, int k, double *out);
 /* index drawn with probabilities p[0..k) (need not be normalized, sum > 0). */
 int fm_rng_categorical(fm_rng *r, const double *p, int k);
+/* out[0..n) = a uniformly random permutation of 0..n-1 (Fisher-Yates from the top). */
+void fm_rng_permutation(fm_rng *r, int n, int *out);
+/* chosen[i] = 1 for k of the n indices drawn uniformly without replacement (a partial
+ * Fisher-Yates over scratch[0..n)), 0 for the others; 0 <= k <= n. */
+void fm_rng_choose(fm_rng *r, int n, int k, int *chosen, int *scratch);
 
 
 

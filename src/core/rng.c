@@ -132,3 +132,24 @@ int fm_rng_categorical(fm_rng *r, const double *p, int k)
             return i;
     return k - 1;
 }
+
+void fm_rng_permutation(fm_rng *r, int n, int *out)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)fm_rng_below(r, (uint64_t)i + 1), t = out[i];
+        out[i] = out[j], out[j] = t;
+    }
+}
+
+void fm_rng_choose(fm_rng *r, int n, int k, int *chosen, int *scratch)
+{
+    for (int i = 0; i < n; i++)
+        scratch[i] = i, chosen[i] = 0;
+    for (int i = 0; i < k; i++) {
+        int j = i + (int)fm_rng_below(r, (uint64_t)(n - i)), t = scratch[i];
+        scratch[i] = scratch[j], scratch[j] = t;
+        chosen[scratch[i]] = 1;
+    }
+}

@@ -231,19 +231,13 @@ cleanup:
 /* ---------------- merging rounds (iterative merging, Section 2; FedAvg with average) ---------------- */
 
 /* Participants of round r: max(1, round(f N)) robots from a stream shared by every rank. */
-static void round_participants(const nn_ctx *c, int r, int *chosen)
+static void round_participants(const nn_ctx *c, int r, int *chosen, int *scratch)
 {
-    int N = c->size, k = (int)lround(c->cfg->fleet.participation * N), ord[4096];
+    int N = c->size, k = (int)lround(c->cfg->fleet.participation * N);
     k = k < 1 ? 1 : k > N ? N : k;
     fm_rng rng;
     fm_rng_seed(&rng, (uint64_t)c->cfg->experiment.seed, FM_RANK_SHARED, FM_STREAM_MERGE + 5000 + (uint64_t)r);
-    for (int i = 0; i < N; i++)
-        ord[i] = i, chosen[i] = 0;
-    for (int i = 0; i < k; i++) {
-        int j = i + (int)fm_rng_below(&rng, (uint64_t)(N - i)), t = ord[i];
-        ord[i] = ord[j], ord[j] = t;
-        chosen[ord[i]] = 1;
-    }
+    fm_rng_choose(&rng, N, k, chosen, scratch);
 }
 
 /* Fault injection for the tests (tests/e2e/rounds.sh): the environment variable
@@ -439,7 +433,7 @@ cleanup:
 static fm_status nn_rounds(nn_ctx *c, fm_err *err)
 {
     fm_status status = FM_OK;
-    int R = c->cfg->fleet.rounds, N = c->size, *part = NULL, *fin = NULL;
+    int R = c->cfg->fleet.rounds, N = c->size, *part = NULL, *fin = NULL, *scratch = NULL;
     fm_model robot = {0};
     fm_adam adam = {0};
     fm_nn_train_opts o;
@@ -455,6 +449,7 @@ static fm_status nn_rounds(nn_ctx *c, fm_err *err)
     FM_ALLOC(c->mlog, 1);
     FM_ALLOC(part, N);
     FM_ALLOC(fin, N);
+    FM_ALLOC(scratch, N);
     FM_ALLOC(c->rd, (size_t)R * ROUND_COUNT);
     FM_ALLOC(mine, (size_t)R * 3);
     FM_TRY(nn_new_model(c, &robot, c->cfg->fleet.shared_init, err));
@@ -488,7 +483,7 @@ static fm_status nn_rounds(nn_ctx *c, fm_err *err)
             robot.w[0] = NAN;
         int ok_here = model_finite(&robot, loss);
         MPI_Allgather(&ok_here, 1, MPI_INT, fin, 1, MPI_INT, c->comm);
-        round_participants(c, r, part);
+        round_participants(c, r, part, scratch);
         int np = 0;
         for (int i = 0; i < N; i++) {
             if (!fin[i] && c->rank == 0)
@@ -521,7 +516,7 @@ static fm_status nn_rounds(nn_ctx *c, fm_err *err)
 cleanup:
     fm_model_free(&robot);
     fm_adam_free(&adam);
-    free(part), free(fin), free(mine);
+    free(part), free(fin), free(scratch), free(mine);
     return status;
 }
 

@@ -6,8 +6,6 @@
 #include "fleet/fleet_run.h"
 #include "io/h5io.h"
 
-static const char *PHASES[6] = {"data", "train", "merge", "baselines", "eval", "write"};
-
 static const char *policy_name(const run_ctx *c, int j)
 {
     int nm = c->cfg.merge.num_methods;
@@ -143,7 +141,6 @@ static fm_status write_timing(run_ctx *c, fm_h5 *h, fm_err *err)
     FM_TRY(fm_h5_write_f64(h, "/timing/merge_seconds", 1,
                            (int64_t[1]){c->cfg.merge.num_methods}, c->t_merge, err));
 cleanup:
-    (void)PHASES;
     return status;
 }
 

@@ -95,12 +95,7 @@ fm_status fm_weight_match(const fm_layout *l, const float *A, const float *B, fm
     save_perms(l, (const int *const *)perms, best);
     for (pass = 0; pass < max_passes; pass++) {
         int changed = 0;
-        for (int g = 0; g < l->ngroups; g++)
-            order[g] = g;
-        for (int g = l->ngroups - 1; g > 0; g--) { /* random group order */
-            int j = (int)fm_rng_below(r, (uint64_t)g + 1), t = order[g];
-            order[g] = order[j], order[j] = t;
-        }
+        fm_rng_permutation(r, l->ngroups, order); /* random group order */
         for (int q = 0; q < l->ngroups; q++) {
             int g = order[q], n = l->group_size[g];
             permute_except(l, A, (const int *const *)perms, g, Ap, tmp);

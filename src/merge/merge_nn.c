@@ -254,12 +254,7 @@ static int next_batch(soft_state *s, const fm_demos *d, int B, fm_rng *r)
     int nb = d->n_traj < B ? d->n_traj : B;
     for (int j = 0; j < nb; j++) {
         if (s->pos >= d->n_traj) {
-            for (int i = 0; i < d->n_traj; i++)
-                s->order[i] = i;
-            for (int i = d->n_traj - 1; i > 0; i--) {
-                int k = (int)fm_rng_below(r, (uint64_t)i + 1), t = s->order[i];
-                s->order[i] = s->order[k], s->order[k] = t;
-            }
+            fm_rng_permutation(r, d->n_traj, s->order);
             s->pos = 0;
         }
         s->idx[j] = s->order[s->pos++];
@@ -392,26 +387,13 @@ cleanup:
 /* ---------------- fleet_merge (Algorithm 1) and sinkhorn_rebasin ---------------- */
 
 /* Shared choice of the robots that update in epoch e: max(1, round(frac N)) of them. */
-static void choose_subset(uint64_t seed, int e, int N, double frac, int *chosen)
+static void choose_subset(uint64_t seed, int e, int N, double frac, int *chosen, int *scratch)
 {
-    int k = (int)lround(frac * N), *ord = malloc(sizeof(int) * (size_t)N);
+    int k = (int)lround(frac * N);
     k = k < 1 ? 1 : k > N ? N : k;
-    memset(chosen, 0, sizeof(int) * (size_t)N);
-    if (!ord) { /* degrade to everyone rather than fail */
-        for (int i = 0; i < N; i++)
-            chosen[i] = 1;
-        return;
-    }
     fm_rng r;
     fm_rng_seed(&r, seed, FM_RANK_SHARED, FM_STREAM_MERGE + 1000 + (uint64_t)e);
-    for (int i = 0; i < N; i++)
-        ord[i] = i;
-    for (int i = 0; i < k; i++) { /* partial Fisher-Yates */
-        int j = i + (int)fm_rng_below(&r, (uint64_t)(N - i)), t = ord[i];
-        ord[i] = ord[j], ord[j] = t;
-        chosen[ord[i]] = 1;
-    }
-    free(ord);
+    fm_rng_choose(&r, N, k, chosen, scratch);
 }
 
 static fm_status log_epoch(const fm_reducer *red, fm_merge_nn_log *log, int e, double *acc, fm_err *err)
@@ -543,13 +525,14 @@ static fm_status fleet_merge(int variant, const fm_model *local, const fm_demos 
                              fm_merge_nn_log *log, fm_err *err)
 {
     fm_status status = FM_OK;
-    int N = red->nglobal, *chosen = NULL;
+    int N = red->nglobal, *chosen = NULL, *scratch = NULL;
     size_t P = local[0].layout.total;
     fleet_soft fs = {0};
     float *hull = NULL;
     double *hacc = NULL, *wts = NULL;
     soft_target tg = {0};
     FM_ALLOC(chosen, N);
+    FM_ALLOC(scratch, N);
     if (o->init_wm)
         FM_TRY(merge_many(local, o, red, seed, fp, w, log, err));
     if (variant == FM_VARIANT_SOFT)
@@ -570,14 +553,14 @@ static fm_status fleet_merge(int variant, const fm_model *local, const fm_demos 
             FM_TRY(gather_aligned(local, fp, red, w, hacc, hull, err));
         else
             tg.ref = variant == FM_VARIANT_AVERAGE ? w->target : w->mean;
-        choose_subset(seed, e, N, o->subset, chosen); /* line 6 */
+        choose_subset(seed, e, N, o->subset, chosen, scratch); /* line 6 */
         double acc[5] = {0};
         FM_TRY(fleet_epoch(variant, local, data, o, red, seed, e, chosen, fp, &fs, &tg, acc, err));
         FM_TRY(log_epoch(red, log, e, acc, err));
     }
     FM_TRY(reference(variant, local, fp, &fs, red, w, err)); /* line 13 */
 cleanup:
-    free(chosen), free(fs.buf), free(hull), free(hacc), free(wts);
+    free(chosen), free(scratch), free(fs.buf), free(hull), free(hacc), free(wts);
     return status;
 }
 

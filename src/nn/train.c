@@ -87,17 +87,6 @@ void fm_nn_batch_fill(fm_nn_batch *b, const fm_demos *d, const int *idx, const i
         }
 }
 
-/* Fisher-Yates shuffle of 0..n-1. */
-static void shuffle(fm_rng *r, int *a, int n)
-{
-    for (int i = 0; i < n; i++)
-        a[i] = i;
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)fm_rng_below(r, (uint64_t)i + 1), t = a[i];
-        a[i] = a[j], a[j] = t;
-    }
-}
-
 typedef struct train_state {
     fm_nn_ws *ws;
     fm_nn_batch batch;
@@ -211,7 +200,7 @@ fm_status fm_nn_train_with(fm_model *m, const fm_demos *d, const fm_nn_train_opt
             int nb = d->n_traj < o->batch ? d->n_traj : o->batch;
             for (int j = 0; j < nb; j++) { /* cycle through a fresh shuffle when exhausted */
                 if (pos >= d->n_traj)
-                    shuffle(r, s.order, d->n_traj), pos = 0;
+                    fm_rng_permutation(r, d->n_traj, s.order), pos = 0;
                 s.idx[j] = s.order[pos++];
                 int len = d->length[s.idx[j]], w = s.batch.T;
                 s.start[j] = len > w ? (int)fm_rng_below(r, (uint64_t)(len - w + 1)) : 0;
