@@ -1596,3 +1596,14 @@ const char *fm_cfg_enum_name(const char *key, int value)
             return cfg_keys[i].choices[j];
     return NULL;
 }
+
+fm_status fm_cfg_dump_alloc(const fm_config *cfg, char **out, fm_err *err)
+{
+    fm_status status = FM_OK;
+    *out = NULL;
+    int need = fm_cfg_dump(cfg, NULL, 0) + 1;
+    FM_ALLOC(*out, need);
+    fm_cfg_dump(cfg, *out, need);
+cleanup:
+    return status;
+}

@@ -191,6 +191,8 @@ void fm_cfg_defaults(fm_config *out);
 /* Resolved config as YAML text (every key, defaults filled), re-loadable by fm_cfg_load_string.
  * Returns the number of bytes needed (like snprintf). */
 int fm_cfg_dump(const fm_config *cfg, char *buf, int cap);
+/* The same into a malloc'ed string (*out, free it). */
+fm_status fm_cfg_dump_alloc(const fm_config *cfg, char **out, fm_err *err);
 /* Names of enum values, e.g. fm_cfg_enum_name("merge.methods", FM_MERGE_LINEAR_GL) = "linear_gl". */
 const char *fm_cfg_enum_name(const char *key, int value);
 

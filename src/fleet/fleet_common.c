@@ -8,6 +8,7 @@
 
 #include "data/data.h"
 #include "fleet/fleet_common.h"
+#include <stdlib.h>
 
 /* mkdir -p for the directory part of path. */
 static fm_status make_parent_dirs(const char *path, fm_err *err)
@@ -26,16 +27,8 @@ static fm_status make_parent_dirs(const char *path, fm_err *err)
     return FM_OK;
 }
 
-fm_status fm_fleet_output(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts, char *path,
-                          size_t cap, fm_err *err)
+void fm_fleet_results_path(const fm_config *cfg, const fm_run_opts *opts, char *path, size_t cap)
 {
-    fm_status status = FM_OK;
-    int rank = 0, size = 1;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    FM_CHECK(cfg->fleet.robots == 0 || cfg->fleet.robots == size, FM_ECONFIG,
-             "%s: fleet.robots: config asks for %d robots but the run has %d MPI ranks (one robot per rank)",
-             cfg->source, cfg->fleet.robots, size);
     if (opts->output)
         snprintf(path, cap, "%s", opts->output);
     else if (cfg->sweep.index >= 0) /* sweep point I: <output_dir>/<name>/<I>/results.h5 */
@@ -43,18 +36,79 @@ fm_status fm_fleet_output(MPI_Comm comm, const fm_config *cfg, const fm_run_opts
                  cfg->sweep.index);
     else
         snprintf(path, cap, "%s/%s/results.h5", cfg->experiment.output_dir, cfg->experiment.name);
+}
+
+fm_status fm_fleet_prepare_path(MPI_Comm comm, const char *path, int force, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
     /* Open MPI 4.1's MPI-IO layer overflows on long file names (seen: > ~230 characters);
      * refuse them here with a clear message instead of crashing in the middle of the run. */
     FM_CHECK(strlen(path) + 4 < 200, FM_EINVAL,
              "results path too long (%zu characters, at most 195 for MPI-IO): %s", strlen(path), path);
     fm_status local = FM_OK;
     if (rank == 0) {
-        if (!opts->force && access(path, F_OK) == 0)
+        if (!force && access(path, F_OK) == 0)
             local = fm_fail(err, FM_EINVAL, "%s already exists; use --force to overwrite it", path);
         else
             local = make_parent_dirs(path, err);
     }
     FM_TRY(fm_fleet_agree(comm, local, err));
+cleanup:
+    return status;
+}
+
+fm_status fm_fleet_output(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts, char *path,
+                          size_t cap, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int size = 1;
+    MPI_Comm_size(comm, &size);
+    FM_CHECK(cfg->fleet.robots == 0 || cfg->fleet.robots == size, FM_ECONFIG,
+             "%s: fleet.robots: config asks for %d robots but the run has %d MPI ranks (one robot per rank)",
+             cfg->source, cfg->fleet.robots, size);
+    fm_fleet_results_path(cfg, opts, path, cap);
+    FM_TRY(fm_fleet_prepare_path(comm, path, opts->force, err));
+cleanup:
+    return status;
+}
+
+fm_status fm_fleet_write_config(fm_h5 *h, const fm_config *cfg, fm_err *err)
+{
+    fm_status status = FM_OK;
+    char *text = NULL;
+    FM_TRY(fm_cfg_dump_alloc(cfg, &text, err));
+    FM_TRY(fm_h5_write_text(h, "/config", text, err));
+cleanup:
+    free(text);
+    return status;
+}
+
+fm_status fm_fleet_write_header(fm_h5 *h, const fm_config *cfg, int robots, int tasks, fm_err *err)
+{
+    fm_status status = FM_OK;
+    FM_TRY(fm_h5_attr_i64(h, "/", "format_version", FM_RESULTS_FORMAT_VERSION, err));
+    FM_TRY(fm_h5_attr_text(h, "/", "kind", "fleetmerge-results", err));
+    FM_TRY(fm_h5_attr_text(h, "/", "experiment", cfg->experiment.name, err));
+    FM_TRY(fm_h5_attr_text(h, "/", "env", fm_cfg_enum_name("env.kind", cfg->env.kind), err));
+    FM_TRY(fm_h5_attr_i64(h, "/", "num_robots", robots, err));
+    FM_TRY(fm_h5_attr_i64(h, "/", "num_tasks", tasks, err));
+    FM_TRY(fm_fleet_write_config(h, cfg, err));
+cleanup:
+    return status;
+}
+
+fm_status fm_fleet_write_timing(fm_h5 *h, MPI_Comm comm, const double *phase, int nmerge,
+                                const double *merge_seconds, fm_err *err)
+{
+    fm_status status = FM_OK;
+    double t[6];
+    MPI_Allreduce(phase, t, 6, MPI_DOUBLE, MPI_MAX, comm);
+    FM_TRY(fm_h5_write_f64(h, "/timing/phase_seconds", 1, (int64_t[1]){6}, t, err));
+    FM_TRY(fm_h5_attr_text(h, "/timing/phase_seconds", "phases",
+                           "data,train,merge,baselines,eval,write (write excludes itself)", err));
+    FM_TRY(fm_h5_write_f64(h, "/timing/merge_seconds", 1, (int64_t[1]){nmerge}, merge_seconds, err));
 cleanup:
     return status;
 }

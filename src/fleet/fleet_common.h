@@ -3,12 +3,25 @@
 #define FM_FLEET_COMMON_H
 
 #include "fleet/fleet.h"
+#include "io/h5io.h"
 
 /* Check fleet.robots against the communicator, choose the results path (opts->output or
  * <output_dir>/<name>/results.h5), refuse an existing file unless opts->force, create the
  * parent directories. Collective; every rank gets the same status. */
 fm_status fm_fleet_output(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts, char *path,
                           size_t cap, fm_err *err);
+/* The results file of a run: opts->output, <output_dir>/<name>/<I>/results.h5 for sweep point
+ * I, else <output_dir>/<name>/results.h5. */
+void fm_fleet_results_path(const fm_config *cfg, const fm_run_opts *opts, char *path, size_t cap);
+/* Refuse a path too long for MPI-IO or an existing file (unless force), create the parent
+ * directories. Collective; every rank gets the same status. */
+fm_status fm_fleet_prepare_path(MPI_Comm comm, const char *path, int force, fm_err *err);
+/* Collective writes shared by every results file (docs/schema.md): /config (the resolved
+ * config); the root attributes and /config; the /timing datasets (max over ranks). */
+fm_status fm_fleet_write_config(fm_h5 *h, const fm_config *cfg, fm_err *err);
+fm_status fm_fleet_write_header(fm_h5 *h, const fm_config *cfg, int robots, int tasks, fm_err *err);
+fm_status fm_fleet_write_timing(fm_h5 *h, MPI_Comm comm, const double *phase, int nmerge,
+                                const double *merge_seconds, fm_err *err);
 /* Robot `rank`'s task mixture p ~ Dirichlet(alpha 1_K) and the tasks of its
  * cfg->fleet.demos_per_robot demonstrations, from its MIXTURE stream. */
 void fm_fleet_draw_tasks(const fm_config *cfg, int rank, int K, double *mixture, int *tasks);

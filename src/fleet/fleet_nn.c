@@ -343,18 +343,15 @@ static fm_status ckpt_write(nn_ctx *c, const round_state *st, int done, fm_err *
 {
     fm_status status = FM_OK;
     fm_h5 *h = NULL;
-    char path[1100], *text = NULL;
+    char path[1100];
     int R = c->cfg->fleet.rounds;
     int64_t P = (int64_t)st->robot->layout.total;
     double t = (double)st->adam->t;
     ckpt_path(c, path, sizeof path);
-    int need = fm_cfg_dump(c->cfg, NULL, 0) + 1;
-    FM_ALLOC(text, need);
-    fm_cfg_dump(c->cfg, text, need);
     FM_TRY(fm_h5_create(c->comm, path, &h, err));
     FM_TRY(fm_h5_attr_text(h, "/", "kind", "fleetmerge-checkpoint", err));
     FM_TRY(fm_h5_attr_i64(h, "/", "rounds_done", done, err));
-    FM_TRY(fm_h5_write_text(h, "/config", text, err));
+    FM_TRY(fm_fleet_write_config(h, c->cfg, err));
     FM_TRY(fm_h5_write_rows_f32(h, "/robot/params", 1, &P, st->robot->w, err));
     FM_TRY(fm_h5_write_rows_f32(h, "/robot/adam_m", 1, &P, st->adam->m, err));
     FM_TRY(fm_h5_write_rows_f32(h, "/robot/adam_v", 1, &P, st->adam->v, err));
@@ -368,7 +365,6 @@ static fm_status ckpt_write(nn_ctx *c, const round_state *st, int done, fm_err *
 cleanup:
     if (h)
         fm_h5_close(h, 0, err);
-    free(text);
     return status;
 }
 
@@ -407,9 +403,7 @@ static fm_status ckpt_read(nn_ctx *c, round_state *st, int *done, fm_err *err)
     if (access(path, F_OK) != 0)
         goto cleanup;
     FM_TRY(fm_h5_read_text(path, "/config", &text, err));
-    int need = fm_cfg_dump(c->cfg, NULL, 0) + 1;
-    FM_ALLOC(mine, need);
-    fm_cfg_dump(c->cfg, mine, need);
+    FM_TRY(fm_cfg_dump_alloc(c->cfg, &mine, err));
     FM_CHECK(strcmp(text, mine) == 0, FM_EINVAL,
              "%s: a checkpoint of a different config; remove it or use --force to start over", path);
     FM_TRY(fm_h5_read_attr_f64(path, "/", "rounds_done", &rd, err));
@@ -901,32 +895,17 @@ static fm_status nn_write(nn_ctx *c, fm_err *err)
 {
     fm_status status = FM_OK;
     fm_h5 *h = NULL;
-    char *text = NULL;
     int K = c->env.K, n = K * SCORE_COUNT;
     FM_ALLOC(c->all_local, (size_t)c->size * n);
     memcpy(c->all_local + (size_t)c->rank * n, c->local_scores, sizeof(double) * n);
     FM_TRY(fm_reduce_sum(&c->red, c->all_local, c->size * n, err));
-    int need = fm_cfg_dump(c->cfg, NULL, 0) + 1;
-    FM_ALLOC(text, need);
-    fm_cfg_dump(c->cfg, text, need);
     FM_TRY(fm_h5_create(c->comm, c->out_path, &h, err));
-    FM_TRY(fm_h5_attr_i64(h, "/", "format_version", FM_RESULTS_FORMAT_VERSION, err));
-    FM_TRY(fm_h5_attr_text(h, "/", "kind", "fleetmerge-results", err));
-    FM_TRY(fm_h5_attr_text(h, "/", "experiment", c->cfg->experiment.name, err));
-    FM_TRY(fm_h5_attr_text(h, "/", "env", fm_cfg_enum_name("env.kind", c->cfg->env.kind), err));
-    FM_TRY(fm_h5_attr_i64(h, "/", "num_robots", c->size, err));
-    FM_TRY(fm_h5_attr_i64(h, "/", "num_tasks", K, err));
-    FM_TRY(fm_h5_write_text(h, "/config", text, err));
+    FM_TRY(fm_fleet_write_header(h, c->cfg, c->size, K, err));
     FM_TRY(write_fleet(c, h, err));
     FM_TRY(write_models_scores(c, h, err));
     FM_TRY(write_barriers(c, h, err));
     FM_TRY(write_rounds(c, h, err));
-    double t[6];
-    MPI_Allreduce(c->t_phase, t, 6, MPI_DOUBLE, MPI_MAX, c->comm);
-    FM_TRY(fm_h5_write_f64(h, "/timing/phase_seconds", 1, (int64_t[1]){6}, t, err));
-    FM_TRY(fm_h5_attr_text(h, "/timing/phase_seconds", "phases",
-                           "data,train,merge,baselines,eval,write (write excludes itself)", err));
-    FM_TRY(fm_h5_write_f64(h, "/timing/merge_seconds", 1, (int64_t[1]){c->nmerged}, c->merge_seconds, err));
+    FM_TRY(fm_fleet_write_timing(h, c->comm, c->t_phase, c->nmerged, c->merge_seconds, err));
     fm_status st = fm_h5_close(h, 1, err);
     h = NULL;
     FM_TRY(st);
@@ -938,7 +917,6 @@ static fm_status nn_write(nn_ctx *c, fm_err *err)
 cleanup:
     if (h)
         fm_h5_close(h, 0, err);
-    free(text);
     return status;
 }
 

@@ -102,14 +102,11 @@ static fm_status write_out(const char *out, const fm_config *cfg, const char *mn
 {
     fm_status status = FM_OK;
     fm_h5 *h = NULL;
-    char path[256], *text = NULL;
-    int need = fm_cfg_dump(cfg, NULL, 0) + 1;
-    FM_ALLOC(text, need);
-    fm_cfg_dump(cfg, text, need);
+    char path[256];
     FM_TRY(fm_h5_create(MPI_COMM_SELF, out, &h, err));
     FM_TRY(fm_h5_attr_i64(h, "/", "format_version", FM_RESULTS_FORMAT_VERSION, err));
     FM_TRY(fm_h5_attr_text(h, "/", "kind", "fleetmerge-merge", err));
-    FM_TRY(fm_h5_write_text(h, "/config", text, err));
+    FM_TRY(fm_fleet_write_config(h, cfg, err));
     snprintf(path, sizeof path, "/models/merged/%s", mname);
     if (nn)
         FM_TRY(fm_model_save(h, path, nn, err));
@@ -125,7 +122,6 @@ static fm_status write_out(const char *out, const fm_config *cfg, const char *mn
 cleanup:
     if (h)
         fm_h5_close(h, 0, err);
-    free(text);
     return status;
 }
 
@@ -142,9 +138,7 @@ fm_status fm_fleet_merge_offline(const char *results, const char *method, const 
     FM_CHECK(m >= 0, FM_EINVAL, "fleet merge: unknown method '%s'", method);
     FM_ALLOC(cfg, 1);
     FM_TRY(load_config(results, cfg, &N, err));
-    fm_run_opts ro = {.force = force, .output = out};
-    char path[1024];
-    FM_TRY(fm_fleet_output(MPI_COMM_SELF, &(fm_config){.fleet.robots = 0}, &ro, path, sizeof path, err));
+    FM_TRY(fm_fleet_prepare_path(MPI_COMM_SELF, out, force, err));
     int linear = cfg->env.kind == FM_ENV_LQG, needs_data = m == FM_MERGE_SINKHORN_REBASIN || m >= FM_MERGE_FLEET_MERGE;
     int linear_method = m == FM_MERGE_LINEAR_PERM || m == FM_MERGE_LINEAR_GL;
     FM_CHECK(m == FM_MERGE_AVERAGE || linear == linear_method, FM_EINVAL,
@@ -168,8 +162,8 @@ fm_status fm_fleet_merge_offline(const char *results, const char *method, const 
                                .init_wm = cfg->merge.fm_init == 0};
         FM_TRY(fm_merge_nn(m, o.m, o.d, &mo, &red, (uint64_t)cfg->experiment.seed, &merged, &log, err));
     }
-    FM_TRY(write_out(path, cfg, method, linear ? NULL : &merged, lin, npar, &log, err));
-    fm_logf(stdout, "merged %d robots' models of %s with %s into %s\n", N, results, method, path);
+    FM_TRY(write_out(out, cfg, method, linear ? NULL : &merged, lin, npar, &log, err));
+    fm_logf(stdout, "merged %d robots' models of %s with %s into %s\n", N, results, method, out);
 cleanup:
     offline_free(&o);
     fm_model_free(&merged);

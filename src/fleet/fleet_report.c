@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fleet/fleet_common.h"
 #include "fleet/fleet_run.h"
 #include "io/h5io.h"
 
@@ -130,52 +131,27 @@ cleanup:
     return status;
 }
 
-static fm_status write_timing(run_ctx *c, fm_h5 *h, fm_err *err)
-{
-    fm_status status = FM_OK;
-    double t[6];
-    MPI_Allreduce(c->t_phase, t, 6, MPI_DOUBLE, MPI_MAX, c->comm);
-    FM_TRY(fm_h5_write_f64(h, "/timing/phase_seconds", 1, (int64_t[1]){6}, t, err));
-    FM_TRY(fm_h5_attr_text(h, "/timing/phase_seconds", "phases",
-                           "data,train,merge,baselines,eval,write (write excludes itself)", err));
-    FM_TRY(fm_h5_write_f64(h, "/timing/merge_seconds", 1,
-                           (int64_t[1]){c->cfg.merge.num_methods}, c->t_merge, err));
-cleanup:
-    return status;
-}
-
 fm_status fm_run_write_results(run_ctx *c, fm_err *err)
 {
     fm_status status = FM_OK;
     fm_h5 *h = NULL;
-    char *text = NULL;
     int K = c->env.K;
     FM_ALLOC(c->all_loc_exact, (size_t)c->size * K);
     FM_ALLOC(c->all_loc_roll, (size_t)c->size * K);
     FM_TRY(gather_rows(c, c->loc_exact, K, c->all_loc_exact, err));
     FM_TRY(gather_rows(c, c->loc_roll, K, c->all_loc_roll, err));
-    int need = fm_cfg_dump(&c->cfg, NULL, 0) + 1;
-    FM_ALLOC(text, need);
-    fm_cfg_dump(&c->cfg, text, need);
     FM_TRY(fm_h5_create(c->comm, c->out_path, &h, err));
-    FM_TRY(fm_h5_attr_i64(h, "/", "format_version", FM_RESULTS_FORMAT_VERSION, err));
-    FM_TRY(fm_h5_attr_text(h, "/", "kind", "fleetmerge-results", err));
-    FM_TRY(fm_h5_attr_text(h, "/", "experiment", c->cfg.experiment.name, err));
-    FM_TRY(fm_h5_attr_text(h, "/", "env", fm_cfg_enum_name("env.kind", c->cfg.env.kind), err));
-    FM_TRY(fm_h5_attr_i64(h, "/", "num_robots", c->size, err));
-    FM_TRY(fm_h5_attr_i64(h, "/", "num_tasks", K, err));
-    FM_TRY(fm_h5_write_text(h, "/config", text, err));
+    FM_TRY(fm_fleet_write_header(h, &c->cfg, c->size, K, err));
     FM_TRY(write_fleet(c, h, err));
     FM_TRY(write_models(c, h, err));
     FM_TRY(write_eval(c, h, err));
-    FM_TRY(write_timing(c, h, err));
+    FM_TRY(fm_fleet_write_timing(h, c->comm, c->t_phase, c->cfg.merge.num_methods, c->t_merge, err));
     fm_status st = fm_h5_close(h, 1, err);
     h = NULL;
     FM_TRY(st);
 cleanup:
     if (h)
         fm_h5_close(h, 0, err);
-    free(text);
     return status;
 }
 

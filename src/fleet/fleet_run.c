@@ -5,7 +5,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "fleet/fleet_run.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,11 +309,7 @@ static int sweep_point_done(MPI_Comm comm, const fm_config *cfg, const fm_run_op
     if (cfg->sweep.index < 0 || opts->force)
         return 0;
     MPI_Comm_rank(comm, &rank);
-    if (opts->output)
-        snprintf(path, sizeof path, "%s", opts->output);
-    else
-        snprintf(path, sizeof path, "%s/%s/%d/results.h5", cfg->experiment.output_dir, cfg->experiment.name,
-                 cfg->sweep.index);
+    fm_fleet_results_path(cfg, opts, path, sizeof path);
     if (rank == 0)
         done = access(path, F_OK) == 0;
     MPI_Bcast(&done, 1, MPI_INT, 0, comm);
