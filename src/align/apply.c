@@ -1,11 +1,11 @@
 /* apply.c - hard and soft permutations of a model's hidden units, and their gradient. */
 #include "align/apply.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "align/lap.h"
+#include "la/la.h"
 
 void fm_perm_matrix(int n, const int *perm, double *P)
 {
@@ -40,7 +40,7 @@ static size_t max_tensor(const fm_layout *l)
 static void left(int r, int c, const double *P, const double *X, double *Y)
 {
     if (P)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, c, r, 1.0, P, r, X, c, 0.0, Y, c);
+        la_gemm(0, 0, r, c, r, 1.0, P, X, 0.0, Y);
     else
         memcpy(Y, X, sizeof(double) * (size_t)r * c);
 }
@@ -48,7 +48,7 @@ static void left(int r, int c, const double *P, const double *X, double *Y)
 static void right_t(int r, int c, const double *X, const double *P, double *Y)
 {
     if (P)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, c, c, 1.0, X, c, P, c, 0.0, Y, c);
+        la_gemm(0, 1, r, c, c, 1.0, X, P, 0.0, Y);
     else
         memcpy(Y, X, sizeof(double) * (size_t)r * c);
 }
@@ -112,11 +112,11 @@ fm_status fm_apply_soft_grad(const fm_layout *l, const double *const *P, const f
         const double *Pr = group_matrix(P, gr), *Pc = group_matrix(P, gc);
         if (gr >= 0 && dP[gr]) { /* dP_r += G (W P_c^T)^T */
             right_t(r, c, w.W, Pc, w.A);
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, r, c, 1.0, Gd, c, w.A, c, 1.0, dP[gr], r);
+            la_gemm(0, 1, r, r, c, 1.0, Gd, w.A, 1.0, dP[gr]);
         }
         if (gc >= 0 && dP[gc]) { /* dP_c += G^T (P_r W) */
             left(r, c, Pr, w.W, w.A);
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c, c, r, 1.0, Gd, c, w.A, c, 1.0, dP[gc], c);
+            la_gemm(1, 0, c, c, r, 1.0, Gd, w.A, 1.0, dP[gc]);
         }
     }
 cleanup:

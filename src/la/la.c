@@ -130,6 +130,32 @@ void la_gemm(int ta, int tb, int m, int n, int k, double alpha, const double *A,
                 alpha, A, lda > 1 ? lda : 1, B, ldb > 1 ? ldb : 1, beta, C, n);
 }
 
+void la_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, const float *B,
+              float beta, float *C)
+{
+    if (m <= 0 || n <= 0 || k < 0 || !C || (k > 0 && (!A || !B)))
+        return;
+    int lda = ta ? m : k, ldb = tb ? k : n;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
+                alpha, A, lda > 1 ? lda : 1, B, ldb > 1 ? ldb : 1, beta, C, n);
+}
+
+void la_gemv(int ta, int m, int n, double alpha, const double *A, const double *x, double beta,
+             double *y)
+{
+    if (m <= 0 || n <= 0 || !A || !x || !y)
+        return;
+    cblas_dgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, m, n, alpha, A, n, x, 1, beta, y, 1);
+}
+
+double la_nrm2(int n, const double *x) { return n > 0 && x ? cblas_dnrm2(n, x, 1) : 0.0; }
+
+void la_scal(int n, double a, double *x)
+{
+    if (n > 0 && x)
+        cblas_dscal(n, a, x, 1);
+}
+
 fm_status la_solve(int n, int nrhs, double *A, double *B, fm_err *err)
 {
     fm_status status = FM_OK;

@@ -10,6 +10,15 @@
  * op(A) is m x k, op(B) is k x n; leading dimensions are the natural row-major ones. */
 void la_gemm(int ta, int tb, int m, int n, int k, double alpha, const double *A, const double *B,
              double beta, double *C);
+/* The same in float32 (neural networks). */
+void la_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, const float *B,
+              float beta, float *C);
+/* y[m or n] = alpha op(A) x + beta y, A m x n row-major, op(A) = A^T when ta. */
+void la_gemv(int ta, int m, int n, double alpha, const double *A, const double *x, double beta,
+             double *y);
+/* Euclidean norm of x[n]; x *= a. */
+double la_nrm2(int n, const double *x);
+void la_scal(int n, double a, double *x);
 /* Solve A X = B for X (A n x n, B n x nrhs); A and B are overwritten (B holds X). */
 fm_status la_solve(int n, int nrhs, double *A, double *B, fm_err *err);
 /* In-place inverse of an n x n matrix. FM_ENUMERIC if singular. */

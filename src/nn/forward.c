@@ -2,12 +2,12 @@
  * Rows of every activation matrix are (t, b) pairs in time-major order: row = t * B + b, so
  * the rows of one time step are contiguous and each recurrent step is one GEMM over the batch,
  * while input projections and weight gradients are single GEMMs over all T * B rows. */
-#include <cblas.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "la/la.h"
 #include "nn/nn_internal.h"
 
 struct fm_nn_ws {
@@ -98,7 +98,7 @@ static const float *P(const fm_model *m, const char *name)
 /* C[R x n] = A[R x k] W[n x k]' + beta C */
 static void gemm_nt(int R, int n, int k, const float *A, const float *W, float beta, float *C)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, n, k, 1.0f, A, k, W, k, beta, C, n);
+    la_sgemm(0, 1, R, n, k, 1.0f, A, W, beta, C);
 }
 
 static void add_bias(int R, int n, const float *b, float *C)
@@ -280,13 +280,13 @@ static float *G(const fm_model *m, float *grad, const char *name)
 /* gW[n x k] += dZ[R x n]' A[R x k] */
 static void gemm_tn_acc(int R, int n, int k, const float *dZ, const float *A, float *gW)
 {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, k, R, 1.0f, dZ, n, A, k, 1.0f, gW, k);
+    la_sgemm(1, 0, n, k, R, 1.0f, dZ, A, 1.0f, gW);
 }
 
 /* dA[R x k] = dZ[R x n] W[n x k] (+ beta dA) */
 static void gemm_nn(int R, int k, int n, const float *dZ, const float *W, float beta, float *dA)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, k, n, 1.0f, dZ, n, W, k, beta, dA, k);
+    la_sgemm(0, 0, R, k, n, 1.0f, dZ, W, beta, dA);
 }
 
 static void colsum_acc(int R, int n, const float *dZ, float *gb)

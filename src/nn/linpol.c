@@ -1,7 +1,6 @@
 /* linpol.c - linear policies: forward, BPTT gradients, training, least squares, transforms. */
 #include "nn/linpol.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,18 +41,16 @@ static void dyn_forward(const fm_lindims *d, const double *theta, const double *
     int k = d->k, p = d->p, m = d->m;
     const double *A = theta, *B = theta + k * k, *C = B + k * p;
     /* S = Y B' (len x k), then add the recurrence row by row */
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, k, p, 1.0, Y, p, B, p, 0.0, S, k);
+    la_gemm(0, 1, len, k, p, 1.0, Y, B, 0.0, S);
     for (int t = 1; t < len; t++)
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, k, k, 1.0, A, k, S + (t - 1) * k, 1, 1.0,
-                    S + t * k, 1);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, m, k, 1.0, S, k, C, k, 0.0, U, m);
+        la_gemv(0, k, k, 1.0, A, S + (t - 1) * k, 1.0, S + t * k);
+    la_gemm(0, 1, len, m, k, 1.0, S, C, 0.0, U);
 }
 
 void fm_lin_actions(const fm_lindims *d, const double *theta, const double *obs, int len, double *u)
 {
     if (d->arch == FM_ARCH_STATIC_LINEAR) {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, d->m, d->p, 1.0, obs, d->p,
-                    theta, d->p, 0.0, u, d->m);
+        la_gemm(0, 1, len, d->m, d->p, 1.0, obs, theta, 0.0, u);
         return;
     }
     double *S = malloc(sizeof(double) * (size_t)len * d->k);
@@ -73,16 +70,15 @@ static void dyn_backward(const fm_lindims *d, const double *theta, const double 
     int k = d->k, p = d->p, m = d->m;
     const double *A = theta, *C = theta + k * k + k * p;
     double *gA = grad, *gB = grad + k * k, *gC = gB + k * p;
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, k, len, 1.0, dU, m, S, k, 1.0, gC, k);
+    la_gemm(1, 0, m, k, len, 1.0, dU, S, 1.0, gC);
     /* G[t] = dL/ds_t: G = dU C, then G[t] += A' G[t+1] backwards */
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, k, m, 1.0, dU, m, C, k, 0.0, G, k);
+    la_gemm(0, 0, len, k, m, 1.0, dU, C, 0.0, G);
     for (int t = len - 2; t >= 0; t--)
-        cblas_dgemv(CblasRowMajor, CblasTrans, k, k, 1.0, A, k, G + (t + 1) * k, 1, 1.0, G + t * k, 1);
+        la_gemv(1, k, k, 1.0, A, G + (t + 1) * k, 1.0, G + t * k);
     /* gA += sum_{t>=1} G[t] s_{t-1}',  gB += G' Y */
     if (len > 1)
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, k, len - 1, 1.0, G + k, k, S, k,
-                    1.0, gA, k);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, p, len, 1.0, G, k, Y, p, 1.0, gB, p);
+        la_gemm(1, 0, k, k, len - 1, 1.0, G + k, S, 1.0, gA);
+    la_gemm(1, 0, k, p, len, 1.0, G, Y, 1.0, gB);
 }
 
 double fm_lin_loss_grad(const fm_lindims *d, const double *theta, const fm_demos *demos, int task,
@@ -110,8 +106,7 @@ double fm_lin_loss_grad(const fm_lindims *d, const double *theta, const fm_demos
         if (grad && d->arch == FM_ARCH_DYNAMIC_LINEAR)
             dyn_backward(d, theta, Y, len, S, dU, G, grad);
         else if (grad) /* static: dL/dK = dU' Y */
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, d->p, len, 1.0, dU, m, Y, d->p,
-                        1.0, grad, d->p);
+            la_gemm(1, 0, m, d->p, len, 1.0, dU, Y, 1.0, grad);
     }
     return loss;
 }
@@ -177,9 +172,9 @@ fm_status fm_lin_train(const fm_lindims *d, double *theta, const fm_demos *demos
         FM_TRY(mean_loss_grad(d, theta, demos, task, red, buf, work, &loss, err));
         FM_CHECK(isfinite(loss), FM_ENUMERIC, "training diverged at step %d (loss %g)", it, loss);
         if (cfg->train.grad_clip > 0.0) {
-            double nrm = cblas_dnrm2((int)n, buf, 1);
+            double nrm = la_nrm2((int)n, buf);
             if (nrm > cfg->train.grad_clip)
-                cblas_dscal((int)n, cfg->train.grad_clip / nrm, buf, 1);
+                la_scal((int)n, cfg->train.grad_clip / nrm, buf);
         }
         optimizer_step(cfg, &st, theta, buf, n);
     }
@@ -201,8 +196,8 @@ static double accumulate_normal(const fm_lindims *d, const fm_demos *demos, int 
             continue;
         int len = demos->length[i];
         const double *Y = demos->obs + (size_t)i * T * p, *U = demos->act + (size_t)i * T * m;
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p, p, len, 1.0, Y, p, Y, p, 1.0, Gm, p);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p, m, len, 1.0, Y, p, U, m, 1.0, Rm, m);
+        la_gemm(1, 0, p, p, len, 1.0, Y, Y, 1.0, Gm);
+        la_gemm(1, 0, p, m, len, 1.0, Y, U, 1.0, Rm);
         steps += len;
     }
     return steps;
