@@ -1,5 +1,4 @@
 /* main.c - the `fleet` command: setup, one subcommand, report, teardown. */
-#include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,7 +121,7 @@ static fm_status cmd_run(int argc, char **argv, fm_err *err)
     }
     if (!config)
         return usage_error(USAGE_RUN, "fleet run: missing CONFIG", NULL, err);
-    return fm_fleet_run(MPI_COMM_WORLD, config, &opts, err);
+    return fm_world_run(config, &opts, err);
 }
 
 static fm_status cmd_gen(int argc, char **argv, fm_err *err)
@@ -145,7 +144,7 @@ static fm_status cmd_gen(int argc, char **argv, fm_err *err)
     }
     if (!config || !out)
         return usage_error(USAGE_GEN, "fleet gen: need CONFIG and -o FILE", NULL, err);
-    return fm_fleet_gen(MPI_COMM_WORLD, config, out, force, err);
+    return fm_world_gen(config, out, force, err);
 }
 
 static fm_status cmd_merge(int argc, char **argv, fm_err *err)
@@ -174,10 +173,8 @@ static fm_status cmd_merge(int argc, char **argv, fm_err *err)
     }
     if (!results || !method || !out)
         return usage_error(USAGE_MERGE, "fleet merge: need RESULTS, --method and -o", NULL, err);
-    int rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    fm_status local = rank == 0 ? fm_fleet_merge_offline(results, method, data, out, force, err) : FM_OK;
-    return fm_fleet_agree(MPI_COMM_WORLD, local, err);
+    fm_status local = fm_world_rank() == 0 ? fm_fleet_merge_offline(results, method, data, out, force, err) : FM_OK;
+    return fm_world_agree(local, err);
 }
 
 /* Rank 0 prints the count or the points; every rank returns the same status. */
@@ -208,7 +205,7 @@ static fm_status cmd_sweep(int argc, char **argv, fm_err *err)
 {
     fm_status status = FM_OK;
     const char *config = NULL;
-    int count = 0, list = 0, rank = 0;
+    int count = 0, list = 0;
     fm_config *cfg = NULL;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--count"))
@@ -224,9 +221,8 @@ static fm_status cmd_sweep(int argc, char **argv, fm_err *err)
     }
     if (!config || count + list != 1)
         return usage_error(USAGE_SWEEP, "fleet sweep: need CONFIG and one of --count, --list", NULL, err);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     FM_ALLOC(cfg, 1);
-    FM_TRY(fm_fleet_agree(MPI_COMM_WORLD, rank == 0 ? sweep_print(config, list, cfg, err) : FM_OK, err));
+    FM_TRY(fm_world_agree(fm_world_rank() == 0 ? sweep_print(config, list, cfg, err) : FM_OK, err));
 cleanup:
     free(cfg);
     return status;
@@ -236,18 +232,14 @@ static fm_status cmd_info(int argc, char **argv, fm_err *err)
 {
     if (argc != 3 || argv[2][0] == '-')
         return usage_error(USAGE_INFO, "fleet info: need exactly one FILE", NULL, err);
-    int rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    fm_status local = rank == 0 ? fm_h5_describe(argv[2], stdout, err) : FM_OK;
-    return fm_fleet_agree(MPI_COMM_WORLD, local, err);
+    fm_status local = fm_world_rank() == 0 ? fm_h5_describe(argv[2], stdout, err) : FM_OK;
+    return fm_world_agree(local, err);
 }
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
-    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    int rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    fm_world_init(&argc, &argv);
+    int rank = fm_world_rank();
     fm_err err;
     fm_err_clear(&err);
     fm_status status = FM_OK;
@@ -275,6 +267,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "fleet: error: %s\n", err.msg);
     if (status != FM_OK && rank == 0 && getenv("FLEET_TRACE"))
         fprintf(stderr, "fleet: trace: %s\n", err.trace);
-    MPI_Finalize();
+    fm_world_finalize();
     return fm_exit_code(status);
 }

@@ -40,6 +40,14 @@ fm_status fm_fleet_run(MPI_Comm comm, const char *config_path, const fm_run_opts
 fm_status fm_fleet_gen(MPI_Comm comm, const char *config_path, const char *out_path, int force,
                        fm_err *err);
 
+/* ---- the process-wide world, for the command line (cli/ makes no MPI calls itself) ---- */
+void fm_world_init(int *argc, char ***argv); /* MPI_Init; MPI errors are returned, not fatal */
+void fm_world_finalize(void);
+int fm_world_rank(void);
+fm_status fm_world_agree(fm_status local, fm_err *err);
+fm_status fm_world_run(const char *config_path, const fm_run_opts *opts, fm_err *err);
+fm_status fm_world_gen(const char *config_path, const char *out_path, int force, fm_err *err);
+
 /* `fleet merge`: merge the local models of a results file with `method` in this process
  * (serial reducer); neural methods that train on data need the robots' demonstrations `data`
  * (a demonstrations file with one shard per robot). Writes `out` (refuses an existing file

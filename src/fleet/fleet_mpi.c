@@ -83,3 +83,30 @@ fm_reducer fm_reducer_mpi(fm_mpi_reducer_ctx *ctx, MPI_Comm comm)
     return (fm_reducer){.sum = mpi_sum, .ctx = ctx, .nglobal = ctx->size, .nlocal = 1,
                         .offset = ctx->rank};
 }
+
+void fm_world_init(int *argc, char ***argv)
+{
+    MPI_Init(argc, argv);
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+}
+
+void fm_world_finalize(void) { MPI_Finalize(); }
+
+int fm_world_rank(void)
+{
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    return rank;
+}
+
+fm_status fm_world_agree(fm_status local, fm_err *err) { return fm_fleet_agree(MPI_COMM_WORLD, local, err); }
+
+fm_status fm_world_run(const char *config_path, const fm_run_opts *opts, fm_err *err)
+{
+    return fm_fleet_run(MPI_COMM_WORLD, config_path, opts, err);
+}
+
+fm_status fm_world_gen(const char *config_path, const char *out_path, int force, fm_err *err)
+{
+    return fm_fleet_gen(MPI_COMM_WORLD, config_path, out_path, force, err);
+}
