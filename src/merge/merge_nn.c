@@ -321,7 +321,6 @@ static fm_status soft_step(soft_state *s, const fm_model *m, const fm_demos *d, 
     *loss /= count;
     for (size_t j = 0; j < l->total; j++)
         s->grad[j] *= (float)(a / count); /* d interp / d P(theta) = alpha */
-    const double b1 = 0.9, b2 = 0.999, eps = 1e-8, c1 = 1 - pow(b1, (double)t), c2 = 1 - pow(b2, (double)t);
     for (int g = 0; g < l->ngroups; g++) {
         size_t nn = (size_t)l->group_size[g] * l->group_size[g];
         memset(s->dP[g], 0, sizeof(double) * nn);
@@ -331,11 +330,7 @@ static fm_status soft_step(soft_state *s, const fm_model *m, const fm_demos *d, 
     for (int g = 0; g < l->ngroups; g++) {
         size_t nn = (size_t)l->group_size[g] * l->group_size[g];
         FM_TRY(fm_sinkhorn_backward(s->sk[g], s->dP[g], s->dL[g], err));
-        for (size_t q = 0; q < nn; q++) {
-            s->m[g][q] = b1 * s->m[g][q] + (1 - b1) * s->dL[g][q];
-            s->v[g][q] = b2 * s->v[g][q] + (1 - b2) * s->dL[g][q] * s->dL[g][q];
-            s->L[g][q] -= o->lr * (s->m[g][q] / c1) / (sqrt(s->v[g][q] / c2) + eps);
-        }
+        fm_adam_step_f64(s->L[g], s->m[g], s->v[g], s->dL[g], nn, o->lr, t);
     }
 cleanup:
     return status;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "la/la.h"
+#include "nn/train.h"
 
 size_t fm_lin_size(const fm_lindims *d)
 {
@@ -125,14 +126,7 @@ static void optimizer_step(const fm_config *cfg, adam_state *st, double *theta, 
             theta[i] -= lr * g[i];
         return;
     }
-    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-    st->t++;
-    double c1 = 1.0 - pow(b1, (double)st->t), c2 = 1.0 - pow(b2, (double)st->t);
-    for (size_t i = 0; i < n; i++) {
-        st->m[i] = b1 * st->m[i] + (1.0 - b1) * g[i];
-        st->v[i] = b2 * st->v[i] + (1.0 - b2) * g[i] * g[i];
-        theta[i] -= lr * (st->m[i] / c1) / (sqrt(st->v[i] / c2) + eps);
-    }
+    fm_adam_step_f64(theta, st->m, st->v, g, n, lr, ++st->t);
 }
 
 /* Loss and gradient of the mean per-step loss, summed over the fleet when red != NULL.

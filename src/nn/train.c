@@ -50,6 +50,17 @@ void fm_optimizer_step(const fm_nn_train_opts *o, fm_adam *a, float *w, const fl
     }
 }
 
+void fm_adam_step_f64(double *x, double *m, double *v, const double *g, size_t n, double lr, long t)
+{
+    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    double c1 = 1.0 - pow(b1, (double)t), c2 = 1.0 - pow(b2, (double)t);
+    for (size_t i = 0; i < n; i++) {
+        m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+        x[i] -= lr * (m[i] / c1) / (sqrt(v[i] / c2) + eps);
+    }
+}
+
 fm_status fm_nn_batch_create(fm_nn_batch *b, int T, int B, int obs_dim, int act_dim, fm_err *err)
 {
     fm_status status = FM_OK;

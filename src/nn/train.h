@@ -28,6 +28,9 @@ void fm_adam_free(fm_adam *a);
 void fm_adam_reset(fm_adam *a);
 /* One step on w with gradient g (already averaged); lr, decay from opts. */
 void fm_optimizer_step(const fm_nn_train_opts *o, fm_adam *a, float *w, const float *g);
+/* Plain Adam in double precision (beta 0.9/0.999, eps 1e-8, no decay) on n entries of x, step
+ * t >= 1 already counted: linear policies (linpol.c) and permutation logits (merge_nn.c). */
+void fm_adam_step_f64(double *x, double *m, double *v, const double *g, size_t n, double lr, long t);
 
 /* Minibatch buffers in the layout fm_nn_loss_grad expects (time-major). */
 typedef struct fm_nn_batch {
