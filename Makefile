@@ -3,14 +3,16 @@ CC ?= mpicc
 ifeq ($(origin CC),default)
 CC := mpicc
 endif
-PKGS ?= hdf5-openmpi scalapack-openmpi lapacke openblas yaml-0.1
+PKGS ?= hdf5-openmpi scalapack-openmpi lapacke openblas yaml-0.1 libpng
+# MuJoCo 2.2.2 (tool-use benchmark) and OSMesa (offscreen rendering) ship no pkg-config file.
+MUJOCO_LIBS ?= -lmujoco -lOSMesa
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # -fno-math-errno, -fno-trapping-math and the dynamic vectorizer cost model let GCC vectorize the elementwise
 # loops of nn/ (Adam, activations); measured 1.5x faster MLP training (bench/RESULTS.md).
 CFLAGS ?= -O2 -g -fno-math-errno -fno-trapping-math -fvect-cost-model=dynamic
 CFLAGS += -std=c11 -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS += $(PKG_LIBS) -lm $(EXTRA_LIBS)
+LDLIBS += $(PKG_LIBS) $(MUJOCO_LIBS) -lm $(EXTRA_LIBS)
 BUILD ?= build
 NP ?= 4
 PYTHON ?= /usr/bin/python3

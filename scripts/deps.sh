@@ -4,6 +4,7 @@
 set -euo pipefail
 pkgs=(libopenmpi-dev openmpi-bin libscalapack-openmpi-dev libhdf5-openmpi-dev hdf5-tools
       libyaml-dev libopenblas-dev liblapacke-dev pkg-config
+      libmujoco-dev libosmesa6-dev libpng-dev
       python3-h5py python3-matplotlib python3-numpy)
 missing=()
 for p in "${pkgs[@]}"; do
