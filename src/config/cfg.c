@@ -70,8 +70,8 @@ static const cfg_key cfg_keys[] = {
                "directory that receives <output_dir>/<name>/"),
 
     CFG_CHOICE("env.kind", env.kind, NULL, CFG_REQUIRED,
-               "benchmark family: lqg (linear control) or cartpole (partially observed cart-pole)", "lqg",
-               "cartpole"),
+               "benchmark family: lqg (linear control), cartpole (partially observed cart-pole) or tooluse "
+               "(tool-use manipulation in MuJoCo)", "lqg", "cartpole", "tooluse"),
     CFG_CHOICE("env.system", env.system, "mild_unstable", 0,
                "open-loop system (A, B): a built-in one or custom (env.A, env.B)",
                "mild_unstable", "stable", "odd_unstable", "custom"),
@@ -121,6 +121,12 @@ static const cfg_key cfg_keys[] = {
             "cartpole: standard deviation of the Gaussian noise on the observed x (m) and theta (rad)"),
     CFG_NUM("env.cp_action_noise", CFG_DOUBLE, env.cp_action_noise, "0.1", 0, 10, 0,
             "cartpole: demonstrations execute expert + noise of this std times cp_force_max (label stays clean)"),
+    CFG_NUM("env.tu_points", CFG_INT, env.tu_points, "1024", 2, 65536, 0,
+            "tooluse: points per observation, even (half on the tool, half on the object)"),
+    CFG_NUM("env.tu_point_noise", CFG_DOUBLE, env.tu_point_noise, "0.002", 0, 0.1, 0,
+            "tooluse: standard deviation (m) of the Gaussian noise on every point coordinate"),
+    CFG_SCALAR("env.tu_proprio", CFG_BOOL, env.tu_proprio, "true", 0,
+               "tooluse: append the end-effector position and rotation matrix (12 values) to the observation"),
 
     CFG_NUM("fleet.robots", CFG_INT, fleet.robots, "0", 0, 100000, 0,
             "number of robots N; 0 = one per MPI rank, otherwise must equal the rank count"),
@@ -156,6 +162,10 @@ static const cfg_key cfg_keys[] = {
     CFG_NUM("policy.width", CFG_INT, policy.width, "64", 1, 4096, 0, "mlp/rnn: units per hidden layer"),
     CFG_CHOICE("policy.activation", policy.activation, "tanh", 0, "mlp/rnn: hidden activation", "tanh",
                "relu"),
+    CFG_NUM("policy.enc_layers", CFG_INT, policy.enc_layers, "2", 1, 7, 0,
+            "tooluse: layers of the shared per-point encoder (ReLU) before max pooling over the points"),
+    CFG_NUM("policy.enc_width", CFG_INT, policy.enc_width, "64", 1, 4096, 0,
+            "tooluse: width of every encoder layer (the pooled feature size)"),
 
     CFG_CHOICE("train.optimizer", train.optimizer, "adam", 0, "optimizer for gradient training", "adam",
                "sgd"),
@@ -1289,6 +1299,10 @@ static void check_ranges(cfg_loader *ld)
     check_order(ld, "env.cp_length_min", "env.cp_length_max");
     check_order(ld, "env.cp_pole_mass_min", "env.cp_pole_mass_max");
     check_order(ld, "env.cp_cart_mass_min", "env.cp_cart_mass_max");
+    int tp = key_index("env.tu_points");
+    if (!ld->bad[tp] && ld->out->env.tu_points % 2 != 0)
+        report(ld, where(ld, tp), "env.tu_points", "got %d, expected an even number (half tool, half object points)",
+               ld->out->env.tu_points);
 }
 
 /* ---- loading ---- */

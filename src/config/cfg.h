@@ -24,6 +24,7 @@ typedef struct fm_cfg_matrix {
 typedef enum fm_env_kind {
     FM_ENV_LQG = 0,   /* "lqg":      linear-quadratic control (Appendix G, docs/linear.md) */
     FM_ENV_CARTPOLE,  /* "cartpole": partially observed cart-pole with set-points (docs/cartpole.md) */
+    FM_ENV_TOOLUSE,   /* "tooluse":  tool-use manipulation in MuJoCo (docs/tooluse.md) */
     FM_ENV_COUNT
 } fm_env_kind;
 
@@ -102,6 +103,10 @@ typedef struct fm_config {
         double cp_force_max;    /* actions clipped to [-cp_force_max, cp_force_max] (N) */
         double cp_obs_noise;    /* std of the noise on the observed x and theta */
         double cp_action_noise; /* demonstrations: executed-action noise std / cp_force_max */
+        /* kind = tooluse only (docs/tooluse.md) */
+        int tu_points;          /* points per observation (half tool, half object) */
+        double tu_point_noise;  /* std of the point noise (m) */
+        int tu_proprio;         /* bool: append the end-effector pose (12 values) */
     } env;
     struct {
         int robots;           /* 0 = number of MPI ranks; otherwise must equal it */
@@ -123,6 +128,8 @@ typedef struct fm_config {
         int layers;           /* mlp/rnn: hidden layers */
         int width;            /* mlp/rnn: units per hidden layer */
         int activation;       /* mlp/rnn: 0 tanh, 1 relu (fm_nn_act) */
+        int enc_layers;       /* tooluse: per-point encoder layers (ReLU) before max pooling */
+        int enc_width;        /* tooluse: their width (the pooled feature size) */
     } policy;
     struct {
         int optimizer;        /* fm_optimizer */
