@@ -1,4 +1,5 @@
 /* main.c - the `fleet` command: setup, one subcommand, report, teardown. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ static const char *USAGE =
     "  info FILE      describe a fleetmerge HDF5 file (demonstrations or results)\n"
     "  merge RESULTS  merge the local models saved in a results file, offline, in one process\n"
     "  sweep CONFIG   count or list the points of the config's sweep section\n"
+    "  render SOURCE  PNG frames of a tool-use episode (expert or a saved policy), offscreen\n"
     "\n"
     "options:\n"
     "  -h, --help     show help (also `fleet <command> --help`)\n"
@@ -48,6 +50,21 @@ static const char *USAGE_GEN =
     "Every rank draws its robot's task mixture p_i ~ Dirichlet(alpha 1_K) and generates its\n"
     "demonstrations with the expert; the fleet writes them to one demonstrations file\n"
     "(docs/schema.md). Use it in a run with `fleet.data: FILE` and the same number of ranks.\n";
+
+static const char *USAGE_RENDER =
+    "usage: fleet render SOURCE --task H [--policy P] [--seed S] [--out DIR] [--size WxH] [--camera C] [--quiet]\n"
+    "\n"
+    "Writes DIR/frame_NNNN.png for one tool-use episode (env.kind: tooluse): the scene after every\n"
+    "action, rendered offscreen (OSMesa, no GPU needed), until success or the horizon.\n"
+    "\n"
+    "  SOURCE         a results file (.h5: its config and saved policies) or a config file (expert only)\n"
+    "  --task H       task index (family H % 4, instance H / 4 with the built-in tools)\n"
+    "  --policy P     expert (default), pooled, merged/<method> or local/<robot>\n"
+    "  --seed S       scene seed (default 0)\n"
+    "  --out DIR      output directory (default frames/), created if missing\n"
+    "  --size WxH     image size (default 640x480, at most 1280x960)\n"
+    "  --camera C     a scene camera (front, overhead); default: a free camera over the table\n"
+    "exit codes: 0 ok, 2 bad arguments or config, 1 other failures\n";
 
 static const char *USAGE_INFO =
     "usage: fleet info FILE\n"
@@ -228,6 +245,64 @@ cleanup:
     return status;
 }
 
+static int parse_ll(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static fm_status cmd_render(int argc, char **argv, fm_err *err)
+{
+    fm_render_opts o = {.policy = "expert", .out_dir = "frames", .camera = "", .task = -1, .seed = 0,
+                        .width = 640, .height = 480};
+    long long v;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = !strcmp(a, "--task") || !strcmp(a, "--policy") || !strcmp(a, "--seed") || !strcmp(a, "--out") ||
+                    !strcmp(a, "--size") || !strcmp(a, "--camera");
+        if (takes && !next)
+            return usage_error(USAGE_RENDER, "fleet render: missing value after", a, err);
+        if (!strcmp(a, "--task")) {
+            if (!parse_ll(next, 0, 1000000, &v))
+                return usage_error(USAGE_RENDER, "fleet render: --task needs an integer >= 0, got", next, err);
+            o.task = (int)v;
+        } else if (!strcmp(a, "--seed")) {
+            if (!parse_ll(next, 0, 2147483647LL, &v))
+                return usage_error(USAGE_RENDER, "fleet render: --seed needs an integer in [0, 2^31), got", next, err);
+            o.seed = v;
+        } else if (!strcmp(a, "--size")) {
+            if (sscanf(next, "%dx%d", &o.width, &o.height) != 2)
+                return usage_error(USAGE_RENDER, "fleet render: --size needs WxH, got", next, err);
+        } else if (!strcmp(a, "--policy")) {
+            o.policy = next;
+        } else if (!strcmp(a, "--out")) {
+            o.out_dir = next;
+        } else if (!strcmp(a, "--camera")) {
+            o.camera = next;
+        } else if (!strcmp(a, "--quiet")) {
+            o.quiet = 1;
+            continue;
+        } else if (a[0] == '-') {
+            return usage_error(USAGE_RENDER, "fleet render: unknown option", a, err);
+        } else if (!o.source) {
+            o.source = a;
+            continue;
+        } else {
+            return usage_error(USAGE_RENDER, "fleet render: unexpected argument", a, err);
+        }
+        i++;
+    }
+    if (!o.source || o.task < 0)
+        return usage_error(USAGE_RENDER, "fleet render: need SOURCE and --task H", NULL, err);
+    fm_status local = fm_world_rank() == 0 ? fm_fleet_render(&o, err) : FM_OK;
+    return fm_world_agree(local, err);
+}
+
 static fm_status cmd_info(int argc, char **argv, fm_err *err)
 {
     if (argc != 3 || argv[2][0] == '-')
@@ -257,6 +332,8 @@ int main(int argc, char **argv)
         help = want_help(argc, argv) ? USAGE_SWEEP : NULL, status = help ? FM_OK : cmd_sweep(argc, argv, &err);
     else if (!strcmp(cmd, "merge"))
         help = want_help(argc, argv) ? USAGE_MERGE : NULL, status = help ? FM_OK : cmd_merge(argc, argv, &err);
+    else if (!strcmp(cmd, "render"))
+        help = want_help(argc, argv) ? USAGE_RENDER : NULL, status = help ? FM_OK : cmd_render(argc, argv, &err);
     else if (!strcmp(cmd, "info"))
         help = want_help(argc, argv) ? USAGE_INFO : NULL, status = help ? FM_OK : cmd_info(argc, argv, &err);
     else

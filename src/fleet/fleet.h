@@ -55,4 +55,17 @@ fm_status fm_world_gen(const char *config_path, const char *out_path, int force,
 fm_status fm_fleet_merge_offline(const char *results, const char *method, const char *data,
                                  const char *out, int force, fm_err *err);
 
+/* `fleet render`: PNG frames of one tool-use episode (docs/tooluse.md). Serial. */
+typedef struct fm_render_opts {
+    const char *source;  /* results file (.h5: config + saved policies) or a config file (expert only) */
+    const char *policy;  /* "expert" (or NULL), "pooled", "merged/<method>", "local/<robot>" */
+    const char *out_dir; /* frames go to out_dir/frame_NNNN.png (created if missing) */
+    const char *camera;  /* "" = the default free camera, else a camera of the scene (front, overhead) */
+    int task;            /* task index */
+    long long seed;      /* scene seed (episode randomization and point noise) */
+    int width, height;
+    int quiet;
+} fm_render_opts;
+fm_status fm_fleet_render(const fm_render_opts *o, fm_err *err);
+
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "env/cartpole.h"
+#include "env/tooluse.h"
 #include "fleet/fleet_common.h"
 #include "fleet/fleet_model.h"
 #include "io/h5io.h"
@@ -19,7 +20,10 @@ enum { SCORE_BALANCE = 0, SCORE_SETPOINT, SCORE_COST, SCORE_COUNT };
 enum { ROUND_PARTICIPANTS = 0, ROUND_LOSS, ROUND_BALANCE, ROUND_COST, ROUND_CHANGED, ROUND_SECONDS, ROUND_COUNT };
 static const char *ROUND_NAMES[ROUND_COUNT] = {"participants", "merged_bc_loss", "merged_balance",
                                                "merged_cost", "assignments_changed", "elapsed_seconds"};
-static const char *SCORE_NAMES[SCORE_COUNT] = {"balance", "setpoint", "cost"};
+/* Score names per benchmark: cart-pole (balance, at set-point, mean stage cost) and tool use
+ * (success, tool touched the object, shortfall = 1 - min(progress / threshold, 1)). */
+static const char *SCORE_NAMES_CP[SCORE_COUNT] = {"balance", "setpoint", "cost"};
+static const char *SCORE_NAMES_TU[SCORE_COUNT] = {"success", "touched", "shortfall"};
 
 typedef struct nn_ctx {
     MPI_Comm comm;
@@ -30,7 +34,11 @@ typedef struct nn_ctx {
     double t_start, t_phase[6];
     fm_mpi_reducer_ctx rctx;
     fm_reducer red;
+    int tooluse;                       /* 1: env.kind tooluse, else cart-pole */
+    int K;                             /* tasks */
     fm_cartpole env;
+    fm_tooluse tu;
+    const char **score_names;          /* SCORE_NAMES_CP or SCORE_NAMES_TU */
     fm_nn_spec spec;
     fm_demos demos;
     double *mixture;
@@ -67,36 +75,66 @@ static void progress(const nn_ctx *c, const char *what)
 static void spec_from_config(const fm_config *cfg, fm_nn_spec *s)
 {
     *s = (fm_nn_spec){.arch = cfg->policy.arch == FM_ARCH_RNN ? FM_NN_RNN : FM_NN_MLP,
-                      .act = cfg->policy.activation, .in_dim = 3, .out_dim = 1,
-                      .nhidden = cfg->policy.layers};
+                      .act = cfg->policy.activation, .in_dim = FM_CARTPOLE_OBS_DIM,
+                      .out_dim = FM_CARTPOLE_ACT_DIM, .nhidden = cfg->policy.layers};
     for (int i = 0; i < s->nhidden; i++)
         s->hidden[i] = cfg->policy.width;
+    if (cfg->env.kind == FM_ENV_TOOLUSE) { /* point-cloud encoder + head (docs/tooluse.md) */
+        s->in_dim = cfg->env.tu_proprio ? FM_TU_PROPRIO_DIM : 0;
+        s->out_dim = FM_TU_ACT_DIM;
+        s->npoints = cfg->env.tu_points;
+        s->pc_channels = FM_TU_CHANNELS;
+        s->enc_nlayers = cfg->policy.enc_layers;
+        for (int i = 0; i < s->enc_nlayers; i++)
+            s->enc_hidden[i] = cfg->policy.enc_width;
+    }
 }
 
 static fm_status nn_setup(nn_ctx *c, fm_err *err)
 {
     fm_status status = FM_OK;
     FM_TRY(fm_fleet_output(c->comm, c->cfg, &c->opts, c->out_path, sizeof c->out_path, err));
-    FM_TRY(fm_fleet_agree(c->comm, fm_cartpole_build(c->cfg, &c->env, err), err));
+    c->tooluse = c->cfg->env.kind == FM_ENV_TOOLUSE;
+    c->score_names = c->tooluse ? SCORE_NAMES_TU : SCORE_NAMES_CP;
+    if (c->tooluse) {
+        FM_TRY(fm_fleet_agree(c->comm, fm_tooluse_build(c->cfg, &c->tu, err), err));
+        c->K = c->tu.K;
+    } else {
+        FM_TRY(fm_fleet_agree(c->comm, fm_cartpole_build(c->cfg, &c->env, err), err));
+        c->K = c->env.K;
+    }
     spec_from_config(c->cfg, &c->spec);
     c->red = fm_reducer_mpi(&c->rctx, c->comm);
 cleanup:
     return status;
 }
 
+/* Demonstrations of the configured benchmark (attempts: expert scenes tried, tool use only). */
+static fm_status env_generate(const nn_ctx *c, const int *tasks, int n, fm_rng *r, fm_demos *out, int *attempts,
+                              fm_err *err)
+{
+    if (c->tooluse)
+        return fm_tooluse_generate(&c->tu, tasks, n, r, out, attempts, err);
+    if (attempts)
+        *attempts = n;
+    return fm_cartpole_generate(&c->env, tasks, n, r, out, err);
+}
+
 static fm_status nn_data(nn_ctx *c, fm_err *err)
 {
     fm_status status = FM_OK;
     const fm_config *cfg = c->cfg;
-    int K = c->env.K, *tasks = NULL;
+    int K = c->K, *tasks = NULL;
     fm_status local = FM_OK;
     if (cfg->fleet.data[0]) {
         fm_demos_meta meta = {0};
         FM_TRY(fm_h5_read_demos(c->comm, cfg->fleet.data, &meta, &c->demos, &c->mixture, err));
-        if (meta.num_tasks != K || c->demos.obs_dim != 3 || c->demos.act_dim != 1)
+        int od = fm_nn_obs_dim(&c->spec), ad = c->spec.out_dim;
+        if (meta.num_tasks != K || c->demos.obs_dim != od || c->demos.act_dim != ad)
             local = fm_fail(err, FM_EDATA, "%s: demonstrations have %d tasks, obs dim %d, action dim %d "
-                            "but cart-pole has %d tasks, obs dim 3, action dim 1", cfg->fleet.data,
-                            meta.num_tasks, c->demos.obs_dim, c->demos.act_dim, K);
+                            "but %s has %d tasks, obs dim %d, action dim %d", cfg->fleet.data,
+                            meta.num_tasks, c->demos.obs_dim, c->demos.act_dim,
+                            fm_cfg_enum_name("env.kind", cfg->env.kind), K, od, ad);
         FM_TRY(fm_fleet_agree(c->comm, local, err));
         goto cleanup;
     }
@@ -106,8 +144,20 @@ static fm_status nn_data(nn_ctx *c, fm_err *err)
     fm_fleet_draw_tasks(cfg, who, K, c->mixture, tasks);
     fm_rng rdata;
     fm_rng_seed(&rdata, (uint64_t)cfg->experiment.seed, (uint64_t)who, FM_STREAM_DATA);
-    local = fm_cartpole_generate(&c->env, tasks, cfg->fleet.demos_per_robot, &rdata, &c->demos, err);
+    double t0 = fm_now();
+    int attempts = 0;
+    local = env_generate(c, tasks, cfg->fleet.demos_per_robot, &rdata, &c->demos, &attempts, err);
     FM_TRY(fm_fleet_agree(c->comm, local, err));
+    if (c->tooluse) { /* expert throughput and success over the fleet */
+        double st[3] = {0, attempts, fm_now() - t0};
+        for (int i = 0; i < c->demos.n_traj; i++)
+            st[0] += c->demos.length[i];
+        FM_TRY(fm_reduce_sum(&c->red, st, 2, err));
+        if (c->rank == 0 && !c->opts.quiet)
+            fm_logf(stdout, "demonstrations: %d per robot, %.0f action steps in %.1f s on rank 0 (%.0f steps/s "
+                    "per rank), expert succeeded in %d of %.0f scenes\n", cfg->fleet.demos_per_robot, st[0],
+                    st[2], st[0] / c->size / st[2], cfg->fleet.demos_per_robot * c->size, st[1]);
+    }
 cleanup:
     free(tasks);
     return status;
@@ -301,7 +351,7 @@ cleanup:
 static fm_status round_score(nn_ctx *c, double *balance, double *cost, fm_err *err)
 {
     fm_status status = FM_OK;
-    int K = c->env.K, R = c->cfg->eval.round_rollouts;
+    int K = c->K, R = c->cfg->eval.round_rollouts;
     fm_nn_runner *run = NULL;
     double acc[SCORE_COUNT] = {0};
     *balance = *cost = NAN;
@@ -323,8 +373,9 @@ static void round_progress(const nn_ctx *c, int r, const double *row)
     if (c->rank != 0 || c->opts.quiet)
         return;
     double el = row[ROUND_SECONDS], eta = el / (r + 1) * (R - r - 1);
-    fm_logf(stdout, "round %d/%d: %d robots merged, merged BC loss %.4f, balance %.1f%%, %.0f s elapsed, ETA %.0f s\n",
-            r + 1, R, (int)row[ROUND_PARTICIPANTS], row[ROUND_LOSS], 100 * row[ROUND_BALANCE], el, eta);
+    fm_logf(stdout, "round %d/%d: %d robots merged, merged BC loss %.4f, %s %.1f%%, %.0f s elapsed, ETA %.0f s\n",
+            r + 1, R, (int)row[ROUND_PARTICIPANTS], row[ROUND_LOSS], c->score_names[SCORE_BALANCE],
+            100 * row[ROUND_BALANCE], el, eta);
 }
 
 /* ---- checkpoints: after every round, <results>.ckpt (written to .tmp, renamed) holds the
@@ -527,7 +578,10 @@ static void episode(const struct nn_ctx *c, int h, int e, fm_nn_runner *run, dou
                 FM_STREAM_COUNT + (uint64_t)h * c->cfg->eval.rollouts + e);
     fm_policy_fn pi = {.reset = runner_reset, .act = runner_act, .ctx = run};
     fm_episode_score s;
-    fm_cartpole_episode(&c->env, h, run ? &pi : NULL, &r, &s);
+    if (c->tooluse)
+        fm_tooluse_episode(&c->tu, h, run ? &pi : NULL, &r, &s);
+    else
+        fm_cartpole_episode(&c->env, h, run ? &pi : NULL, &r, &s);
     acc[SCORE_BALANCE] += s.balanced;
     acc[SCORE_SETPOINT] += s.at_setpoint;
     acc[SCORE_COST] += s.cost;
@@ -549,7 +603,7 @@ static const fm_model *global_model(const nn_ctx *c, int j)
 static fm_status nn_finetune(nn_ctx *c, fm_err *err)
 {
     fm_status status = FM_OK;
-    int n = c->cfg->eval.finetune_demos, K = c->env.K, *tasks = NULL;
+    int n = c->cfg->eval.finetune_demos, K = c->K, *tasks = NULL;
     fm_demos held = {0};
     fm_nn_train_opts o;
     if (n <= 0)
@@ -559,7 +613,7 @@ static fm_status nn_finetune(nn_ctx *c, fm_err *err)
         tasks[i] = i % K;
     fm_rng r;
     fm_rng_seed(&r, (uint64_t)c->cfg->experiment.seed, FM_RANK_SHARED, FM_STREAM_DATA + 100);
-    FM_TRY(fm_cartpole_generate(&c->env, tasks, n, &r, &held, err));
+    FM_TRY(env_generate(c, tasks, n, &r, &held, NULL, err));
     train_opts(c->cfg, &o);
     o.epochs = c->cfg->eval.finetune_epochs;
     c->nft = c->nmerged + 1;
@@ -589,7 +643,7 @@ cleanup:
 static fm_status nn_evaluate(nn_ctx *c, fm_err *err)
 {
     fm_status status = FM_OK;
-    int K = c->env.K, R = c->cfg->eval.rollouts;
+    int K = c->K, R = c->cfg->eval.rollouts;
     fm_nn_runner **run = NULL;
     c->npol = c->nmerged + 2 + c->nft; /* merged..., pooled, expert, fine-tuned..., scratch */
     size_t ns = (size_t)c->npol * K * SCORE_COUNT;
@@ -647,7 +701,7 @@ cleanup:
 static fm_status nn_task_specific(nn_ctx *c, fm_err *err)
 {
     fm_status status = FM_OK;
-    int K = c->env.K, R = c->cfg->eval.rollouts;
+    int K = c->K, R = c->cfg->eval.rollouts;
     fm_demos sub = {0};
     fm_model m = {0};
     fm_nn_runner *run = NULL;
@@ -691,7 +745,7 @@ cleanup:
 static fm_status nn_barriers(nn_ctx *c, fm_err *err)
 {
     fm_status status = FM_OK;
-    int npts = c->cfg->eval.barrier_points, K = c->env.K, R = c->cfg->eval.rollouts;
+    int npts = c->cfg->eval.barrier_points, K = c->K, R = c->cfg->eval.rollouts;
     size_t P = c->local.layout.total;
     fm_model m = {0};
     fm_nn_runner *run = NULL;
@@ -745,7 +799,8 @@ static const char *policy_name(const nn_ctx *c, int j)
 }
 
 /* Scores of one policy as three [K] datasets (or [N, K] for all robots' local policies). */
-static fm_status write_scores(fm_h5 *h, const char *name, const double *s, int rows, int K, fm_err *err)
+static fm_status write_scores(const nn_ctx *c, fm_h5 *h, const char *name, const double *s, int rows, int K,
+                              fm_err *err)
 {
     fm_status status = FM_OK;
     double *v = NULL;
@@ -754,7 +809,7 @@ static fm_status write_scores(fm_h5 *h, const char *name, const double *s, int r
     for (int q = 0; q < SCORE_COUNT; q++) {
         for (int i = 0; i < rows * K; i++)
             v[i] = s[(size_t)i * SCORE_COUNT + q];
-        snprintf(path, sizeof path, "/eval/%s/%s", name, SCORE_NAMES[q]);
+        snprintf(path, sizeof path, "/eval/%s/%s", name, c->score_names[q]);
         int64_t dims[2] = {rows, K};
         FM_TRY(fm_h5_write_f64(h, path, rows > 1 ? 2 : 1, rows > 1 ? dims : dims + 1, v, err));
     }
@@ -766,7 +821,7 @@ cleanup:
 static fm_status write_fleet(nn_ctx *c, fm_h5 *h, fm_err *err)
 {
     fm_status status = FM_OK;
-    int K = c->env.K, N = c->size;
+    int K = c->K, N = c->size;
     double mine[4] = {c->demos.n_traj, (double)fm_demos_bytes(&c->demos),
                       (double)(c->local.layout.total * sizeof(float)), c->local_loss};
     double *all = NULL, *tasks = NULL;
@@ -779,13 +834,27 @@ static fm_status write_fleet(nn_ctx *c, fm_h5 *h, fm_err *err)
     FM_TRY(fm_h5_attr_text(h, "/fleet/robot_stats", "columns",
                            "num_demos,data_bytes,model_bytes,local_bc_loss", err));
     FM_TRY(fm_h5_attr_f64(h, "/fleet", "pooled_bc_loss", c->pooled_loss, err));
-    for (int t = 0; t < K; t++) {
-        const fm_cartpole_task *tk = &c->env.task[t];
-        double row[4] = {tk->half_length, tk->pole_mass, tk->cart_mass, tk->setpoint};
-        memcpy(tasks + 4 * t, row, sizeof row);
+    if (c->tooluse) { /* tool definitions: family, handle, head and object sizes (docs/tooluse.md) */
+        free(tasks);
+        FM_ALLOC(tasks, 9 * K);
+        for (int t = 0; t < K; t++) {
+            const fm_tu_tool *tl = fm_tooluse_tool(&c->tu, t);
+            double row[9] = {tl->family, tl->handle_len, tl->handle_rad, tl->head[0], tl->head[1], tl->head[2],
+                             tl->obj[0], tl->obj[1], tl->obj[2]};
+            memcpy(tasks + 9 * t, row, sizeof row);
+        }
+        FM_TRY(fm_h5_write_f64(h, "/system/tasks", 2, (int64_t[2]){K, 9}, tasks, err));
+        FM_TRY(fm_h5_attr_text(h, "/system/tasks", "columns",
+                               "family,handle_len,handle_rad,head0,head1,head2,obj0,obj1,obj2", err));
+    } else {
+        for (int t = 0; t < K; t++) {
+            const fm_cartpole_task *tk = &c->env.task[t];
+            double row[4] = {tk->half_length, tk->pole_mass, tk->cart_mass, tk->setpoint};
+            memcpy(tasks + 4 * t, row, sizeof row);
+        }
+        FM_TRY(fm_h5_write_f64(h, "/system/tasks", 2, (int64_t[2]){K, 4}, tasks, err));
+        FM_TRY(fm_h5_attr_text(h, "/system/tasks", "columns", "half_length,pole_mass,cart_mass,setpoint", err));
     }
-    FM_TRY(fm_h5_write_f64(h, "/system/tasks", 2, (int64_t[2]){K, 4}, tasks, err));
-    FM_TRY(fm_h5_attr_text(h, "/system/tasks", "columns", "half_length,pole_mass,cart_mass,setpoint", err));
 cleanup:
     free(all), free(tasks);
     return status;
@@ -819,7 +888,7 @@ static fm_status write_barriers(nn_ctx *c, fm_h5 *h, fm_err *err)
     if (!c->barrier)
         goto cleanup;
     FM_ALLOC(v, npts);
-    const char *cols[4] = {"lambda", "loss", "balance", "cost"};
+    const char *cols[4] = {"lambda", "loss", c->score_names[SCORE_BALANCE], c->score_names[SCORE_COST]};
     for (int j = 0; j < c->nmerged; j++) {
         const double *rows = c->barrier + (size_t)j * npts * 4;
         for (int q = 0; q < 4; q++) {
@@ -853,7 +922,11 @@ static fm_status write_rounds(nn_ctx *c, fm_h5 *h, fm_err *err)
         for (int r = 0; r < R; r++)
             v[r] = c->rd[(size_t)r * ROUND_COUNT + q];
         /* wall time is not part of the result: it goes under /timing */
-        snprintf(path, sizeof path, q == ROUND_SECONDS ? "/timing/%s" : "/rounds/%s", ROUND_NAMES[q]);
+        char name[64]; /* merged_balance / merged_cost are merged_success / merged_shortfall for tool use */
+        snprintf(name, sizeof name, "%s", ROUND_NAMES[q]);
+        if (q == ROUND_BALANCE || q == ROUND_COST)
+            snprintf(name, sizeof name, "merged_%s", c->score_names[q == ROUND_BALANCE ? SCORE_BALANCE : SCORE_COST]);
+        snprintf(path, sizeof path, q == ROUND_SECONDS ? "/timing/%s" : "/rounds/%s", name);
         FM_TRY(fm_h5_write_f64(h, path, 1, (int64_t[1]){R}, v, err));
     }
     const char *names[3] = {"bytes_sent", "bytes_received", "left_out"};
@@ -871,7 +944,7 @@ cleanup:
 static fm_status write_models_scores(nn_ctx *c, fm_h5 *h, fm_err *err)
 {
     fm_status status = FM_OK;
-    int K = c->env.K;
+    int K = c->K;
     char path[256];
     FM_TRY(fm_model_save_rows(h, "/models/local", &c->local, err));
     FM_TRY(fm_model_save(h, "/models/pooled", &c->pooled, err));
@@ -883,10 +956,10 @@ static fm_status write_models_scores(nn_ctx *c, fm_h5 *h, fm_err *err)
             FM_TRY(write_merge_log(h, policy_name(c, j), &c->mlog[j], err));
     }
     for (int j = 0; j < c->npol; j++)
-        FM_TRY(write_scores(h, policy_name(c, j), c->scores + (size_t)j * K * SCORE_COUNT, 1, K, err));
+        FM_TRY(write_scores(c, h, policy_name(c, j), c->scores + (size_t)j * K * SCORE_COUNT, 1, K, err));
     if (c->ts_scores)
-        FM_TRY(write_scores(h, "task_specific", c->ts_scores, 1, K, err));
-    FM_TRY(write_scores(h, "local", c->all_local, c->size, K, err));
+        FM_TRY(write_scores(c, h, "task_specific", c->ts_scores, 1, K, err));
+    FM_TRY(write_scores(c, h, "local", c->all_local, c->size, K, err));
 cleanup:
     return status;
 }
@@ -895,7 +968,7 @@ static fm_status nn_write(nn_ctx *c, fm_err *err)
 {
     fm_status status = FM_OK;
     fm_h5 *h = NULL;
-    int K = c->env.K, n = K * SCORE_COUNT;
+    int K = c->K, n = K * SCORE_COUNT;
     FM_ALLOC(c->all_local, (size_t)c->size * n);
     memcpy(c->all_local + (size_t)c->rank * n, c->local_scores, sizeof(double) * n);
     FM_TRY(fm_reduce_sum(&c->red, c->all_local, c->size * n, err));
@@ -939,13 +1012,15 @@ static void nn_summary(const nn_ctx *c)
 {
     if (c->rank != 0)
         return;
-    int K = c->env.K, N = c->size, n = K * SCORE_COUNT;
-    printf("\n%s: %d robots, %d cart-pole tasks, %s %dx%d %s, alpha = %g, %d episodes per task\n",
-           c->cfg->experiment.name, N, K, fm_cfg_enum_name("policy.arch", c->cfg->policy.arch),
+    int K = c->K, N = c->size, n = K * SCORE_COUNT;
+    printf("\n%s: %d robots, %d %s tasks, %s %dx%d %s, alpha = %g, %d episodes per task\n",
+           c->cfg->experiment.name, N, K, c->tooluse ? "tool-use" : "cart-pole",
+           fm_cfg_enum_name("policy.arch", c->cfg->policy.arch),
            c->cfg->policy.layers, c->cfg->policy.width,
            fm_cfg_enum_name("policy.activation", c->cfg->policy.activation), c->cfg->fleet.alpha,
            c->cfg->eval.rollouts);
-    printf("  %-28s %9s %9s %10s %10s %10s\n", "policy", "balance", "worst", "setpoint", "cost", "BC loss");
+    printf("  %-28s %9s %9s %10s %10s %10s\n", "policy", c->score_names[0], "worst", c->score_names[1],
+           c->score_names[2], "BC loss");
     for (int j = 0; j < c->npol; j++)
         print_row(policy_name(c, j), c->scores + (size_t)j * n, K, SCORE_COUNT,
                   j < c->nmerged ? c->merged_loss[j] : j == c->nmerged ? c->pooled_loss
@@ -958,7 +1033,11 @@ static void nn_summary(const nn_ctx *c)
     if (mean)
         print_row("local (mean)", mean, K, SCORE_COUNT, NAN);
     free(mean);
-    printf("  balance = pole up and cart on the track for the whole episode (docs/cartpole.md)\n");
+    if (c->tooluse)
+        printf("  success = pin down 1 cm / nut turned 0.4 rad / object lifted 5 cm / halves 5 cm apart, with "
+               "tool contact (docs/tooluse.md)\n");
+    else
+        printf("  balance = pole up and cart on the track for the whole episode (docs/cartpole.md)\n");
     if (c->rd) { /* communication of the rounds against the data the robots kept */
         int R = c->cfg->fleet.rounds;
         double sent = 0, data = (double)fm_demos_bytes(&c->demos); /* every robot holds as many demos */
@@ -971,7 +1050,8 @@ static void nn_summary(const nn_ctx *c)
     for (int j = 0; c->barrier && j < c->nmerged; j++) {
         double lb, bb;
         barrier_values(c->barrier + (size_t)j * c->cfg->eval.barrier_points * 4, c->cfg->eval.barrier_points, &lb, &bb);
-        printf("  barrier robots 0-1 after %-16s loss %.4g, balance %.3f\n", policy_name(c, j), lb, bb);
+        printf("  barrier robots 0-1 after %-16s loss %.4g, %s %.3f\n", policy_name(c, j), lb,
+               c->score_names[SCORE_BALANCE], bb);
     }
     printf("results: %s\n", c->out_path);
     fflush(stdout);
@@ -980,6 +1060,7 @@ static void nn_summary(const nn_ctx *c)
 static void nn_free(nn_ctx *c)
 {
     fm_cartpole_free(&c->env);
+    fm_tooluse_free(&c->tu);
     fm_demos_free(&c->demos);
     fm_model_free(&c->local);
     fm_model_free(&c->pooled);
@@ -1046,7 +1127,7 @@ fm_status fm_gen_nn(MPI_Comm comm, const fm_config *cfg, const char *out_path, i
     MPI_Comm_size(comm, &c->size);
     FM_TRY(nn_setup(c, err));
     FM_TRY(nn_data(c, err));
-    fm_demos_meta meta = {.num_robots = c->size, .num_tasks = c->env.K};
+    fm_demos_meta meta = {.num_robots = c->size, .num_tasks = c->K};
     snprintf(meta.env, sizeof meta.env, "%s", fm_cfg_enum_name("env.kind", cfg->env.kind));
     FM_TRY(fm_h5_write_demos(comm, out_path, &meta, &c->demos, c->mixture, err));
     if (c->rank == 0)

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# tooluse.sh - the tool-use benchmark (issue 7, paper Sec. 4 analog in MuJoCo, docs/tooluse.md):
+# 4 tool families (hammer, wrench, spatula, knife) x instances, point-cloud policies, NP robots.
+#   oneshot  configs/tooluse.yaml for every alpha in ALPHAS and seed in SEEDS: every robot clones its
+#            own policy on its Dirichlet(alpha) mixture, the fleet is merged once by average,
+#            git_rebasin and fleet_merge, next to pooled (= joint training, the upper bound), the
+#            robots' own policies (local) and the expert;
+#   rounds   configs/tooluse_rounds.yaml at alpha ROUNDS_ALPHA for every M (fleet.local_epochs) in MS
+#            with fleet.rounds = total / M (total = its rounds x local_epochs = 40, or EPOCHS), for
+#            every method in ROUND_METHODS (fleet_merge, and average = FedAvg) and seed in SEEDS;
+# (default: both), then analysis/tooluse_report.py writes the report and the figure (with the runs of
+# the part not run this time when they are in $OUT).
+#   $OUT/tooluse_a<alpha>_s<seed>/results.h5                  one-shot runs
+#   $OUT/tooluse_rounds_m<M>_<method>_s<seed>/results.h5      iterative runs
+#   $OUT/tooluse.md, $OUT/tooluse.png                         report and figure
+# Only the config lines "  alpha:", "  robots:" (= NP), and for the rounds "  local_epochs:",
+# "  rounds:", "  methods:" are changed (and experiment name, seed, output_dir), plus the quick-mode
+# overrides below. Stops at the first failed run; each run prints its summary and its time.
+# usage: pipelines/tooluse.sh [oneshot|rounds|all]      (-h, --help: this text)
+# env:   NP=5 ALPHAS="0.1 1 10" SEEDS="1 2" MS="1 10" ROUND_METHODS="fleet_merge average"
+#        ROUNDS_ALPHA=1 ONESHOT_CONFIG=configs/tooluse.yaml ROUNDS_CONFIG=configs/tooluse_rounds.yaml
+#        FLEET=build/fleet OUT=results PYTHON=/usr/bin/python3 MPIRUN="mpirun ..."
+# quick mode (each set variable replaces the config line, in both configs):
+#        DEMOS   fleet.demos_per_robot     EPOCHS    train.epochs; the rounds' total (M must divide it)
+#        POINTS  env.tu_points (even)      ROLLOUTS  eval.rollouts
+#        TASKS   env.num_tasks
+#        QUICK=1 presets NP=2 DEMOS=4 EPOCHS=2 POINTS=32 ROLLOUTS=1 TASKS=4 MS="1 2" and OUT=results/quick
+#        (each still overridable): a smoke test of the whole pipeline in a few minutes on 2 cores.
+# Time on 2 cores (measured 2026-11-25, NP=5): a one-shot run of configs/tooluse.yaml with only 2
+# tasks took 6.3 min (local training 97 s, pooled 102 s, merging 159 s: fleet_merge ~50 s per
+# Algorithm 1 epoch at this model size, git_rebasin 1.5 s); 16 tasks add demonstrations and
+# evaluation (~8x the 6 s + 11 s measured). Estimate: ~7 min per one-shot run, ~40 min per
+# fleet_merge run at M = 1 (40 rounds of one epoch each), ~8 min at M = 10, ~6 min per average
+# run: ~3 h for everything. QUICK=1 took 1.8 min (14 runs).
+# Note: the demonstrations fail ("the expert failed 10 scenes in a row") when a robot's expert keeps
+# failing one task; the spatula expert is the weakest. A failed run stops the pipeline with its error.
+set -euo pipefail
+case "${1:-}" in
+    -h|--help)
+        sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+        exit 0 ;;
+esac
+cd "$(dirname "$0")/.."
+die() { echo "tooluse.sh: $*" >&2; exit 2; }
+if [ "${QUICK:-0}" = 1 ]; then
+    NP=${NP:-2} DEMOS=${DEMOS:-4} EPOCHS=${EPOCHS:-2} POINTS=${POINTS:-32} ROLLOUTS=${ROLLOUTS:-1}
+    TASKS=${TASKS:-4} MS=${MS:-"1 2"} OUT=${OUT:-results/quick}
+fi
+NP=${NP:-5}
+ALPHAS=${ALPHAS:-"0.1 1 10"}
+SEEDS=${SEEDS:-"1 2"}
+MS=${MS:-"1 10"}
+ROUND_METHODS=${ROUND_METHODS:-"fleet_merge average"}
+ROUNDS_ALPHA=${ROUNDS_ALPHA:-1}
+ONESHOT_CONFIG=${ONESHOT_CONFIG:-configs/tooluse.yaml}
+ROUNDS_CONFIG=${ROUNDS_CONFIG:-configs/tooluse_rounds.yaml}
+DEMOS=${DEMOS:-} EPOCHS=${EPOCHS:-} POINTS=${POINTS:-} ROLLOUTS=${ROLLOUTS:-} TASKS=${TASKS:-}
+FLEET=${FLEET:-build/fleet}
+OUT=${OUT:-results}
+PYTHON=${PYTHON:-/usr/bin/python3}
+MPIRUN=${MPIRUN:-mpirun --allow-run-as-root --oversubscribe}
+export OPENBLAS_NUM_THREADS=1
+part=${1:-all}
+[ $# -le 1 ] || die "usage: pipelines/tooluse.sh [oneshot|rounds|all]"
+case "$part" in
+    oneshot|rounds|all) ;;
+    *) die "unknown part '$part' (oneshot, rounds or all; -h for help)" ;;
+esac
+[ -x "$FLEET" ] || die "$FLEET not found (run make first)"
+
+is_num() { [[ "$1" =~ ^[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$ ]]; }
+is_int() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
+is_int "$NP" || die "NP: '$NP' is not a positive integer"
+for a in $ALPHAS $ROUNDS_ALPHA; do is_num "$a" || die "ALPHAS / ROUNDS_ALPHA: '$a' is not a number"; done
+for s in $SEEDS; do [[ "$s" =~ ^[0-9]+$ ]] || die "SEEDS: '$s' is not a non-negative integer"; done
+for m in $ROUND_METHODS; do [[ "$m" =~ ^[a-z_]+$ ]] || die "ROUND_METHODS: '$m' is not a method name"; done
+for v in DEMOS EPOCHS POINTS ROLLOUTS TASKS; do
+    [ -z "${!v}" ] || is_int "${!v}" || die "$v: '${!v}' is not a positive integer"
+done
+[ -z "$POINTS" ] || [ $((POINTS % 2)) -eq 0 ] || die "POINTS: '$POINTS' is odd (half tool, half object points)"
+[ -n "$SEEDS" ] || die "SEEDS must not be empty"
+
+# the config lines a pipeline run replaces must be there exactly once
+need_keys() { # CONFIG KEY...
+    local cfg=$1 key
+    shift
+    [ -f "$cfg" ] || die "$cfg: no such config"
+    for key in "$@"; do
+        [ "$(grep -c "^  $key: " "$cfg")" -eq 1 ] || die "$cfg: needs exactly one '  $key:' line"
+    done
+}
+cfg_value() { sed -n "s/^  $2: *\([0-9.eE+-]*\).*/\1/p" "$1" | head -1; } # CONFIG KEY
+QUICK_KEYS=(demos_per_robot epochs tu_points rollouts num_tasks)
+# the quick-mode overrides as sed arguments (EPOCHS: train.epochs; the rounds set their own)
+overrides=()
+[ -z "$DEMOS" ] || overrides+=(-e "s/^  demos_per_robot: .*/  demos_per_robot: ${DEMOS}/")
+[ -z "$POINTS" ] || overrides+=(-e "s/^  tu_points: .*/  tu_points: ${POINTS}/")
+[ -z "$ROLLOUTS" ] || overrides+=(-e "s/^  rollouts: .*/  rollouts: ${ROLLOUTS}/")
+[ -z "$TASKS" ] || overrides+=(-e "s/^  num_tasks: .*/  num_tasks: ${TASKS}/")
+overrides+=(-e "s/^  robots: .*/  robots: ${NP}/")
+
+if [ "$part" != rounds ]; then
+    need_keys "$ONESHOT_CONFIG" alpha robots "${QUICK_KEYS[@]}"
+fi
+if [ "$part" != oneshot ]; then
+    need_keys "$ROUNDS_CONFIG" alpha robots rounds local_epochs methods "${QUICK_KEYS[@]}"
+    r0=$(cfg_value "$ROUNDS_CONFIG" rounds) m0=$(cfg_value "$ROUNDS_CONFIG" local_epochs)
+    if ! is_int "$r0" || ! is_int "$m0"; then
+        die "$ROUNDS_CONFIG: fleet.rounds '$r0' / local_epochs '$m0' are not positive integers"
+    fi
+    TOTAL=${EPOCHS:-$((r0 * m0))}
+    [ -n "$MS" ] || die "MS must not be empty"
+    [ -n "$ROUND_METHODS" ] || die "ROUND_METHODS must not be empty"
+    for m in $MS; do
+        is_int "$m" || die "MS: '$m' is not a positive integer"
+        [ $((TOTAL % m)) -eq 0 ] || die "MS: M = $m does not divide the total of $TOTAL epochs (set MS or EPOCHS)"
+    done
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# shellcheck disable=SC2034 # read by lib.sh
+PIPELINE=tooluse.sh PIPELINE_TMP=$tmp
+# shellcheck source=pipelines/lib.sh
+. pipelines/lib.sh
+files=()
+start=$SECONDS
+nruns=0
+quick=""
+[ -z "$DEMOS$EPOCHS$POINTS$ROLLOUTS$TASKS" ] ||
+    quick=" (overrides:${DEMOS:+ demos_per_robot $DEMOS}${EPOCHS:+ epochs $EPOCHS}${POINTS:+ tu_points $POINTS}${ROLLOUTS:+ rollouts $ROLLOUTS}${TASKS:+ num_tasks $TASKS})"
+
+oneshot() {
+    local alpha seed epochs=()
+    [ -z "$EPOCHS" ] || epochs=(-e "s/^  epochs: .*/  epochs: ${EPOCHS}/")
+    echo "== one-shot: $ONESHOT_CONFIG, alpha in $ALPHAS, seeds $SEEDS, $NP robots$quick"
+    for alpha in $ALPHAS; do
+        for seed in $SEEDS; do
+            run_variant "$ONESHOT_CONFIG" "a${alpha}_s${seed}" "$seed" "$NP" "${overrides[@]}" "${epochs[@]}" \
+                -e "s/^  alpha: .*/  alpha: ${alpha}/"
+            files+=("$RUN_RESULT")
+            nruns=$((nruns + 1))
+        done
+    done
+}
+
+iterative() {
+    local m method seed rounds
+    echo "== iterative: $ROUNDS_CONFIG, M in $MS ($TOTAL epochs in total), methods $ROUND_METHODS," \
+         "alpha $ROUNDS_ALPHA, seeds $SEEDS, $NP robots$quick"
+    for m in $MS; do
+        rounds=$((TOTAL / m))
+        for method in $ROUND_METHODS; do
+            for seed in $SEEDS; do
+                run_variant "$ROUNDS_CONFIG" "m${m}_${method}_s${seed}" "$seed" "$NP" "${overrides[@]}" \
+                    -e "s/^  local_epochs: .*/  local_epochs: ${m}/" -e "s/^  rounds: .*/  rounds: ${rounds}/" \
+                    -e "s/^  methods: .*/  methods: [${method}]/" -e "s/^  alpha: .*/  alpha: ${ROUNDS_ALPHA}/" \
+                    -e "s/^  epochs: .*/  epochs: ${TOTAL}/"
+                files+=("$RUN_RESULT")
+                nruns=$((nruns + 1))
+            done
+        done
+    done
+}
+
+# the part not run this time enters the report when its results are in $OUT
+add_existing() { # CONFIG GLOB-SUFFIX
+    local name f
+    name=$(config_name "$1")
+    for f in "$OUT/${name}"$2/results.h5; do
+        if [ -f "$f" ]; then files+=("$f"); fi
+    done
+    return 0
+}
+
+case "$part" in
+    oneshot) oneshot; add_existing "$ROUNDS_CONFIG" "_m[0-9]*_*_s[0-9]*" ;;
+    rounds) iterative; add_existing "$ONESHOT_CONFIG" "_a[0-9]*_s[0-9]*" ;;
+    all) oneshot; iterative ;;
+esac
+"$PYTHON" analysis/tooluse_report.py "${files[@]}" --md "$OUT/tooluse.md" --png "$OUT/tooluse.png"
+cat "$OUT/tooluse.md"
+echo "figure: $OUT/tooluse.png   report: $OUT/tooluse.md   ($((SECONDS - start)) s, $nruns runs this time," \
+     "${#files[@]} in the report)"

@@ -1,0 +1,141 @@
+/* fleet_render.c - `fleet render`: PNG frames of one tool-use episode (the expert or a saved
+ * policy) through OSMesa offscreen rendering, for inspection (docs/tooluse.md). Serial. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "env/render.h"
+#include "env/tooluse.h"
+#include "fleet/fleet.h"
+#include "fleet/fleet_model.h"
+#include "io/h5io.h"
+#include "nn/nn.h"
+
+/* The config: from a results file's /config, or a config file itself. */
+static fm_status load_source(const char *src, fm_config *cfg, int *is_results, fm_err *err)
+{
+    fm_status status = FM_OK;
+    char *text = NULL;
+    size_t n = strlen(src);
+    *is_results = n > 3 && !strcmp(src + n - 3, ".h5");
+    if (*is_results) {
+        FM_TRY(fm_h5_read_text(src, "/config", &text, err));
+        FM_TRY(fm_cfg_load_string(text, src, cfg, err));
+    } else {
+        FM_TRY(fm_cfg_load_file(src, cfg, err));
+    }
+    FM_CHECK(cfg->env.kind == FM_ENV_TOOLUSE, FM_EINVAL, "%s: env.kind is %s; fleet render shows tool-use episodes",
+             src, fm_cfg_enum_name("env.kind", cfg->env.kind));
+cleanup:
+    free(text);
+    return status;
+}
+
+/* "pooled", "merged/<method>" or "local/<robot>" -> HDF5 group and row. */
+static fm_status policy_group(const char *policy, char *group, size_t cap, int *row, fm_err *err)
+{
+    fm_status status = FM_OK;
+    *row = -1;
+    if (!strcmp(policy, "pooled")) {
+        snprintf(group, cap, "/models/pooled");
+    } else if (!strncmp(policy, "merged/", 7) && policy[7]) {
+        snprintf(group, cap, "/models/%s", policy);
+    } else if (!strncmp(policy, "local/", 6) && policy[6]) {
+        char *end;
+        long r = strtol(policy + 6, &end, 10);
+        FM_CHECK(*end == '\0' && r >= 0 && r < 100000, FM_EINVAL, "--policy %s: expected local/<robot index>", policy);
+        snprintf(group, cap, "/models/local");
+        *row = (int)r;
+    } else {
+        FM_CHECK(0, FM_EINVAL, "--policy %s: expected expert, pooled, merged/<method> or local/<robot>", policy);
+    }
+cleanup:
+    return status;
+}
+
+fm_status fm_fleet_render(const fm_render_opts *o, fm_err *err)
+{
+    fm_status status = FM_OK;
+    fm_config *cfg = NULL;
+    fm_tooluse env = {0};
+    fm_tu_episode *e = NULL;
+    fm_renderer *ren = NULL;
+    fm_model model = {0};
+    fm_nn_runner *run = NULL;
+    unsigned char *rgb = NULL;
+    double *obs = NULL;
+    int is_results = 0, expert = !o->policy || !strcmp(o->policy, "expert");
+    FM_ALLOC(cfg, 1);
+    FM_TRY(load_source(o->source, cfg, &is_results, err));
+    FM_CHECK(o->width >= 16 && o->width <= 1280 && o->height >= 16 && o->height <= 960, FM_EINVAL,
+             "--size %dx%d: width must be in [16, 1280] and height in [16, 960]", o->width, o->height);
+    FM_CHECK(expert || is_results, FM_EINVAL, "--policy %s needs a results file (.h5), not a config", o->policy);
+    FM_TRY(fm_tooluse_build(cfg, &env, err));
+    FM_CHECK(o->task >= 0 && o->task < env.K, FM_EINVAL, "--task %d: the config has tasks 0..%d", o->task, env.K - 1);
+    if (!expert) {
+        char group[256];
+        int row;
+        FM_TRY(policy_group(o->policy, group, sizeof group, &row, err));
+        fm_err lerr;
+        fm_err_clear(&lerr);
+        FM_CHECK(fm_model_load(o->source, group, row, &model, &lerr) == FM_OK, FM_EINVAL,
+                 "--policy %s: %s has no such policy (%s)", o->policy, o->source, lerr.msg);
+        FM_CHECK(fm_nn_obs_dim(&model.spec) == fm_tooluse_obs_dim(&env), FM_EDATA,
+                 "%s %s: the policy observes %d values, the config's tool-use observation has %d", o->source, group,
+                 fm_nn_obs_dim(&model.spec), fm_tooluse_obs_dim(&env));
+        FM_TRY(fm_nn_runner_create(&model, &run, err));
+        fm_nn_runner_reset(run);
+    }
+    errno = 0;
+    FM_CHECK(mkdir(o->out_dir, 0777) == 0 || errno == EEXIST, FM_EIO, "%s: cannot create the directory: %s",
+             o->out_dir, strerror(errno));
+    fm_rng r;
+    fm_rng_seed(&r, (uint64_t)o->seed, FM_RANK_SHARED, FM_STREAM_EVAL);
+    FM_TRY(fm_tu_episode_open(&env, o->task, &r, &e, err));
+    if (expert)
+        FM_TRY(fm_tu_expert_plan(e, err));
+    void *mm, *md;
+    fm_tu_episode_mj(e, &mm, &md);
+    FM_TRY(fm_render_open(&ren, mm, o->width, o->height, err));
+    FM_ALLOC(rgb, (size_t)o->width * o->height * 3);
+    FM_ALLOC(obs, fm_tooluse_obs_dim(&env));
+    int frames = 0, success = 0;
+    for (int t = 0; t <= env.horizon; t++) {
+        char path[4200];
+        if (o->camera[0])
+            FM_TRY(fm_render_frame_camera(ren, mm, md, o->camera, rgb, err));
+        else {
+            const double look[3] = {0.45, 0.0, 0.1};
+            FM_TRY(fm_render_frame(ren, mm, md, look, 1.3, 150.0, -25.0, rgb, err));
+        }
+        snprintf(path, sizeof path, "%s/frame_%04d.png", o->out_dir, t);
+        FM_TRY(fm_png_write(path, rgb, o->width, o->height, err));
+        frames++;
+        if (t == env.horizon || success)
+            break;
+        double a[FM_TU_ACT_DIM];
+        fm_tu_observe(e, &r, obs);
+        if (expert) {
+            if (!fm_tu_expert_act(e, a))
+                break;
+        } else {
+            fm_nn_runner_act(run, obs, a);
+        }
+        if (fm_tu_step(e, a))
+            break;
+        success = fm_tu_success(e);
+    }
+    if (!o->quiet)
+        printf("%s, task %d (%s), seed %lld: %d frames in %s/, %s after %d actions (progress %.4f)\n",
+               expert ? "expert" : o->policy, o->task, fm_tooluse_tool(&env, o->task)->name, (long long)o->seed,
+               frames, o->out_dir, success ? "success" : "no success", frames - 1, fm_tu_progress(e));
+cleanup:
+    free(rgb), free(obs), free(cfg);
+    fm_render_close(ren);
+    fm_tu_episode_close(e);
+    fm_nn_runner_free(run);
+    fm_model_free(&model);
+    fm_tooluse_free(&env);
+    return status;
+}

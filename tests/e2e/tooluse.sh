@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# tooluse.sh - the tool-use benchmark end to end (env.kind: tooluse, docs/tooluse.md): a tiny run on
+# 2 ranks (merged scores in [0, 1], the expert scored, the results layout), determinism of two runs,
+# `fleet render` of the expert (from the config) and of a merged policy (from the results file), the
+# errors of `fleet render` (unknown policy, task out of range, another env.kind) and of an odd
+# env.tu_points, a run with merging rounds, analysis/tooluse_report.py on the runs, and
+# pipelines/tooluse.sh --help.
+set -euo pipefail
+source "$(dirname "$0")/lib.bash"
+
+# Tiny tool use: 4 tasks (one per family), 3 demos of at most 40 steps per robot, 32 points,
+# 2 epochs, 1 episode per task; a few seconds on 2 ranks.
+TINY_TU=(
+    experiment.name=tiny_tu experiment.seed=1
+    env.kind=tooluse env.num_tasks=4 env.horizon=40 env.tu_points=32
+    fleet.demos_per_robot=3
+    policy.arch=mlp policy.layers=2 policy.width=32 policy.activation=relu
+    policy.enc_layers=2 policy.enc_width=16
+    train.epochs=2 train.batch_size=8
+    "merge.methods=[average, fleet_merge]" merge.fm_epochs=1 merge.fm_steps=5
+    eval.rollouts=1
+)
+N=2 K=4
+RES=$TMP/out/results.h5
+GROUPS_COMPARED=(/config /system /fleet /models /merge /eval)
+
+# py_check DESC SCRIPT ARG...: the Python SCRIPT (sys, os, h5py and numpy as np imported; the ARGs
+# in sys.argv[1:]) exits 0 and prints exactly "ok"; anything else it prints is the diagnostic.
+py_check() {
+    local desc=$1 script=$2
+    shift 2
+    run_cmd "$PYTHON" -c "import sys, os, h5py, numpy as np
+$script" "$@"
+    if [[ $RC == 0 && $(cat "$OUT") == ok ]]; then
+        pass "$desc"
+    else
+        local diag
+        mapfile -t diag < <(head -n 8 "$OUT" "$ERR")
+        fail "$desc" "got:  exit $RC" "want: exit 0 and the output 'ok'" "${diag[@]}"
+    fi
+}
+
+# PNG frames in DIR: at least one frame_NNNN.png, every one with the PNG signature and W x H.
+PNG_CHECK="
+d, w, h = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+names = sorted(os.listdir(d)) if os.path.isdir(d) else []
+bad = [n for n in names if not (n.startswith('frame_') and n.endswith('.png'))]
+for n in names:
+    b = open(os.path.join(d, n), 'rb').read(24)
+    if b[:8] != b'\\x89PNG\\r\\n\\x1a\\n':
+        bad.append('%s: signature %r' % (n, b[:8]))
+    elif (int.from_bytes(b[16:20], 'big'), int.from_bytes(b[20:24], 'big')) != (w, h):
+        bad.append('%s: %dx%d' % (n, int.from_bytes(b[16:20], 'big'), int.from_bytes(b[20:24], 'big')))
+print('ok' if names and not bad else 'frames %s; bad: %s' % (names[:5], bad[:5]))"
+
+# ---- the run ----
+
+write_config tiny.yaml "${TINY_TU[@]}"
+run_fleet $N run tiny.yaml --output "$RES"
+check_rc "tiny tool-use run on $N ranks exits 0" 0
+cp "$OUT" summary.txt
+check_matches "summary names the experiment, robots and tool-use tasks" summary.txt \
+    "^tiny_tu: $N robots, $K tool-use tasks, mlp 2x32 relu, "
+for policy in average fleet_merge pooled expert; do
+    check_matches "summary table has a row for $policy" summary.txt "^  $policy +[0-9.]+% +[0-9.]+% "
+done
+check_exists "results file exists" "$RES"
+check_no_tmp "no .tmp file is left" "$TMP"
+
+run_fleet 0 info "$RES"
+check_rc "fleet info results.h5 exits 0" 0
+cp "$OUT" info.txt
+check_contains "fleet info shows the root attribute env = tooluse" info.txt '@env: string[8] = "tooluse"'
+for policy in average fleet_merge pooled expert; do
+    for s in success touched shortfall; do
+        check_matches "fleet info: /eval/$policy/$s is float64 [$K]" info.txt "^/eval/$policy/$s: float64 \[$K\]( |$)"
+    done
+done
+check_matches "fleet info: /eval/local/success is float64 [$N, $K]" info.txt \
+    "^/eval/local/success: float64 \[$N, $K\]( |$)"
+check_matches "fleet info: /system/tasks is float64 [$K, 9]" info.txt "^/system/tasks: float64 \[$K, 9\]( |$)"
+
+py_check "/eval/fleet_merge/success has $K entries in [0, 1] (fractions of 1 episode), so has /eval/expert/success" "
+f = h5py.File(sys.argv[1], 'r')
+bad = []
+for pol in ('fleet_merge', 'expert'):
+    v = f['eval/%s/success' % pol][()]
+    if v.shape != (int(sys.argv[2]),) or not np.all((v == 0) | (v == 1)):
+        bad.append('/eval/%s/success = %s' % (pol, v.tolist()))
+print('\n'.join(bad) or 'ok')" "$RES" "$K"
+
+py_check "/system/tasks: task h is family h % 4 (column 'family')" "
+t = h5py.File(sys.argv[1], 'r')['system/tasks']
+cols = t.attrs['columns']
+cols = (cols.decode() if isinstance(cols, bytes) else cols).split(',')
+fam = t[:, cols.index('family')] if 'family' in cols else None
+print('ok' if fam is not None and fam.tolist() == [h % 4 for h in range(len(fam))] else 'columns %s, family %s' % (cols, fam))" "$RES"
+
+# ---- determinism ----
+
+run_fleet $N run tiny.yaml --quiet --output b.h5
+check_rc "second run of the same config exits 0" 0
+for g in "${GROUPS_COMPARED[@]}"; do
+    run_cmd h5diff -r "$RES" b.h5 "$g" "$g"
+    if [[ $RC == 0 ]]; then
+        pass "two runs, same seed: $g is identical"
+    else
+        mapfile -t diag < <(head -n 8 "$OUT" "$ERR")
+        fail "two runs, same seed: $g is identical" "got:  h5diff exit $RC" "want: h5diff exit 0" "${diag[@]}"
+    fi
+done
+
+# ---- fleet render ----
+
+run_fleet 0 render tiny.yaml --task 0 --seed 1 --out expert_frames --size 64x48
+check_rc "fleet render of the expert from the config exits 0" 0
+check_matches "fleet render reports the frames it wrote" "$OUT" '^expert, task 0 \(hammer-0\), seed 1: [0-9]+ frames in '
+py_check "expert frames are 64x48 PNG files" "$PNG_CHECK" expert_frames 64 48
+
+run_fleet 0 render "$RES" --task 1 --seed 1 --policy merged/fleet_merge --out merged_frames --size 64x48
+check_rc "fleet render --policy merged/fleet_merge from the results file exits 0" 0
+check_matches "fleet render names the policy" "$OUT" '^merged/fleet_merge, task 1 \(wrench-0\), seed 1: [0-9]+ frames'
+py_check "merged/fleet_merge frames are 64x48 PNG files" "$PNG_CHECK" merged_frames 64 48
+
+run_fleet 0 render "$RES" --task 0 --policy bogus --out bad_frames
+check_rc "fleet render --policy bogus: exit 2" 2
+check_contains "fleet render --policy bogus: the message names the policy and the choices" "$ERR" \
+    "--policy bogus: expected expert, pooled, merged/<method> or local/<robot>"
+run_fleet 0 render "$RES" --task 0 --policy merged/sinkhorn_rebasin --out bad_frames
+check_rc_nonzero "fleet render --policy merged/sinkhorn_rebasin (not in the file): non-zero exit"
+check_contains "fleet render --policy merged/sinkhorn_rebasin: the message names the missing model" "$ERR" \
+    "/models/merged/sinkhorn_rebasin"
+run_fleet 0 render "$RES" --task $K --out bad_frames
+check_rc "fleet render --task $K (out of range): exit 2" 2
+check_contains "fleet render --task $K: the message gives the range" "$ERR" "--task $K: the config has tasks 0..$((K - 1))"
+write_config cp.yaml experiment.name=cp env.kind=cartpole env.num_tasks=2 env.horizon=20 policy.arch=rnn
+run_fleet 0 render cp.yaml --task 0 --out bad_frames
+check_rc "fleet render of a cart-pole config: exit 2" 2
+check_contains "fleet render of a cart-pole config: the message names env.kind" "$ERR" \
+    "cp.yaml: env.kind is cartpole; fleet render shows tool-use episodes"
+check_absent "failed renders create no output directory" bad_frames
+
+# ---- config error: odd env.tu_points ----
+
+write_config odd.yaml "${TINY_TU[@]}" env.tu_points=33
+run_fleet $N run odd.yaml --output "$TMP/bad/results.h5"
+check_rc "env.tu_points 33: exit 2" 2
+check_matches "env.tu_points 33: the error names env.tu_points at its place" "$ERR" \
+    '^fleet: error: odd\.yaml:[0-9]+:[0-9]+: env\.tu_points: got 33, expected an even number'
+check_eq "env.tu_points 33: the error is printed once" "$(grep -c '^fleet: error: ' "$ERR")" 1
+check_absent "env.tu_points 33: no output directory" "$TMP/bad"
+
+# ---- merging rounds ----
+
+write_config rounds.yaml "${TINY_TU[@]}" experiment.name=tiny_tu_rounds fleet.rounds=2 fleet.local_epochs=1 \
+    fleet.participation=1.0 "merge.methods=[fleet_merge]" eval.round_rollouts=1
+run_fleet $N run rounds.yaml --quiet --output rounds.h5
+check_rc "tool-use run with 2 merging rounds exits 0" 0
+py_check "/rounds/merged_success [2] in [0, 1], /rounds/merged_bc_loss [2] finite" "
+f = h5py.File(sys.argv[1], 'r')
+s, l = f['rounds/merged_success'][()], f['rounds/merged_bc_loss'][()]
+ok = s.shape == (2,) and l.shape == (2,) and np.all((s >= 0) & (s <= 1)) and np.all(np.isfinite(l))
+print('ok' if ok else 'merged_success %s, merged_bc_loss %s' % (s.tolist(), l.tolist()))" rounds.h5
+
+# ---- the report and the pipeline's help ----
+
+run_cmd "$PYTHON" "$ROOT/analysis/tooluse_report.py" "$RES" b.h5 --md report/tooluse.md
+check_rc "analysis/tooluse_report.py on two runs of the same seed: exit 2" 2
+check_contains "analysis/tooluse_report.py: the message says a seed is given twice" "$ERR" "a seed is given twice"
+run_cmd "$PYTHON" "$ROOT/analysis/tooluse_report.py" "$RES" rounds.h5 --md report/tooluse.md
+check_rc "analysis/tooluse_report.py on the one-shot and the rounds run exits 0" 0
+check_exists "the report is written" report/tooluse.md
+check_exists "the figure is written next to it" report/tooluse.png
+check_matches "the report has the fleet_merge success row" report/tooluse.md '^\| fleet_merge \| [0-9.]+% \|'
+check_matches "the report has the per-family table" report/tooluse.md '^\| policy \| hammer \(1 task\) \| wrench'
+check_matches "the report has the iterative row (fleet_merge, M = 1, 2 rounds)" report/tooluse.md \
+    '^\| fleet_merge \| 1 \| 2 \| 1 \| 1 \| [0-9.]+% \| [0-9.]+% \| [0-9.]+ \|'
+run_cmd "$PYTHON" "$ROOT/analysis/tooluse_report.py" missing.h5 --md report/x.md
+check_rc "analysis/tooluse_report.py on a missing file: exit 2" 2
+check_contains "analysis/tooluse_report.py names the missing file" "$ERR" "missing.h5: no such file"
+run_cmd "$PYTHON" "$ROOT/analysis/tooluse_report.py" tiny.yaml --md report/x.md
+check_rc "analysis/tooluse_report.py on a non-HDF5 file: exit 2" 2
+
+run_cmd "$ROOT/pipelines/tooluse.sh" --help
+check_rc "pipelines/tooluse.sh --help exits 0" 0
+check_contains "pipelines/tooluse.sh --help shows the usage" "$OUT" "usage: pipelines/tooluse.sh [oneshot|rounds|all]"
+check_contains "pipelines/tooluse.sh --help documents the quick mode" "$OUT" "QUICK=1"
+run_cmd "$ROOT/pipelines/tooluse.sh" -h
+check_rc "pipelines/tooluse.sh -h exits 0" 0
+run_cmd "$ROOT/pipelines/tooluse.sh" bogus
+check_rc "pipelines/tooluse.sh bogus: exit 2" 2
+check_contains "pipelines/tooluse.sh bogus: the message names the part" "$ERR" "unknown part 'bogus'"
+
+finish
