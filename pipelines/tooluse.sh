@@ -16,7 +16,9 @@
 # Only the config lines "  alpha:", "  robots:" (= NP), and for the rounds "  local_epochs:",
 # "  rounds:", "  methods:" are changed (and experiment name, seed, output_dir), plus the quick-mode
 # overrides below. Stops at the first failed run; each run prints its summary and its time.
-# usage: pipelines/tooluse.sh [oneshot|rounds|all]      (-h, --help: this text)
+#   expert   build/bench/bench_tooluse: the expert's success per family over SCENES (100) random scenes
+#            per task -> $OUT/tooluse_expert.md (exit 3 of the benchmark = the 90% target is missed)
+# usage: pipelines/tooluse.sh [expert|oneshot|rounds|all]      (-h, --help: this text)
 # env:   NP=5 ALPHAS="0.1 1 10" SEEDS="1 2" MS="1 10" ROUND_METHODS="fleet_merge average"
 #        ROUNDS_ALPHA=1 ONESHOT_CONFIG=configs/tooluse.yaml ROUNDS_CONFIG=configs/tooluse_rounds.yaml
 #        FLEET=build/fleet OUT=results PYTHON=/usr/bin/python3 MPIRUN="mpirun ..."
@@ -61,11 +63,25 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 MPIRUN=${MPIRUN:-mpirun --allow-run-as-root --oversubscribe}
 export OPENBLAS_NUM_THREADS=1
 part=${1:-all}
-[ $# -le 1 ] || die "usage: pipelines/tooluse.sh [oneshot|rounds|all]"
+[ $# -le 1 ] || die "usage: pipelines/tooluse.sh [expert|oneshot|rounds|all]"
 case "$part" in
-    oneshot|rounds|all) ;;
-    *) die "unknown part '$part' (oneshot, rounds or all; -h for help)" ;;
+    expert|oneshot|rounds|all) ;;
+    *) die "unknown part '$part' (expert, oneshot, rounds or all; -h for help)" ;;
 esac
+BENCH=${BENCH:-build/bench/bench_tooluse}
+SCENES=${SCENES:-100}
+# expert: the keypoint expert's success per family over SCENES random scenes per task
+if [ "$part" = expert ] || [ "$part" = all ]; then
+    [ -x "$BENCH" ] || make -s "$BENCH" || die "cannot build $BENCH"
+    [[ "$SCENES" =~ ^[1-9][0-9]*$ ]] || die "SCENES: '$SCENES' is not a positive integer"
+    mkdir -p "$OUT"
+    echo "== expert: $SCENES scenes per task, 4 families x 4 instances"
+    status=0
+    "$BENCH" --scenes "$SCENES" --md "$OUT/tooluse_expert.md" || status=$?
+    [ "$status" -eq 0 ] || [ "$status" -eq 3 ] || die "$BENCH failed (exit $status)"
+    cat "$OUT/tooluse_expert.md"
+    [ "$part" = all ] || exit 0
+fi
 [ -x "$FLEET" ] || die "$FLEET not found (run make first)"
 
 is_num() { [[ "$1" =~ ^[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$ ]]; }
