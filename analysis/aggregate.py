@@ -16,7 +16,9 @@ a note on stderr) and writes one row per point, ordered by index:
                                                    inf = some task not stabilized, kept as inf);
                                                    neural (env cartpole): balance_<policy> and
                                                    cost_<policy> = mean of /eval/<policy>/balance
-                                                   and /eval/<policy>/cost.
+                                                   and /eval/<policy>/cost;
+                                                   tool use (env tooluse): success_<policy> and
+                                                   shortfall_<policy> likewise.
 For the per-robot policy `local` ([N, K]) the mean is over robots and tasks. NaN entries (e.g. a
 task-specific policy of a task without data) are left out of the mean; a score a point does not
 have is an empty cell.
@@ -50,7 +52,7 @@ import yaml
 
 ROOT_ATTRS = ("experiment", "env", "num_robots", "num_tasks")
 # score datasets per environment: (dataset under /eval/<policy>/, column prefix)
-SCORES = {"lqg": ("rel_exact",), "cartpole": ("balance", "cost")}
+SCORES = {"lqg": ("rel_exact",), "cartpole": ("balance", "cost"), "tooluse": ("success", "shortfall")}
 
 
 def note(msg):
@@ -147,7 +149,9 @@ def find_points(results_dir):
 SEED = "experiment.seed"
 GROUP_TITLES = {"rel_exact": ("rel_exact: exact cost / optimal cost", "mean over tasks (1 = optimal)"),
                 "balance": ("balance: episodes balanced", "fraction (higher is better)"),
-                "cost": ("cost: quadratic cost per step", "mean over tasks (lower is better)")}
+                "cost": ("cost: quadratic cost per step", "mean over tasks (lower is better)"),
+                "success": ("success: tool-use episodes solved", "fraction (higher is better)"),
+                "shortfall": ("shortfall: 1 - progress / threshold", "mean over tasks (lower is better)")}
 LINESTYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1, 1, 1)), "v"),
               ((0, (1, 3)), "P")]
 
