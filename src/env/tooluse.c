@@ -333,8 +333,10 @@ static char *mjcf_scene(const fm_tu_tool *t)
 {
     sbuf tool = {0}, b = {0};
     mjcf_tool(&tool, t);
-    if (tool.oom)
+    if (tool.oom) {
+        free(tool.s);
         return NULL;
+    }
     sb_printf(&b,
         "<mujoco model=\"fleet_tooluse_%s\">\n"
         "<compiler autolimits=\"true\" angle=\"radian\"/>\n"
@@ -390,13 +392,13 @@ static char *mjcf_scene(const fm_tu_tool *t)
 
 /* ---------------------------------------------------------------- MuJoCo error capture */
 
-static char mj_last_error[512];
-static void mj_error_capture(const char *msg)
-{
-    snprintf(mj_last_error, sizeof mj_last_error, "%s", msg);
-}
-
-static void mj_warning_ignore(const char *msg) { (void)msg; /* instability shows in d->warning */ }
+/* MuJoCo's warnings (e.g. "Linesearch objective is not convex") would be printed on stdout by the
+ * default handler; the ones that matter (bad qpos / qvel / qacc) are read from d->warning after
+ * every step instead. MuJoCo's errors keep their default handler (print and exit): they only
+ * come from running out of memory in mj_makeData / mj_copyModel, and a handler that returned would
+ * let MuJoCo continue on a NULL buffer. Scene compile errors come back through mj_loadXML's
+ * error buffer. */
+static void mj_warning_ignore(const char *msg) { (void)msg; }
 
 static mjModel *load_xml(const char *xml, char *errbuf, int errsz)
 {
@@ -651,7 +653,6 @@ fm_status fm_tooluse_build_tools(const fm_tu_tool *tools, int K, int horizon, in
              ">= 2 (half tool, half object), got %d", npoints);
     FM_CHECK(horizon >= 1, FM_EINVAL, "tool use: horizon must be >= 1, got %d", horizon);
     FM_CHECK(isfinite(point_noise) && point_noise >= 0, FM_EINVAL, "tool use: point noise must be >= 0");
-    mju_user_error = mj_error_capture;
     mju_user_warning = mj_warning_ignore;
     env->K = K;
     env->horizon = horizon;
@@ -790,9 +791,9 @@ fm_status fm_tu_episode_open(const fm_tooluse *env, int h, fm_rng *r, fm_tu_epis
     mj_forward(m, e->d);
     for (int j = 0; j < FM_TU_NJOINT; j++)
         e->q_rest[j] = q0[j];
+    /* progress is measured from the start: the joints' initial values are the baseline */
     e->progress0 = 0;
     e->progress0 = fm_tu_progress(e);
-    e->start_z = t->tool.family == FM_TU_SPATULA ? e->d->qpos[m->jnt_qposadr[t->jnt_obj[0]] + 2] : 0;
     *out = e;
     e = NULL;
 cleanup:
@@ -875,7 +876,7 @@ double fm_tu_progress(const fm_tu_episode *e)
     switch (t->tool.family) {
     case FM_TU_HAMMER: v = -d->qpos[m->jnt_qposadr[t->jnt_obj[0]]]; break;
     case FM_TU_WRENCH: v = fabs(d->qpos[m->jnt_qposadr[t->jnt_obj[0]]]); break;
-    case FM_TU_SPATULA: v = d->qpos[m->jnt_qposadr[t->jnt_obj[0]] + 2] - e->start_z; break;
+    case FM_TU_SPATULA: v = d->qpos[m->jnt_qposadr[t->jnt_obj[0]] + 2]; break;
     case FM_TU_KNIFE:
         v = d->qpos[m->jnt_qposadr[t->jnt_obj[1]]] - d->qpos[m->jnt_qposadr[t->jnt_obj[0]]];
         break;
@@ -1040,7 +1041,8 @@ int fm_tu_step(fm_tu_episode *e, const double action[FM_TU_ACT_DIM])
         mj_step2(e->m, e->d);
         if (!e->touched)
             check_contacts(e);
-        if (e->d->warning[mjWARN_BADQACC].number > 0) {
+        const mjWarningStat *w = e->d->warning; /* MuJoCo reset the state: the episode is over */
+        if (w[mjWARN_BADQACC].number > 0 || w[mjWARN_BADQPOS].number > 0 || w[mjWARN_BADQVEL].number > 0) {
             e->unstable = 1;
             return 1;
         }
@@ -1068,7 +1070,7 @@ void fm_tooluse_episode(const fm_tooluse *env, int h, const fm_policy_fn *pi, fm
     double *obs = NULL, a[FM_TU_ACT_DIM];
     memset(out, 0, sizeof *out);
     out->cost = 1.0;
-    if (fm_tu_episode_open(env, h, r, &e, &err) != FM_OK)
+    if (fm_tu_episode_open(env, h, r, &e, &err) != FM_OK) /* out of memory or a bad task: scored a failure */
         return;
     obs = malloc(sizeof(double) * (size_t)fm_tooluse_obs_dim(env));
     if (!obs)

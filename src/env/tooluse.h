@@ -129,9 +129,11 @@ void fm_tu_episode_close(fm_tu_episode *e);
 /* Current observation (obs_dim doubles; draws the point noise from r). */
 void fm_tu_observe(fm_tu_episode *e, fm_rng *r, double *obs);
 /* Apply one action (clipped to the bounds; non-finite components count as 0). Returns 1 if the
- * simulation became unstable (MuJoCo warning), else 0. */
+ * simulation became unstable (MuJoCo's bad qpos / qvel / qacc warning: MuJoCo then resets the
+ * state, so the episode is over), else 0. */
 int fm_tu_step(fm_tu_episode *e, const double action[FM_TU_ACT_DIM]);
-/* Success detector of the task family (state criterion and tool-object contact so far). */
+/* Success detector of the task family: state criterion, tool-object contact so far, and a stable
+ * simulation (no MuJoCo bad-state warning in this episode). */
 int fm_tu_success(const fm_tu_episode *e);
 /* The task-specific progress measure: pin depth (m), nut angle (rad), lift (m), separation gain (m). */
 double fm_tu_progress(const fm_tu_episode *e);
@@ -161,7 +163,7 @@ void fm_tooluse_episode(const fm_tooluse *env, int h, const fm_policy_fn *pi, fm
 /* Demonstrations: trajectory i runs task tasks[i] with the expert; failed expert episodes are
  * re-drawn from the continuing stream (up to 10 tries, then FM_ENUMERIC naming the task). The
  * recorded length is the expert's plan length (<= horizon); obs_dim = fm_tooluse_obs_dim, act_dim 6.
- * If attempts/successes are non-NULL they receive the totals (expert success statistics). */
+ * If attempts is non-NULL it receives the number of scenes tried (on success only). */
 fm_status fm_tooluse_generate(const fm_tooluse *env, const int *tasks, int n_traj, fm_rng *r,
                               fm_demos *out, int *attempts, fm_err *err);
 

@@ -39,7 +39,7 @@ struct fm_tu_episode {
     mjData *d, *dk;      /* simulation state; scratch data for the expert's kinematics */
     mjtNum *jac, *minvjt;/* controller scratch [6][nv] each (one allocation at jac) */
     double q_rest[FM_TU_NJOINT]; /* null-space posture */
-    double obj_pos[2], obj_yaw, start_z, progress0;
+    double obj_pos[2], obj_yaw, progress0; /* progress0: the progress measure at the start */
     double dir[3];       /* expert: push / sweep direction (world) */
     int touched, unstable, steps;
     fm_tu_waypoint *plan; /* expert plan */
