@@ -766,6 +766,7 @@ fm_status fm_tu_episode_open(const fm_tooluse *env, int h, fm_rng *r, fm_tu_epis
             for (int i = 0; i < 3; i++)
                 m->body_inertia[3 * b + i] *= mscale;
         }
+    mj_setConst(m, e->d); /* derived constants (invweight0 ...) follow the randomized masses */
     mj_resetData(m, e->d);
     for (int j = 0; j < FM_TU_NJOINT; j++)
         e->d->qpos[j] = q0[j];
