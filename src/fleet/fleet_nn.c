@@ -10,6 +10,7 @@
 
 #include "env/cartpole.h"
 #include "env/tooluse.h"
+#include "fleet/fleet_ckpt.h"
 #include "fleet/fleet_common.h"
 #include "fleet/fleet_model.h"
 #include "io/h5io.h"
@@ -300,6 +301,15 @@ static int fault_injected(const nn_ctx *c, int r)
     return f && sscanf(f, "%d,%d", &robot, &round) == 2 && robot == c->rank && round == r + 1;
 }
 
+/* Tests only: FLEET_STOP_AFTER="ROUND" (1-based) ends the run with an error right after that
+ * round's checkpoint, leaving the checkpoint as a crash would. Unset in normal use. */
+static int stop_requested(int r)
+{
+    const char *f = getenv("FLEET_STOP_AFTER");
+    int round = -1;
+    return f && sscanf(f, "%d", &round) == 1 && round == r + 1;
+}
+
 static int model_finite(const fm_model *m, double loss)
 {
     if (!isfinite(loss))
@@ -390,85 +400,49 @@ typedef struct round_state {
 
 static void ckpt_path(const nn_ctx *c, char *buf, size_t cap) { snprintf(buf, cap, "%s.ckpt", c->out_path); }
 
+/* The checkpoint's shape for this run (fleet_ckpt.h); config is the caller's resolved config text. */
+static fm_ckpt_shape ckpt_shape(const nn_ctx *c, const round_state *st, const char *config)
+{
+    return (fm_ckpt_shape){.config = config, .nranks = c->size, .rank = c->rank, .rounds = c->cfg->fleet.rounds,
+                           .round_cols = ROUND_COUNT, .max_count_col = ROUND_PARTICIPANTS,
+                           /* scores are NaN when eval.round_rollouts is 0 */
+                           .nan_ok_cols = 1u << ROUND_BALANCE | 1u << ROUND_COST,
+                           .nparams = st->robot->layout.total};
+}
+
 static fm_status ckpt_write(nn_ctx *c, const round_state *st, int done, fm_err *err)
 {
     fm_status status = FM_OK;
-    fm_h5 *h = NULL;
-    char path[1100];
-    int R = c->cfg->fleet.rounds;
-    int64_t P = (int64_t)st->robot->layout.total;
-    double t = (double)st->adam->t;
+    char path[1100], *config = NULL;
     ckpt_path(c, path, sizeof path);
-    FM_TRY(fm_h5_create(c->comm, path, &h, err));
-    FM_TRY(fm_h5_attr_text(h, "/", "kind", "fleetmerge-checkpoint", err));
-    FM_TRY(fm_h5_attr_i64(h, "/", "rounds_done", done, err));
-    FM_TRY(fm_fleet_write_config(h, c->cfg, err));
-    FM_TRY(fm_h5_write_rows_f32(h, "/robot/params", 1, &P, st->robot->w, err));
-    FM_TRY(fm_h5_write_rows_f32(h, "/robot/adam_m", 1, &P, st->adam->m, err));
-    FM_TRY(fm_h5_write_rows_f32(h, "/robot/adam_v", 1, &P, st->adam->v, err));
-    FM_TRY(fm_h5_write_rows_f64(h, "/robot/adam_t", 1, (int64_t[1]){1}, &t, err));
-    FM_TRY(fm_h5_write_rows_f64(h, "/robot/comm", 1, (int64_t[1]){3 * R}, st->mine, err));
-    FM_TRY(fm_h5_write_f32(h, "/merged", 1, &P, c->merged[0].w, err));
-    FM_TRY(fm_h5_write_f64(h, "/rounds", 1, (int64_t[1]){(int64_t)R * ROUND_COUNT}, c->rd, err));
-    fm_status cs = fm_h5_close(h, 1, err);
-    h = NULL;
-    FM_TRY(cs);
+    FM_TRY(fm_cfg_dump_alloc(c->cfg, &config, err));
+    fm_ckpt_shape shape = ckpt_shape(c, st, config);
+    fm_ckpt_state cs = {.done = done, .adam_t = st->adam->t, .params = st->robot->w, .adam_m = st->adam->m,
+                        .adam_v = st->adam->v, .comm = st->mine, .merged = c->merged[0].w, .rounds = c->rd};
+    FM_TRY(fm_ckpt_write(c->comm, path, &shape, &cs, err));
 cleanup:
-    if (h)
-        fm_h5_close(h, 0, err);
+    free(config);
     return status;
 }
 
-/* This rank's row of a [N, n] dataset into out (floats or doubles). */
-static fm_status ckpt_row(const char *path, const char *dset, int rank, size_t n, float *f, double *d, fm_err *err)
-{
-    fm_status status = FM_OK;
-    double *v = NULL;
-    int nd = 0;
-    int64_t dims[FM_H5_MAX_DIMS] = {0};
-    FM_TRY(fm_h5_read_f64(path, dset, &v, &nd, dims, err));
-    FM_CHECK((nd == 2 && dims[1] == (int64_t)n && rank < dims[0]) || (nd == 1 && rank < 0 && dims[0] == (int64_t)n),
-             FM_EDATA, "%s: %s: unexpected shape for this run (checkpoint of another run?)", path, dset);
-    for (size_t i = 0; i < n; i++) {
-        double x = v[(size_t)(rank > 0 ? rank : 0) * n + i];
-        if (f)
-            f[i] = (float)x;
-        else
-            d[i] = x;
-    }
-cleanup:
-    free(v);
-    return status;
-}
-
-/* Resume from a checkpoint of the same config: *done = rounds already complete (0 = none). */
+/* Resume from a checkpoint of the same config and rank count: *done = rounds already complete (0 = none). */
 static fm_status ckpt_read(nn_ctx *c, round_state *st, int *done, fm_err *err)
 {
     fm_status status = FM_OK;
-    char path[1100], *text = NULL, *mine = NULL;
-    double rd = 0, t = 0;
-    int R = c->cfg->fleet.rounds;
-    size_t P = st->robot->layout.total;
+    char path[1100], *config = NULL;
     *done = 0;
     ckpt_path(c, path, sizeof path);
     if (access(path, F_OK) != 0)
         goto cleanup;
-    FM_TRY(fm_h5_read_text(path, "/config", &text, err));
-    FM_TRY(fm_cfg_dump_alloc(c->cfg, &mine, err));
-    FM_CHECK(strcmp(text, mine) == 0, FM_EINVAL,
-             "%s: a checkpoint of a different config; remove it or use --force to start over", path);
-    FM_TRY(fm_h5_read_attr_f64(path, "/", "rounds_done", &rd, err));
-    FM_TRY(ckpt_row(path, "/robot/params", c->rank, P, st->robot->w, NULL, err));
-    FM_TRY(ckpt_row(path, "/robot/adam_m", c->rank, P, st->adam->m, NULL, err));
-    FM_TRY(ckpt_row(path, "/robot/adam_v", c->rank, P, st->adam->v, NULL, err));
-    FM_TRY(ckpt_row(path, "/robot/adam_t", c->rank, 1, NULL, &t, err));
-    FM_TRY(ckpt_row(path, "/robot/comm", c->rank, (size_t)3 * R, NULL, st->mine, err));
-    FM_TRY(ckpt_row(path, "/merged", -1, P, c->merged[0].w, NULL, err));
-    FM_TRY(ckpt_row(path, "/rounds", -1, (size_t)R * ROUND_COUNT, NULL, c->rd, err));
-    st->adam->t = (long)t;
-    *done = (int)rd;
+    FM_TRY(fm_cfg_dump_alloc(c->cfg, &config, err));
+    fm_ckpt_shape shape = ckpt_shape(c, st, config);
+    fm_ckpt_state cs = {.params = st->robot->w, .adam_m = st->adam->m, .adam_v = st->adam->v, .comm = st->mine,
+                        .merged = c->merged[0].w, .rounds = c->rd};
+    FM_TRY(fm_ckpt_read(path, &shape, &cs, err));
+    st->adam->t = cs.adam_t;
+    *done = cs.done;
 cleanup:
-    free(text), free(mine);
+    free(config);
     return status;
 }
 
@@ -552,6 +526,7 @@ static fm_status nn_rounds(nn_ctx *c, fm_err *err)
         row[ROUND_SECONDS] = fm_now() - t0;
         round_progress(c, r, row);
         FM_TRY(ckpt_write(c, &st, r + 1, err));
+        FM_CHECK(!stop_requested(r), FM_EIO, "stopped after round %d (FLEET_STOP_AFTER, a test hook)", r + 1);
     }
     c->merged_loss[0] = c->rd[(size_t)(R - 1) * ROUND_COUNT + ROUND_LOSS];
     c->merge_seconds[0] = fm_now() - t0;

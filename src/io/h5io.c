@@ -1340,6 +1340,33 @@ cleanup:
     return status;
 }
 
+/* The declared size of dataset `ds` must be backed by storage in the file: a damaged or hostile
+ * file can declare terabytes in a few bytes (chunks never written read back as fill values), and
+ * a reader would allocate and fill all of it. Unfiltered storage must cover every declared byte;
+ * filtered (compressed) storage may be at most H5_MAX_RATIO times smaller (deflate's best case is
+ * about 1032:1). Datasets without elements pass. */
+#define H5_MAX_RATIO 1100.0
+static fm_status check_backed(hid_t ds, const char *file, const char *name, fm_err *err)
+{
+    fm_status status = FM_OK;
+    hid_t type = H5Dget_type(ds), space = H5Dget_space(ds), dcpl = H5Dget_create_plist(ds);
+    H5_CHECK(type >= 0 && space >= 0 && dcpl >= 0, "%s: %s: cannot get type, dataspace or layout", file, name);
+    hssize_t np = H5Sget_simple_extent_npoints(space);
+    size_t esize = H5Tget_size(type);
+    int nfilters = H5Pget_nfilters(dcpl);
+    H5_CHECK(np >= 0 && esize > 0 && nfilters >= 0, "%s: %s: cannot count the elements", file, name);
+    double declared = (double)np * (double)esize, stored = (double)H5Dget_storage_size(ds);
+    double limit = nfilters > 0 ? stored * H5_MAX_RATIO : stored;
+    FM_CHECK(np == 0 || declared <= limit, FM_EDATA,
+             "%s: %s: declares %.0f bytes but the file stores %.0f%s (damaged or truncated file?)", file,
+             name, declared, stored, nfilters > 0 ? " compressed" : "");
+cleanup:
+    H5_CLOSE(dcpl, file);
+    H5_CLOSE(space, file);
+    H5_CLOSE(type, file);
+    return status;
+}
+
 /* ======================= serial readers ======================= */
 
 /* Open `path` serially and object `name` in it (a dataset when want_dataset). */
@@ -1381,9 +1408,12 @@ fm_status fm_h5_read_f64(const char *path, const char *dset, double **data, int 
              dset);
     for (int i = 0; i < nd; i++) {
         dims[i] = (int64_t)hd[i];
+        FM_CHECK(hd[i] == 0 || total <= SIZE_MAX / sizeof(double) / hd[i], FM_EDATA,
+                 "%s: %s: shape too large to read", path, dset);
         total *= (size_t)hd[i];
     }
     *ndims = nd;
+    FM_TRY(check_backed(ds, path, dset, err));
     FM_ALLOC(*data, total);
     if (total > 0)
         H5_CHECK(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) >= 0,
@@ -1399,6 +1429,63 @@ cleanup:
     }
     quiet_end(&q);
     return status;
+}
+
+/* Numeric dataset of exactly the shape dims[ndims] into the caller's buffer of doubles or floats. */
+static fm_status read_into(const char *path, const char *dset, int ndims, const int64_t *dims, hid_t mtype,
+                           void *out, fm_err *err)
+{
+    fm_status status = FM_OK;
+    hid_t file = H5I_INVALID_HID, ds = H5I_INVALID_HID, type = H5I_INVALID_HID;
+    hid_t space = H5I_INVALID_HID;
+    hsize_t hd[FM_H5_MAX_DIMS];
+    char want[160] = "", got[160] = "";
+    h5_quiet q;
+    quiet_begin(&q);
+    FM_CHECK(out && dims && ndims >= 0 && ndims <= FM_H5_MAX_DIMS, FM_EINVAL, "fm_h5_read_*_into: bad arguments");
+    FM_TRY(serial_open(path, dset, 1, &file, &ds, err));
+    type = H5Dget_type(ds);
+    space = H5Dget_space(ds);
+    H5_CHECK(type >= 0 && space >= 0, "%s: %s: cannot get type and dataspace", path, dset);
+    H5T_class_t cls = H5Tget_class(type);
+    FM_CHECK(cls == H5T_INTEGER || cls == H5T_FLOAT, FM_EDATA,
+             "%s: %s: expected a numeric dataset, got %s", path, dset, class_name(cls));
+    int nd = H5Sget_simple_extent_ndims(space);
+    FM_CHECK(nd >= 0 && nd <= FM_H5_MAX_DIMS, FM_EDATA, "%s: %s: %d dimensions", path, dset, nd);
+    H5_CHECK(H5Sget_simple_extent_dims(space, hd, NULL) >= 0, "%s: %s: cannot get the shape", path, dset);
+    int same = nd == ndims;
+    for (int i = 0; i < ndims; i++) {
+        size_t n = strlen(want);
+        snprintf(want + n, sizeof want - n, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    }
+    for (int i = 0; i < nd; i++) {
+        size_t n = strlen(got);
+        snprintf(got + n, sizeof got - n, "%s%llu", i ? ", " : "", (unsigned long long)hd[i]);
+        same = same && (int64_t)hd[i] == dims[i];
+    }
+    FM_CHECK(same, FM_EDATA, "%s: %s: expected shape [%s], got [%s]", path, dset, want, got);
+    FM_TRY(check_backed(ds, path, dset, err));
+    if (H5Sget_simple_extent_npoints(space) > 0)
+        H5_CHECK(H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0, "%s: %s: cannot read", path, dset);
+cleanup:
+    H5_CLOSE(space, path);
+    H5_CLOSE(type, path);
+    H5_CLOSE(ds, path);
+    H5_CLOSE(file, path);
+    quiet_end(&q);
+    return status;
+}
+
+fm_status fm_h5_read_f64_into(const char *path, const char *dset, int ndims, const int64_t *dims, double *out,
+                              fm_err *err)
+{
+    return read_into(path, dset, ndims, dims, H5T_NATIVE_DOUBLE, out, err);
+}
+
+fm_status fm_h5_read_f32_into(const char *path, const char *dset, int ndims, const int64_t *dims, float *out,
+                              fm_err *err)
+{
+    return read_into(path, dset, ndims, dims, H5T_NATIVE_FLOAT, out, err);
 }
 
 fm_status fm_h5_read_text(const char *path, const char *dset, char **text, fm_err *err)

@@ -89,6 +89,12 @@ fm_status fm_h5_read_demos_robot(const char *path, int robot, fm_demos_meta *met
  * shape dims[0..*ndims). A scalar dataset has *ndims == 0 and one value. */
 fm_status fm_h5_read_f64(const char *path, const char *dset, double **data, int *ndims,
                          int64_t dims[FM_H5_MAX_DIMS], fm_err *err);
+/* Numeric dataset of exactly the shape dims[ndims] (else FM_EDATA naming both shapes), converted
+ * into the caller's buffer (prod(dims) elements). Nothing is allocated from the file's declarations. */
+fm_status fm_h5_read_f64_into(const char *path, const char *dset, int ndims, const int64_t *dims, double *out,
+                              fm_err *err);
+fm_status fm_h5_read_f32_into(const char *path, const char *dset, int ndims, const int64_t *dims, float *out,
+                              fm_err *err);
 /* Scalar string dataset (fixed or variable length) into *text (malloc'ed, NUL-terminated). */
 fm_status fm_h5_read_text(const char *path, const char *dset, char **text, fm_err *err);
 /* Single-valued numeric attribute `name` of object `obj` ("/" for the file) as a double. */
