@@ -344,6 +344,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "fleet: error: %s\n", err.msg);
     if (status != FM_OK && rank == 0 && getenv("FLEET_TRACE"))
         fprintf(stderr, "fleet: trace: %s\n", err.trace);
-    fm_world_finalize();
-    return fm_exit_code(status);
+    return fm_world_finalize(fm_exit_code(status));
 }

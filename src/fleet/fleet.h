@@ -42,7 +42,8 @@ fm_status fm_fleet_gen(MPI_Comm comm, const char *config_path, const char *out_p
 
 /* ---- the process-wide world, for the command line (cli/ makes no MPI calls itself) ---- */
 void fm_world_init(int *argc, char ***argv); /* MPI_Init; MPI errors are returned, not fatal */
-void fm_world_finalize(void);
+/* MPI_Finalize and exit_code; after an unrecoverable I/O failure (io/guard.h) MPI_Abort(exit_code) instead. */
+int fm_world_finalize(int exit_code);
 int fm_world_rank(void);
 fm_status fm_world_agree(fm_status local, fm_err *err);
 fm_status fm_world_run(const char *config_path, const fm_run_opts *opts, fm_err *err);

@@ -1,5 +1,6 @@
 /* fleet_mpi.c - status agreement, config broadcast and the MPI reducer. */
 #include "fleet/fleet.h"
+#include "io/guard.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -86,11 +87,13 @@ fm_reducer fm_reducer_mpi(fm_mpi_reducer_ctx *ctx, MPI_Comm comm)
 
 void fm_world_init(int *argc, char ***argv)
 {
+    fm_guard_preinit();
     MPI_Init(argc, argv);
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    fm_guard_install();
 }
 
-void fm_world_finalize(void) { MPI_Finalize(); }
+int fm_world_finalize(int exit_code) { return fm_guard_exit(exit_code); }
 
 int fm_world_rank(void)
 {

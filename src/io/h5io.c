@@ -8,6 +8,7 @@
  * become fm_err messages "FILE: OBJECT: what failed (HDF5: innermost error)". */
 #define _POSIX_C_SOURCE 200809L
 #include "io/h5io.h"
+#include "io/guard.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -426,6 +427,7 @@ fm_status fm_h5_create(MPI_Comm comm, const char *path, fm_h5 **out, fm_err *err
         *out = NULL;
     FM_TRY(comm_info(comm, &rank, &size, err));
     FM_TRY(agree(comm, handle_new(comm, rank, size, path, out != NULL, &h, err), err));
+    fm_guard_track(h->tmp);
     FM_TRY(agree(comm, open_file(comm, h->tmp, h->path, OPEN_CREATE, &h->file, err), err));
     *out = h;
     h = NULL;
@@ -456,8 +458,21 @@ fm_status fm_h5_close(fm_h5 *h, int commit, fm_err *err)
     if (!h)
         return FM_OK;
     quiet_begin(&q);
-    if (h5_close(&h->file) < 0)
+    /* After an MPI-IO failure on any rank HDF5 cannot close the file collectively (guard.h): nobody
+     * calls H5Fclose, the temporary file goes, and the job ends by MPI_Abort in fm_guard_exit. */
+    int mine = fm_guard_broken(), any = mine;
+    if (MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, h->comm) != MPI_SUCCESS)
+        any = 1;
+    if (any) {
+        if (!mine)
+            fm_guard_mark("%s: another rank could not write it", h->path);
+        h->file = H5I_INVALID_HID; /* left open: closing it would deadlock or crash */
+        local = fm_fail(err, FM_EIO, "%s: cannot write %s: %s", h->path, h->tmp, fm_guard_message());
+        commit = 0;
+    } else if (h5_close(&h->file) < 0) {
         local = h5_fail(err, FM_EIO, "%s: cannot close %s", h->path, h->tmp);
+        fm_guard_mark("%s: HDF5 could not close %s", h->path, h->tmp); /* its clean-up would crash */
+    }
     fm_status closed = agree(h->comm, local, err); /* also the barrier before the rename */
     if (h->rank == 0)
         local = finish_rank0(h, commit, closed, err);
@@ -466,6 +481,7 @@ fm_status fm_h5_close(fm_h5 *h, int commit, fm_err *err)
     status = agree(h->comm, local, err); /* everyone returns rank 0's outcome */
     if (status != FM_OK)
         fm_err_at(err, __FILE__, __LINE__);
+    fm_guard_untrack(h->tmp);
     handle_free(h);
     quiet_end(&q);
     return status;

@@ -1,0 +1,37 @@
+/* guard.h - ending the job when a rank cannot reach the next collective.
+ *
+ * Parallel HDF5 cannot recover from an MPI-IO failure such as a full disk: its error paths skip
+ * collectives that other ranks still enter (a deadlock inside H5Fclose), and a file whose close
+ * failed crashes HDF5's clean-up in MPI_Finalize. The guard makes such failures end the job within
+ * seconds with the failing rank's message, removing the temporary files it tracks:
+ *  - fm_guard_install() sets an MPI error handler as the default for every MPI file opened later;
+ *    an I/O error on an open file marks this process broken and arms a watchdog;
+ *  - when the code regains control, h5io agrees on the mark across the file's ranks, skips every
+ *    further HDF5 call on the file and returns an ordinary error, and fm_guard_exit() ends the job
+ *    with MPI_Abort instead of MPI_Finalize;
+ *  - when a rank stays stuck inside a collective, the watchdog (FLEET_GUARD_SECONDS, default 10)
+ *    prints the message, removes the tracked files and calls MPI_Abort.
+ * Process-wide state: the HDF5 library whose state it mirrors is process-wide too. */
+#ifndef FM_GUARD_H
+#define FM_GUARD_H
+
+/* Before MPI_Init: select an MPI-IO component that reports short writes (ROMIO in Open MPI). */
+void fm_guard_preinit(void);
+/* After MPI_Init, before any file is opened. */
+void fm_guard_install(void);
+/* Mark this process broken with a message (printf format) and arm the watchdog. Thread-safe;
+ * the first message is kept. */
+void fm_guard_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Mark this process broken without arming the watchdog (every rank already agreed to stop). */
+void fm_guard_mark(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Nonzero once marked; the first message (never NULL). */
+int fm_guard_broken(void);
+const char *fm_guard_message(void);
+/* Temporary files to remove when the job is aborted (at most a few at a time; copies are kept). */
+void fm_guard_track(const char *path);
+void fm_guard_untrack(const char *path);
+/* End of main: when broken, remove the tracked files and MPI_Abort with exit_code (1 if 0);
+ * otherwise MPI_Finalize. Returns exit_code (only when not aborting). */
+int fm_guard_exit(int exit_code);
+
+#endif
