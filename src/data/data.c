@@ -1,4 +1,5 @@
 /* data.c - demonstration store and task mixtures. */
+#include <stdint.h>
 #include "data/data.h"
 
 #include <stdlib.h>
@@ -10,6 +11,9 @@ fm_status fm_demos_alloc(fm_demos *d, int n_traj, int horizon, int obs_dim, int 
     FM_CHECK(n_traj >= 0 && horizon > 0 && obs_dim > 0 && act_dim > 0, FM_EINVAL,
              "demonstrations: bad shape (%d trajectories, horizon %d, obs %d, act %d)", n_traj,
              horizon, obs_dim, act_dim);
+    FM_CHECK((double)n_traj * horizon * (obs_dim > act_dim ? obs_dim : act_dim) * sizeof(double) < (double)SIZE_MAX / 2,
+             FM_ENOMEM, "demonstrations: %d trajectories x %d steps x %d values do not fit in memory", n_traj, horizon,
+             obs_dim > act_dim ? obs_dim : act_dim);
     d->n_traj = n_traj;
     d->horizon = horizon;
     d->obs_dim = obs_dim;

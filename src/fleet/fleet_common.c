@@ -10,19 +10,39 @@
 #include "fleet/fleet_common.h"
 #include <stdlib.h>
 
-/* mkdir -p for the directory part of path. */
-static fm_status make_parent_dirs(const char *path, fm_err *err)
+/* The results path can be written: every existing directory part is a directory, the deepest
+ * existing one is writable, and the path itself is absent or a regular file (never a device, a
+ * directory or a link: --force replaces only results). Missing directories are created when the
+ * file is written (fm_h5_create), so a run that fails before that leaves no empty directory. */
+static fm_status check_output_path(const char *path, int force, fm_err *err)
 {
-    char buf[1024];
+    char buf[1024], deepest[1024] = ".";
+    struct stat st;
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
         return fm_fail(err, FM_EINVAL, "output path too long: %s", path);
+    if (buf[0] == '/')
+        snprintf(deepest, sizeof deepest, "/");
     for (char *s = buf + 1; *s; s++) {
         if (*s != '/')
             continue;
         *s = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return fm_fail(err, FM_EIO, "cannot create directory '%s': %s", buf, strerror(errno));
+        if (stat(buf, &st) != 0) {
+            *s = '/';
+            break;
+        }
+        if (!S_ISDIR(st.st_mode))
+            return fm_fail(err, FM_EINVAL, "%s: '%s' is not a directory", path, buf);
+        snprintf(deepest, sizeof deepest, "%s", buf);
         *s = '/';
+    }
+    if (access(deepest, W_OK | X_OK) != 0)
+        return fm_fail(err, FM_EIO, "%s: cannot write in directory '%s': %s", path, deepest, strerror(errno));
+    if (lstat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode))
+            return fm_fail(err, FM_EINVAL, "%s exists and is not a regular file; refusing to replace it%s", path,
+                           force ? " (even with --force)" : "");
+        if (!force)
+            return fm_fail(err, FM_EINVAL, "%s already exists; use --force to overwrite it", path);
     }
     return FM_OK;
 }
@@ -48,12 +68,8 @@ fm_status fm_fleet_prepare_path(MPI_Comm comm, const char *path, int force, fm_e
     FM_CHECK(strlen(path) + 4 < 200, FM_EINVAL,
              "results path too long (%zu characters, at most 195 for MPI-IO): %s", strlen(path), path);
     fm_status local = FM_OK;
-    if (rank == 0) {
-        if (!force && access(path, F_OK) == 0)
-            local = fm_fail(err, FM_EINVAL, "%s already exists; use --force to overwrite it", path);
-        else
-            local = make_parent_dirs(path, err);
-    }
+    if (rank == 0)
+        local = check_output_path(path, force, err);
     FM_TRY(fm_fleet_agree(comm, local, err));
 cleanup:
     return status;

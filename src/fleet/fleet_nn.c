@@ -131,7 +131,10 @@ static fm_status nn_data(nn_ctx *c, fm_err *err)
         fm_demos_meta meta = {0};
         FM_TRY(fm_h5_read_demos(c->comm, cfg->fleet.data, &meta, &c->demos, &c->mixture, err));
         int od = fm_nn_obs_dim(&c->spec), ad = c->spec.out_dim;
-        if (meta.num_tasks != K || c->demos.obs_dim != od || c->demos.act_dim != ad)
+        if (c->demos.n_traj == 0) /* training on nothing would "succeed" with an untrained policy */
+            local = fm_fail(err, FM_EDATA, "%s: robot %d has no demonstrations (an empty shard in /demos/robot_offsets)",
+                            cfg->fleet.data, c->rank);
+        else if (meta.num_tasks != K || c->demos.obs_dim != od || c->demos.act_dim != ad)
             local = fm_fail(err, FM_EDATA, "%s: demonstrations have %d tasks, obs dim %d, action dim %d "
                             "but %s has %d tasks, obs dim %d, action dim %d", cfg->fleet.data,
                             meta.num_tasks, c->demos.obs_dim, c->demos.act_dim,

@@ -1,5 +1,6 @@
 /* fleet_offline.c - `fleet merge`: merge the local models saved in a results file with any
  * method, in one process (the serial reducer runs the same code as the MPI fleet). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +28,53 @@ static fm_status load_config(const char *results, fm_config *cfg, int *nrobots, 
     snprintf(name, sizeof name, "%s:/config", results);
     FM_TRY(fm_cfg_load_string(text, name, cfg, err));
     FM_TRY(fm_h5_read_attr_f64(results, "/", "num_robots", &n, err));
+    FM_CHECK(isfinite(n) && n == floor(n) && n >= 1 && n <= 100000, FM_EDATA,
+             "%s: attribute num_robots: got %g, expected an integer in [1, 100000]", results, n);
     *nrobots = (int)n;
 cleanup:
     free(text);
     return status;
+}
+
+typedef struct offline_nn {
+    int N;
+    fm_model *m;
+    fm_demos *d;
+} offline_nn;
+
+/* A merge that fails on valid input is a numerical failure of the method, not a usage error:
+ * re-code it (exit 1) and name the file, the method and the robots. */
+static fm_status merged_or_fail(fm_status st, const char *results, const char *method, int n, fm_err *err)
+{
+    char msg[sizeof err->msg];
+    if (st == FM_OK)
+        return FM_OK;
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    err->code = FM_OK;
+    return fm_fail(err, st == FM_ENOMEM ? st : FM_ENUMERIC, "%s: merging %d robots with %s failed: %s", results, n,
+                   method, msg);
+}
+
+/* Robots whose parameters are not all finite go to the end of o's arrays (with a warning); the
+ * count of the others, which come first in their original order. */
+static int keep_finite(offline_nn *o, const char *results)
+{
+    int kept = 0;
+    for (int i = 0; i < o->N; i++) {
+        int ok = 1;
+        for (size_t j = 0; j < o->m[i].layout.total && ok; j++)
+            ok = isfinite(o->m[i].w[j]);
+        if (!ok) {
+            fm_logf(stderr, "warning: %s: robot %d's policy is not finite; left out of the merge\n", results, i);
+            continue;
+        }
+        fm_model tm = o->m[kept];
+        fm_demos td = o->d[kept];
+        o->m[kept] = o->m[i], o->d[kept] = o->d[i];
+        o->m[i] = tm, o->d[i] = td;
+        kept++;
+    }
+    return kept;
 }
 
 /* Linear policies: rows of /models/local, fm_merge_linear with the serial reducer. */
@@ -51,20 +95,27 @@ static fm_status merge_linear_offline(const char *results, const fm_config *cfg,
     FM_CHECK((int64_t)fm_lin_size(&d) == dims[1], FM_EDATA, "%s: /models/local: %lld parameters, expected %zu",
              results, (long long)dims[1], fm_lin_size(&d));
     FM_ALLOC(*merged, dims[1]);
-    fm_reducer red = fm_reducer_serial(N);
+    int kept = 0;
+    for (int i = 0; i < N; i++) { /* a robot whose policy is not finite is left out, as in a run */
+        const double *r = rows + (size_t)i * dims[1];
+        int ok = 1;
+        for (int64_t j = 0; j < dims[1] && ok; j++)
+            ok = isfinite(r[j]);
+        if (ok)
+            memmove(rows + (size_t)kept++ * dims[1], r, sizeof(double) * (size_t)dims[1]);
+        else
+            fm_logf(stderr, "warning: %s: robot %d's policy is not finite; left out of the merge\n", results, i);
+    }
+    FM_CHECK(kept > 0, FM_EDATA, "%s: no robot has a finite policy to merge", results);
+    fm_reducer red = fm_reducer_serial(kept);
     fm_merge_info info;
-    FM_TRY(fm_merge_linear(method, &d, rows, cfg, &red, *merged, NULL, &info, err));
+    FM_TRY(merged_or_fail(fm_merge_linear(method, &d, rows, cfg, &red, *merged, NULL, &info, err), results,
+                          fm_cfg_enum_name("merge.methods", method), kept, err));
     *npar = dims[1];
 cleanup:
     free(rows);
     return status;
 }
-
-typedef struct offline_nn {
-    int N;
-    fm_model *m;
-    fm_demos *d;
-} offline_nn;
 
 static void offline_free(offline_nn *o)
 {
@@ -92,6 +143,12 @@ static fm_status load_nn(const char *results, const char *data, int N, offline_n
         FM_TRY(st);
         FM_CHECK(meta.num_robots == N, FM_EDATA, "%s holds %d robots but %s has %d local models", data,
                  meta.num_robots, results, N);
+        int od = fm_nn_obs_dim(&o->m[i].spec), ad = o->m[i].spec.out_dim;
+        FM_CHECK(o->d[i].obs_dim == od && o->d[i].act_dim == ad, FM_EDATA,
+                 "%s: robot %d's demonstrations have %d observation and %d action values, but the models of %s "
+                 "take %d and give %d (demonstrations of another config?)",
+                 data, i, o->d[i].obs_dim, o->d[i].act_dim, results, od, ad);
+        FM_CHECK(o->d[i].n_traj > 0, FM_EDATA, "%s: robot %d has no demonstrations", data, i);
     }
 cleanup:
     return status;
@@ -153,14 +210,18 @@ fm_status fm_fleet_merge_offline(const char *results, const char *method, const 
     } else {
         FM_TRY(load_nn(results, needs_data ? data : NULL, N, &o, err));
         FM_TRY(fm_model_create(&merged, &o.m[0].spec, err));
-        fm_reducer red = fm_reducer_serial(N);
+        int kept = keep_finite(&o, results);
+        FM_CHECK(kept > 0, FM_EDATA, "%s: no robot has a finite policy to merge", results);
+        fm_reducer red = fm_reducer_serial(kept);
         fm_merge_nn_opts mo = {.wm_passes = cfg->merge.wm_passes, .mm_sweeps = cfg->merge.mm_sweeps,
                                .epochs = cfg->merge.fm_epochs, .steps = cfg->merge.fm_steps,
                                .subset = cfg->merge.fm_subset, .tau = cfg->merge.fm_tau,
                                .sk_iters = cfg->merge.fm_sinkhorn_iters, .lr = cfg->merge.fm_lr,
                                .noise = cfg->merge.fm_noise, .batch = cfg->merge.fm_batch,
                                .init_wm = cfg->merge.fm_init == 0};
-        FM_TRY(fm_merge_nn(m, o.m, o.d, &mo, &red, (uint64_t)cfg->experiment.seed, &merged, &log, err));
+        FM_TRY(merged_or_fail(fm_merge_nn(m, o.m, o.d, &mo, &red, (uint64_t)cfg->experiment.seed, &merged, &log, err),
+                              results, method, kept, err));
+        N = kept;
     }
     FM_TRY(write_out(out, cfg, method, linear ? NULL : &merged, lin, npar, &log, err));
     fm_logf(stdout, "merged %d robots' models of %s with %s into %s\n", N, results, method, out);

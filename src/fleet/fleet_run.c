@@ -48,7 +48,10 @@ static fm_status build_data(run_ctx *c, fm_err *err)
     if (cfg->fleet.data[0]) {
         fm_demos_meta meta = {0};
         FM_TRY(fm_h5_read_demos(c->comm, cfg->fleet.data, &meta, &c->demos, &c->mixture, err));
-        if (meta.num_tasks != K || c->demos.obs_dim != c->env.p || c->demos.act_dim != c->env.m)
+        if (c->demos.n_traj == 0) /* training on nothing would "succeed" with an untrained policy */
+            local = fm_fail(err, FM_EDATA, "%s: robot %d has no demonstrations (an empty shard in /demos/robot_offsets)",
+                            cfg->fleet.data, c->rank);
+        else if (meta.num_tasks != K || c->demos.obs_dim != c->env.p || c->demos.act_dim != c->env.m)
             local = fm_fail(err, FM_EDATA,
                             "%s: demonstrations have %d tasks, obs dim %d, action dim %d but the "
                             "config's environment has %d tasks, obs dim %d, action dim %d",

@@ -416,6 +416,23 @@ cleanup:
     return status;
 }
 
+/* mkdir -p for the directory part of path. */
+static fm_status make_parent_dirs(const char *path, fm_err *err)
+{
+    char buf[NAME_CAP];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return fm_fail(err, FM_EINVAL, "output path too long: %s", path);
+    for (char *s = buf + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return fm_fail(err, FM_EIO, "%s: cannot create directory '%s': %s", path, buf, strerror(errno));
+        *s = '/';
+    }
+    return FM_OK;
+}
+
 fm_status fm_h5_create(MPI_Comm comm, const char *path, fm_h5 **out, fm_err *err)
 {
     fm_status status = FM_OK;
@@ -427,6 +444,7 @@ fm_status fm_h5_create(MPI_Comm comm, const char *path, fm_h5 **out, fm_err *err
         *out = NULL;
     FM_TRY(comm_info(comm, &rank, &size, err));
     FM_TRY(agree(comm, handle_new(comm, rank, size, path, out != NULL, &h, err), err));
+    FM_TRY(agree(comm, rank == 0 ? make_parent_dirs(h->path, err) : FM_OK, err));
     fm_guard_track(h->tmp);
     FM_TRY(agree(comm, open_file(comm, h->tmp, h->path, OPEN_CREATE, &h->file, err), err));
     *out = h;
@@ -441,9 +459,12 @@ cleanup:
 static fm_status finish_rank0(const fm_h5 *h, int commit, fm_status closed, fm_err *err)
 {
     if (commit && closed == FM_OK) {
-        if (rename(h->tmp, h->path) != 0)
-            return fm_fail(err, FM_EIO, "%s: cannot rename %s to %s: %s", h->path, h->tmp, h->path,
-                           strerror(errno));
+        if (rename(h->tmp, h->path) != 0) {
+            fm_status st = fm_fail(err, FM_EIO, "%s: cannot rename %s to %s: %s", h->path, h->tmp, h->path,
+                                   strerror(errno));
+            remove(h->tmp); /* nothing half-done is left behind */
+            return st;
+        }
         return FM_OK;
     }
     if (remove(h->tmp) != 0 && errno != ENOENT && closed == FM_OK)
@@ -775,6 +796,8 @@ cleanup:
 
 /* ======================= reading helpers (serial or parallel) ======================= */
 
+static fm_status check_backed(hid_t ds, const char *file, const char *name, fm_err *err);
+
 static const char *class_name(H5T_class_t c)
 {
     switch (c) {
@@ -847,6 +870,8 @@ static fm_status read_string(hid_t id, int is_attr, const char *file, const char
     hssize_t np = H5Sget_simple_extent_npoints(space);
     FM_CHECK(np == 1, FM_EDATA, "%s: %s: expected a single string, got %lld", file, what,
              (long long)np);
+    if (!is_attr)
+        FM_TRY(check_backed(id, file, what, err));
     htri_t var = H5Tis_variable_str(type);
     mtype = H5Tcopy(type); /* same character set; memory location (set by get_type) */
     H5_CHECK(var >= 0 && mtype >= 0, "%s: %s: cannot inspect the string type", file, what);
@@ -1161,6 +1186,7 @@ static fm_status demos_open_datasets(demos_file *df, const char *path, fm_err *e
         H5_CHECK(H5Sget_simple_extent_dims(space, df->dims[i], NULL) >= 0,
                  "%s: %s: cannot get the shape", path, demos_spec[i].name);
         H5_CLOSE(space, path);
+        FM_TRY(check_backed(df->dset[i], path, demos_spec[i].name, err));
     }
 cleanup:
     H5_CLOSE(space, path);
@@ -1614,10 +1640,24 @@ static void print_text(FILE *out, const char *s)
             fputs("\\t", out);
         else if (*s == '"' || *s == '\\')
             fprintf(out, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20 || *s == 0x7f) /* never a raw control character on a terminal */
+            fprintf(out, "\\x%02x", (unsigned)(unsigned char)*s);
         else
             fputc(*s, out);
     }
     fputs(*s ? "\"..." : "\"", out);
+}
+
+/* An object or attribute name from the file, control characters escaped as \xHH. */
+static void print_name(FILE *out, const char *prefix, const char *s)
+{
+    fputs(prefix, out);
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '\\')
+            fprintf(out, "\\x%02x", (unsigned)(unsigned char)*s);
+        else
+            fputc(*s, out);
+    }
 }
 
 /* " dtype [shape] = value" of an attribute or dataset; values only for strings and up to
@@ -1680,7 +1720,7 @@ static herr_t describe_attr_cb(hid_t loc, const char *name, const H5A_info_t *in
     fm_status status = FM_OK;
     hid_t attr = H5I_INVALID_HID;
     (void)info;
-    fprintf(c->out, "  @%s", name);
+    print_name(c->out, "  @", name);
     attr = H5Aopen(loc, name, H5P_DEFAULT);
     H5_CHECK(attr >= 0, "%s: cannot open attribute %s", c->path, name);
     FM_TRY(describe_value(c, attr, 1, name));
@@ -1709,7 +1749,7 @@ static herr_t describe_link_cb(hid_t group, const char *name, const H5L_info_t *
     fm_err *err = c->err;
     fm_status status = FM_OK;
     hid_t obj = H5I_INVALID_HID;
-    fprintf(c->out, "/%s", name);
+    print_name(c->out, "/", name);
     if (info->type != H5L_TYPE_HARD) {
         fprintf(c->out, ": %s link\n", info->type == H5L_TYPE_SOFT ? "soft" : "external");
         return 0;
@@ -1738,7 +1778,8 @@ fm_status fm_h5_describe(const char *path, FILE *out, fm_err *err)
     quiet_begin(&q);
     FM_CHECK(path && *path && out, FM_EINVAL, "fm_h5_describe: NULL or empty path or stream");
     FM_TRY(open_file(MPI_COMM_NULL, path, path, OPEN_READ, &file, err));
-    fprintf(out, "%s\n", path);
+    print_name(out, "", path);
+    fputc('\n', out);
     FM_TRY(describe_attrs(&c, file, "/"));
     if (H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, describe_link_cb, &c) < 0) {
         status = c.status != FM_OK ? c.status

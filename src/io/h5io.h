@@ -18,7 +18,8 @@
 
 typedef struct fm_h5 fm_h5; /* opaque writer handle */
 
-/* Create "<path>.tmp" for writing (truncating), collectively over comm. */
+/* Create "<path>.tmp" for writing (truncating), collectively over comm; missing parent
+ * directories of path are created first (by rank 0). */
 fm_status fm_h5_create(MPI_Comm comm, const char *path, fm_h5 **out, fm_err *err);
 /* Close; commit != 0 renames "<path>.tmp" to path (rank 0, after all ranks closed),
  * commit == 0 deletes the temporary file. Safe on NULL. Collective. */
