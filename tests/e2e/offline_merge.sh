@@ -39,7 +39,7 @@ fails_with() { # fails_with DESCRIPTION NEEDLE COMMAND...: exit 2 and NEEDLE on 
         fail=1
     fi
 }
-mpi() { mpirun --allow-run-as-root --oversubscribe -np 4 "$FLEET" "$@"; }
+mpi() { timeout -k 10 300 mpirun --allow-run-as-root --oversubscribe -np 4 "$FLEET" "$@"; }
 
 cat > nn.yaml <<'YAML'
 experiment: {name: nn, seed: 3, output_dir: "."}

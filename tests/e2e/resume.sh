@@ -19,7 +19,7 @@ cd "$tmp"
 n=0
 fail=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi; }
-run() { mpirun --allow-run-as-root --oversubscribe -np 4 "$FLEET" run ck.yaml "$@"; }
+run() { timeout -k 10 300 mpirun --allow-run-as-root --oversubscribe -np 4 "$FLEET" run ck.yaml "$@"; }
 
 cat > ck.yaml <<'YAML'
 experiment: {name: ck, seed: 3, output_dir: "."}
@@ -35,7 +35,7 @@ ok "$rc" "uninterrupted run"
 ok "$([ ! -e full.h5.ckpt ]; echo $?)" "a complete run leaves no checkpoint"
 
 # the interrupted run: SIGKILL to the whole job as soon as a checkpoint exists
-setsid mpirun --allow-run-as-root --oversubscribe -np 4 "$FLEET" run ck.yaml --output part.h5 > kill.log 2>&1 &
+setsid timeout -k 10 300 mpirun --allow-run-as-root --oversubscribe -np 4 "$FLEET" run ck.yaml --output part.h5 > kill.log 2>&1 &
 pid=$!
 for _ in $(seq 1 3000); do [ -f part.h5.ckpt ] && break; sleep 0.01; done
 kill -9 -- "-$pid" 2>/dev/null || true

@@ -28,7 +28,7 @@ check() {
         fail=1
     fi
 }
-mpi() { mpirun --allow-run-as-root --oversubscribe -np 4 "$FLEET" "$@"; }
+mpi() { timeout -k 10 300 mpirun --allow-run-as-root --oversubscribe -np 4 "$FLEET" "$@"; }
 
 cat > fedavg.yaml <<'YAML'
 experiment: {name: fedavg, seed: 4, output_dir: "."}
@@ -62,7 +62,7 @@ train: {batch_size: 5}
 merge: {methods: [average]}
 eval: {rollouts: 1, round_rollouts: 1}
 YAML
-check "rounds with participation 0.5 run" bash -c "mpirun --allow-run-as-root --oversubscribe -np 4 '$FLEET' run part.yaml > run.txt"
+check "rounds with participation 0.5 run" bash -c "timeout -k 10 300 mpirun --allow-run-as-root --oversubscribe -np 4 '$FLEET' run part.yaml > run.txt"
 check "progress: one line per round with the round number" grep -q "round 5/5: 2 robots merged" run.txt
 check "participation: 2 of 4 robots each round, subsets vary, nobody left out" "$PY" - <<'PYCODE'
 import h5py, numpy as np, sys
@@ -78,9 +78,9 @@ PYCODE
 check "communication: bytes and the data-vs-weights line are reported" grep -q "sent .* MB of weights on average" run.txt
 check "per-round metrics stored" h5dump -d /rounds/merged_bc_loss part/results.h5
 check "wall time is under /timing, not in the results" h5dump -d /timing/elapsed_seconds part/results.h5
-check "same run, same bytes" bash -c "mpirun --allow-run-as-root --oversubscribe -np 4 '$FLEET' run part.yaml --quiet --force --output again.h5 >/dev/null && h5diff part/results.h5 again.h5 /rounds /rounds && h5diff part/results.h5 again.h5 /models /models"
+check "same run, same bytes" bash -c "timeout -k 10 300 mpirun --allow-run-as-root --oversubscribe -np 4 '$FLEET' run part.yaml --quiet --force --output again.h5 >/dev/null && h5diff part/results.h5 again.h5 /rounds /rounds && h5diff part/results.h5 again.h5 /models /models"
 check "a robot with non-finite parameters is left out with a warning; the merged model stays finite" bash -c "
-    FLEET_FAULT=2,3 mpirun --allow-run-as-root --oversubscribe -x FLEET_FAULT -np 4 '$FLEET' run part.yaml --force --output fault.h5 > fault.txt 2> fault.err &&
+    FLEET_FAULT=2,3 timeout -k 10 300 mpirun --allow-run-as-root --oversubscribe -x FLEET_FAULT -np 4 '$FLEET' run part.yaml --force --output fault.h5 > fault.txt 2> fault.err &&
     grep -q 'warning: robot 2 left out of round 3' fault.err"
 check "the exclusion is recorded and the merged model is finite" "$PY" - <<'PYCODE'
 import h5py, numpy as np, sys

@@ -4,4 +4,4 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 export OPENBLAS_NUM_THREADS=1
-exec mpirun --allow-run-as-root --oversubscribe -np 4 "$root/build/tests/mpi/merge_nn_check"
+exec timeout -k 10 300 mpirun --allow-run-as-root --oversubscribe -np 4 "$root/build/tests/mpi/merge_nn_check"
