@@ -1186,7 +1186,6 @@ static fm_status demos_open_datasets(demos_file *df, const char *path, fm_err *e
         H5_CHECK(H5Sget_simple_extent_dims(space, df->dims[i], NULL) >= 0,
                  "%s: %s: cannot get the shape", path, demos_spec[i].name);
         H5_CLOSE(space, path);
-        FM_TRY(check_backed(df->dset[i], path, demos_spec[i].name, err));
     }
 cleanup:
     H5_CLOSE(space, path);
@@ -1264,6 +1263,8 @@ static fm_status demos_validate(demos_file *df, const char *path, int size, fm_d
     FM_TRY(demos_root_attrs(df->file, path, meta, err));
     FM_TRY(demos_open_datasets(df, path, err));
     FM_TRY(demos_check_dims(df, path, meta, size, err));
+    for (int i = 0; i < DS_COUNT; i++) /* before anything is allocated from the declared shapes */
+        FM_TRY(check_backed(df->dset[i], path, demos_spec[i].name, err));
     FM_TRY(demos_read_offsets(df, path, meta->num_robots, off, err));
 cleanup:
     return status;
@@ -1424,30 +1425,44 @@ cleanup:
     return status;
 }
 
-fm_status fm_h5_read_f64(const char *path, const char *dset, double **data, int *ndims,
-                         int64_t dims[FM_H5_MAX_DIMS], fm_err *err)
+/* Open numeric dataset `dset` of `path` serially: its shape hd[*nd] (at most FM_H5_MAX_DIMS), its
+ * declared size checked against the storage in the file. The caller closes *file and *ds. */
+static fm_status open_numeric(const char *path, const char *dset, hid_t *file, hid_t *ds, int *nd, hsize_t *hd,
+                              fm_err *err)
 {
     fm_status status = FM_OK;
-    hid_t file = H5I_INVALID_HID, ds = H5I_INVALID_HID, type = H5I_INVALID_HID;
-    hid_t space = H5I_INVALID_HID;
-    hsize_t hd[FM_H5_MAX_DIMS];
-    size_t total = 1;
-    h5_quiet q;
-    quiet_begin(&q);
-    FM_CHECK(data && ndims && dims, FM_EINVAL, "fm_h5_read_f64: NULL output");
-    *data = NULL;
-    FM_TRY(serial_open(path, dset, 1, &file, &ds, err));
-    type = H5Dget_type(ds);
-    space = H5Dget_space(ds);
+    hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    FM_TRY(serial_open(path, dset, 1, file, ds, err));
+    type = H5Dget_type(*ds);
+    space = H5Dget_space(*ds);
     H5_CHECK(type >= 0 && space >= 0, "%s: %s: cannot get type and dataspace", path, dset);
     H5T_class_t cls = H5Tget_class(type);
     FM_CHECK(cls == H5T_INTEGER || cls == H5T_FLOAT, FM_EDATA,
              "%s: %s: expected a numeric dataset, got %s", path, dset, class_name(cls));
-    int nd = H5Sget_simple_extent_ndims(space);
-    FM_CHECK(nd >= 0 && nd <= FM_H5_MAX_DIMS, FM_EDATA, "%s: %s: %d dimensions, at most %d supported",
-             path, dset, nd, FM_H5_MAX_DIMS);
-    H5_CHECK(H5Sget_simple_extent_dims(space, hd, NULL) >= 0, "%s: %s: cannot get the shape", path,
-             dset);
+    *nd = H5Sget_simple_extent_ndims(space);
+    FM_CHECK(*nd >= 0 && *nd <= FM_H5_MAX_DIMS, FM_EDATA, "%s: %s: %d dimensions, at most %d supported",
+             path, dset, *nd, FM_H5_MAX_DIMS);
+    H5_CHECK(H5Sget_simple_extent_dims(space, hd, NULL) >= 0, "%s: %s: cannot get the shape", path, dset);
+    FM_TRY(check_backed(*ds, path, dset, err));
+cleanup:
+    H5_CLOSE(space, path);
+    H5_CLOSE(type, path);
+    return status;
+}
+
+fm_status fm_h5_read_f64(const char *path, const char *dset, double **data, int *ndims,
+                         int64_t dims[FM_H5_MAX_DIMS], fm_err *err)
+{
+    fm_status status = FM_OK;
+    hid_t file = H5I_INVALID_HID, ds = H5I_INVALID_HID;
+    hsize_t hd[FM_H5_MAX_DIMS];
+    size_t total = 1;
+    int nd = 0;
+    h5_quiet q;
+    quiet_begin(&q);
+    FM_CHECK(data && ndims && dims, FM_EINVAL, "fm_h5_read_f64: NULL output");
+    *data = NULL;
+    FM_TRY(open_numeric(path, dset, &file, &ds, &nd, hd, err));
     for (int i = 0; i < nd; i++) {
         dims[i] = (int64_t)hd[i];
         FM_CHECK(hd[i] == 0 || total <= SIZE_MAX / sizeof(double) / hd[i], FM_EDATA,
@@ -1455,14 +1470,11 @@ fm_status fm_h5_read_f64(const char *path, const char *dset, double **data, int 
         total *= (size_t)hd[i];
     }
     *ndims = nd;
-    FM_TRY(check_backed(ds, path, dset, err));
     FM_ALLOC(*data, total);
     if (total > 0)
         H5_CHECK(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data) >= 0,
                  "%s: %s: cannot read", path, dset);
 cleanup:
-    H5_CLOSE(space, path);
-    H5_CLOSE(type, path);
     H5_CLOSE(ds, path);
     H5_CLOSE(file, path);
     if (status != FM_OK && data) {
@@ -1478,23 +1490,15 @@ static fm_status read_into(const char *path, const char *dset, int ndims, const 
                            void *out, fm_err *err)
 {
     fm_status status = FM_OK;
-    hid_t file = H5I_INVALID_HID, ds = H5I_INVALID_HID, type = H5I_INVALID_HID;
-    hid_t space = H5I_INVALID_HID;
+    hid_t file = H5I_INVALID_HID, ds = H5I_INVALID_HID;
     hsize_t hd[FM_H5_MAX_DIMS];
     char want[160] = "", got[160] = "";
+    int nd = 0;
+    size_t total = 1;
     h5_quiet q;
     quiet_begin(&q);
     FM_CHECK(out && dims && ndims >= 0 && ndims <= FM_H5_MAX_DIMS, FM_EINVAL, "fm_h5_read_*_into: bad arguments");
-    FM_TRY(serial_open(path, dset, 1, &file, &ds, err));
-    type = H5Dget_type(ds);
-    space = H5Dget_space(ds);
-    H5_CHECK(type >= 0 && space >= 0, "%s: %s: cannot get type and dataspace", path, dset);
-    H5T_class_t cls = H5Tget_class(type);
-    FM_CHECK(cls == H5T_INTEGER || cls == H5T_FLOAT, FM_EDATA,
-             "%s: %s: expected a numeric dataset, got %s", path, dset, class_name(cls));
-    int nd = H5Sget_simple_extent_ndims(space);
-    FM_CHECK(nd >= 0 && nd <= FM_H5_MAX_DIMS, FM_EDATA, "%s: %s: %d dimensions", path, dset, nd);
-    H5_CHECK(H5Sget_simple_extent_dims(space, hd, NULL) >= 0, "%s: %s: cannot get the shape", path, dset);
+    FM_TRY(open_numeric(path, dset, &file, &ds, &nd, hd, err));
     int same = nd == ndims;
     for (int i = 0; i < ndims; i++) {
         size_t n = strlen(want);
@@ -1504,14 +1508,12 @@ static fm_status read_into(const char *path, const char *dset, int ndims, const 
         size_t n = strlen(got);
         snprintf(got + n, sizeof got - n, "%s%llu", i ? ", " : "", (unsigned long long)hd[i]);
         same = same && (int64_t)hd[i] == dims[i];
+        total *= (size_t)hd[i];
     }
     FM_CHECK(same, FM_EDATA, "%s: %s: expected shape [%s], got [%s]", path, dset, want, got);
-    FM_TRY(check_backed(ds, path, dset, err));
-    if (H5Sget_simple_extent_npoints(space) > 0)
+    if (total > 0)
         H5_CHECK(H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0, "%s: %s: cannot read", path, dset);
 cleanup:
-    H5_CLOSE(space, path);
-    H5_CLOSE(type, path);
     H5_CLOSE(ds, path);
     H5_CLOSE(file, path);
     quiet_end(&q);

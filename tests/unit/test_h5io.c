@@ -308,9 +308,20 @@ static void test_writer_errors(void)
     is_int(st, FM_OK, "handle still usable and closes after the errors (%s)", err.msg);
     fm_err_clear(&err);
     h = (fm_h5 *)1;
-    st = fm_h5_create(MPI_COMM_WORLD, in_tmp("no_dir/x.h5"), &h, &err);
-    ok(st == FM_EIO && h == NULL, "create in a missing directory is FM_EIO, no handle");
-    has_str(err.msg, "cannot create", "... message");
+    FILE *blocker = fopen(in_tmp("not_a_dir"), "w"); /* a file where a directory should be */
+    if (blocker)
+        fclose(blocker);
+    st = fm_h5_create(MPI_COMM_WORLD, in_tmp("not_a_dir/x.h5"), &h, &err);
+    ok(st == FM_EIO && h == NULL, "create under a file (not a directory) is FM_EIO, no handle");
+    has_str(err.msg, "not_a_dir/x.h5: cannot create", "... message");
+    fm_err_clear(&err);
+    st = fm_h5_create(MPI_COMM_WORLD, in_tmp("new_dir/sub/x.h5"), &h, &err);
+    ok(st == FM_OK && h != NULL, "create in missing directories creates them (%s)", err.msg);
+    is_int(fm_h5_close(h, 1, &err), FM_OK, "... and closes");
+    FILE *made = fopen(in_tmp("new_dir/sub/x.h5"), "r");
+    ok(made != NULL, "... the file is there");
+    if (made)
+        fclose(made);
     is_int(fm_h5_close(NULL, 1, &err), FM_OK, "close(NULL) is a no-op");
     is_int(open_ids(), 0, "writer errors leave no handle open");
 }
