@@ -2,17 +2,22 @@
  *
  * Everything is driven by one schema table, cfg_keys[] below: parsing, defaults, range and
  * choice checks, fm_cfg_dump and fm_cfg_enum_name all walk it, and docs/config.md mirrors it.
- * Loading is: defaults -> one pass over the YAML document (type, range, choice, duplicate and
- * unknown-key errors, each at the line:col of the key or value) -> required keys -> checks that
- * involve several keys. Every error of a pass is collected into err->msg, one per line.
+ * Loading is: size limit -> a pass over libyaml's parse events (nesting depth limit, explicit
+ * tags recorded) -> defaults -> one pass over the YAML document (type, tag, range, choice,
+ * duplicate and unknown-key errors, each at the line:col of the key or value) -> required keys
+ * -> checks that involve several keys. Every error of a pass is collected into err->msg, one per
+ * line.
  */
+#define _POSIX_C_SOURCE 200809L /* fstat, fileno */
 #include "config/cfg.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <yaml.h>
 
@@ -30,7 +35,12 @@ typedef enum cfg_type {
 } cfg_type;
 
 enum { CFG_LO_OPEN = 1, CFG_HI_OPEN = 2 };  /* cfg_key.open: bound excluded */
-enum { CFG_REQUIRED = 1, CFG_DIRNAME = 2 }; /* cfg_key.flags */
+enum {                                      /* cfg_key.flags */
+    CFG_REQUIRED = 1,
+    CFG_DIRNAME = 2,  /* CFG_STRING: a directory name, [A-Za-z0-9._-], not . or .. */
+    CFG_DIRPATH = 4,  /* CFG_STRING: a directory path, not "" */
+    CFG_ZERO_OK = 8,  /* CFG_DOUBLE: 0 is allowed besides [min, max] */
+};
 #define CFG_MAX_CHOICES 12
 
 typedef struct cfg_key {
@@ -39,17 +49,21 @@ typedef struct cfg_key {
     size_t offset, size;   /* of the field in fm_config */
     size_t count_offset;   /* CFG_ENUM_LIST: offset of the int element count */
     const char *def;       /* default as YAML text ("[a, b]" for lists); NULL: no default */
-    double min, max;       /* CFG_INT, CFG_DOUBLE: allowed range */
+    double min, max;       /* CFG_INT, CFG_DOUBLE: allowed range; CFG_STRING: max = longest (0: the field) */
     int open;              /* CFG_LO_OPEN | CFG_HI_OPEN */
     const char *choices[CFG_MAX_CHOICES + 1]; /* enums: names in the order of the C enum, NULL-ended */
-    int flags;             /* CFG_REQUIRED | CFG_DIRNAME */
+    int flags;             /* CFG_REQUIRED | CFG_DIRNAME | CFG_DIRPATH | CFG_ZERO_OK */
     const char *meaning;   /* one line; docs/config.md says the same */
 } cfg_key;
 
 #define CFG_FIELD(m) offsetof(fm_config, m), sizeof(((fm_config *)0)->m)
 #define CFG_NUM(k, t, m, def, lo, hi, open, doc) \
     { k, t, CFG_FIELD(m), 0, def, lo, hi, open, { NULL }, 0, doc }
+#define CFG_NUM_FLAGS(k, t, m, def, lo, hi, open, flags, doc) \
+    { k, t, CFG_FIELD(m), 0, def, lo, hi, open, { NULL }, flags, doc }
 #define CFG_SCALAR(k, t, m, def, flags, doc) { k, t, CFG_FIELD(m), 0, def, 0, 0, 0, { NULL }, flags, doc }
+#define CFG_STRING_MAX(k, m, def, maxlen, flags, doc) \
+    { k, CFG_STRING, CFG_FIELD(m), 0, def, 0, maxlen, 0, { NULL }, flags, doc }
 #define CFG_CHOICE(k, m, def, flags, doc, ...) \
     { k, CFG_ENUM, CFG_FIELD(m), 0, def, 0, 0, 0, { __VA_ARGS__, NULL }, flags, doc }
 #define CFG_CHOICE_LIST(k, m, count, def, doc, ...)                                            \
@@ -60,14 +74,14 @@ typedef struct cfg_key {
 
 /* Keys are grouped by section, in the order fm_cfg_dump prints them. */
 static const cfg_key cfg_keys[] = {
-    CFG_SCALAR("experiment.name", CFG_STRING, experiment.name, NULL, CFG_REQUIRED | CFG_DIRNAME,
-               "run name; becomes a directory under output_dir, so only [A-Za-z0-9._-], at most 255"),
+    CFG_STRING_MAX("experiment.name", experiment.name, NULL, FM_CFG_NAME_MAX, CFG_REQUIRED | CFG_DIRNAME,
+                   "run name; becomes a directory under output_dir, so only [A-Za-z0-9._-], at most 128"),
     CFG_SCALAR("experiment.description", CFG_STRING, experiment.description, "", 0,
                "free text stored with the results"),
     CFG_NUM("experiment.seed", CFG_INT, experiment.seed, "0", 0, CFG_INT32_MAX, 0,
             "master seed; every random stream is derived from (seed, rank, stream)"),
-    CFG_SCALAR("experiment.output_dir", CFG_STRING, experiment.output_dir, "results", 0,
-               "directory that receives <output_dir>/<name>/"),
+    CFG_SCALAR("experiment.output_dir", CFG_STRING, experiment.output_dir, "results", CFG_DIRPATH,
+               "directory that receives <output_dir>/<name>/; not empty (\".\" is the current one)"),
 
     CFG_CHOICE("env.kind", env.kind, NULL, CFG_REQUIRED,
                "benchmark family: lqg (linear control), cartpole (partially observed cart-pole) or tooluse "
@@ -87,19 +101,20 @@ static const cfg_key cfg_keys[] = {
             "Q_h = a_h I with a_h = logspace(q_log_min, q_log_max, K): smallest exponent"),
     CFG_NUM("env.q_log_max", CFG_DOUBLE, env.q_log_max, "2", -10, 10, 0,
             "largest exponent of a_h; must be >= q_log_min"),
-    CFG_NUM("env.r_scale", CFG_DOUBLE, env.r_scale, "1", 0, 1e6, CFG_LO_OPEN, "input cost R = r_scale I"),
-    CFG_NUM("env.process_noise", CFG_DOUBLE, env.process_noise, "0.01", 0, 1e6, 0,
-            "process noise variance: Sigma_w = process_noise I"),
-    CFG_NUM("env.obs_noise", CFG_DOUBLE, env.obs_noise, "0.01", 0, 1e6, 0,
+    CFG_NUM("env.r_scale", CFG_DOUBLE, env.r_scale, "1", 1e-4, 1e6, 0,
+            "input cost R = r_scale I (with q_log in [-10, 10], q / r stays within [1e-16, 1e14])"),
+    CFG_NUM_FLAGS("env.process_noise", CFG_DOUBLE, env.process_noise, "0.01", 1e-8, 1e6, 0, CFG_ZERO_OK,
+                  "process noise variance: Sigma_w = process_noise I; 0 (noise-free) only with obs: state"),
+    CFG_NUM("env.obs_noise", CFG_DOUBLE, env.obs_noise, "0.01", 1e-8, 1e6, 0,
             "observation noise variance: Sigma_v = obs_noise I (projected only)"),
-    CFG_NUM("env.init_std", CFG_DOUBLE, env.init_std, "1", 0, 1e6, CFG_LO_OPEN,
+    CFG_NUM("env.init_std", CFG_DOUBLE, env.init_std, "1", 1e-6, 1e6, 0,
             "initial state x_0 ~ N(0, init_std^2 I)"),
     CFG_NUM("env.horizon", CFG_INT, env.horizon, "100", 1, 100000, 0, "demonstration length T (steps)"),
     CFG_SCALAR("env.A", CFG_MATRIX, env.A, NULL, 0, "n x n state matrix; only with system: custom"),
     CFG_SCALAR("env.B", CFG_MATRIX, env.B, NULL, 0, "n x m input matrix; only with system: custom"),
     CFG_SCALAR("env.C", CFG_MATRIX, env.C, NULL, 0,
                "fixed p x n observation matrix instead of a random one (obs: projected, shared C)"),
-    CFG_NUM("env.cp_dt", CFG_DOUBLE, env.cp_dt, "0.02", 0, 1, CFG_LO_OPEN,
+    CFG_NUM("env.cp_dt", CFG_DOUBLE, env.cp_dt, "0.02", 1e-4, 1, 0,
             "cartpole: control period in s (zero-order hold, RK4 with 4 substeps per period)"),
     CFG_NUM("env.cp_length_min", CFG_DOUBLE, env.cp_length_min, "0.3", 0, 10, CFG_LO_OPEN,
             "cartpole: smallest half pole length l in m; tasks draw l ~ U[min, max]"),
@@ -211,7 +226,7 @@ static const cfg_key cfg_keys[] = {
             "fleet_merge / sinkhorn_rebasin: soft-permutation steps T per update"),
     CFG_NUM("merge.fm_subset", CFG_DOUBLE, merge.fm_subset, "1", 0, 1, CFG_LO_OPEN,
             "fleet_merge: fraction of robots that update their permutation each epoch (at least one)"),
-    CFG_NUM("merge.fm_tau", CFG_DOUBLE, merge.fm_tau, "0.3", 0, 1e3, CFG_LO_OPEN, "Sinkhorn entropy weight tau (Eq. 3.2)"),
+    CFG_NUM("merge.fm_tau", CFG_DOUBLE, merge.fm_tau, "0.3", 1e-6, 1e3, 0, "Sinkhorn entropy weight tau (Eq. 3.2)"),
     CFG_NUM("merge.fm_sinkhorn_iters", CFG_INT, merge.fm_sinkhorn_iters, "20", 1, 10000, 0,
             "Sinkhorn iterations (log domain, fixed count)"),
     CFG_NUM("merge.fm_lr", CFG_DOUBLE, merge.fm_lr, "0.1", 0, 100, CFG_LO_OPEN, "Adam step on the permutation logits"),
@@ -242,7 +257,10 @@ static const cfg_key cfg_keys[] = {
 #define CFG_GOT_MAX 60       /* characters of a bad value quoted in a message */
 #define CFG_LINE_MAX 1024    /* one error line */
 #define CFG_MSG_RESERVE 40   /* room kept in err->msg for "... (N more errors)" */
-#define CFG_FILE_MAX (64L << 20)
+#define CFG_FILE_MAX (1L << 20) /* bytes of a config (file or string) */
+#define CFG_DEPTH_MAX 64     /* nesting of lists and mappings, counted from the top-level mapping */
+#define CFG_TAG_TEXT 40      /* characters of a tag kept for messages */
+#define CFG_MAT_ABS_MAX 1e6  /* largest magnitude of a matrix entry */
 
 static const char cfg_dump_header[] = "# resolved fleetmerge config (defaults filled)\n";
 
@@ -316,6 +334,28 @@ typedef struct cfg_pos {
     int line, col; /* 1-based */
 } cfg_pos;
 
+/* Explicit YAML tags. libyaml's document API replaces a missing tag by the default one, so the
+ * tags as written are recorded from the parse events (scan_events) and looked up by the node's
+ * start position and kind. */
+typedef enum cfg_tag_id {
+    TAG_NONE = 0, /* untagged */
+    TAG_STR, TAG_INT, TAG_FLOAT, TAG_BOOL, TAG_NULL, TAG_SEQ, TAG_MAP,
+    TAG_OTHER,    /* any other tag: !foo, !, !!binary, ... */
+    TAG_COUNT
+} cfg_tag_id;
+#define TAGS(id) (1u << (id))
+
+static const char *const tag_names[TAG_COUNT] = {
+    "", "!!str", "!!int", "!!float", "!!bool", "!!null", "!!seq", "!!map", "",
+};
+
+typedef struct cfg_tag {
+    size_t index;             /* start_mark.index of the tagged node (characters) */
+    int kind;                 /* yaml_node_type_t of the node */
+    int id;                   /* cfg_tag_id */
+    char text[CFG_TAG_TEXT];  /* the tag for messages: "!!str", "!foo" */
+} cfg_tag;
+
 typedef struct cfg_section {
     const char *name; /* points into the YAML document */
     cfg_pos at;       /* the section's value (its mapping) */
@@ -324,6 +364,8 @@ typedef struct cfg_section {
 
 typedef struct cfg_loader {
     const char *name; /* file name used in messages */
+    const char *text; /* the config's bytes (for the positions of encoding errors) */
+    size_t len;
     fm_err *err;
     yaml_document_t *doc;
     fm_config *out;
@@ -338,6 +380,8 @@ typedef struct cfg_loader {
     cfg_section sec[CFG_MAX_SECTIONS];
     const yaml_node_t *sweep; /* the sweep section's mapping, if any */
     int point;                /* sweep point to load, -1 = none */
+    cfg_tag *tags;            /* explicit tags, sorted by index (malloc'ed) */
+    size_t ntags, tags_cap;
 } cfg_loader;
 
 static cfg_pos pos_of(const yaml_node_t *node)
@@ -397,6 +441,51 @@ static void finish_errors(cfg_loader *ld)
     if (!err || !ld->owns_msg || !ld->dropped)
         return;
     snprintf(err->msg + ld->msglen, sizeof err->msg - ld->msglen, "\n... (%d more errors)", ld->dropped);
+}
+
+/* ---- explicit tags ---- */
+
+/* The tag of node n as written (TAG_NONE if untagged); *text gets its name for messages. */
+static int node_tag(const cfg_loader *ld, const yaml_node_t *n, const char **text)
+{
+    size_t lo = 0, hi = ld->ntags, at = n->start_mark.index;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ld->tags[mid].index < at)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < ld->ntags && ld->tags[lo].index == at; lo++)
+        if (ld->tags[lo].kind == (int)n->type) {
+            *text = ld->tags[lo].text;
+            return ld->tags[lo].id;
+        }
+    *text = "";
+    return TAG_NONE;
+}
+
+/* An explicit tag on n must be one of `allowed` (TAGS() bits): else report "PREFIXgot tag T,
+ * expected WHAT (untagged or ...)" at n and return 0. *id gets the tag (TAG_NONE if none). */
+static int tag_ok(cfg_loader *ld, const yaml_node_t *n, unsigned allowed, const char *key, const char *prefix,
+                  const char *what, int *id)
+{
+    const char *text = "";
+    *id = node_tag(ld, n, &text);
+    if (*id == TAG_NONE || (allowed & TAGS(*id)))
+        return 1;
+    char list[96];
+    cfg_buf b = { list, sizeof list, 0 };
+    int count = 0, shown = 0;
+    list[0] = '\0';
+    for (int t = TAG_STR; t < TAG_OTHER; t++)
+        count += (allowed & TAGS(t)) != 0;
+    buf_printf(&b, "untagged");
+    for (int t = TAG_STR; t < TAG_OTHER; t++)
+        if (allowed & TAGS(t))
+            buf_printf(&b, "%s%s", ++shown == count ? " or " : ", ", tag_names[t]);
+    report(ld, pos_of(n), key, "%sgot tag %s, expected %s (%s)", prefix, text, what, list);
+    return 0;
 }
 
 /* ---- scalars ---- */
@@ -482,8 +571,20 @@ static int parse_double(const char *s, size_t n, double *v)
     if (i != n)
         return 0;
     char *end = NULL;
-    *v = strtod(s, &end); /* underflow to a subnormal or 0 is accepted */
+    *v = strtod(s, &end); /* underflow (to a subnormal or 0): see is_tiny */
     return end == s + n && isfinite(*v);
+}
+
+/* A parsed number literal that is subnormal or underflowed to 0 (nonzero digits before the
+ * exponent). Such values are never meant and break the solvers, so they are rejected. */
+static int is_tiny(const char *s, size_t n, double v)
+{
+    if (v != 0.0)
+        return fabs(v) < DBL_MIN;
+    for (size_t i = 0; i < n && s[i] != 'e' && s[i] != 'E'; i++)
+        if (s[i] >= '1' && s[i] <= '9')
+            return 1;
+    return 0;
 }
 
 static int parse_bool(const char *s, size_t n, int *v)
@@ -557,21 +658,30 @@ static long long load_int(const fm_config *cfg, const cfg_key *k)
     return x;
 }
 
-/* "got TEXT, expected a value in [lo, hi]" unless v is in range. */
+/* "got TEXT, expected [0 or ]a value in [lo, hi]" unless v is in range. */
 static int check_range(const cfg_key *k, double v, const char *text, size_t n, cfg_buf *msg)
 {
     int lo_ok = (k->open & CFG_LO_OPEN) ? v > k->min : v >= k->min;
     int hi_ok = (k->open & CFG_HI_OPEN) ? v < k->max : v <= k->max;
-    if (lo_ok && hi_ok)
+    if ((lo_ok && hi_ok) || (v == 0.0 && (k->flags & CFG_ZERO_OK)))
         return 1;
     buf_printf(msg, "got ");
     buf_escaped(msg, text, n, CFG_GOT_MAX);
     char lo = (k->open & CFG_LO_OPEN) ? '(' : '[', hi = (k->open & CFG_HI_OPEN) ? ')' : ']';
+    const char *zero = (k->flags & CFG_ZERO_OK) ? "0 or " : "";
     if (k->type == CFG_INT)
-        buf_printf(msg, ", expected a value in %c%lld, %lld%c", lo, (long long)k->min, (long long)k->max, hi);
+        buf_printf(msg, ", expected %sa value in %c%lld, %lld%c", zero, lo, (long long)k->min, (long long)k->max,
+                   hi);
     else
-        buf_printf(msg, ", expected a value in %c%g, %g%c", lo, k->min, k->max, hi);
+        buf_printf(msg, ", expected %sa value in %c%g, %g%c", zero, lo, k->min, k->max, hi);
     return 0;
+}
+
+static void tiny_message(cfg_buf *msg, const char *s, size_t n)
+{
+    buf_printf(msg, "got ");
+    buf_escaped(msg, s, n, CFG_GOT_MAX);
+    buf_printf(msg, ", expected 0 or a magnitude of at least %.17g (no subnormal numbers)", DBL_MIN);
 }
 
 static int check_dirname(const char *s, size_t n, cfg_buf *msg)
@@ -621,6 +731,10 @@ static int set_scalar(const cfg_key *k, const char *s, size_t n, int quoted, fm_
         break;
     case CFG_DOUBLE:
         ok = !quoted && parse_double(s, n, &dv);
+        if (ok && is_tiny(s, n, dv)) {
+            tiny_message(msg, s, n);
+            return 0;
+        }
         if (ok && !check_range(k, dv, s, n, msg))
             return 0;
         if (ok)
@@ -636,8 +750,13 @@ static int set_scalar(const cfg_key *k, const char *s, size_t n, int quoted, fm_
             buf_printf(msg, "got a string with a NUL character, expected text");
             return 0;
         }
-        if (n >= k->size) {
-            buf_printf(msg, "got a string of %zu bytes, expected at most %zu", n, k->size - 1);
+        size_t longest = k->max > 0 ? (size_t)k->max : k->size - 1;
+        if (n > longest) {
+            buf_printf(msg, "got a string of %zu bytes, expected at most %zu", n, longest);
+            return 0;
+        }
+        if ((k->flags & CFG_DIRPATH) && n == 0) {
+            buf_printf(msg, "got \"\", expected a directory (write \".\" for the current one)");
             return 0;
         }
         if ((k->flags & CFG_DIRNAME) && !check_dirname(s, n, msg))
@@ -707,11 +826,15 @@ static int set_enum_list(cfg_loader *ld, const cfg_key *k, const yaml_node_t *no
         report(ld, pos_of(node), k->key, "got an empty list, expected at least one of %s", choices);
         return 0;
     }
-    int *vals = field(ld->out, k), count = 0, ok = 1;
+    int *vals = field(ld->out, k), count = 0, ok = 1, tag = TAG_NONE;
     memset(vals, 0, k->size);
     for (size_t i = 0; i < n; i++) {
         const yaml_node_t *it = item(ld, node, i);
         int v = -1;
+        if (!tag_ok(ld, it, TAGS(TAG_STR), k->key, "", "one of the choices", &tag)) {
+            ok = 0;
+            continue;
+        }
         if (it->type == YAML_SCALAR_NODE)
             v = choice_index(k, (const char *)it->data.scalar.value, it->data.scalar.length);
         if (v < 0) {
@@ -754,7 +877,10 @@ static int matrix_shape(cfg_loader *ld, const cfg_key *k, const yaml_node_t *nod
     for (size_t r = 0; r < n; r++) {
         const yaml_node_t *row = item(ld, node, r);
         char prefix[48];
+        int tag = TAG_NONE;
         snprintf(prefix, sizeof prefix, "row %zu: ", r + 1);
+        if (!tag_ok(ld, row, TAGS(TAG_SEQ), k->key, prefix, "a list of numbers", &tag))
+            return 0;
         if (row->type != YAML_SEQUENCE_NODE) {
             report_got(ld, row, k->key, prefix, "a list of numbers");
             return 0;
@@ -790,14 +916,27 @@ static int set_matrix(cfg_loader *ld, const cfg_key *k, const yaml_node_t *node)
         return 0;
     for (int r = 0; r < rows; r++) {
         const yaml_node_t *row = item(ld, node, (size_t)r);
+        char prefix[48];
+        snprintf(prefix, sizeof prefix, "row %d: ", r + 1);
         for (int c = 0; c < cols; c++) {
             const yaml_node_t *x = item(ld, row, (size_t)c);
             double v = 0;
-            if (x->type != YAML_SCALAR_NODE || !is_plain(x) ||
-                !parse_double((const char *)x->data.scalar.value, x->data.scalar.length, &v)) {
-                char prefix[48];
-                snprintf(prefix, sizeof prefix, "row %d: ", r + 1);
+            int tag = TAG_NONE;
+            if (!tag_ok(ld, x, TAGS(TAG_INT) | TAGS(TAG_FLOAT), k->key, prefix, "a number", &tag)) {
+                memset(mat, 0, sizeof *mat);
+                return 0;
+            }
+            const char *s = x->type == YAML_SCALAR_NODE ? (const char *)x->data.scalar.value : "";
+            size_t n = x->type == YAML_SCALAR_NODE ? x->data.scalar.length : 0;
+            if (x->type != YAML_SCALAR_NODE || (tag == TAG_NONE && !is_plain(x)) || !parse_double(s, n, &v)) {
                 report_got(ld, x, k->key, prefix, "a number");
+                memset(mat, 0, sizeof *mat);
+                return 0;
+            }
+            if (is_tiny(s, n, v) || fabs(v) > CFG_MAT_ABS_MAX) {
+                char what[96];
+                snprintf(what, sizeof what, "a number of magnitude 0 or in [%.17g, %g]", DBL_MIN, CFG_MAT_ABS_MAX);
+                report_got(ld, x, k->key, prefix, what);
                 memset(mat, 0, sizeof *mat);
                 return 0;
             }
@@ -809,8 +948,25 @@ static int set_matrix(cfg_loader *ld, const cfg_key *k, const yaml_node_t *node)
     return 1;
 }
 
+/* The explicit tags allowed on a value of type t (TAGS() bits). */
+static unsigned type_tags(cfg_type t)
+{
+    switch (t) {
+    case CFG_INT: return TAGS(TAG_INT);
+    case CFG_DOUBLE: return TAGS(TAG_INT) | TAGS(TAG_FLOAT);
+    case CFG_BOOL: return TAGS(TAG_BOOL);
+    case CFG_STRING:
+    case CFG_ENUM: return TAGS(TAG_STR);
+    default: return TAGS(TAG_SEQ);
+    }
+}
+
 static int set_value(cfg_loader *ld, const cfg_key *k, const yaml_node_t *node)
 {
+    int tag = TAG_NONE;
+    if (!tag_ok(ld, node, type_tags(k->type), k->key, "",
+                k->type == CFG_ENUM ? "one of the choices" : type_expect(k->type), &tag))
+        return 0;
     if (k->type == CFG_ENUM_LIST)
         return set_enum_list(ld, k, node);
     if (k->type == CFG_MATRIX)
@@ -827,11 +983,23 @@ static int set_value(cfg_loader *ld, const cfg_key *k, const yaml_node_t *node)
         }
         return 0;
     }
+    const char *s = (const char *)node->data.scalar.value;
+    size_t n = node->data.scalar.length;
+    long long iv = 0;
+    if (tag == TAG_INT && k->type == CFG_DOUBLE && !parse_int(s, n, &iv)) {
+        char text[CFG_GOT_MAX + 8];
+        cfg_buf t = { text, sizeof text, 0 };
+        text[0] = '\0';
+        buf_escaped(&t, s, n, CFG_GOT_MAX);
+        report(ld, pos_of(node), k->key, "got !!int \"%s\", expected an integer literal (or no tag)", text);
+        return 0;
+    }
     char msg[512];
     cfg_buf b = { msg, sizeof msg, 0 };
     msg[0] = '\0';
-    if (set_scalar(k, (const char *)node->data.scalar.value, node->data.scalar.length, !is_plain(node),
-                   ld->out, &b))
+    /* a standard tag says how to read the text: !!str as a string, the others as plain */
+    int quoted = tag == TAG_STR ? 1 : tag != TAG_NONE ? 0 : !is_plain(node);
+    if (set_scalar(k, s, n, quoted, ld->out, &b))
         return 1;
     report(ld, pos_of(node), k->key, "%s", msg);
     return 0;
@@ -896,6 +1064,9 @@ static void load_section(cfg_loader *ld, const char *sec, const yaml_node_t *map
         const yaml_node_t *key = yaml_document_get_node(ld->doc, p->key);
         const yaml_node_t *val = yaml_document_get_node(ld->doc, p->value);
         char label[160];
+        int tag = TAG_NONE;
+        if (!tag_ok(ld, key, TAGS(TAG_STR), sec, "", "a key name", &tag))
+            continue;
         if (key->type != YAML_SCALAR_NODE) {
             report_got(ld, key, sec, "key ", "a key name");
             continue;
@@ -919,8 +1090,13 @@ static void load_section(cfg_loader *ld, const char *sec, const yaml_node_t *map
 
 static void load_root(cfg_loader *ld, const yaml_node_t *root)
 {
+    int tag = TAG_NONE;
     if (!root) /* empty document: like an empty mapping */
         return;
+    if (!tag_ok(ld, root, TAGS(TAG_MAP), "config", "", "a mapping", &tag)) {
+        ld->root_bad = 1;
+        return;
+    }
     if (root->type != YAML_MAPPING_NODE) {
         report(ld, pos_of(root), "config", "expected a mapping");
         ld->root_bad = 1;
@@ -930,6 +1106,8 @@ static void load_root(cfg_loader *ld, const yaml_node_t *root)
         const yaml_node_t *key = yaml_document_get_node(ld->doc, p->key);
         const yaml_node_t *val = yaml_document_get_node(ld->doc, p->value);
         char label[160];
+        if (!tag_ok(ld, key, TAGS(TAG_STR), "config", "", "a section name", &tag))
+            continue;
         if (key->type != YAML_SCALAR_NODE) {
             report_got(ld, key, "config", "key ", "a section name");
             continue;
@@ -956,6 +1134,10 @@ static void load_root(cfg_loader *ld, const yaml_node_t *root)
             ld->sweep = val;
             continue;
         }
+        if (!tag_ok(ld, val, TAGS(TAG_MAP), label, "", "a mapping", &tag)) {
+            sec->bad = 1;
+            continue;
+        }
         if (val->type == YAML_SCALAR_NODE && is_plain(val) &&
             is_null_text((const char *)val->data.scalar.value, val->data.scalar.length))
             continue; /* "section:" with nothing under it */
@@ -970,25 +1152,39 @@ static void load_root(cfg_loader *ld, const yaml_node_t *root)
 
 /* ---- sweeps ---- */
 
-enum { SWEEP_MAX_AXES = 32, SWEEP_MAX_KEYS = 16, SWEEP_MAX_POINTS = 10000000 };
+enum { SWEEP_MAX_POINTS = 10000000 };
 
+/* The sweep's axes: a key with its list of values, or a zip group of keys whose lists vary
+ * together. A key is swept at most once, so there are at most CFG_NKEYS keys and axes in all:
+ * fixed arrays of that size hold any sweep, nothing is dropped. Axis a owns the keys
+ * key[first .. first + nkeys). */
 typedef struct sweep_axis {
-    size_t len;
-    int nkeys;
-    int key[SWEEP_MAX_KEYS];
-    const yaml_node_t *seq[SWEEP_MAX_KEYS];
+    size_t len;      /* values of each of its keys */
+    int first, nkeys;
 } sweep_axis;
+
+typedef struct sweep_plan {
+    int naxes, nkeys;
+    sweep_axis axis[CFG_NKEYS];
+    int key[CFG_NKEYS];                 /* index into cfg_keys */
+    const yaml_node_t *seq[CFG_NKEYS];  /* the key's list of values */
+} sweep_plan;
 
 /* A non-empty list of values for key i, each valid for the key (checked on a scratch config). */
 static int sweep_values(cfg_loader *ld, int i, const yaml_node_t *seq, const char *label)
 {
+    int tag = TAG_NONE;
+    if (!tag_ok(ld, seq, TAGS(TAG_SEQ), label, "", "a non-empty list of values", &tag))
+        return 0;
     if (seq->type != YAML_SEQUENCE_NODE || seq_len(seq) == 0) {
         report_got(ld, seq, label, "", "a non-empty list of values");
         return 0;
     }
     fm_config *scratch = malloc(sizeof *scratch), *real = ld->out;
-    if (!scratch)
+    if (!scratch) {
+        report(ld, pos_of(seq), label, "out of memory checking the values");
         return 0;
+    }
     int good = 1;
     ld->out = scratch;
     for (size_t v = 0; v < seq_len(seq); v++) {
@@ -1000,15 +1196,21 @@ static int sweep_values(cfg_loader *ld, int i, const yaml_node_t *seq, const cha
     return good;
 }
 
-/* One axis entry: `key: [values]` (or `seeds: [...]`). */
-static int sweep_key(cfg_loader *ld, const yaml_node_t *key, const yaml_node_t *val, sweep_axis *ax,
+/* One entry `key: [values]` (or `seeds: [...]`) of the axis being built, plan->axis[naxes]. */
+static int sweep_key(cfg_loader *ld, const yaml_node_t *key, const yaml_node_t *val, sweep_plan *plan,
                      unsigned char *used)
 {
-    char name[160];
+    char name[160], label[200];
+    int tag = TAG_NONE;
+    if (!tag_ok(ld, key, TAGS(TAG_STR), "sweep", "", "a key name", &tag))
+        return 0;
+    if (key->type != YAML_SCALAR_NODE) {
+        report_got(ld, key, "sweep", "key ", "a key name");
+        return 0;
+    }
     size_t n = key->data.scalar.length;
     snprintf(name, sizeof name, "%.*s", (int)(n < 150 ? n : 150), (const char *)key->data.scalar.value);
     int i = text_is(name, strlen(name), "seeds") ? key_index("experiment.seed") : key_index(name);
-    char label[200];
     snprintf(label, sizeof label, "sweep.%s", name);
     if (i < 0) {
         report(ld, pos_of(key), label, "not a config key (expected section.key, e.g. fleet.alpha)");
@@ -1019,67 +1221,98 @@ static int sweep_key(cfg_loader *ld, const yaml_node_t *key, const yaml_node_t *
         return 0;
     }
     used[i] = 1;
-    if (!sweep_values(ld, i, val, label) || ax->nkeys >= SWEEP_MAX_KEYS)
+    if (!sweep_values(ld, i, val, label))
         return 0;
+    sweep_axis *ax = &plan->axis[plan->naxes];
     if (ax->nkeys > 0 && seq_len(val) != ax->len) {
         report(ld, pos_of(val), label, "got %zu values, expected %zu like the rest of its zip group",
                seq_len(val), ax->len);
         return 0;
     }
+    /* used[] makes every key unique, so the plan cannot be full here */
     ax->len = seq_len(val);
-    ax->key[ax->nkeys] = i, ax->seq[ax->nkeys] = val, ax->nkeys++;
+    plan->key[plan->nkeys] = i, plan->seq[plan->nkeys] = val;
+    plan->nkeys++, ax->nkeys++;
     return 1;
 }
 
-/* The axes of the sweep section; returns their number, or -1 after reporting problems. */
-static int sweep_axes(cfg_loader *ld, sweep_axis *axes)
+/* Start axis plan->axis[naxes]; end_axis keeps it if it has keys and all were good. */
+static void begin_axis(sweep_plan *plan)
 {
-    unsigned char used[CFG_NKEYS] = {0};
-    int na = 0, good = 1;
-    const yaml_node_t *m = ld->sweep;
-    if (m->type != YAML_MAPPING_NODE) {
-        report(ld, pos_of(m), "sweep", "expected a mapping");
-        return -1;
+    plan->axis[plan->naxes] = (sweep_axis){ .len = 0, .first = plan->nkeys, .nkeys = 0 };
+}
+
+static void end_axis(sweep_plan *plan, int good)
+{
+    sweep_axis *ax = &plan->axis[plan->naxes];
+    if (good && ax->nkeys > 0)
+        plan->naxes++;
+    else
+        plan->nkeys = ax->first;
+}
+
+/* A `zip: [{k1: [...], k2: [...]}, ...]` entry: one axis per group. */
+static int sweep_zip(cfg_loader *ld, const yaml_node_t *val, sweep_plan *plan, unsigned char *used)
+{
+    int good = 1, tag = TAG_NONE;
+    if (!tag_ok(ld, val, TAGS(TAG_SEQ), "sweep.zip", "", "a list of mappings of equal-length lists", &tag))
+        return 0;
+    if (val->type != YAML_SEQUENCE_NODE) {
+        report_got(ld, val, "sweep.zip", "", "a list of mappings of equal-length lists");
+        return 0;
     }
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top && na < SWEEP_MAX_AXES; p++) {
-        const yaml_node_t *key = yaml_document_get_node(ld->doc, p->key);
-        const yaml_node_t *val = yaml_document_get_node(ld->doc, p->value);
-        if (key->type != YAML_SCALAR_NODE) {
-            report_got(ld, key, "sweep", "key ", "a key name");
+    for (size_t g = 0; g < seq_len(val); g++) {
+        const yaml_node_t *grp = item(ld, val, g);
+        if (!tag_ok(ld, grp, TAGS(TAG_MAP), "sweep.zip", "", "a mapping of equal-length lists", &tag)) {
             good = 0;
             continue;
         }
-        if (!text_is((const char *)key->data.scalar.value, key->data.scalar.length, "zip")) {
-            axes[na] = (sweep_axis){0};
-            if (sweep_key(ld, key, val, &axes[na], used))
-                na++;
+        if (grp->type != YAML_MAPPING_NODE) {
+            report_got(ld, grp, "sweep.zip", "", "a mapping of equal-length lists");
+            good = 0;
+            continue;
+        }
+        int ok_grp = 1;
+        begin_axis(plan);
+        for (yaml_node_pair_t *q = grp->data.mapping.pairs.start; q < grp->data.mapping.pairs.top; q++)
+            ok_grp &= sweep_key(ld, yaml_document_get_node(ld->doc, q->key),
+                                yaml_document_get_node(ld->doc, q->value), plan, used);
+        end_axis(plan, ok_grp);
+        good &= ok_grp;
+    }
+    return good;
+}
+
+/* The axes of the sweep section into plan; 0 after reporting problems. */
+static int sweep_axes(cfg_loader *ld, sweep_plan *plan)
+{
+    unsigned char used[CFG_NKEYS] = {0};
+    int good = 1, tag = TAG_NONE;
+    const yaml_node_t *m = ld->sweep;
+    plan->naxes = plan->nkeys = 0;
+    if (!tag_ok(ld, m, TAGS(TAG_MAP), "sweep", "", "a mapping", &tag))
+        return 0;
+    if (m->type != YAML_MAPPING_NODE) {
+        report(ld, pos_of(m), "sweep", "expected a mapping");
+        return 0;
+    }
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        const yaml_node_t *key = yaml_document_get_node(ld->doc, p->key);
+        const yaml_node_t *val = yaml_document_get_node(ld->doc, p->value);
+        if (key->type == YAML_SCALAR_NODE &&
+            text_is((const char *)key->data.scalar.value, key->data.scalar.length, "zip")) {
+            if (tag_ok(ld, key, TAGS(TAG_STR), "sweep", "", "a key name", &tag))
+                good &= sweep_zip(ld, val, plan, used);
             else
                 good = 0;
             continue;
         }
-        if (val->type != YAML_SEQUENCE_NODE) {
-            report_got(ld, val, "sweep.zip", "", "a list of mappings of equal-length lists");
-            good = 0;
-            continue;
-        }
-        for (size_t g = 0; g < seq_len(val) && na < SWEEP_MAX_AXES; g++) {
-            const yaml_node_t *grp = item(ld, val, g);
-            if (grp->type != YAML_MAPPING_NODE) {
-                report_got(ld, grp, "sweep.zip", "", "a mapping of equal-length lists");
-                good = 0;
-                continue;
-            }
-            axes[na] = (sweep_axis){0};
-            int ok_grp = 1;
-            for (yaml_node_pair_t *q = grp->data.mapping.pairs.start; q < grp->data.mapping.pairs.top; q++)
-                ok_grp &= sweep_key(ld, yaml_document_get_node(ld->doc, q->key),
-                                    yaml_document_get_node(ld->doc, q->value), &axes[na], used);
-            if (ok_grp && axes[na].nkeys > 0)
-                na++;
-            good &= ok_grp;
-        }
+        begin_axis(plan);
+        int ok = sweep_key(ld, key, val, plan, used);
+        end_axis(plan, ok);
+        good &= ok;
     }
-    return good ? na : -1;
+    return good;
 }
 
 /* A value as flow-style text: scalars as written, lists as [a, b] (nested), mappings as {...}. */
@@ -1100,10 +1333,33 @@ static void flow_text(cfg_loader *ld, const yaml_node_t *v, cfg_buf *b)
     }
 }
 
+/* Apply point ld->point's values to ld->out; its overrides text ends with "..." if cut. */
+static void apply_point(cfg_loader *ld, const sweep_plan *plan)
+{
+    fm_config *c = ld->out;
+    cfg_buf ov = { c->sweep.overrides, sizeof c->sweep.overrides, 0 };
+    size_t idx = (size_t)ld->point, digit[CFG_NKEYS];
+    for (int a = plan->naxes - 1; a >= 0; a--) /* the last axis varies fastest */
+        digit[a] = idx % plan->axis[a].len, idx /= plan->axis[a].len;
+    for (int a = 0; a < plan->naxes; a++)
+        for (int j = plan->axis[a].first; j < plan->axis[a].first + plan->axis[a].nkeys; j++) {
+            int i = plan->key[j];
+            const yaml_node_t *v = item(ld, plan->seq[j], digit[a]);
+            ld->seen[i] = 1;
+            ld->key_at[i] = pos_of(v);
+            ld->bad[i] = !set_value(ld, &cfg_keys[i], v);
+            buf_printf(&ov, "%s%s=", ov.len ? " " : "", cfg_keys[i].key);
+            flow_text(ld, v, &ov);
+        }
+    if (ov.len >= ov.cap)
+        memcpy(c->sweep.overrides + ov.cap - 4, "...", 4);
+    c->sweep.index = ld->point;
+}
+
 /* Count the points, validate every value, and apply point ld->point's values to ld->out. */
 static void load_sweep(cfg_loader *ld)
 {
-    sweep_axis axes[SWEEP_MAX_AXES];
+    sweep_plan *plan = NULL;
     fm_config *c = ld->out;
     c->sweep.count = 1, c->sweep.index = -1, c->sweep.overrides[0] = '\0';
     if (!ld->sweep) {
@@ -1111,38 +1367,30 @@ static void load_sweep(cfg_loader *ld)
             report(ld, (cfg_pos){1, 1}, "sweep", "got --sweep-index %d, but the config has no sweep section", ld->point);
         return;
     }
-    int na = sweep_axes(ld, axes);
-    if (na < 0)
+    plan = malloc(sizeof *plan);
+    if (!plan) {
+        report(ld, pos_of(ld->sweep), "sweep", "out of memory reading the sweep section");
         return;
+    }
+    if (!sweep_axes(ld, plan))
+        goto done;
     double count = 1;
-    for (int a = 0; a < na; a++)
-        count *= (double)axes[a].len;
+    for (int a = 0; a < plan->naxes; a++)
+        count *= (double)plan->axis[a].len;
     if (count > SWEEP_MAX_POINTS) {
         report(ld, pos_of(ld->sweep), "sweep", "got %.0f points, expected at most %d", count, SWEEP_MAX_POINTS);
-        return;
+        goto done;
     }
     c->sweep.count = (int)count;
     if (ld->point < 0)
-        return;
+        goto done;
     if (ld->point >= c->sweep.count) {
         report(ld, pos_of(ld->sweep), "sweep", "got index %d, expected an index in [0, %d)", ld->point, c->sweep.count);
-        return;
+        goto done;
     }
-    cfg_buf ov = {c->sweep.overrides, sizeof c->sweep.overrides, 0};
-    size_t idx = (size_t)ld->point, digit[SWEEP_MAX_AXES];
-    for (int a = na - 1; a >= 0; a--) /* the last axis varies fastest */
-        digit[a] = idx % axes[a].len, idx /= axes[a].len;
-    for (int a = 0; a < na; a++)
-        for (int k = 0; k < axes[a].nkeys; k++) {
-            int i = axes[a].key[k];
-            const yaml_node_t *v = item(ld, axes[a].seq[k], digit[a]);
-            ld->seen[i] = 1;
-            ld->key_at[i] = pos_of(v);
-            ld->bad[i] = !set_value(ld, &cfg_keys[i], v);
-            buf_printf(&ov, "%s%s=", ov.len ? " " : "", cfg_keys[i].key);
-            flow_text(ld, v, &ov);
-        }
-    c->sweep.index = ld->point;
+    apply_point(ld, plan);
+done:
+    free(plan);
 }
 
 /* ---- checks after the pass ---- */
@@ -1292,6 +1540,37 @@ static void check_rounds(cfg_loader *ld)
                c->merge.num_methods);
 }
 
+/* Noise-free dynamics only with full-state observations: the Kalman filter of an unstable
+ * system has no stabilizing solution without process noise. */
+static void check_noise(cfg_loader *ld)
+{
+    const fm_config *c = ld->out;
+    int ik = key_index("env.kind"), io = key_index("env.obs"), ip = key_index("env.process_noise");
+    if (ld->bad[ik] || ld->bad[io] || ld->bad[ip] || c->env.kind != FM_ENV_LQG || c->env.obs != FM_OBS_PROJECTED)
+        return;
+    if (c->env.process_noise == 0.0)
+        report(ld, where(ld, ip), "env.process_noise",
+               "got 0, expected a value > 0 with obs: projected (the Kalman filter needs process noise)");
+}
+
+/* The default results path <output_dir>/<name>[/<I>]/results.h5 fits FM_CFG_RESULTS_PATH_MAX. */
+static void check_results_path(cfg_loader *ld)
+{
+    const fm_config *c = ld->out;
+    int in = key_index("experiment.name"), id = key_index("experiment.output_dir");
+    if (ld->bad[in] || ld->bad[id] || !ld->seen[in])
+        return;
+    size_t len = strlen(c->experiment.output_dir) + 1 + strlen(c->experiment.name) + strlen("/results.h5");
+    if (ld->sweep) /* "/<I>", I up to count - 1 */
+        len += (size_t)snprintf(NULL, 0, "/%d", c->sweep.count > 1 ? c->sweep.count - 1 : 0);
+    if (len <= FM_CFG_RESULTS_PATH_MAX)
+        return;
+    int at = ld->seen[id] ? id : in;
+    report(ld, where(ld, at), cfg_keys[at].key,
+           "got a results path <output_dir>/<name>%s/results.h5 of %zu characters, expected at most %d "
+           "(an MPI-IO limit; shorten output_dir or name)", ld->sweep ? "/<I>" : "", len, FM_CFG_RESULTS_PATH_MAX);
+}
+
 /* Ranges: checked for every env.kind (an empty range is wrong whether or not it is used). */
 static void check_ranges(cfg_loader *ld)
 {
@@ -1316,10 +1595,136 @@ static void copy_source(fm_config *out, const char *name)
     memcpy(out->source, name, n);
 }
 
+/* Line and column (1-based; columns count characters, like libyaml's marks) of byte `offset`. */
+static cfg_pos pos_of_offset(const char *text, size_t len, size_t offset)
+{
+    cfg_pos at = { 1, 1 };
+    size_t i = (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) ? 3 : 0; /* libyaml skips a BOM */
+    if (offset > len)
+        offset = len;
+    for (; i < offset; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '\n' || (c == '\r' && (i + 1 == len || text[i + 1] != '\n')))
+            at.line++, at.col = 1;
+        else if ((c & 0xc0) != 0x80 && c != '\r') /* not a UTF-8 continuation byte */
+            at.col++;
+    }
+    return at;
+}
+
 static void report_yaml(cfg_loader *ld, const yaml_parser_t *parser)
 {
+    const char *problem = parser->problem ? parser->problem : "cannot parse the document";
+    if (parser->error == YAML_READER_ERROR) { /* encoding errors: no problem_mark, a byte offset */
+        cfg_pos at = pos_of_offset(ld->text, ld->len, parser->problem_offset);
+        if (parser->problem_value >= 0)
+            report(ld, at, "yaml", "%s (byte 0x%02x)", problem, (unsigned)parser->problem_value);
+        else
+            report(ld, at, "yaml", "%s", problem);
+        return;
+    }
     cfg_pos at = { (int)parser->problem_mark.line + 1, (int)parser->problem_mark.column + 1 };
-    report(ld, at, "yaml", "%s", parser->problem ? parser->problem : "cannot parse the document");
+    report(ld, at, "yaml", "%s", problem);
+}
+
+/* TAG_* of a resolved tag ("tag:yaml.org,2002:int" for !!int). */
+static int tag_id(const char *tag)
+{
+    static const char core[] = "tag:yaml.org,2002:";
+    if (strncmp(tag, core, sizeof core - 1) != 0)
+        return TAG_OTHER;
+    for (int t = TAG_STR; t < TAG_OTHER; t++)
+        if (strcmp(tag + sizeof core - 1, tag_names[t] + 2) == 0)
+            return t;
+    return TAG_OTHER;
+}
+
+/* Record the explicit tag (NULL: none) of a node of `kind` that starts at `mark`. */
+static fm_status add_tag(cfg_loader *ld, const yaml_char_t *tag, yaml_mark_t mark, int kind, fm_err *err)
+{
+    static const char core[] = "tag:yaml.org,2002:";
+    fm_status status = FM_OK;
+    if (!tag)
+        goto cleanup;
+    if (ld->ntags == ld->tags_cap) {
+        size_t cap = ld->tags_cap ? 2 * ld->tags_cap : 16;
+        cfg_tag *grown = realloc(ld->tags, cap * sizeof *grown);
+        FM_CHECK(grown, FM_ENOMEM, "%s: out of memory reading YAML tags", ld->name);
+        ld->tags = grown, ld->tags_cap = cap;
+    }
+    cfg_tag *t = &ld->tags[ld->ntags++];
+    const char *s = (const char *)tag;
+    cfg_buf b = { t->text, sizeof t->text, 0 };
+    t->index = mark.index, t->kind = kind, t->id = tag_id(s);
+    t->text[0] = '\0';
+    if (strncmp(s, core, sizeof core - 1) == 0) { /* shown as written: !!name */
+        buf_printf(&b, "!!");
+        s += sizeof core - 1;
+    }
+    buf_escaped(&b, s, strlen(s), CFG_TAG_TEXT - 8);
+cleanup:
+    return status;
+}
+
+static int tag_order(const void *a, const void *b)
+{
+    const cfg_tag *x = a, *y = b;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* A pass over the parse events before yaml_parser_load builds the document. It reports YAML
+ * errors, refuses lists and mappings nested deeper than CFG_DEPTH_MAX at the first level too
+ * deep (libyaml's scanner is quadratic in the nesting depth; the pass stops there, after
+ * ~1 KB of look-ahead, not at the end of the file), and records the explicit tags. *ok = 0
+ * after reporting a problem; the status is FM_ENOMEM or FM_OK. */
+static fm_status scan_events(cfg_loader *ld, int *ok, fm_err *err)
+{
+    fm_status status = FM_OK;
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    int have_parser = 0, have_event = 0, depth = 0, done = 0;
+    *ok = 1;
+    FM_CHECK(yaml_parser_initialize(&parser), FM_ENOMEM, "%s: cannot create a YAML parser", ld->name);
+    have_parser = 1;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)ld->text, ld->len);
+    while (!done) {
+        if (!yaml_parser_parse(&parser, &ev)) {
+            FM_CHECK(parser.error != YAML_MEMORY_ERROR, FM_ENOMEM, "%s: out of memory parsing YAML", ld->name);
+            report_yaml(ld, &parser);
+            *ok = 0;
+            break;
+        }
+        have_event = 1;
+        if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+            int seq = ev.type == YAML_SEQUENCE_START_EVENT;
+            if (++depth > CFG_DEPTH_MAX) {
+                cfg_pos at = { (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1 };
+                report(ld, at, "yaml", "got lists and mappings nested %d deep, expected at most %d", depth,
+                       CFG_DEPTH_MAX);
+                *ok = 0;
+                done = 1;
+            } else {
+                FM_TRY(add_tag(ld, seq ? ev.data.sequence_start.tag : ev.data.mapping_start.tag, ev.start_mark,
+                               seq ? YAML_SEQUENCE_NODE : YAML_MAPPING_NODE, err));
+            }
+        } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        } else if (ev.type == YAML_SCALAR_EVENT) {
+            FM_TRY(add_tag(ld, ev.data.scalar.tag, ev.start_mark, YAML_SCALAR_NODE, err));
+        } else if (ev.type == YAML_STREAM_END_EVENT) {
+            done = 1;
+        }
+        yaml_event_delete(&ev);
+        have_event = 0;
+    }
+    if (ld->ntags > 1) /* already in document order; sorted for the binary search all the same */
+        qsort(ld->tags, ld->ntags, sizeof *ld->tags, tag_order);
+cleanup:
+    if (have_event)
+        yaml_event_delete(&ev);
+    if (have_parser)
+        yaml_parser_delete(&parser);
+    return status;
 }
 
 /* Load the document from `parser` into ld->out and run every check. Problems with the config go
@@ -1355,6 +1760,8 @@ static fm_status load_document(cfg_loader *ld, yaml_parser_t *parser, fm_err *er
         check_observation(ld);
     }
     check_ranges(ld);
+    check_noise(ld);
+    check_results_path(ld);
     check_arch(ld);
     check_rounds(ld);
 
@@ -1372,21 +1779,28 @@ static fm_status cfg_load(const char *text, size_t len, const char *name, int po
 {
     fm_status status = FM_OK;
     yaml_parser_t parser;
-    int have_parser = 0;
+    int have_parser = 0, ok = 0;
     cfg_loader ld;
 
     memset(&ld, 0, sizeof ld);
     ld.point = point;
     ld.name = name;
+    ld.text = text;
+    ld.len = len;
     ld.err = err;
     ld.out = out;
     fm_cfg_defaults(out);
     copy_source(out, name);
 
-    FM_CHECK(yaml_parser_initialize(&parser), FM_ENOMEM, "%s: cannot create a YAML parser", name);
-    have_parser = 1;
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    FM_TRY(load_document(&ld, &parser, err));
+    FM_CHECK(len <= (size_t)CFG_FILE_MAX, FM_ECONFIG,
+             "%s: got %zu bytes, expected a config of at most %ld bytes (1 MiB)", name, len, CFG_FILE_MAX);
+    FM_TRY(scan_events(&ld, &ok, err));
+    if (ok) {
+        FM_CHECK(yaml_parser_initialize(&parser), FM_ENOMEM, "%s: cannot create a YAML parser", name);
+        have_parser = 1;
+        yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+        FM_TRY(load_document(&ld, &parser, err));
+    }
     if (ld.nerr > 0) {
         finish_errors(&ld);
         status = FM_ECONFIG;
@@ -1396,6 +1810,7 @@ static fm_status cfg_load(const char *text, size_t len, const char *name, int po
 cleanup:
     if (have_parser)
         yaml_parser_delete(&parser);
+    free(ld.tags);
     return status;
 }
 
@@ -1408,30 +1823,54 @@ cleanup:
     return status;
 }
 
-/* Whole file into a malloc'd buffer (*text, *len). */
+static const char *file_kind(mode_t mode)
+{
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISFIFO(mode))
+        return "a pipe";
+    return "a special file";
+}
+
+/* Whole file into a malloc'd buffer (*text, *len). A config is a regular file of at most
+ * CFG_FILE_MAX bytes: anything else is a config error (exit code 2), said before reading. */
 static fm_status read_file(const char *path, char **text, size_t *len, fm_err *err)
 {
     fm_status status = FM_OK;
     size_t cap = 0, n = 0;
     char *buf = NULL;
+    struct stat st;
     FILE *f = fopen(path, "rb");
     *text = NULL;
     /* a config that cannot be opened is a usage error (exit code 2), not an I/O failure */
     FM_CHECK(f, FM_ECONFIG, "cannot open config '%s': %s", path, strerror(errno));
+    FM_CHECK(fstat(fileno(f), &st) == 0, FM_EIO, "cannot read config '%s': %s", path, strerror(errno));
+    FM_CHECK(S_ISREG(st.st_mode), FM_ECONFIG, "cannot read config '%s': not a regular file (%s)", path,
+             file_kind(st.st_mode));
+    FM_CHECK(st.st_size <= CFG_FILE_MAX, FM_ECONFIG,
+             "cannot read config '%s': got %lld bytes, expected at most %ld (1 MiB)", path, (long long)st.st_size,
+             CFG_FILE_MAX);
+    cap = (size_t)st.st_size + 1; /* one more: a file that grew since fstat is noticed */
+    buf = malloc(cap + 1);
+    FM_CHECK(buf, FM_ENOMEM, "out of memory reading config '%s'", path);
     for (;;) {
-        if (n == cap) {
-            FM_CHECK(cap < (size_t)CFG_FILE_MAX, FM_EIO, "cannot read config '%s': larger than %ld MiB", path,
-                     CFG_FILE_MAX >> 20);
-            size_t ncap = cap ? 2 * cap : 4096;
-            char *nb = realloc(buf, ncap + 1);
-            FM_CHECK(nb, FM_ENOMEM, "out of memory reading config '%s'", path);
-            buf = nb;
-            cap = ncap;
-        }
         size_t got = fread(buf + n, 1, cap - n, f);
         n += got;
         if (got == 0)
             break;
+        if (n == cap) { /* it grew: read on, up to one byte more than the limit */
+            FM_CHECK(cap <= (size_t)CFG_FILE_MAX, FM_ECONFIG,
+                     "cannot read config '%s': got more than %ld bytes, expected at most %ld (1 MiB)", path,
+                     CFG_FILE_MAX, CFG_FILE_MAX);
+            size_t ncap = 2 * cap > (size_t)CFG_FILE_MAX + 1 ? (size_t)CFG_FILE_MAX + 1 : 2 * cap;
+            char *nb = realloc(buf, ncap + 1);
+            FM_CHECK(nb, FM_ENOMEM, "out of memory reading config '%s'", path);
+            buf = nb, cap = ncap;
+        }
     }
     FM_CHECK(!ferror(f), FM_EIO, "cannot read config '%s': %s", path, strerror(errno));
     buf[n] = '\0';

@@ -14,6 +14,11 @@
 
 #define FM_CFG_STR 256
 #define FM_CFG_MAT_MAX 4096
+/* Longest experiment.name (characters). */
+#define FM_CFG_NAME_MAX 128
+/* Longest default results path <output_dir>/<name>[/<I>]/results.h5, checked at load time:
+ * Open MPI's MPI-IO layer fails on longer file names (fleet_common.c refuses them too). */
+#define FM_CFG_RESULTS_PATH_MAX 195
 
 /* A matrix given in YAML as a list of rows (list of lists of numbers). rows == 0: not given. */
 typedef struct fm_cfg_matrix {
@@ -175,14 +180,16 @@ typedef struct fm_config {
     struct {                  /* not config keys: filled by the loader from the `sweep` section */
         int count;            /* points of the sweep (1 without a sweep section) */
         int index;            /* the point this config is, -1 = the base config */
-        char overrides[1024]; /* the point's values, "key=value key=value" */
+        char overrides[4096]; /* the point's values, "key=value key=value" ("..." ends a cut one) */
     } sweep;
 } fm_config;
 
 /* Parse and validate a YAML file. On failure returns FM_ECONFIG (FM_EIO only for read errors
  * after opening) with every problem listed in err->msg, one per line, each formatted
- * `file:line:col: key: message`; a file that cannot be opened is FM_ECONFIG too (a usage
- * error, exit code 2). `out` is fully written (defaults filled) on success. */
+ * `file:line:col: key: message`; a file that cannot be opened, is not a regular file or is
+ * larger than 1 MiB is FM_ECONFIG too (a usage error, exit code 2). Lists and mappings may
+ * nest at most 64 deep (checked before libyaml builds the document). `out` is fully written
+ * (defaults filled) on success. */
 fm_status fm_cfg_load_file(const char *path, fm_config *out, fm_err *err);
 /* Load point `index` of the file's `sweep` section (index -1: the base config, as
  * fm_cfg_load_file). The sweep section lists `section.key: [values]` (cartesian product, the
@@ -191,7 +198,7 @@ fm_status fm_cfg_load_file(const char *path, fm_config *out, fm_err *err);
  * own value, at its line:col. out->sweep gets the count, the index and the point's overrides.
  * An index out of range is an FM_ECONFIG error naming the count. */
 fm_status fm_cfg_load_point(const char *path, int index, fm_config *out, fm_err *err);
-/* Same, from text in memory; `name` stands for the file in messages. */
+/* Same, from text in memory (at most 1 MiB); `name` stands for the file in messages. */
 fm_status fm_cfg_load_string(const char *text, const char *name, fm_config *out, fm_err *err);
 /* Fill `out` with every default (no required key set). */
 void fm_cfg_defaults(fm_config *out);

@@ -65,8 +65,9 @@ fm_status fm_fleet_prepare_path(MPI_Comm comm, const char *path, int force, fm_e
     MPI_Comm_rank(comm, &rank);
     /* Open MPI 4.1's MPI-IO layer overflows on long file names (seen: > ~230 characters);
      * refuse them here with a clear message instead of crashing in the middle of the run. */
-    FM_CHECK(strlen(path) + 4 < 200, FM_EINVAL,
-             "results path too long (%zu characters, at most 195 for MPI-IO): %s", strlen(path), path);
+    FM_CHECK(strlen(path) <= FM_CFG_RESULTS_PATH_MAX, FM_EINVAL,
+             "results path too long (%zu characters, at most %d for MPI-IO): %s", strlen(path),
+             FM_CFG_RESULTS_PATH_MAX, path);
     fm_status local = FM_OK;
     if (rank == 0)
         local = check_output_path(path, force, err);

@@ -9,6 +9,15 @@
 #include "align/lap.h"
 #include "la/la.h"
 
+/* Entries of x[0..n) that are NaN or infinite. */
+static size_t count_nonfinite(size_t n, const double *x)
+{
+    size_t bad = 0;
+    for (size_t j = 0; j < n; j++)
+        bad += !isfinite(x[j]);
+    return bad;
+}
+
 /* merged = 1/N sum of the local models (after reduction). */
 static fm_status average(size_t n, const double *local, const fm_reducer *red, double *merged,
                          fm_err *err)
@@ -98,6 +107,9 @@ static fm_status merge_perm(const fm_lindims *d, const double *local, const fm_c
         for (int i = 0; i < nl; i++) /* merging step: mean of aligned models */
             perm_apply(d, perm + i * k, local + i * n, aligned + i * n);
         FM_TRY(average(n, aligned, red, merged, err));
+        /* the same on every rank: a non-finite mean would feed NaN into the assignment problem */
+        FM_CHECK(count_nonfinite(n, merged) == 0, FM_ENUMERIC,
+                 "linear_perm: the merged policy is not finite at alternation %d of %d", it, cfg->merge.perm_iters);
         if (it == cfg->merge.perm_iters)
             break;
         it++;
@@ -232,6 +244,8 @@ static fm_status gl_normalize(const fm_lindims *d, double *P, double *bar, const
     double acc[2] = {0.0, 0.0};
     for (int i = 0; i < red->nlocal; i++) {
         double det = 0.0;
+        if (count_nonfinite((size_t)k * k, P + (size_t)i * k * k) > 0)
+            continue; /* diverged: merge_gl stops after the reduction, on every rank alike */
         FM_TRY(la_det(k, P + (size_t)i * k * k, &det, err));
         if (det != 0.0 && isfinite(det))
             acc[0] += log(fabs(det)) / k, acc[1] += 1.0;
@@ -275,6 +289,26 @@ cleanup:
     return status;
 }
 
+/* Objective growth beyond which linear_gl counts as diverged, relative to the objective at step 0
+ * plus sum_i |theta_i|^2 (the scale of the residuals): a step size that descends (merge.gl_lr <= 1)
+ * never gets near it. */
+#define GL_BLOWUP 1e8
+
+/* Every rank calls this with the same reduced values, so all of them fail at the same step. */
+static fm_status gl_check(int it, const fm_config *cfg, double obj, double obj0, double scale, double bad,
+                          fm_err *err)
+{
+    fm_status status = FM_OK;
+    int steps = cfg->merge.gl_steps;
+    double lr = cfg->merge.gl_lr;
+    FM_CHECK(isfinite(obj) && bad == 0.0 && obj <= GL_BLOWUP * (obj0 + scale), FM_ENUMERIC,
+             "linear_gl: diverged at step %d of %d (objective %.3g, %.3g at step 0%s): merge.gl_lr = %g is too "
+             "large for these policies; lower merge.gl_lr (values <= 1 guarantee descent of each block)",
+             it, steps, obj, obj0, bad > 0.0 ? "; some P_i are not finite" : "", lr);
+cleanup:
+    return status;
+}
+
 static fm_status merge_gl(const fm_lindims *d, const double *local, const fm_config *cfg,
                           const fm_reducer *red, double *merged, double *transforms,
                           fm_merge_info *info, fm_err *err)
@@ -285,13 +319,13 @@ static fm_status merge_gl(const fm_lindims *d, const double *local, const fm_con
     double *P = NULL, *g = NULL;
     gl_ws w = {0};
     FM_ALLOC(P, nl * kk);
-    FM_ALLOC(g, n + 2);
+    FM_ALLOC(g, n + 4);
     FM_ALLOC(w.E1, kk);
     FM_ALLOC(w.E2, (size_t)k * p);
     FM_ALLOC(w.E3, (size_t)m * k);
     FM_ALLOC(w.gP, kk);
     FM_TRY(gl_start(d, local, cfg, red, merged, P, &w, err));
-    double lr = cfg->merge.gl_lr, obj = 0.0;
+    double lr = cfg->merge.gl_lr, obj = 0.0, obj0 = 0.0, scale = 0.0;
     for (int it = 0; it <= cfg->merge.gl_steps; it++) {
         if (it > 0) {
             for (int i = 0; i < nl; i++) /* P step: rank-local */
@@ -299,14 +333,21 @@ static fm_status merge_gl(const fm_lindims *d, const double *local, const fm_con
             if (cfg->merge.gl_normalize)
                 FM_TRY(gl_normalize(d, P, merged, red, err));
         }
-        memset(g, 0, sizeof(double) * (n + 2)); /* theta-bar step: summed over the fleet */
+        /* theta-bar step: summed over the fleet, with the objective, sum |P_i|^2, the count of
+         * non-finite P_i entries and (step 0) sum |theta_i|^2 */
+        memset(g, 0, sizeof(double) * (n + 4));
         for (int i = 0; i < nl; i++) {
             g[n] += gl_grad_bar(d, local + i * n, merged, P + i * kk, g, &w);
             g[n + 1] += norm2(kk, P + i * kk);
+            g[n + 2] += (double)count_nonfinite(kk, P + i * kk);
+            if (it == 0)
+                g[n + 3] += norm2(n, local + i * n);
         }
-        FM_TRY(fm_reduce_sum(red, g, (int)n + 2, err));
+        FM_TRY(fm_reduce_sum(red, g, (int)n + 4, err));
         obj = g[n];
-        FM_CHECK(isfinite(obj), FM_ENUMERIC, "linear_gl: objective diverged at step %d", it);
+        if (it == 0)
+            obj0 = obj, scale = g[n + 3];
+        FM_TRY(gl_check(it, cfg, obj, obj0, scale, g[n + 2], err));
         if (it == cfg->merge.gl_steps)
             break;
         double LA = 2.0 * g[n + 1] + 1e-12, LC = 2.0 * red->nglobal;
@@ -333,6 +374,14 @@ fm_status fm_merge_linear(int method, const fm_lindims *d, const double *theta_l
     *info = (fm_merge_info){0};
     FM_CHECK(method >= 0 && method < FM_MERGE_COUNT, FM_EINVAL, "unknown merge method %d", method);
     FM_CHECK(red->nglobal > 0 && red->nlocal >= 0, FM_EINVAL, "merge: empty fleet");
+    const char *name = d->arch == FM_ARCH_STATIC_LINEAR ? "average" : fm_cfg_enum_name("merge.methods", method);
+    double bad = 0.0; /* local policies with a non-finite entry, over the fleet */
+    for (int i = 0; i < red->nlocal; i++)
+        bad += count_nonfinite(n, theta_local + (size_t)i * n) > 0;
+    FM_TRY(fm_reduce_sum(red, &bad, 1, err));
+    FM_CHECK(bad == 0.0, FM_ENUMERIC,
+             "%s: %.0f of %d local policies are not finite (did local training diverge? lower train.lr)", name, bad,
+             red->nglobal);
     if (d->arch == FM_ARCH_STATIC_LINEAR || method == FM_MERGE_AVERAGE) {
         FM_TRY(average(n, theta_local, red, merged, err));
         for (int i = 0; transforms && d->arch == FM_ARCH_DYNAMIC_LINEAR && i < red->nlocal; i++) {
@@ -346,6 +395,8 @@ fm_status fm_merge_linear(int method, const fm_lindims *d, const double *theta_l
     } else {
         FM_TRY(merge_gl(d, theta_local, cfg, red, merged, transforms, info, err));
     }
+    /* merged is the same on every rank, so is this check */
+    FM_CHECK(count_nonfinite(n, merged) == 0, FM_ENUMERIC, "%s: the merged policy is not finite", name);
 cleanup:
     return status;
 }

@@ -27,7 +27,7 @@ t() { # t DESCRIPTION EXPECTED_EXIT NEEDLE(or "") COMMAND...
         fail=1
     fi
 }
-mpi() { mpirun --allow-run-as-root --oversubscribe -np 2 "$FLEET" "$@"; }
+mpi() { timeout -k 10 300 mpirun --allow-run-as-root --oversubscribe -np 2 "$FLEET" "$@"; }
 cat > sw.yaml <<'YAML'
 experiment: {name: sw, output_dir: "."}
 env: {kind: lqg, num_tasks: 3, obs_dim: 8, horizon: 30}
@@ -59,5 +59,32 @@ cat plain.yaml bad.yaml > badsweep.yaml
 t "a sweep key that is not a config key is an error" 2 "sweep.fleet.alfa: not a config key" "$FLEET" sweep badsweep.yaml --count
 t "an index for a config without a sweep section is an error" 2 "the config has no sweep section" mpi run plain.yaml --sweep-index 0
 t "a config without a sweep section is one point" 0 "1" "$FLEET" sweep plain.yaml --count
+# Many keys: a zip group of 20 keys and 40 axes; no key is dropped and the sweep is not disabled.
+zip=""
+for k in fleet.alpha train.lr merge.gl_lr train.steps merge.gl_steps eval.rollouts env.num_tasks env.horizon \
+    fleet.demos_per_robot train.grad_clip train.ridge merge.perm_iters env.process_noise env.obs_noise env.init_std \
+    env.r_scale policy.init_scale env.obs_dim policy.hidden_dim eval.horizon; do
+    zip="$zip${zip:+, }$k: [1, 2]"
+done
+{ cat plain.yaml; printf 'sweep:\n  zip:\n    - {%s}\n' "$zip"; } > zip20.yaml
+t "a zip group of 20 keys counts" 0 "2" "$FLEET" sweep zip20.yaml --count
+t "a zip group of 20 keys: point 1 sets the 20th key" 0 "policy.hidden_dim=2 eval.horizon=2" "$FLEET" sweep zip20.yaml --list
+{
+    cat plain.yaml
+    echo "sweep:"
+    for kv in experiment.seed=1 env.obs_dim=8 env.num_tasks=3 env.q_log_min=-1 env.q_log_max=1 env.r_scale=1 \
+        env.process_noise=0.1 env.obs_noise=0.1 env.init_std=1 env.horizon=10 env.cp_dt=0.02 env.cp_length_min=0.3 \
+        env.cp_length_max=0.8 env.cp_pole_mass_min=0.1 env.cp_pole_mass_max=0.2 env.cp_cart_mass_min=1 \
+        env.cp_cart_mass_max=2 env.cp_setpoint_max=1 env.cp_force_max=10 env.cp_obs_noise=0.01 \
+        env.cp_action_noise=0.1 env.tu_points=64 env.tu_point_noise=0.001 fleet.robots=0 fleet.alpha=1 \
+        fleet.demos_per_robot=5 fleet.sign_flip_fraction=0 fleet.local_epochs=2 fleet.participation=1 \
+        policy.hidden_dim=0 policy.init_scale=0 train.steps=10 train.lr=0.1 train.grad_clip=0 train.ridge=0 \
+        merge.perm_iters=5 merge.gl_steps=5 merge.gl_lr=0.1 eval.rollouts=2 "eval.horizon=0, 7"; do
+        echo "  ${kv%%=*}: [${kv#*=}]"
+    done
+} > axes40.yaml
+t "40 axes count" 0 "2" "$FLEET" sweep axes40.yaml --count
+t "40 axes: the 33rd to 40th keys are applied" 0 "merge.gl_lr=0.1 eval.rollouts=2 eval.horizon=7" \
+    "$FLEET" sweep axes40.yaml --list
 echo "1..$n"
 exit $fail
