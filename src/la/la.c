@@ -56,7 +56,7 @@ static fm_status check_matrix(const char *fn, const char *name, int rows, int co
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++)
             if (!isfinite(x[(size_t)i * cols + j]))
-                return fm_fail(err, FM_EINVAL, "%s: %s[%d][%d] is not finite", fn, name, i, j);
+                return fm_fail(err, FM_ENUMERIC, "%s: %s[%d][%d] is not finite", fn, name, i, j);
     return FM_OK;
 }
 
