@@ -816,6 +816,28 @@ static const char *class_name(H5T_class_t c)
     }
 }
 
+/* A numeric file type that HDF5 can convert safely: a damaged type (precision 0, bit fields past
+ * the type's size) makes HDF5 1.10's conversions read wild memory (found by tests/fuzz). */
+static fm_status check_numeric_type(hid_t type, const char *file, const char *what, fm_err *err)
+{
+    H5T_class_t cls = H5Tget_class(type);
+    if (cls != H5T_INTEGER && cls != H5T_FLOAT)
+        return FM_OK; /* the caller reports the class */
+    size_t size = H5Tget_size(type), prec = H5Tget_precision(type);
+    int off = H5Tget_offset(type), ok = (size == 1 || size == 2 || size == 4 || size == 8) && prec >= 1 &&
+                                        off >= 0 && (size_t)off + prec <= 8 * size;
+    if (ok && cls == H5T_FLOAT) {
+        size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
+        ok = size >= 4 && H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) >= 0 && esize >= 1 &&
+             msize >= 1 && spos < 8 * size && epos + esize <= 8 * size && mpos + msize <= 8 * size &&
+             H5Tget_ebias(type) < ((size_t)1 << (esize < 63 ? esize : 63));
+    }
+    if (!ok)
+        return fm_fail(err, FM_EDATA, "%s: %s: damaged number type (%zu bytes, precision %zu, offset %d)", file,
+                       what, size, prec, off);
+    return FM_OK;
+}
+
 static herr_t read_whole(hid_t id, int is_attr, hid_t mtype, void *buf)
 {
     return is_attr ? H5Aread(id, mtype, buf) : H5Dread(id, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
@@ -834,6 +856,7 @@ static fm_status read_number(hid_t id, int is_attr, const char *file, const char
     FM_CHECK(cls == H5T_INTEGER || (!int_only && cls == H5T_FLOAT), FM_EDATA,
              "%s: %s: expected an integer%s, got %s", file, what, int_only ? "" : " or a float",
              class_name(cls));
+    FM_TRY(check_numeric_type(type, file, what, err));
     hssize_t np = H5Sget_simple_extent_npoints(space);
     FM_CHECK(np == 1, FM_EDATA, "%s: %s: expected a single value, got %lld", file, what,
              (long long)np);
@@ -1175,6 +1198,7 @@ static fm_status demos_open_datasets(demos_file *df, const char *path, fm_err *e
         FM_CHECK(cls == demos_spec[i].cls, FM_EDATA, "%s: %s: expected %s dataset, got %s", path,
                  demos_spec[i].name, demos_spec[i].cls == H5T_FLOAT ? "a float" : "an integer",
                  class_name(cls));
+        FM_TRY(check_numeric_type(type, path, demos_spec[i].name, err));
         H5_CLOSE(type, path);
     }
     for (int i = 0; i < DS_COUNT; i++) {
@@ -1439,6 +1463,7 @@ static fm_status open_numeric(const char *path, const char *dset, hid_t *file, h
     H5T_class_t cls = H5Tget_class(type);
     FM_CHECK(cls == H5T_INTEGER || cls == H5T_FLOAT, FM_EDATA,
              "%s: %s: expected a numeric dataset, got %s", path, dset, class_name(cls));
+    FM_TRY(check_numeric_type(type, path, dset, err));
     *nd = H5Sget_simple_extent_ndims(space);
     FM_CHECK(*nd >= 0 && *nd <= FM_H5_MAX_DIMS, FM_EDATA, "%s: %s: %d dimensions, at most %d supported",
              path, dset, *nd, FM_H5_MAX_DIMS);
@@ -1691,6 +1716,7 @@ static fm_status describe_value(describe_ctx *c, hid_t id, int is_attr, const ch
         fputs(" = ", c->out);
         print_text(c->out, text);
     } else if ((cls == H5T_INTEGER || cls == H5T_FLOAT) && np >= 1 && np <= SHOW_VALUES) {
+        FM_TRY(check_numeric_type(type, c->path, what, err));
         double v[SHOW_VALUES];
         long long iv[SHOW_VALUES];
         int is_int = cls == H5T_INTEGER;
