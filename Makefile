@@ -95,7 +95,7 @@ asan: deps
 asan-test:
 	$(MAKE) BUILD=build-asan EXTRA_CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
 	$(ASAN_ENV) prove $(TEST_SRC:tests/unit/%.c=build-asan/tests/%)
-	$(ASAN_ENV) FLEET=build-asan/fleet prove tests/e2e/asan_mpi.sh
+	$(ASAN_ENV) FLEET=build-asan/fleet prove tests/asan/mpi_e2e.sh
 
 # Fuzzing (clang's libFuzzer + ASan + UBSan, build-fuzz/): harnesses for the config loader, the
 # demonstrations reader and the checkpoint reader; seed corpora under tests/fuzz/corpus/.
@@ -114,8 +114,10 @@ build-fuzz/obj/%.o: src/%.c $(HDRS)
 build-fuzz/libfleet.a: $(FUZZ_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+# The harnesses themselves are built warning-free (-Werror); the library objects take the flags above.
 build-fuzz/%: tests/fuzz/%.c build-fuzz/libfleet.a $(HDRS)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libfleet.a $(FUZZ_LIBS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wall -Wextra -Werror -fsanitize=fuzzer -o $@ $< build-fuzz/libfleet.a $(FUZZ_LIBS)
 fuzz-build: $(FUZZ_HARNESSES:%=build-fuzz/%)
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build
