@@ -50,28 +50,54 @@ cleanup:
     return status;
 }
 
-/* Sum in rank order: gather every rank's buffer, then add them 0, 1, 2, ... so that the
- * result is bitwise identical on every rank and to a serial loop over the same models. */
+/* Chunk r of an n-element buffer split over `size` ranks: [*first, *first + *count). */
+static void chunk_of(int n, int size, int r, int *first, int *count)
+{
+    int base = n / size, extra = n % size;
+    *first = r * base + (r < extra ? r : extra);
+    *count = base + (r < extra);
+}
+
+/* Sum in rank order with O(n) traffic and memory per rank, independent of the rank count:
+ * a reduce-scatter (MPI_Alltoallv: chunk j of every rank's buffer goes to rank j, which adds the
+ * pieces in rank order 0, 1, 2, ... starting from 0.0), then an MPI_Allgatherv of the summed
+ * chunks. Every element is summed in the same order as the serial reducer's loop over the same
+ * models, so the result is bitwise identical on every rank and to fm_reducer_serial. Each rank
+ * sends and receives about 2 n (size - 1) / size doubles. */
 static fm_status mpi_sum(void *vctx, double *buf, int n, fm_err *err)
 {
     fm_status status = FM_OK;
     fm_mpi_reducer_ctx *ctx = vctx;
-    double *all = NULL;
-    if (ctx->size == 1)
+    int N = ctx->size, me = ctx->rank, *cnt = NULL, *dsp = NULL, *rcnt = NULL, *rdsp = NULL;
+    double *pieces = NULL;
+    if (N == 1 || n == 0)
         return FM_OK;
-    FM_ALLOC(all, (size_t)n * ctx->size);
-    ctx->bytes_sent += (double)n * sizeof(double); /* allgather: n doubles out, (size-1) n in */
-    ctx->bytes_recv += (double)n * sizeof(double) * (ctx->size - 1);
-    FM_CHECK(MPI_Allgather(buf, n, MPI_DOUBLE, all, n, MPI_DOUBLE, ctx->comm) == MPI_SUCCESS,
-             FM_EMPI, "MPI_Allgather of %d doubles failed", n);
-    for (int j = 0; j < n; j++) {
-        double s = 0.0;
-        for (int r = 0; r < ctx->size; r++)
-            s += all[(size_t)r * n + j];
-        buf[j] = s;
+    int first = 0, count = 0;
+    chunk_of(n, N, me, &first, &count);
+    FM_ALLOC(cnt, N);
+    FM_ALLOC(dsp, N);
+    FM_ALLOC(rcnt, N);
+    FM_ALLOC(rdsp, N);
+    FM_ALLOC(pieces, (size_t)count * N);
+    for (int r = 0; r < N; r++) {
+        chunk_of(n, N, r, &dsp[r], &cnt[r]);
+        rcnt[r] = count, rdsp[r] = r * count;
     }
+    FM_CHECK(MPI_Alltoallv(buf, cnt, dsp, MPI_DOUBLE, pieces, rcnt, rdsp, MPI_DOUBLE, ctx->comm) == MPI_SUCCESS,
+             FM_EMPI, "MPI_Alltoallv (reduce-scatter of %d doubles) failed", n);
+    for (int j = 0; j < count; j++) {
+        double s = 0.0;
+        for (int r = 0; r < N; r++)
+            s += pieces[(size_t)r * count + j];
+        buf[first + j] = s;
+    }
+    FM_CHECK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, cnt, dsp, MPI_DOUBLE, ctx->comm) == MPI_SUCCESS,
+             FM_EMPI, "MPI_Allgatherv (%d doubles) failed", n);
+    double out = (double)(n - count) * sizeof(double); /* other ranks' chunks, sent in each phase */
+    ctx->bytes_sent += out + (double)count * sizeof(double) * (N - 1);
+    ctx->bytes_recv += (double)count * sizeof(double) * (N - 1) + out;
 cleanup:
-    free(all);
+    free(cnt), free(dsp), free(rcnt), free(rdsp), free(pieces);
     return status;
 }
 
