@@ -612,6 +612,10 @@ def main():
         os.makedirs(out)
         with tempfile.TemporaryDirectory() as tmp:
             make(out, tmp)
+        # fixed crash reproducers stay in the corpus as regression seeds (crashes/README.md)
+        fixed = os.path.join(here, "regressions", harness)
+        for f in sorted(os.listdir(fixed)) if os.path.isdir(fixed) else []:
+            shutil.copy(os.path.join(fixed, f), os.path.join(out, "regression_" + f))
         files = os.listdir(out)
         total = sum(os.path.getsize(os.path.join(out, f)) for f in files)
         print("%s: %d seeds, %d bytes" % (out, len(files), total))
