@@ -1844,8 +1844,12 @@ static fm_status read_file(const char *path, char **text, size_t *len, fm_err *e
     size_t cap = 0, n = 0;
     char *buf = NULL;
     struct stat st;
-    FILE *f = fopen(path, "rb");
+    FILE *f = NULL;
     *text = NULL;
+    /* a FIFO would block fopen before fstat could refuse it: look first (fstat below still decides) */
+    FM_CHECK(stat(path, &st) != 0 || S_ISREG(st.st_mode), FM_ECONFIG,
+             "cannot read config '%s': not a regular file (%s)", path, file_kind(st.st_mode));
+    f = fopen(path, "rb");
     /* a config that cannot be opened is a usage error (exit code 2), not an I/O failure */
     FM_CHECK(f, FM_ECONFIG, "cannot open config '%s': %s", path, strerror(errno));
     FM_CHECK(fstat(fileno(f), &st) == 0, FM_EIO, "cannot read config '%s': %s", path, strerror(errno));

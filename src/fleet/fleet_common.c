@@ -20,6 +20,10 @@ static fm_status check_output_path(const char *path, int force, fm_err *err)
     struct stat st;
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
         return fm_fail(err, FM_EINVAL, "output path too long: %s", path);
+    const char *last = strrchr(buf, '/');
+    last = last ? last + 1 : buf;
+    if (!*last || !strcmp(last, ".") || !strcmp(last, ".."))
+        return fm_fail(err, FM_EINVAL, "%s: not a file name (ends in '/', '.' or '..')", path);
     if (buf[0] == '/')
         snprintf(deepest, sizeof deepest, "/");
     for (char *s = buf + 1; *s; s++) {
@@ -27,6 +31,8 @@ static fm_status check_output_path(const char *path, int force, fm_err *err)
             continue;
         *s = '\0';
         if (stat(buf, &st) != 0) {
+            if (lstat(buf, &st) == 0) /* a link to nothing: mkdir would fail only when writing */
+                return fm_fail(err, FM_EINVAL, "%s: '%s' is a broken symbolic link", path, buf);
             *s = '/';
             break;
         }

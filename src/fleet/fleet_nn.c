@@ -488,6 +488,11 @@ static fm_status nn_rounds(nn_ctx *c, fm_err *err)
     }
     MPI_Barrier(c->comm);
     FM_TRY(fm_fleet_agree(c->comm, ckpt_read(c, &st, &done, err), err));
+    int lo = done, hi = done; /* ranks that see different files (node-local or stale caches) must not diverge */
+    MPI_Allreduce(&done, &lo, 1, MPI_INT, MPI_MIN, c->comm);
+    MPI_Allreduce(&done, &hi, 1, MPI_INT, MPI_MAX, c->comm);
+    FM_CHECK(lo == hi, FM_EDATA, "%s.ckpt: the ranks see different checkpoints (rounds done from %d to %d): "
+             "is the results directory shared by every node?", c->out_path, lo, hi);
     FM_CHECK(!c->opts.resume || done > 0, FM_EINVAL, "--resume: no checkpoint %s.ckpt to continue from", c->out_path);
     if (done > 0 && c->rank == 0 && !c->opts.quiet)
         fm_logf(stdout, "resuming after round %d/%d from the checkpoint\n", done, R);

@@ -18,27 +18,21 @@ enum { GUARD_TRACK = 8, GUARD_PATH = 1100, GUARD_MSG = 512 };
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int broken, armed, thread_started;
+    int broken, armed, thread_started, rank;
     char msg[GUARD_MSG];
     char track[GUARD_TRACK][GUARD_PATH];
-} guard = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+} guard = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .rank = -1};
 
-static int world_rank(void)
-{
-    int init = 0, fin = 0, rank = -1;
-    MPI_Initialized(&init);
-    MPI_Finalized(&fin);
-    if (init && !fin)
-        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    return rank;
-}
-
-/* Remove every tracked file (caller holds no lock: called on the way out). */
+/* Remove every tracked file: the paths are copied under the lock, unlinked outside it. */
 static void remove_tracked(void)
 {
+    char copy[GUARD_TRACK][GUARD_PATH];
+    pthread_mutex_lock(&guard.mu);
+    memcpy(copy, guard.track, sizeof copy);
+    pthread_mutex_unlock(&guard.mu);
     for (int i = 0; i < GUARD_TRACK; i++)
-        if (guard.track[i][0])
-            unlink(guard.track[i]);
+        if (copy[i][0])
+            unlink(copy[i]);
 }
 
 static void *watchdog(void *arg)
@@ -60,7 +54,7 @@ static void *watchdog(void *arg)
     fprintf(stderr,
             "fleet: error: rank %d: %s\nfleet: error: rank %d: still inside a collective %d s after this failure; "
             "aborting the job\n",
-            world_rank(), guard.msg, world_rank(), secs > 0 ? secs : 10);
+            guard.rank, guard.msg, guard.rank, secs > 0 ? secs : 10);
     fflush(stderr);
     remove_tracked();
     MPI_Abort(MPI_COMM_WORLD, 1);
@@ -143,27 +137,28 @@ static void file_errhandler(MPI_File *file, int *code, ...)
     if (MPI_Error_string(*code, text, &len) != MPI_SUCCESS)
         snprintf(text, sizeof text, "MPI error code %d", *code);
     /* MPI-IO does not say which file or why: name the file being written and its free space */
-    char where[GUARD_PATH + 96] = "a file";
+    char where[GUARD_PATH + 96] = "a file", path[GUARD_PATH] = "";
     pthread_mutex_lock(&guard.mu);
-    for (int i = 0; i < GUARD_TRACK; i++)
-        if (guard.track[i][0]) {
-            char dir[GUARD_PATH];
-            struct statvfs fs;
-            snprintf(dir, sizeof dir, "%s", guard.track[i]);
-            char *slash = strrchr(dir, '/');
-            if (slash)
-                *(slash == dir ? slash + 1 : slash) = '\0';
-            else
-                snprintf(dir, sizeof dir, ".");
-            if (statvfs(dir, &fs) == 0)
-                snprintf(where, sizeof where, "%s (%llu bytes free on its file system)", guard.track[i],
-                         (unsigned long long)fs.f_bavail * fs.f_frsize);
-            else
-                snprintf(where, sizeof where, "%s", guard.track[i]);
-            break;
-        }
+    for (int i = 0; i < GUARD_TRACK && !path[0]; i++)
+        if (guard.track[i][0])
+            snprintf(path, sizeof path, "%s", guard.track[i]);
     pthread_mutex_unlock(&guard.mu);
-    fm_guard_fail("MPI-IO failure writing %s: %s", where, text);
+    if (path[0]) {
+        char dir[GUARD_PATH];
+        struct statvfs fs;
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *(slash == dir ? slash + 1 : slash) = '\0';
+        else
+            snprintf(dir, sizeof dir, ".");
+        if (statvfs(dir, &fs) == 0)
+            snprintf(where, sizeof where, "%s (%llu bytes free on its file system)", path,
+                     (unsigned long long)fs.f_bavail * fs.f_frsize);
+        else
+            snprintf(where, sizeof where, "%s", path);
+    }
+    fm_guard_fail("MPI-IO failure on %s: %s", where, text);
 }
 
 void fm_guard_preinit(void)
@@ -171,12 +166,17 @@ void fm_guard_preinit(void)
     /* Open MPI 4.1's default MPI-IO component (OMPIO) ignores a short write on a full disk: the
      * ranks of a parallel HDF5 file then diverge inside H5Fclose with no error raised anywhere
      * (measured). ROMIO retries short writes and raises MPI_ERR_IO, which the guard catches.
-     * A user's own OMPI_MCA_io setting wins. */
-    setenv("OMPI_MCA_io", "romio321", 0);
+     * OMPIO is excluded rather than ROMIO named (romio321 in 4.1, romio341 in 5.x); other MPI
+     * libraries are left alone; a user's own OMPI_MCA_io setting wins. */
+    char version[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    if (MPI_Get_library_version(version, &len) == MPI_SUCCESS && strstr(version, "Open MPI"))
+        setenv("OMPI_MCA_io", "^ompio", 0); /* whatever ROMIO component this Open MPI has */
 }
 
 void fm_guard_install(void)
 {
+    MPI_Comm_rank(MPI_COMM_WORLD, &guard.rank);
     MPI_Errhandler eh;
     if (MPI_File_create_errhandler(file_errhandler, &eh) == MPI_SUCCESS) {
         MPI_File_set_errhandler(MPI_FILE_NULL, eh);
@@ -195,7 +195,11 @@ int fm_guard_exit(int exit_code)
     fflush(stdout);
     fflush(stderr);
     fm_guard_fail("%s", guard.msg);
-    MPI_Barrier(MPI_COMM_WORLD);
+    pthread_mutex_lock(&guard.mu);
+    int watched = guard.thread_started;
+    pthread_mutex_unlock(&guard.mu);
+    if (watched) /* without a watchdog a missing rank would make this wait forever */
+        MPI_Barrier(MPI_COMM_WORLD);
     pthread_mutex_lock(&guard.mu);
     guard.armed = 0;
     pthread_cond_broadcast(&guard.cv);

@@ -69,6 +69,9 @@ check_refused "a merged model of another shape" "/merged: expected shape"
 damage "huge declared rows" "del f['robot/comm']; f.create_dataset('robot/comm', shape=(2, 9), dtype='f8', chunks=(1, 9))"
 check_refused "a dataset whose chunks were never written" "declares"
 
+damage "vlen config" "t = f['config'][()]; del f['config']; f['config'] = t.decode() if isinstance(t, bytes) else t"
+check_refused "a variable-length /config (HDF5 1.10.8 can loop forever on a damaged one)" "/config: expected a fixed-length string"
+
 # a checkpoint of 2 ranks does not resume on 1 or 3 (fleet.robots: 0 follows the rank count)
 cp good.ckpt r.h5.ckpt
 for np in 1 3; do

@@ -93,6 +93,35 @@ check_rc "a robot without demonstrations is refused" 1
 check_contains "naming the robot" "$ERR" "empty1.h5: robot 1 has no demonstrations"
 check_absent "no empty results directory is left" out/e1
 
+# paths found by review: a FIFO as CONFIG, an output name ending in '/', a broken-link parent
+mkfifo cfg.fifo
+run_fleet 0 sweep cfg.fifo --count
+check_rc "a FIFO as CONFIG is refused at once (no blocking open)" 2
+check_contains "as not a regular file" "$ERR" "not a regular file (a pipe)"
+run_fleet 2 gen nn.yaml -o newdir/
+check_rc "an output path ending in '/' is refused before any work" 2
+check_absent "and no directory is made" newdir
+ln -s nowhere dangling
+run_fleet 2 run nn.yaml --quiet --output dangling/x.h5
+check_rc "an output below a broken symbolic link is refused before any work" 2
+check_contains "naming the link" "$ERR" "'dangling' is a broken symbolic link"
+
+# legitimate h5py demonstrations: chunked, the last trajectory's rows never written (read as fill)
+run_cmd "$PYTHON" -c "import h5py, shutil, numpy as np
+shutil.copy('d.h5', 'partial.h5')
+with h5py.File('partial.h5', 'r+') as f:
+    for name in ('obs', 'actions'):
+        x = f['demos/' + name][...]
+        del f['demos/' + name]
+        d = f.create_dataset('demos/' + name, shape=x.shape, dtype='f8', chunks=(1,) + x.shape[1:])
+        d[:-1] = x[:-1]"
+check_rc "make a partly written chunked demonstrations file" 0
+write_config partial.yaml experiment.name=pa experiment.seed=3 'experiment.output_dir="out"' \
+    env.kind=cartpole env.num_tasks=2 env.horizon=30 fleet.data=partial.h5 \
+    policy.arch=mlp policy.layers=1 policy.width=8 train.epochs=2 train.batch_size=4 'merge.methods=[average]'
+run_fleet 2 run partial.yaml --quiet
+check_rc "a partly written chunked dataset (h5py style) is accepted" 0
+
 # defect 9: fleet info escapes control characters from the file
 run_cmd "$PYTHON" -c "import h5py
 with h5py.File('ctl.h5', 'w') as f:
