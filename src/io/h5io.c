@@ -1179,10 +1179,10 @@ static fm_status demos_root_attrs(hid_t file, const char *path, fm_demos_meta *m
     FM_CHECK(strcmp(kind, DEMOS_KIND) == 0, FM_EDATA, "%s: kind: expected \"%s\", got \"%.100s\"",
              path, DEMOS_KIND, kind);
     FM_TRY(attr_get_int(file, path, "num_robots", &robots, err));
-    FM_CHECK(robots >= 1 && robots < INT_MAX, FM_EDATA, "%s: num_robots: expected >= 1, got %lld",
+    FM_CHECK(robots >= 1 && robots <= 100000, FM_EDATA, "%s: num_robots: expected [1, 100000] (fleet.robots), got %lld",
              path, (long long)robots);
     FM_TRY(attr_get_int(file, path, "num_tasks", &tasks, err));
-    FM_CHECK(tasks >= 1 && tasks < INT_MAX, FM_EDATA, "%s: num_tasks: expected >= 1, got %lld", path,
+    FM_CHECK(tasks >= 1 && tasks <= 1000, FM_EDATA, "%s: num_tasks: expected [1, 1000] (env.num_tasks), got %lld", path,
              (long long)tasks);
     FM_TRY(attr_get_text(file, path, "env", &env, err));
     FM_CHECK(strlen(env) < sizeof meta->env, FM_EDATA, "%s: env: longer than %zu characters", path,
