@@ -115,7 +115,7 @@ build-fuzz/libfleet.a: $(FUZZ_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 # The harnesses themselves are built warning-free (-Werror); the library objects take the flags above.
-build-fuzz/%: tests/fuzz/%.c build-fuzz/libfleet.a $(HDRS)
+build-fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h build-fuzz/libfleet.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wall -Wextra -Werror -fsanitize=fuzzer -o $@ $< build-fuzz/libfleet.a $(FUZZ_LIBS)
 fuzz-build: $(FUZZ_HARNESSES:%=build-fuzz/%)

@@ -118,6 +118,7 @@ fm_status fm_ckpt_read(const char *path, const fm_ckpt_shape *s, fm_ckpt_state *
     st->done = 0;
     FM_CHECK(s->config && s->nranks > 0 && s->rank >= 0 && s->rank < s->nranks && s->rounds > 0 && s->round_cols > 0 &&
                  P > 0, FM_EINVAL, "fm_ckpt_read: bad shape");
+    FM_TRY(fm_h5_check_checksummed(path, err));
     FM_TRY(fm_h5_read_attr_text(path, "/", "kind", &kind, err));
     FM_CHECK(strcmp(kind, FM_CKPT_KIND) == 0, FM_EDATA, "%s: attribute kind is not \"%s\": not a checkpoint", path,
              FM_CKPT_KIND);

@@ -220,7 +220,7 @@ static fm_status open_file(MPI_Comm comm, const char *name, const char *shown, e
                            hid_t *file, fm_err *err)
 {
     fm_status status = FM_OK;
-    hid_t fapl = H5I_INVALID_HID;
+    hid_t fapl = H5I_INVALID_HID, fcpl = H5I_INVALID_HID;
     struct stat st;
     *file = H5I_INVALID_HID;
     if (mode == OPEN_READ && stat(name, &st) != 0)
@@ -231,7 +231,15 @@ static fm_status open_file(MPI_Comm comm, const char *name, const char *shown, e
         H5_CHECK(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) >= 0,
                  "%s: cannot select the MPI-IO driver", shown);
     if (mode == OPEN_CREATE) {
-        *file = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        /* The HDF5 1.8 file format: superblock v2 and object headers v2 carry checksums, so a
+         * damaged byte in the metadata is refused by HDF5 instead of being decoded
+         * (fm_h5_check_checksummed; HDF5 1.10.8's decoders trust lengths and sizes). */
+        H5_CHECK(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) >= 0,
+                 "%s: cannot select the HDF5 1.8 file format", shown);
+        /* No access/modification times in object headers: the same run writes the same bytes. */
+        fcpl = H5Pcreate(H5P_FILE_CREATE);
+        H5_CHECK(fcpl >= 0 && H5Pset_obj_track_times(fcpl, 0) >= 0, "%s: cannot create a file creation list", shown);
+        *file = H5Fcreate(name, H5F_ACC_TRUNC, fcpl, fapl);
         H5_CHECK(*file >= 0, "%s: cannot create %s", shown, name);
     } else {
         *file = H5Fopen(name, H5F_ACC_RDONLY, fapl);
@@ -241,6 +249,7 @@ static fm_status open_file(MPI_Comm comm, const char *name, const char *shown, e
         }
     }
 cleanup:
+    H5_CLOSE(fcpl, shown);
     H5_CLOSE(fapl, shown);
     return status;
 }
@@ -251,24 +260,45 @@ static fm_status create_dataset(fm_h5 *h, const char *name, hid_t ftype, int ndi
                                 const hsize_t *dims, hid_t *out, fm_err *err)
 {
     fm_status status = FM_OK;
-    hid_t space = H5I_INVALID_HID, lcpl = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
+    hid_t space = H5I_INVALID_HID, gcpl = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
     int exists = 0;
     *out = H5I_INVALID_HID;
     FM_TRY(path_exists(h->file, h->path, name, &exists, err));
     FM_CHECK(!exists, FM_EINVAL, "%s: %s: already exists", h->path, name);
     space = ndims > 0 ? H5Screate_simple(ndims, dims, NULL) : H5Screate(H5S_SCALAR);
-    lcpl = H5Pcreate(H5P_LINK_CREATE);
+    gcpl = H5Pcreate(H5P_GROUP_CREATE);
     dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5_CHECK(space >= 0 && lcpl >= 0 && dcpl >= 0, "%s: %s: cannot create dataspace or property list",
+    H5_CHECK(space >= 0 && gcpl >= 0 && dcpl >= 0, "%s: %s: cannot create dataspace or property list",
              h->path, name);
-    H5_CHECK(H5Pset_create_intermediate_group(lcpl, 1) >= 0 &&
-                 H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) >= 0,
+    /* No times in object headers (the same run writes the same bytes); HDF5's intermediate groups
+     * would carry them, so parents are created here. */
+    H5_CHECK(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) >= 0 && H5Pset_obj_track_times(dcpl, 0) >= 0 &&
+                 H5Pset_obj_track_times(gcpl, 0) >= 0,
              "%s: %s: cannot set creation properties", h->path, name);
-    *out = H5Dcreate2(h->file, name, ftype, space, lcpl, dcpl, H5P_DEFAULT);
+    {
+        char parent[NAME_CAP];
+        size_t len = strlen(name);
+        FM_CHECK(len < sizeof parent, FM_EINVAL, "%s: %s: name too long", h->path, name);
+        memcpy(parent, name, len + 1);
+        for (size_t i = 1; i < len; i++) {
+            if (parent[i] != '/')
+                continue;
+            parent[i] = '\0';
+            int there = 0;
+            FM_TRY(path_exists(h->file, h->path, parent, &there, err));
+            if (!there) {
+                hid_t g = H5Gcreate2(h->file, parent, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+                H5_CHECK(g >= 0, "%s: %s: cannot create group", h->path, parent);
+                H5_CHECK(H5Gclose(g) >= 0, "%s: %s: cannot close group", h->path, parent);
+            }
+            parent[i] = '/';
+        }
+    }
+    *out = H5Dcreate2(h->file, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     H5_CHECK(*out >= 0, "%s: %s: cannot create dataset", h->path, name);
 cleanup:
     H5_CLOSE(dcpl, h->path);
-    H5_CLOSE(lcpl, h->path);
+    H5_CLOSE(gcpl, h->path);
     H5_CLOSE(space, h->path);
     return status;
 }
@@ -1590,6 +1620,46 @@ cleanup:
         free(*text);
         *text = NULL;
     }
+    quiet_end(&q);
+    return status;
+}
+
+typedef struct checksum_ctx {
+    const char *path;
+    char bad[NAME_CAP]; /* first object whose header has no checksum */
+} checksum_ctx;
+
+static herr_t checksum_visit(hid_t obj, const char *name, const H5O_info_t *info, void *data)
+{
+    (void)obj;
+    checksum_ctx *c = data;
+    if (info->hdr.version >= 2)
+        return 0;
+    snprintf(c->bad, sizeof c->bad, "%s", strcmp(name, ".") == 0 ? "/" : name);
+    return 1;
+}
+
+fm_status fm_h5_check_checksummed(const char *path, fm_err *err)
+{
+    fm_status status = FM_OK;
+    hid_t file = H5I_INVALID_HID;
+    H5F_info2_t fi;
+    checksum_ctx c = {.path = path, .bad = ""};
+    h5_quiet q;
+    quiet_begin(&q);
+    FM_CHECK(path && *path, FM_EINVAL, "fm_h5_check_checksummed: NULL or empty path");
+    FM_TRY(open_file(MPI_COMM_NULL, path, path, OPEN_READ, &file, err));
+    H5_CHECK(H5Fget_info2(file, &fi) >= 0, "%s: cannot read the superblock", path);
+    FM_CHECK(fi.super.version >= 2, FM_EDATA,
+             "%s: superblock version %u has no checksum: not written by fleetmerge (damaged or rewritten file?)", path,
+             fi.super.version);
+    herr_t r = H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_INC, checksum_visit, &c, H5O_INFO_HDR);
+    H5_CHECK(r >= 0, "%s: cannot walk the file's objects (damaged file?)", path);
+    FM_CHECK(r == 0, FM_EDATA,
+             "%s: %s: object header without a checksum: not written by fleetmerge (damaged or rewritten file?)", path,
+             c.bad);
+cleanup:
+    H5_CLOSE(file, path);
     quiet_end(&q);
     return status;
 }

@@ -104,6 +104,11 @@ fm_status fm_h5_read_attr_f64(const char *path, const char *obj, const char *nam
 /* String attribute into *value (malloc'ed, NUL-terminated). */
 fm_status fm_h5_read_attr_text(const char *path, const char *obj, const char *name, char **value,
                                fm_err *err);
+/* Serial: FM_OK when every piece of `path`'s metadata is checksummed (superblock >= v2, every
+ * object header v2: the HDF5 1.8 format fleetmerge writes), so that HDF5 refuses a damaged byte
+ * before decoding it; FM_EDATA naming the first unchecked object otherwise. Readers of
+ * fleetmerge's own files (checkpoints) call it before anything else. */
+fm_status fm_h5_check_checksummed(const char *path, fm_err *err);
 /* Human summary of a file on `out` (used by `fleet info`): the path, root attributes, then every
  * group and dataset recursively in name order as "/name: dtype [shape]" with short values
  * (strings, up to 8 numbers) and the object's attributes indented below it. */

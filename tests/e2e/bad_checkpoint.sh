@@ -26,7 +26,7 @@ damage() {
     local name=$1 code=$2
     cp good.ckpt r.h5.ckpt
     run_cmd "$PYTHON" -c "import h5py, numpy as np
-f = h5py.File('r.h5.ckpt', 'r+')
+f = h5py.File('r.h5.ckpt', 'r+', libver=('v108', 'v108'))
 $code
 f.close()"
     if [[ $RC != 0 ]]; then fail "damage the checkpoint: $name" "$(head -3 "$ERR")"; return; fi
@@ -71,6 +71,28 @@ check_refused "a dataset whose chunks were never written" "declares"
 
 damage "vlen config" "t = f['config'][()]; del f['config']; f['config'] = t.decode() if isinstance(t, bytes) else t"
 check_refused "a variable-length /config (HDF5 1.10.8 can loop forever on a damaged one)" "/config: expected a fixed-length string"
+
+# fleetmerge writes the HDF5 1.8 format, whose metadata is checksummed: a damaged byte in an object
+# header is refused by HDF5's checksum (HDF5 1.10.8 decodes unchecked headers without bounds checks:
+# tests/fuzz/crashes/README.md), and a file rewritten in the unchecked format is refused as such.
+cp good.ckpt r.h5.ckpt
+run_cmd "$PYTHON" -c "
+b = bytearray(open('r.h5.ckpt', 'rb').read())
+i = b.find(b'OHDR', 100)
+assert i > 0, 'no v2 object header'
+b[i + 20] ^= 0x5a
+open('r.h5.ckpt', 'wb').write(bytes(b))"
+run_fleet 2 run ck.yaml --quiet --output r.h5
+check_refused "one damaged byte in an object header" "r.h5.ckpt"
+cp good.ckpt r.h5.ckpt
+run_cmd "$PYTHON" -c "import h5py
+src = h5py.File('good.ckpt', 'r')
+dst = h5py.File('r.h5.ckpt', 'w', libver='earliest')
+for k, v in src.attrs.items(): dst.attrs[k] = v
+for k in src: src.copy(src[k], dst, name=k)
+dst.close()"
+run_fleet 2 run ck.yaml --quiet --output r.h5
+check_refused "a checkpoint rewritten in the unchecked HDF5 format" "has no checksum: not written by fleetmerge"
 
 # a checkpoint of 2 ranks does not resume on 1 or 3 (fleet.robots: 0 follows the rank count)
 cp good.ckpt r.h5.ckpt

@@ -59,8 +59,13 @@ for np in 1 2 3; do
         one "results, $np ranks, ${frac}% of the file's size free" "$np" run nn.yaml --quiet --output full/out.h5
     done
 done
-# a checkpoint (written after every round) that does not fit
-fill_leaving 20000
+# a checkpoint (written after every round) that does not fit: half of its size free
+rm -f full/*
+export FLEET_STOP_AFTER=1
+run_fleet 2 run rounds.yaml --quiet --output full/out.h5
+unset FLEET_STOP_AFTER
+ck=$(stat -c %s full/out.h5.ckpt 2>/dev/null || echo 15000)
+fill_leaving $((ck / 2))
 one "rounds checkpoint, 2 ranks" 2 run rounds.yaml --quiet --output full/out.h5
 check_absent "rounds checkpoint: no checkpoint left" full/out.h5.ckpt
 # demonstrations

@@ -11,50 +11,17 @@
  */
 #define _GNU_SOURCE /* memmem */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "config/cfg.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static char scratch_path[512]; /* this process's input file, removed at exit */
-static int verbose;            /* FUZZ_VERBOSE=1: print every call's status (seed authoring) */
-
-static void report(const char *what, fm_status st, const fm_err *err)
-{
-    if (verbose)
-        fprintf(stderr, "%s: %s%s%s\n", what, fm_status_name(st), st ? ": " : "", st ? err->msg : "");
-}
-
-static void remove_scratch(void)
-{
-    if (scratch_path[0])
-        unlink(scratch_path);
-}
+#include "fuzz_common.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    verbose = getenv("FUZZ_VERBOSE") && atoi(getenv("FUZZ_VERBOSE")) > 0;
-    const char *dir = getenv("TMPDIR");
-    if (!dir || !*dir)
-        dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(scratch_path, sizeof scratch_path, "%s/fuzz_config.%ld.yaml", dir, (long)getpid());
-    atexit(remove_scratch);
+    fuzz_setup("fuzz_config", ".yaml");
     return 0;
-}
-
-static void write_scratch(const uint8_t *data, size_t size)
-{
-    FILE *f = fopen(scratch_path, "wb");
-    if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0) {
-        perror(scratch_path);
-        abort(); /* the harness cannot run: not a finding in the loader */
-    }
 }
 
 /* FNV-1a of the input: picks a sweep point deterministically. */

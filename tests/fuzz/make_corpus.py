@@ -66,10 +66,12 @@ def read_tree(path):
     return tree
 
 
-def write_tree(path, attrs, datasets, extra=None, **dset_kw):
+def write_tree(path, attrs, datasets, extra=None, libver="earliest", **dset_kw):
     """An HDF5 file with root attributes and datasets (None values are left out); extra(f) may add
-    more (links, groups, unallocated datasets). Modification times are normalized."""
-    with h5py.File(path, "w", libver="earliest") as f:
+    more (links, groups, unallocated datasets). Modification times are normalized. libver: h5py's
+    default ("earliest", as users' files) or ("v108", "v108"), the checksummed format fleetmerge
+    writes and requires of checkpoints."""
+    with h5py.File(path, "w", libver=libver) as f:
         for k, v in attrs.items():
             if v is not None:
                 f.attrs[k] = v
@@ -556,7 +558,8 @@ def make_ckpt_seeds(out, fleet, tmp):
     path = os.path.join(out, "real_ckpt.h5")
     real_checkpoint(fleet, tmp, path)
     for name, (attrs, ds, extra, kw) in ckpt_variants(read_tree(path)).items():
-        write_tree(os.path.join(out, name + ".h5"), attrs, ds, extra, **kw)
+        write_tree(os.path.join(out, name + ".h5"), attrs, ds, extra, libver=("v108", "v108"), **kw)
+    write_tree(os.path.join(out, "format_earliest.h5"), *read_tree(path).values())  # refused: no checksums
     blob = open(path, "rb").read()
     for name, b in {"trunc_half": blob[:len(blob) // 2], "trunc_3q": blob[:3 * len(blob) // 4]}.items():
         open(os.path.join(out, name + ".h5"), "wb").write(b)
