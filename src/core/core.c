@@ -91,18 +91,58 @@ void fm_logf(FILE *f, const char *fmt, ...)
     fflush(f);
 }
 
-static fm_status serial_sum(void *ctx, double *buf, int n, fm_err *err)
+static fm_status serial_sum(void *ctx, double *buf, size_t n, fm_err *err)
 {
     (void)ctx, (void)buf, (void)n, (void)err;
     return FM_OK;
 }
 
-fm_reducer fm_reducer_serial(int n)
+static fm_status serial_mean_f32(void *ctx, const double *partial, float *out, size_t n, double divisor,
+                                 fm_err *err)
 {
-    return (fm_reducer){.sum = serial_sum, .ctx = NULL, .nglobal = n, .nlocal = n, .offset = 0};
+    (void)ctx, (void)err;
+    for (size_t j = 0; j < n; j++)
+        out[j] = (float)(partial[j] / divisor);
+    return FM_OK;
 }
 
-fm_status fm_reduce_sum(const fm_reducer *r, double *buf, int n, fm_err *err)
+static fm_status serial_bcast_f32(void *ctx, float *buf, size_t n, int owner, fm_err *err)
+{
+    (void)ctx, (void)buf, (void)n, (void)owner, (void)err;
+    return FM_OK;
+}
+
+static fm_status serial_gather_f32(void *ctx, float *all, size_t n, fm_err *err)
+{
+    (void)ctx, (void)all, (void)n, (void)err;
+    return FM_OK;
+}
+
+fm_reducer fm_reducer_serial(int n)
+{
+    return (fm_reducer){.sum = serial_sum, .mean_f32 = serial_mean_f32, .bcast_f32 = serial_bcast_f32,
+                        .gather_f32 = serial_gather_f32, .ctx = NULL, .nglobal = n, .nlocal = n, .offset = 0};
+}
+
+fm_status fm_reduce_sum(const fm_reducer *r, double *buf, size_t n, fm_err *err)
 {
     return r->sum(r->ctx, buf, n, err);
+}
+
+fm_status fm_reduce_mean_f32(const fm_reducer *r, const double *partial, float *out, size_t n, double divisor,
+                             fm_err *err)
+{
+    return r->mean_f32(r->ctx, partial, out, n, divisor, err);
+}
+
+fm_status fm_reduce_bcast_f32(const fm_reducer *r, float *buf, size_t n, int owner, fm_err *err)
+{
+    if (owner < 0 || owner >= r->nglobal)
+        return fm_fail(err, FM_EINVAL, "reducer: broadcast from model %d of %d", owner, r->nglobal);
+    return r->bcast_f32(r->ctx, buf, n, owner, err);
+}
+
+fm_status fm_reduce_gather_f32(const fm_reducer *r, float *all, size_t n, fm_err *err)
+{
+    return r->gather_f32(r->ctx, all, n, err);
 }

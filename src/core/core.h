@@ -112,24 +112,38 @@ void fm_rng_choose(fm_rng *r, int n, int k, int *chosen, int *scratch);
 
 #ifndef FM_REDUCER_DEFINED
 #define FM_REDUCER_DEFINED
-/* ---- reducer: how rank-local algorithms sum over the fleet ----
+/* ---- reducer: the fleet's collectives, seen by rank-local algorithms ----
  * Each process owns `nlocal` consecutive models (global indices offset .. offset+nlocal-1)
- * out of `nglobal`. Algorithms loop over their local models, then call sum() to add the
- * per-process partial sums over all processes. Under MPI (fleet/) every rank owns one
- * model; the serial reducer owns all of them and sum() is the identity, so the same code
- * runs in one process (tests, offline merging). sum() must be called by all processes. */
+ * out of `nglobal`. Under MPI (fleet/) every rank owns one model; the serial reducer owns all
+ * of them and every operation is (nearly) the identity, so the same code runs in one process
+ * (tests, offline merging) and gives the same bits. Every operation must be called by all
+ * processes. Traffic and memory per process are O(n), independent of the fleet's size, except
+ * gather_f32 (N x n by its nature; only the simplex ablation uses it).
+ *   sum       in-place sum of per-process partial sums (doubles), in rank order;
+ *   mean_f32  out[j] = (float)(sum over processes of partial[j] / divisor): the partials travel as
+ *             float32, so each must be exactly a float (one float32 model per process under MPI);
+ *             the sum is taken in double in rank order, then divided and rounded once;
+ *   bcast_f32 buf (n floats) from the process that owns global model `owner` to every process;
+ *   gather_f32 all[i * n ...] of every model i: each process fills its own models' blocks first. */
 typedef struct fm_reducer {
-    fm_status (*sum)(void *ctx, double *buf, int n, fm_err *err); /* in-place sum, rank order */
+    fm_status (*sum)(void *ctx, double *buf, size_t n, fm_err *err);
+    fm_status (*mean_f32)(void *ctx, const double *partial, float *out, size_t n, double divisor, fm_err *err);
+    fm_status (*bcast_f32)(void *ctx, float *buf, size_t n, int owner, fm_err *err);
+    fm_status (*gather_f32)(void *ctx, float *all, size_t n, fm_err *err);
     void *ctx;
     int nglobal; /* models in the fleet */
     int nlocal;  /* models held by this process */
     int offset;  /* global index of this process's first model */
 } fm_reducer;
 
-/* Reducer for one process owning all n models (sum is the identity). */
+/* Reducer for one process owning all n models. */
 fm_reducer fm_reducer_serial(int n);
-/* Convenience: in-place sum through r (no-op for the serial reducer). */
-fm_status fm_reduce_sum(const fm_reducer *r, double *buf, int n, fm_err *err);
+/* Convenience wrappers of r's operations (see above). */
+fm_status fm_reduce_sum(const fm_reducer *r, double *buf, size_t n, fm_err *err);
+fm_status fm_reduce_mean_f32(const fm_reducer *r, const double *partial, float *out, size_t n, double divisor,
+                             fm_err *err);
+fm_status fm_reduce_bcast_f32(const fm_reducer *r, float *buf, size_t n, int owner, fm_err *err);
+fm_status fm_reduce_gather_f32(const fm_reducer *r, float *all, size_t n, fm_err *err);
 #endif
 
 #endif

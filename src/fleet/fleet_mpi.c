@@ -2,6 +2,8 @@
 #include "fleet/fleet.h"
 #include "io/guard.h"
 
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,46 +60,177 @@ static void chunk_of(int n, int size, int r, int *first, int *count)
     *count = base + (r < extra);
 }
 
+/* MPI counts are ints: a longer buffer is refused by name rather than truncated. */
+static fm_status check_count(size_t n, const char *what, fm_err *err)
+{
+    if (n > (size_t)INT_MAX)
+        return fm_fail(err, FM_EINVAL, "%s of %zu elements: more than MPI's int counts allow (%d)", what, n, INT_MAX);
+    return FM_OK;
+}
+
+/* Counts and displacements of the n-element buffer's chunks, and this rank's receive layout
+ * (`count` elements from each rank, in rank order). */
+typedef struct chunks {
+    int *cnt, *dsp, *rcnt, *rdsp, first, count;
+} chunks;
+
+static void chunks_free(chunks *c) { free(c->cnt), free(c->dsp), free(c->rcnt), free(c->rdsp); }
+
+static fm_status chunks_make(chunks *c, int n, int N, int me, fm_err *err)
+{
+    fm_status status = FM_OK;
+    *c = (chunks){0};
+    chunk_of(n, N, me, &c->first, &c->count);
+    FM_ALLOC(c->cnt, N);
+    FM_ALLOC(c->dsp, N);
+    FM_ALLOC(c->rcnt, N);
+    FM_ALLOC(c->rdsp, N);
+    for (int r = 0; r < N; r++) {
+        chunk_of(n, N, r, &c->dsp[r], &c->cnt[r]);
+        c->rcnt[r] = c->count, c->rdsp[r] = r * c->count;
+    }
+cleanup:
+    return status;
+}
+
+/* Bytes of a reduce-scatter + allgather of n elements of `width` bytes, this rank's share:
+ * it sends the other ranks' chunks of its buffer and its own summed chunk to the N - 1 others,
+ * and receives N - 1 pieces of its chunk and the other ranks' summed chunks. */
+static void count_rs_ag(fm_mpi_reducer_ctx *ctx, int n, int count, double width)
+{
+    double others = (double)(n - count) * width, mine = (double)count * width * (ctx->size - 1);
+    ctx->bytes_sent += others + mine;
+    ctx->bytes_recv += mine + others;
+}
+
 /* Sum in rank order with O(n) traffic and memory per rank, independent of the rank count:
  * a reduce-scatter (MPI_Alltoallv: chunk j of every rank's buffer goes to rank j, which adds the
  * pieces in rank order 0, 1, 2, ... starting from 0.0), then an MPI_Allgatherv of the summed
  * chunks. Every element is summed in the same order as the serial reducer's loop over the same
  * models, so the result is bitwise identical on every rank and to fm_reducer_serial. Each rank
  * sends and receives about 2 n (size - 1) / size doubles. */
-static fm_status mpi_sum(void *vctx, double *buf, int n, fm_err *err)
+static fm_status mpi_sum(void *vctx, double *buf, size_t nn, fm_err *err)
 {
     fm_status status = FM_OK;
     fm_mpi_reducer_ctx *ctx = vctx;
-    int N = ctx->size, me = ctx->rank, *cnt = NULL, *dsp = NULL, *rcnt = NULL, *rdsp = NULL;
+    int N = ctx->size, n = (int)nn;
+    chunks c = {0};
     double *pieces = NULL;
-    if (N == 1 || n == 0)
+    if (N == 1 || nn == 0)
         return FM_OK;
-    int first = 0, count = 0;
-    chunk_of(n, N, me, &first, &count);
-    FM_ALLOC(cnt, N);
-    FM_ALLOC(dsp, N);
-    FM_ALLOC(rcnt, N);
-    FM_ALLOC(rdsp, N);
-    FM_ALLOC(pieces, (size_t)count * N);
-    for (int r = 0; r < N; r++) {
-        chunk_of(n, N, r, &dsp[r], &cnt[r]);
-        rcnt[r] = count, rdsp[r] = r * count;
-    }
-    FM_CHECK(MPI_Alltoallv(buf, cnt, dsp, MPI_DOUBLE, pieces, rcnt, rdsp, MPI_DOUBLE, ctx->comm) == MPI_SUCCESS,
+    FM_TRY(check_count(nn, "sum", err));
+    FM_TRY(chunks_make(&c, n, N, ctx->rank, err));
+    FM_ALLOC(pieces, (size_t)c.count * N);
+    FM_CHECK(MPI_Alltoallv(buf, c.cnt, c.dsp, MPI_DOUBLE, pieces, c.rcnt, c.rdsp, MPI_DOUBLE, ctx->comm) ==
+                 MPI_SUCCESS,
              FM_EMPI, "MPI_Alltoallv (reduce-scatter of %d doubles) failed", n);
-    for (int j = 0; j < count; j++) {
+    for (int j = 0; j < c.count; j++) {
         double s = 0.0;
         for (int r = 0; r < N; r++)
-            s += pieces[(size_t)r * count + j];
-        buf[first + j] = s;
+            s += pieces[(size_t)r * c.count + j];
+        buf[c.first + j] = s;
     }
-    FM_CHECK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, cnt, dsp, MPI_DOUBLE, ctx->comm) == MPI_SUCCESS,
+    FM_CHECK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, c.cnt, c.dsp, MPI_DOUBLE, ctx->comm) ==
+                 MPI_SUCCESS,
              FM_EMPI, "MPI_Allgatherv (%d doubles) failed", n);
-    double out = (double)(n - count) * sizeof(double); /* other ranks' chunks, sent in each phase */
-    ctx->bytes_sent += out + (double)count * sizeof(double) * (N - 1);
-    ctx->bytes_recv += (double)count * sizeof(double) * (N - 1) + out;
+    count_rs_ag(ctx, n, c.count, sizeof(double));
 cleanup:
-    free(cnt), free(dsp), free(rcnt), free(rdsp), free(pieces);
+    chunks_free(&c);
+    free(pieces);
+    return status;
+}
+
+/* The same reduce-scatter + allgather on float32 payloads: each rank's partial must be exactly a
+ * float (it is one float32 model); its chunk is summed in double in rank order, divided, rounded
+ * to float once and gathered as floats, so the result equals the serial reducer's bit for bit at
+ * half the bytes of mpi_sum. */
+static fm_status mpi_mean_f32(void *vctx, const double *partial, float *out, size_t nn, double divisor, fm_err *err)
+{
+    fm_status status = FM_OK;
+    fm_mpi_reducer_ctx *ctx = vctx;
+    int N = ctx->size, n = (int)nn;
+    chunks c = {0};
+    float *send = NULL, *pieces = NULL;
+    if (N == 1 || nn == 0) {
+        for (size_t j = 0; j < nn; j++)
+            out[j] = (float)(partial[j] / divisor);
+        return FM_OK;
+    }
+    FM_TRY(check_count(nn, "mean", err));
+    FM_ALLOC(send, nn);
+    for (size_t j = 0; j < nn; j++) {
+        send[j] = (float)partial[j];
+        FM_CHECK((double)send[j] == partial[j] || (isnan(send[j]) && isnan(partial[j])), FM_EINVAL,
+                 "reducer mean: element %zu = %.17g is not a float32 value (one float model per rank expected)", j,
+                 partial[j]);
+    }
+    FM_TRY(chunks_make(&c, n, N, ctx->rank, err));
+    FM_ALLOC(pieces, (size_t)c.count * N);
+    FM_CHECK(MPI_Alltoallv(send, c.cnt, c.dsp, MPI_FLOAT, pieces, c.rcnt, c.rdsp, MPI_FLOAT, ctx->comm) ==
+                 MPI_SUCCESS,
+             FM_EMPI, "MPI_Alltoallv (reduce-scatter of %d floats) failed", n);
+    for (int j = 0; j < c.count; j++) {
+        double s = 0.0;
+        for (int r = 0; r < N; r++)
+            s += pieces[(size_t)r * c.count + j];
+        out[c.first + j] = (float)(s / divisor);
+    }
+    FM_CHECK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, out, c.cnt, c.dsp, MPI_FLOAT, ctx->comm) ==
+                 MPI_SUCCESS,
+             FM_EMPI, "MPI_Allgatherv (%d floats) failed", n);
+    count_rs_ag(ctx, n, c.count, sizeof(float));
+cleanup:
+    chunks_free(&c);
+    free(send), free(pieces);
+    return status;
+}
+
+/* Children of relative rank v in a binomial broadcast tree over N ranks (how the bytes of a
+ * broadcast are counted: every rank but the root receives the buffer once, and each sends it to
+ * its children; Open MPI may pick another tree, with the same received bytes). */
+static int binomial_children(int v, int N)
+{
+    int k = 1, kids = 0;
+    while (k <= v)
+        k <<= 1;
+    for (; v + k < N; k <<= 1)
+        kids++;
+    return kids;
+}
+
+static fm_status mpi_bcast_f32(void *vctx, float *buf, size_t nn, int owner, fm_err *err)
+{
+    fm_status status = FM_OK;
+    fm_mpi_reducer_ctx *ctx = vctx;
+    int N = ctx->size;
+    if (N == 1 || nn == 0)
+        return FM_OK;
+    FM_TRY(check_count(nn, "broadcast", err));
+    FM_CHECK(MPI_Bcast(buf, (int)nn, MPI_FLOAT, owner, ctx->comm) == MPI_SUCCESS, FM_EMPI,
+             "MPI_Bcast (%zu floats from rank %d) failed", nn, owner);
+    int v = (ctx->rank - owner + N) % N;
+    ctx->bytes_sent += (double)binomial_children(v, N) * (double)nn * sizeof(float);
+    if (v != 0)
+        ctx->bytes_recv += (double)nn * sizeof(float);
+cleanup:
+    return status;
+}
+
+/* Every rank's block to every rank (MPI_Allgather in place); counted as a ring: each rank
+ * sends and receives N - 1 blocks. */
+static fm_status mpi_gather_f32(void *vctx, float *all, size_t nn, fm_err *err)
+{
+    fm_status status = FM_OK;
+    fm_mpi_reducer_ctx *ctx = vctx;
+    int N = ctx->size;
+    if (N == 1 || nn == 0)
+        return FM_OK;
+    FM_TRY(check_count(nn, "gather", err));
+    FM_CHECK(MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, (int)nn, MPI_FLOAT, ctx->comm) == MPI_SUCCESS,
+             FM_EMPI, "MPI_Allgather (%d x %zu floats) failed", N, nn);
+    ctx->bytes_sent += (double)(N - 1) * (double)nn * sizeof(float);
+    ctx->bytes_recv += (double)(N - 1) * (double)nn * sizeof(float);
+cleanup:
     return status;
 }
 
@@ -107,7 +240,8 @@ fm_reducer fm_reducer_mpi(fm_mpi_reducer_ctx *ctx, MPI_Comm comm)
     ctx->bytes_sent = ctx->bytes_recv = 0.0;
     MPI_Comm_rank(comm, &ctx->rank);
     MPI_Comm_size(comm, &ctx->size);
-    return (fm_reducer){.sum = mpi_sum, .ctx = ctx, .nglobal = ctx->size, .nlocal = 1,
+    return (fm_reducer){.sum = mpi_sum, .mean_f32 = mpi_mean_f32, .bcast_f32 = mpi_bcast_f32,
+                        .gather_f32 = mpi_gather_f32, .ctx = ctx, .nglobal = ctx->size, .nlocal = 1,
                         .offset = ctx->rank};
 }
 

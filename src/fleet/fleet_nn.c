@@ -227,7 +227,7 @@ static void merge_opts(const fm_config *cfg, fm_merge_nn_opts *o)
                             .subset = cfg->merge.fm_subset, .tau = cfg->merge.fm_tau,
                             .sk_iters = cfg->merge.fm_sinkhorn_iters, .lr = cfg->merge.fm_lr,
                             .noise = cfg->merge.fm_noise, .batch = cfg->merge.fm_batch,
-                            .init_wm = cfg->merge.fm_init == 0};
+                            .init_wm = cfg->merge.fm_init == 0, .shared_start = cfg->fleet.shared_init};
 }
 
 static fm_status nn_merge(nn_ctx *c, fm_err *err)
@@ -242,9 +242,7 @@ static fm_status nn_merge(nn_ctx *c, fm_err *err)
     FM_ALLOC(c->mlog, c->nmerged);
     size_t P = c->local.layout.total;
     float *mine = NULL;
-    double *acc = NULL;
     FM_ALLOC(mine, P);
-    FM_ALLOC(acc, 2 * P);
     FM_ALLOC(c->pair, (size_t)c->nmerged * 2 * P);
     for (int j = 0; j < c->nmerged; j++) {
         int method = c->cfg->merge.methods[j];
@@ -256,16 +254,16 @@ static fm_status nn_merge(nn_ctx *c, fm_err *err)
         FM_TRY(fm_merge_nn_aligned(method, &c->local, &c->demos, &o, &c->red,
                                    (uint64_t)c->cfg->experiment.seed, &c->merged[j], mine, &c->mlog[j], err));
         c->merge_seconds[j] = fm_now() - t0;
-        memset(acc, 0, sizeof(double) * 2 * P); /* robots 0 and 1 after this alignment, on every rank */
-        for (size_t q = 0; c->rank < 2 && q < P; q++)
-            acc[(size_t)c->rank * P + q] = mine[q];
-        FM_TRY(fm_reduce_sum(&c->red, acc, (int)(2 * P), err));
-        for (size_t q = 0; q < 2 * P; q++)
-            c->pair[(size_t)j * 2 * P + q] = (float)acc[q];
+        for (int i = 0; i < 2 && i < c->size; i++) { /* robots 0 and 1 after this alignment, on every rank */
+            float *dst = c->pair + ((size_t)j * 2 + (size_t)i) * P;
+            if (c->rank == i)
+                memcpy(dst, mine, sizeof(float) * P);
+            FM_TRY(fm_reduce_bcast_f32(&c->red, dst, P, i, err));
+        }
         FM_TRY(fm_nn_eval_loss(&c->merged[j], &c->demos, -1, &c->red, &c->merged_loss[j], err));
     }
 cleanup:
-    free(mine), free(acc);
+    free(mine);
     return status;
 }
 
@@ -347,13 +345,18 @@ static fm_status round_merge(nn_ctx *c, fm_model *robot, const int *part, const 
     }
     FM_TRY(fm_fleet_agree(c->comm, local, err));
     MPI_Bcast(changed, 1, MPI_DOUBLE, first, c->comm);
-    size_t n = c->merged[0].layout.total;
-    FM_CHECK(MPI_Bcast(c->merged[0].w, (int)n, MPI_FLOAT, first, c->comm) == MPI_SUCCESS, FM_EMPI,
-             "round merge: MPI_Bcast of the merged model failed");
-    if (c->rank == first)
-        bytes[0] += (double)n * sizeof(float) * (c->size - 1);
-    else
-        bytes[1] += (double)n * sizeof(float);
+    int everyone = 1;
+    for (int i = 0; i < c->size; i++)
+        everyone &= part[i] != 0;
+    if (!everyone) { /* the participants hold the merged model already; the others get it */
+        size_t n = c->merged[0].layout.total;
+        FM_CHECK(MPI_Bcast(c->merged[0].w, (int)n, MPI_FLOAT, first, c->comm) == MPI_SUCCESS, FM_EMPI,
+                 "round merge: MPI_Bcast of the merged model failed");
+        if (c->rank == first)
+            bytes[0] += (double)n * sizeof(float) * (c->size - 1);
+        else
+            bytes[1] += (double)n * sizeof(float);
+    }
 cleanup:
     if (sub != MPI_COMM_NULL)
         MPI_Comm_free(&sub);
@@ -521,6 +524,7 @@ static fm_status nn_rounds(nn_ctx *c, fm_err *err)
         mine[(size_t)r * 3 + 2] = !ok_here;
         double before[2] = {bytes[0], bytes[1]};
         row[ROUND_CHANGED] = 0;
+        mo.shared_start = c->cfg->fleet.shared_init || r > 0; /* every robot starts round r > 0 from the merged model */
         if (np > 0) /* else the merged model stays the previous one: it is never non-finite */
             FM_TRY(round_merge(c, &robot, part, &mo, (uint64_t)c->cfg->experiment.seed + 7919u * (uint64_t)(r + 1),
                                bytes, &row[ROUND_CHANGED], err));

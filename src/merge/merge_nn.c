@@ -40,11 +40,11 @@ cleanup:
     return status;
 }
 
-/* mean = 1/N sum_i P_i(theta_i) over the fleet (local sums in double, then the reducer). */
+/* mean = 1/N sum_i P_i(theta_i) over the fleet (local sums in double, then the reducer's float32
+ * mean: one model-sized payload). */
 static fm_status aligned_mean(const fm_model *local, const fleet_perms *fp, const fm_reducer *red,
                               float *tmp, double *acc, float *mean, fm_err *err)
 {
-    fm_status status = FM_OK;
     const fm_layout *l = &local[0].layout;
     memset(acc, 0, sizeof(double) * l->total);
     for (int i = 0; i < red->nlocal; i++) {
@@ -52,11 +52,7 @@ static fm_status aligned_mean(const fm_model *local, const fleet_perms *fp, cons
         for (size_t j = 0; j < l->total; j++)
             acc[j] += tmp[j];
     }
-    FM_TRY(fm_reduce_sum(red, acc, (int)l->total, err));
-    for (size_t j = 0; j < l->total; j++)
-        mean[j] = (float)(acc[j] / red->nglobal);
-cleanup:
-    return status;
+    return fm_reduce_mean_f32(red, acc, mean, l->total, red->nglobal, err);
 }
 
 typedef struct merge_ws {
@@ -94,20 +90,13 @@ cleanup:
     return status;
 }
 
-/* w->target = global robot 0's parameters on every process (one reducer sum). */
+/* w->target = global robot 0's parameters on every process (one broadcast). */
 static fm_status robot0_model(const fm_model *local, const fm_reducer *red, merge_ws *w, fm_err *err)
 {
-    fm_status status = FM_OK;
     size_t n = local[0].layout.total;
-    memset(w->acc, 0, sizeof(double) * n);
     if (red->offset == 0)
-        for (size_t j = 0; j < n; j++)
-            w->acc[j] = local[0].w[j];
-    FM_TRY(fm_reduce_sum(red, w->acc, (int)n, err));
-    for (size_t j = 0; j < n; j++)
-        w->target[j] = (float)w->acc[j];
-cleanup:
-    return status;
+        memcpy(w->target, local[0].w, sizeof(float) * n);
+    return fm_reduce_bcast_f32(red, w->target, n, 0, err);
 }
 
 /* Start of MergeMany: every robot matched to robot 0's model (an anchor). Starting all robots
@@ -151,7 +140,7 @@ static fm_status merge_many(const fm_model *local, const fm_merge_nn_opts *o, co
                 continue;
             fm_layout_permute(l, (const int *const *)fp->p[li], local[li].w, w->tmp);
             for (size_t j = 0; j < l->total; j++) /* mean of the others */
-                w->target[j] = (float)((w->acc[j] - w->tmp[j]) / (N - 1));
+                w->target[j] = (float)(((double)N * w->mean[j] - w->tmp[j]) / (N - 1));
             fm_rng_seed(&own, seed, (uint64_t)who, FM_STREAM_MERGE + 1 + (uint64_t)sweep);
             FM_TRY(fm_weight_match(l, local[li].w, w->target, &own, o->wm_passes, fp->p[li], NULL, err));
         }
@@ -445,30 +434,21 @@ static fm_status reference(int variant, const fm_model *local, const fleet_perms
         for (size_t j = 0; j < l->total; j++)
             w->acc[j] += w->tmp[j];
     }
-    FM_TRY(fm_reduce_sum(red, w->acc, (int)l->total, err));
-    for (size_t j = 0; j < l->total; j++)
-        w->mean[j] = (float)(w->acc[j] / red->nglobal);
+    FM_TRY(fm_reduce_mean_f32(red, w->acc, w->mean, l->total, red->nglobal, err));
 cleanup:
     return status;
 }
 
-/* Every robot's hard-aligned model on every process (fleet_merge_simplex): hull[N][P]. */
-static fm_status gather_aligned(const fm_model *local, const fleet_perms *fp, const fm_reducer *red,
-                                merge_ws *w, double *acc, float *hull, fm_err *err)
+/* Every robot's hard-aligned model on every process (fleet_merge_simplex): hull[N][P], one
+ * gather (the only N x P buffer of the merges: the simplex needs every vertex). */
+static fm_status gather_aligned(const fm_model *local, const fleet_perms *fp, const fm_reducer *red, float *hull,
+                                fm_err *err)
 {
-    fm_status status = FM_OK;
-    size_t P = local[0].layout.total, NP = (size_t)red->nglobal * P;
-    memset(acc, 0, sizeof(double) * NP);
-    for (int i = 0; i < red->nlocal; i++) {
-        fm_layout_permute(&local[0].layout, (const int *const *)fp->p[i], local[i].w, w->tmp);
-        for (size_t q = 0; q < P; q++)
-            acc[(size_t)(red->offset + i) * P + q] = w->tmp[q];
-    }
-    FM_TRY(fm_reduce_sum(red, acc, (int)NP, err));
-    for (size_t q = 0; q < NP; q++)
-        hull[q] = (float)acc[q];
-cleanup:
-    return status;
+    size_t P = local[0].layout.total;
+    for (int i = 0; i < red->nlocal; i++)
+        fm_layout_permute(&local[0].layout, (const int *const *)fp->p[i], local[i].w,
+                          hull + (size_t)(red->offset + i) * P);
+    return fm_reduce_gather_f32(red, hull, P, err);
 }
 
 /* One epoch's updates by the robots of the subset (lines 6-12). */
@@ -524,17 +504,16 @@ static fm_status fleet_merge(int variant, const fm_model *local, const fm_demos 
     size_t P = local[0].layout.total;
     fleet_soft fs = {0};
     float *hull = NULL;
-    double *hacc = NULL, *wts = NULL;
+    double *wts = NULL;
     soft_target tg = {0};
     FM_ALLOC(chosen, N);
     FM_ALLOC(scratch, N);
-    if (o->init_wm)
+    if (o->init_wm && !o->shared_start)
         FM_TRY(merge_many(local, o, red, seed, fp, w, log, err));
     if (variant == FM_VARIANT_SOFT)
         FM_TRY(soft_create_all(&fs, &local[0].layout, fp, err));
     if (variant == FM_VARIANT_SIMPLEX) {
         FM_ALLOC(hull, (size_t)N * P);
-        FM_ALLOC(hacc, (size_t)N * P);
         FM_ALLOC(wts, N);
         tg = (soft_target){.hull = hull, .nhull = N, .tmp = w->target, .w = wts};
     }
@@ -545,7 +524,7 @@ static fm_status fleet_merge(int variant, const fm_model *local, const fm_demos 
         if (log && e < FM_MERGE_LOG_MAX)
             FM_TRY(reference_loss(local, data, red, w, &log->ref_loss[e], err));
         if (variant == FM_VARIANT_SIMPLEX)
-            FM_TRY(gather_aligned(local, fp, red, w, hacc, hull, err));
+            FM_TRY(gather_aligned(local, fp, red, hull, err));
         else
             tg.ref = variant == FM_VARIANT_AVERAGE ? w->target : w->mean;
         choose_subset(seed, e, N, o->subset, chosen, scratch); /* line 6 */
@@ -555,7 +534,7 @@ static fm_status fleet_merge(int variant, const fm_model *local, const fm_demos 
     }
     FM_TRY(reference(variant, local, fp, &fs, red, w, err)); /* line 13 */
 cleanup:
-    free(chosen), free(scratch), free(fs.buf), free(hull), free(hacc), free(wts);
+    free(chosen), free(scratch), free(fs.buf), free(hull), free(wts);
     return status;
 }
 

@@ -21,6 +21,10 @@ typedef struct fm_merge_nn_opts {
     double noise;        /* logits start at one-hot(P_hard) + noise * N(0, 1) */
     int batch;           /* trajectories per step from the robot's own data */
     int init_wm;         /* fleet_merge: start from MergeMany weight matching (else identity) */
+    int shared_start;    /* the robots' models descend from one shared model (merging rounds after
+                          * the first, or a shared initialization): fleet_merge starts from the
+                          * identity alignment instead of running MergeMany (no permutation to find
+                          * between fine-tunings of one model; saves S x N model-sized reductions) */
 } fm_merge_nn_opts;
 
 /* Per fleet_merge epoch (or the single update of sinkhorn_rebasin), summed over the robots

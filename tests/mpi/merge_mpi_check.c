@@ -78,6 +78,66 @@ int main(int argc, char **argv)
         }
         free(x), free(mine);
     }
+    /* The float32 operations against independent references built from the same values:
+     * mean = float(rank-order double sum of float inputs / N), a broadcast from every owner, a
+     * gather; and the counted bytes: received bytes per rank below 2 n + N floats for the mean and
+     * n floats for a broadcast, whatever the rank count. */
+    for (int t = 0; t < 5; t++) {
+        int m = sizes[t];
+        float *x = calloc((size_t)m * size, sizeof *x), *out = calloc((size_t)m, sizeof *out);
+        float *all_f = calloc((size_t)m * size, sizeof *all_f);
+        double *part = calloc((size_t)m, sizeof *part);
+        fm_rng_seed(&r, 99 + (uint64_t)t, FM_RANK_SHARED, 2);
+        for (size_t i = 0; i < (size_t)m * size; i++)
+            x[i] = (float)(fm_rng_normal(&r) * (i % 3 == 0 ? 1e6 : 1e-3));
+        for (int j = 0; j < m; j++)
+            part[j] = x[(size_t)rank * m + j];
+        fm_err err;
+        fm_err_clear(&err);
+        fm_mpi_reducer_ctx c2;
+        fm_reducer red2 = fm_reducer_mpi(&c2, MPI_COMM_WORLD);
+        int same = fm_reduce_mean_f32(&red2, part, out, (size_t)m, size, &err) == FM_OK;
+        for (int j = 0; j < m && same; j++) {
+            double want = 0.0;
+            for (int q = 0; q < size; q++)
+                want += (double)x[(size_t)q * m + j];
+            float wf = (float)(want / size);
+            same = memcmp(&wf, &out[j], sizeof wf) == 0;
+        }
+        double bound = (2.0 * m + size) * sizeof(float); /* chunks of ceil(m / size) elements */
+        int bytes_ok = c2.bytes_recv <= bound && c2.bytes_sent <= bound &&
+                       (size == 1 || c2.bytes_recv > 0);
+        int bcast_ok = 1;
+        for (int owner = 0; owner < size; owner++) {
+            c2.bytes_recv = c2.bytes_sent = 0;
+            memset(out, 0, sizeof(float) * m);
+            if (rank == owner)
+                memcpy(out, x + (size_t)owner * m, sizeof(float) * m);
+            bcast_ok &= fm_reduce_bcast_f32(&red2, out, (size_t)m, owner, &err) == FM_OK &&
+                        memcmp(out, x + (size_t)owner * m, sizeof(float) * m) == 0 &&
+                        c2.bytes_recv == (rank == owner || size == 1 ? 0.0 : (double)m * sizeof(float));
+            double sent = c2.bytes_sent, total = 0;
+            MPI_Allreduce(&sent, &total, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+            bcast_ok &= total == (double)(size - 1) * m * sizeof(float); /* one copy per receiver */
+        }
+        memcpy(all_f + (size_t)rank * m, x + (size_t)rank * m, sizeof(float) * m);
+        int gather_ok = fm_reduce_gather_f32(&red2, all_f, (size_t)m, &err) == FM_OK &&
+                        memcmp(all_f, x, sizeof(float) * m * size) == 0;
+        int ok3[4] = {same, bytes_ok, bcast_ok, gather_ok};
+        MPI_Allreduce(MPI_IN_PLACE, ok3, 4, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+        if (rank == 0) {
+            printf("%s %d - reducer float32 mean of %d values on %d ranks is float(rank-order sum / N) on every rank\n",
+                   ok3[0] ? "ok" : "not ok", ++count, m, size);
+            printf("%s %d - its bytes per rank stay below (2 x %d + ranks) floats each way\n", ok3[1] ? "ok" : "not ok",
+                   ++count, m);
+            printf("%s %d - broadcast of %d floats from every owner: the owner's values, one copy received per rank\n",
+                   ok3[2] ? "ok" : "not ok", ++count, m);
+            printf("%s %d - gather of %d floats per rank: every rank's block in rank order\n",
+                   ok3[3] ? "ok" : "not ok", ++count, m);
+            failed += !ok3[0] + !ok3[1] + !ok3[2] + !ok3[3];
+        }
+        free(x), free(out), free(all_f), free(part);
+    }
     if (rank == 0)
         printf("1..%d\n", count);
     free(all), free(a), free(b);
