@@ -27,7 +27,7 @@ static fm_status average(size_t n, const double *local, const fm_reducer *red, d
     for (int i = 0; i < red->nlocal; i++)
         for (size_t j = 0; j < n; j++)
             merged[j] += local[(size_t)i * n + j];
-    FM_TRY(fm_reduce_sum(red, merged, (int)n, err));
+    FM_TRY(fm_reduce_sum(red, merged, n, err));
     for (size_t j = 0; j < n; j++)
         merged[j] /= red->nglobal;
 cleanup:
@@ -282,7 +282,7 @@ static fm_status gl_start(const fm_lindims *d, const double *local, const fm_con
     memset(bar, 0, sizeof(double) * n);
     if (red->offset == 0)
         memcpy(bar, local, sizeof(double) * n); /* global robot 0 is the anchor */
-    FM_TRY(fm_reduce_sum(red, bar, (int)n, err));
+    FM_TRY(fm_reduce_sum(red, bar, n, err));
     for (int i = 0; i < red->nlocal; i++)
         FM_TRY(gl_solve_P(d, local + i * n, bar, P + (size_t)i * k * k, w, err));
 cleanup:
@@ -343,7 +343,7 @@ static fm_status merge_gl(const fm_lindims *d, const double *local, const fm_con
             if (it == 0)
                 g[n + 3] += norm2(n, local + i * n);
         }
-        FM_TRY(fm_reduce_sum(red, g, (int)n + 4, err));
+        FM_TRY(fm_reduce_sum(red, g, n + 4, err));
         obj = g[n];
         if (it == 0)
             obj0 = obj, scale = g[n + 3];

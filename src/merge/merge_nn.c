@@ -16,7 +16,7 @@
 typedef struct fleet_perms {
     int nlocal, ngroups;
     int *buf;
-    int *p[64][FM_NN_MAX_GROUPS];
+    int *(*p)[FM_NN_MAX_GROUPS]; /* [nlocal][group] */
 } fleet_perms;
 
 static fm_status perms_create(fleet_perms *fp, const fm_layout *l, int nlocal, fm_err *err)
@@ -24,7 +24,7 @@ static fm_status perms_create(fleet_perms *fp, const fm_layout *l, int nlocal, f
     fm_status status = FM_OK;
     size_t per = 0;
     *fp = (fleet_perms){.nlocal = nlocal, .ngroups = l->ngroups};
-    FM_CHECK(nlocal <= 64, FM_EINVAL, "merge: at most 64 models per process, got %d", nlocal);
+    FM_ALLOC(fp->p, nlocal ? nlocal : 1);
     for (int g = 0; g < l->ngroups; g++)
         per += (size_t)l->group_size[g];
     FM_ALLOC(fp->buf, per * (nlocal ? nlocal : 1));
@@ -399,7 +399,7 @@ enum { FM_VARIANT_HARD = 0, FM_VARIANT_SOFT, FM_VARIANT_SIMPLEX, FM_VARIANT_AVER
 /* Soft matrices of every local robot (fleet_merge_soft): soft[i][g], n_g x n_g. */
 typedef struct fleet_soft {
     double *buf;
-    double *P[64][FM_NN_MAX_GROUPS];
+    double *(*P)[FM_NN_MAX_GROUPS]; /* [nlocal][group] */
 } fleet_soft;
 
 static fm_status soft_create_all(fleet_soft *fs, const fm_layout *l, const fleet_perms *fp, fm_err *err)
@@ -409,6 +409,7 @@ static fm_status soft_create_all(fleet_soft *fs, const fm_layout *l, const fleet
     for (int g = 0; g < l->ngroups; g++)
         per += (size_t)l->group_size[g] * l->group_size[g];
     FM_ALLOC(fs->buf, per * (fp->nlocal ? fp->nlocal : 1));
+    FM_ALLOC(fs->P, fp->nlocal ? fp->nlocal : 1);
     double *q = fs->buf;
     for (int i = 0; i < fp->nlocal; i++)
         for (int g = 0; g < l->ngroups; g++) {
@@ -503,6 +504,7 @@ static fm_status fleet_merge(int variant, const fm_model *local, const fm_demos 
     int N = red->nglobal, *chosen = NULL, *scratch = NULL;
     size_t P = local[0].layout.total;
     fleet_soft fs = {0};
+    fleet_perms id = {0};
     float *hull = NULL;
     double *wts = NULL;
     soft_target tg = {0};
@@ -517,8 +519,10 @@ static fm_status fleet_merge(int variant, const fm_model *local, const fm_demos 
         FM_ALLOC(wts, N);
         tg = (soft_target){.hull = hull, .nhull = N, .tmp = w->target, .w = wts};
     }
-    if (variant == FM_VARIANT_AVERAGE) /* the gradient is taken at the plain (unaligned) average */
-        FM_TRY(aligned_mean(local, &(fleet_perms){0}, red, w->tmp, w->acc, w->target, err));
+    if (variant == FM_VARIANT_AVERAGE) { /* the gradient is taken at the plain (unaligned) average */
+        FM_TRY(perms_create(&id, &local[0].layout, red->nlocal, err)); /* identity alignments */
+        FM_TRY(aligned_mean(local, &id, red, w->tmp, w->acc, w->target, err));
+    }
     for (int e = 0; e < o->epochs; e++) {
         FM_TRY(reference(variant, local, fp, &fs, red, w, err)); /* line 5 */
         if (log && e < FM_MERGE_LOG_MAX)
@@ -534,7 +538,8 @@ static fm_status fleet_merge(int variant, const fm_model *local, const fm_demos 
     }
     FM_TRY(reference(variant, local, fp, &fs, red, w, err)); /* line 13 */
 cleanup:
-    free(chosen), free(scratch), free(fs.buf), free(hull), free(wts);
+    free(chosen), free(scratch), free(fs.buf), free(fs.P), free(hull), free(wts);
+    free(id.buf), free(id.p);
     return status;
 }
 
@@ -614,7 +619,7 @@ fm_status fm_merge_nn_aligned(int method, const fm_model *local, const fm_demos 
     for (int i = 0; aligned && i < red->nlocal; i++)
         fm_layout_permute(l, (const int *const *)fp.p[i], local[i].w, aligned + (size_t)i * l->total);
 cleanup:
-    free(fp.buf);
+    free(fp.buf), free(fp.p);
     ws_free(&w);
     return status;
 }

@@ -140,7 +140,7 @@ static fm_status mean_loss_grad(const fm_lindims *d, const double *theta, const 
     memset(buf, 0, sizeof(double) * (n + 2));
     buf[n] = fm_lin_loss_grad(d, theta, demos, task, buf, work, &buf[n + 1]);
     if (red)
-        FM_TRY(fm_reduce_sum(red, buf, (int)(n + 2), err));
+        FM_TRY(fm_reduce_sum(red, buf, n + 2, err));
     FM_CHECK(buf[n + 1] > 0.0, FM_EDATA, "no demonstration steps to train on%s",
              task >= 0 ? " for this task" : "");
     for (size_t i = 0; i < n; i++)
@@ -210,7 +210,7 @@ fm_status fm_lin_fit_static(const fm_lindims *d, double *theta, const fm_demos *
     double *Gm = buf, *Rm = buf + (size_t)p * p;
     buf[nb - 1] = accumulate_normal(d, demos, task, Gm, Rm);
     if (red)
-        FM_TRY(fm_reduce_sum(red, buf, (int)nb, err));
+        FM_TRY(fm_reduce_sum(red, buf, nb, err));
     FM_CHECK(buf[nb - 1] > 0.0, FM_EDATA, "no demonstration steps to fit%s",
              task >= 0 ? " for this task" : "");
     for (int i = 0; i < p; i++)

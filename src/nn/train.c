@@ -155,7 +155,7 @@ static fm_status train_step(fm_model *m, const fm_demos *d, const fm_nn_train_op
         s->sum[i] = s->grad[i];
     s->sum[n] = l, s->sum[n + 1] = count;
     if (red)
-        FM_TRY(fm_reduce_sum(red, s->sum, (int)n + 2, err));
+        FM_TRY(fm_reduce_sum(red, s->sum, n + 2, err));
     *loss = s->sum[n + 1] > 0 ? s->sum[n] / s->sum[n + 1] : 0.0;
     FM_CHECK(isfinite(*loss), FM_ENUMERIC, "behavior cloning diverged (loss %g)", *loss);
     if (s->sum[n + 1] <= 0.0)
