@@ -165,6 +165,7 @@ typedef struct fm_config {
         int fm_sinkhorn_iters;
         double fm_lr;         /* Adam on the permutation logits */
         double fm_noise;      /* logit noise at the start of an update */
+        double fm_start_mass; /* starting soft permutation's mass on the hard assignment, per row */
         int fm_batch;         /* trajectories per soft-permutation step */
         int fm_init;          /* 0 weight_matching, 1 identity */
     } merge;

@@ -106,9 +106,9 @@ static fm_status serial_mean_f32(void *ctx, const double *partial, float *out, s
     return FM_OK;
 }
 
-static fm_status serial_bcast_f32(void *ctx, float *buf, size_t n, int owner, fm_err *err)
+static fm_status serial_bcast(void *ctx, void *buf, size_t bytes, int owner, fm_err *err)
 {
-    (void)ctx, (void)buf, (void)n, (void)owner, (void)err;
+    (void)ctx, (void)buf, (void)bytes, (void)owner, (void)err;
     return FM_OK;
 }
 
@@ -120,7 +120,7 @@ static fm_status serial_gather_f32(void *ctx, float *all, size_t n, fm_err *err)
 
 fm_reducer fm_reducer_serial(int n)
 {
-    return (fm_reducer){.sum = serial_sum, .mean_f32 = serial_mean_f32, .bcast_f32 = serial_bcast_f32,
+    return (fm_reducer){.sum = serial_sum, .mean_f32 = serial_mean_f32, .bcast = serial_bcast,
                         .gather_f32 = serial_gather_f32, .ctx = NULL, .nglobal = n, .nlocal = n, .offset = 0};
 }
 
@@ -135,11 +135,16 @@ fm_status fm_reduce_mean_f32(const fm_reducer *r, const double *partial, float *
     return r->mean_f32(r->ctx, partial, out, n, divisor, err);
 }
 
-fm_status fm_reduce_bcast_f32(const fm_reducer *r, float *buf, size_t n, int owner, fm_err *err)
+fm_status fm_reduce_bcast(const fm_reducer *r, void *buf, size_t bytes, int owner, fm_err *err)
 {
     if (owner < 0 || owner >= r->nglobal)
         return fm_fail(err, FM_EINVAL, "reducer: broadcast from model %d of %d", owner, r->nglobal);
-    return r->bcast_f32(r->ctx, buf, n, owner, err);
+    return r->bcast(r->ctx, buf, bytes, owner, err);
+}
+
+fm_status fm_reduce_bcast_f32(const fm_reducer *r, float *buf, size_t n, int owner, fm_err *err)
+{
+    return fm_reduce_bcast(r, buf, n * sizeof(float), owner, err);
 }
 
 fm_status fm_reduce_gather_f32(const fm_reducer *r, float *all, size_t n, fm_err *err)

@@ -123,12 +123,13 @@ void fm_rng_choose(fm_rng *r, int n, int k, int *chosen, int *scratch);
  *   mean_f32  out[j] = (float)(sum over processes of partial[j] / divisor): the partials travel as
  *             float32, so each must be exactly a float (one float32 model per process under MPI);
  *             the sum is taken in double in rank order, then divided and rounded once;
- *   bcast_f32 buf (n floats) from the process that owns global model `owner` to every process;
+ *   bcast     buf (`bytes` bytes) from the process that owns global model `owner` to every process
+ *             (fm_reduce_bcast_f32: n floats);
  *   gather_f32 all[i * n ...] of every model i: each process fills its own models' blocks first. */
 typedef struct fm_reducer {
     fm_status (*sum)(void *ctx, double *buf, size_t n, fm_err *err);
     fm_status (*mean_f32)(void *ctx, const double *partial, float *out, size_t n, double divisor, fm_err *err);
-    fm_status (*bcast_f32)(void *ctx, float *buf, size_t n, int owner, fm_err *err);
+    fm_status (*bcast)(void *ctx, void *buf, size_t bytes, int owner, fm_err *err);
     fm_status (*gather_f32)(void *ctx, float *all, size_t n, fm_err *err);
     void *ctx;
     int nglobal; /* models in the fleet */
@@ -142,6 +143,7 @@ fm_reducer fm_reducer_serial(int n);
 fm_status fm_reduce_sum(const fm_reducer *r, double *buf, size_t n, fm_err *err);
 fm_status fm_reduce_mean_f32(const fm_reducer *r, const double *partial, float *out, size_t n, double divisor,
                              fm_err *err);
+fm_status fm_reduce_bcast(const fm_reducer *r, void *buf, size_t bytes, int owner, fm_err *err);
 fm_status fm_reduce_bcast_f32(const fm_reducer *r, float *buf, size_t n, int owner, fm_err *err);
 fm_status fm_reduce_gather_f32(const fm_reducer *r, float *all, size_t n, fm_err *err);
 #endif

@@ -198,20 +198,20 @@ static int binomial_children(int v, int N)
     return kids;
 }
 
-static fm_status mpi_bcast_f32(void *vctx, float *buf, size_t nn, int owner, fm_err *err)
+static fm_status mpi_bcast(void *vctx, void *buf, size_t bytes, int owner, fm_err *err)
 {
     fm_status status = FM_OK;
     fm_mpi_reducer_ctx *ctx = vctx;
     int N = ctx->size;
-    if (N == 1 || nn == 0)
+    if (N == 1 || bytes == 0)
         return FM_OK;
-    FM_TRY(check_count(nn, "broadcast", err));
-    FM_CHECK(MPI_Bcast(buf, (int)nn, MPI_FLOAT, owner, ctx->comm) == MPI_SUCCESS, FM_EMPI,
-             "MPI_Bcast (%zu floats from rank %d) failed", nn, owner);
+    FM_TRY(check_count(bytes, "broadcast", err));
+    FM_CHECK(MPI_Bcast(buf, (int)bytes, MPI_BYTE, owner, ctx->comm) == MPI_SUCCESS, FM_EMPI,
+             "MPI_Bcast (%zu bytes from rank %d) failed", bytes, owner);
     int v = (ctx->rank - owner + N) % N;
-    ctx->bytes_sent += (double)binomial_children(v, N) * (double)nn * sizeof(float);
+    ctx->bytes_sent += (double)binomial_children(v, N) * (double)bytes;
     if (v != 0)
-        ctx->bytes_recv += (double)nn * sizeof(float);
+        ctx->bytes_recv += (double)bytes;
 cleanup:
     return status;
 }
@@ -240,7 +240,7 @@ fm_reducer fm_reducer_mpi(fm_mpi_reducer_ctx *ctx, MPI_Comm comm)
     ctx->bytes_sent = ctx->bytes_recv = 0.0;
     MPI_Comm_rank(comm, &ctx->rank);
     MPI_Comm_size(comm, &ctx->size);
-    return (fm_reducer){.sum = mpi_sum, .mean_f32 = mpi_mean_f32, .bcast_f32 = mpi_bcast_f32,
+    return (fm_reducer){.sum = mpi_sum, .mean_f32 = mpi_mean_f32, .bcast = mpi_bcast,
                         .gather_f32 = mpi_gather_f32, .ctx = ctx, .nglobal = ctx->size, .nlocal = 1,
                         .offset = ctx->rank};
 }

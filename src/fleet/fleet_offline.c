@@ -217,7 +217,8 @@ fm_status fm_fleet_merge_offline(const char *results, const char *method, const 
                                .epochs = cfg->merge.fm_epochs, .steps = cfg->merge.fm_steps,
                                .subset = cfg->merge.fm_subset, .tau = cfg->merge.fm_tau,
                                .sk_iters = cfg->merge.fm_sinkhorn_iters, .lr = cfg->merge.fm_lr,
-                               .noise = cfg->merge.fm_noise, .batch = cfg->merge.fm_batch,
+                               .noise = cfg->merge.fm_noise, .start_mass = cfg->merge.fm_start_mass,
+                               .batch = cfg->merge.fm_batch,
                                .init_wm = cfg->merge.fm_init == 0, .shared_start = cfg->fleet.shared_init};
         FM_TRY(merged_or_fail(fm_merge_nn(m, o.m, o.d, &mo, &red, (uint64_t)cfg->experiment.seed, &merged, &log, err),
                               results, method, kept, err));

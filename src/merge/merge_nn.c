@@ -3,6 +3,7 @@
 #include "merge/merge_nn.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,31 +119,112 @@ cleanup:
     return status;
 }
 
+/* The change of one robot's aligned model after a re-match, as every process applies it to the
+ * fleet's running sum: sparse (index, delta) pairs, or dense deltas when more than half of the
+ * entries changed. Deltas are float32 (rounded once, by the robot's process), so every process
+ * and the serial reducer add the same numbers. */
+typedef struct mm_delta {
+    uint64_t count; /* changed entries; DELTA_DENSE: every entry, in order */
+} mm_delta;
+#define DELTA_DENSE UINT64_MAX
+
+/* Pack new - old of the P entries into msg (header + payload). */
+static void delta_pack(const float *old, const float *new_, size_t P, unsigned char *msg)
+{
+    size_t changed = 0;
+    for (size_t j = 0; j < P; j++)
+        changed += new_[j] != old[j];
+    mm_delta h = {.count = changed};
+    unsigned char *q = msg + sizeof h;
+    if (changed * (sizeof(uint32_t) + sizeof(float)) > P * sizeof(float)) {
+        h.count = DELTA_DENSE;
+        for (size_t j = 0; j < P; j++, q += sizeof(float)) {
+            float d = (float)((double)new_[j] - (double)old[j]);
+            memcpy(q, &d, sizeof d);
+        }
+    } else {
+        for (size_t j = 0; j < P; j++) {
+            if (new_[j] == old[j])
+                continue;
+            uint32_t i = (uint32_t)j;
+            float d = (float)((double)new_[j] - (double)old[j]);
+            memcpy(q, &i, sizeof i), q += sizeof i;
+            memcpy(q, &d, sizeof d), q += sizeof d;
+        }
+    }
+    memcpy(msg, &h, sizeof h);
+}
+
+static size_t delta_bytes(const mm_delta *h, size_t P)
+{
+    return h->count == DELTA_DENSE ? P * sizeof(float) : (size_t)h->count * (sizeof(uint32_t) + sizeof(float));
+}
+
+/* sum += the deltas in msg (after its header). */
+static void delta_apply(const unsigned char *msg, size_t P, double *sum)
+{
+    mm_delta h;
+    memcpy(&h, msg, sizeof h);
+    const unsigned char *q = msg + sizeof h;
+    if (h.count == DELTA_DENSE) {
+        for (size_t j = 0; j < P; j++, q += sizeof(float)) {
+            float d;
+            memcpy(&d, q, sizeof d);
+            sum[j] += d;
+        }
+        return;
+    }
+    for (uint64_t k = 0; k < h.count; k++) {
+        uint32_t i;
+        float d;
+        memcpy(&i, q, sizeof i), q += sizeof i;
+        memcpy(&d, q, sizeof d), q += sizeof d;
+        sum[i] += d;
+    }
+}
+
 /* MergeMany: after the anchor start, each step one robot (order from the shared stream)
  * matches its model to the mean of the others' aligned models; sweeps stop when the spread
- * around the mean stops falling. */
+ * around the mean stops falling. Traffic: one float32 mean per sweep; within a sweep every
+ * process keeps the fleet's sum of aligned models (double) and each re-match is broadcast as the
+ * change of that robot's aligned model (the entries whose unit moved), not as a new reduction. */
 static fm_status merge_many(const fm_model *local, const fm_merge_nn_opts *o, const fm_reducer *red,
                             uint64_t seed, fleet_perms *fp, merge_ws *w, fm_merge_nn_log *log,
                             fm_err *err)
 {
     fm_status status = FM_OK;
     const fm_layout *l = &local[0].layout;
+    size_t P = l->total;
     int N = red->nglobal, sweep = 0;
     fm_rng shared, own;
+    unsigned char *msg = NULL;
+    double *sum = NULL;
     fm_rng_seed(&shared, seed, FM_RANK_SHARED, FM_STREAM_MERGE);
     double best = INFINITY, d = 0;
+    FM_CHECK(P <= UINT32_MAX, FM_EINVAL, "MergeMany: %zu parameters, at most %u", P, UINT32_MAX);
+    FM_ALLOC(sum, P);
+    FM_ALLOC(msg, sizeof(mm_delta) + P * (sizeof(uint32_t) + sizeof(float)));
     FM_TRY(anchor_match(local, o, red, seed, fp, w, err));
+    FM_TRY(aligned_mean(local, fp, red, w->tmp, w->acc, w->mean, err));
     for (sweep = 0; sweep < o->mm_sweeps && N > 1; sweep++) {
+        for (size_t j = 0; j < P; j++)
+            sum[j] = (double)N * w->mean[j];
         for (int k = 0; k < N; k++) {
             int who = (int)fm_rng_below(&shared, (uint64_t)N), li = who - red->offset;
-            FM_TRY(aligned_mean(local, fp, red, w->tmp, w->acc, w->mean, err));
-            if (li < 0 || li >= red->nlocal)
-                continue;
-            fm_layout_permute(l, (const int *const *)fp->p[li], local[li].w, w->tmp);
-            for (size_t j = 0; j < l->total; j++) /* mean of the others */
-                w->target[j] = (float)(((double)N * w->mean[j] - w->tmp[j]) / (N - 1));
-            fm_rng_seed(&own, seed, (uint64_t)who, FM_STREAM_MERGE + 1 + (uint64_t)sweep);
-            FM_TRY(fm_weight_match(l, local[li].w, w->target, &own, o->wm_passes, fp->p[li], NULL, err));
+            if (li >= 0 && li < red->nlocal) {
+                fm_layout_permute(l, (const int *const *)fp->p[li], local[li].w, w->tmp);
+                for (size_t j = 0; j < P; j++) /* mean of the others */
+                    w->target[j] = (float)((sum[j] - w->tmp[j]) / (N - 1));
+                fm_rng_seed(&own, seed, (uint64_t)who, FM_STREAM_MERGE + 1 + (uint64_t)sweep);
+                FM_TRY(fm_weight_match(l, local[li].w, w->target, &own, o->wm_passes, fp->p[li], NULL, err));
+                fm_layout_permute(l, (const int *const *)fp->p[li], local[li].w, w->target);
+                delta_pack(w->tmp, w->target, P, msg);
+            }
+            mm_delta h;
+            FM_TRY(fm_reduce_bcast(red, msg, sizeof h, who, err));
+            memcpy(&h, msg, sizeof h);
+            FM_TRY(fm_reduce_bcast(red, msg + sizeof h, delta_bytes(&h, P), who, err));
+            delta_apply(msg, P, sum);
         }
         FM_TRY(aligned_mean(local, fp, red, w->tmp, w->acc, w->mean, err));
         FM_TRY(spread(local, fp, red, w->mean, &d, err));
@@ -155,6 +237,7 @@ static fm_status merge_many(const fm_model *local, const fm_merge_nn_opts *o, co
     if (log)
         log->mm_sweeps = sweep, log->mm_distance = d;
 cleanup:
+    free(sum), free(msg);
     return status;
 }
 
@@ -325,6 +408,20 @@ cleanup:
     return status;
 }
 
+/* Scale of the one-hot start logits of an n-unit group: a matrix with e^(s / tau) on the hard
+ * assignment and 1 elsewhere is doubly stochastic once its rows are normalized, with
+ * e^(s / tau) / (e^(s / tau) + n - 1) = m on the assignment; s >= 0 (never below uniform). */
+static double start_scale(const fm_merge_nn_opts *o, int n)
+{
+    double m = o->start_mass;
+    if (!(m > 0 && m < 1))
+        return 1.0;
+    if (n < 2)
+        return 0.0;
+    double s = o->tau * log(m * (n - 1) / (1 - m));
+    return s > 0 ? s : 0.0;
+}
+
 /* Soft update of one robot against a fixed reference; perms (in: start, out: Proj_hard of the
  * final soft permutations). Accumulates the log entries. */
 static fm_status soft_update(const fm_model *m, const fm_demos *d, const soft_target *tg,
@@ -336,12 +433,13 @@ static fm_status soft_update(const fm_model *m, const fm_demos *d, const soft_ta
     int *next = NULL, maxn = 1;
     FM_TRY(soft_create(&s, m, d, o, err));
     const fm_layout *l = s.l;
-    for (int g = 0; g < l->ngroups; g++) { /* logits = one-hot(P_hard) + noise N(0, 1) */
+    for (int g = 0; g < l->ngroups; g++) { /* logits = scale * one-hot(P_hard) + noise N(0, 1) */
         int n = l->group_size[g];
         maxn = n > maxn ? n : maxn;
+        double scale = start_scale(o, n);
         fm_perm_matrix(n, perms[g], s.L[g]);
         for (int q = 0; q < n * n; q++)
-            s.L[g][q] += o->noise * fm_rng_normal(r);
+            s.L[g][q] = scale * s.L[g][q] + o->noise * fm_rng_normal(r);
     }
     double rm0 = 0, rm1 = 0, lsum = 0, loss = 0;
     FM_TRY(soft_forward(&s, &rm0, err));

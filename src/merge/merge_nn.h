@@ -18,7 +18,11 @@ typedef struct fm_merge_nn_opts {
     double tau;          /* Sinkhorn entropy weight */
     int sk_iters;        /* Sinkhorn iterations (fixed count) */
     double lr;           /* Adam step on the logits */
-    double noise;        /* logits start at one-hot(P_hard) + noise * N(0, 1) */
+    double noise;        /* logits start at s * one-hot(P_hard) + noise * N(0, 1) */
+    double start_mass;   /* s = tau ln(m (n - 1) / (1 - m)) for a group of n units, so that
+                          * Sinkhorn(L / tau) puts m of every row's mass on the hard assignment
+                          * whatever the width (without noise); 0: s = 1 (the width-dependent
+                          * start of earlier versions: 0.31 at n = 64, 0.05 at n = 512, tau 0.3) */
     int batch;           /* trajectories per step from the robot's own data */
     int init_wm;         /* fleet_merge: start from MergeMany weight matching (else identity) */
     int shared_start;    /* the robots' models descend from one shared model (merging rounds after
