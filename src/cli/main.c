@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fault.h"
 #include "fleet/fleet.h"
 #include "io/h5io.h"
 
@@ -42,7 +43,14 @@ static const char *USAGE_RUN =
     "  --resume       continue merging rounds from <results>.ckpt, and fail if there is none\n"
     "                 (re-running the same command resumes too, when a checkpoint exists)\n"
     "  --output FILE  write the results to FILE instead\n"
-    "exit codes: 0 ok, 2 bad config or arguments, 1 other failures\n";
+    "exit codes: 0 ok, 2 bad config or arguments, 1 other failures\n"
+    "\n"
+    "A failure on one rank ends every rank with its message. Environment:\n"
+    "  FLEET_GUARD_SECONDS=S  a rank that failed alone ends the job if the others do not agree\n"
+    "                 within S seconds (default 10)\n"
+    "  FLEET_FAULT=PHASE@RANK[:hang][,...]  tests only: rank RANK fails (or hangs) at PHASE, one of\n"
+    "                 data, training, merge[:METHOD], pooled, task_specific, finetune, evaluation,\n"
+    "                 barriers, results, collective_write, checkpoint, resume (docs/faults.md)\n";
 
 static const char *USAGE_GEN =
     "usage: mpirun -n N fleet gen CONFIG -o FILE [--force]\n"
@@ -317,10 +325,12 @@ int main(int argc, char **argv)
     int rank = fm_world_rank();
     fm_err err;
     fm_err_clear(&err);
-    fm_status status = FM_OK;
+    fm_status status = fm_fault_init(rank, &err); /* FLEET_FAULT: tests only (README "Testing") */
     const char *cmd = argc > 1 ? argv[1] : NULL;
     const char *help = NULL;
-    if (!cmd || !strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help"))
+    if (status != FM_OK) {
+        /* a malformed FLEET_FAULT is reported below, and no command runs */
+    } else if (!cmd || !strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help"))
         help = USAGE;
     else if (!strcmp(cmd, "--version"))
         help = "fleet " FLEET_VERSION "\n";

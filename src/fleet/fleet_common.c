@@ -6,8 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "data/data.h"
 #include "fleet/fleet_common.h"
+#include "io/guard.h"
 #include <stdlib.h>
 
 /* The results path can be written: every existing directory part is a directory, the deepest
@@ -142,4 +144,28 @@ void fm_fleet_draw_tasks(const fm_config *cfg, int rank, int K, double *mixture,
     fm_rng_seed(&rmix, (uint64_t)cfg->experiment.seed, (uint64_t)rank, FM_STREAM_MIXTURE);
     fm_mixture_draw(&rmix, cfg->fleet.alpha, K, mixture);
     fm_mixture_tasks(&rmix, mixture, K, cfg->fleet.demos_per_robot, tasks);
+}
+
+fm_status fm_fleet_fault(const char *phase, fm_err *err)
+{
+    switch (fm_fault(phase)) {
+    case FM_FAULT_FAIL:
+        return fm_fault_fail(err, phase);
+    case FM_FAULT_HANG:
+        fm_guard_fail("rank %d: injected hang in %s (FLEET_FAULT)", fm_world_rank(), phase);
+        for (;;)
+            pause(); /* until the watchdog ends the job */
+    default:
+        return FM_OK;
+    }
+}
+
+fm_status fm_fleet_agree_phase(MPI_Comm comm, fm_status local, fm_err *err)
+{
+    if (local != FM_OK)
+        fm_guard_arm("%s", err->msg);
+    fm_status status = fm_fleet_agree(comm, local, err);
+    if (local != FM_OK)
+        fm_guard_disarm();
+    return status;
 }

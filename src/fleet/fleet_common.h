@@ -25,6 +25,15 @@ fm_status fm_fleet_write_timing(fm_h5 *h, MPI_Comm comm, const double *phase, in
 /* Robot `rank`'s task mixture p ~ Dirichlet(alpha 1_K) and the tasks of its
  * cfg->fleet.demos_per_robot demonstrations, from its MIXTURE stream. */
 void fm_fleet_draw_tasks(const fm_config *cfg, int rank, int K, double *mixture, int *tasks);
+/* FM_OK, or this rank's injected fault at `phase` (FLEET_FAULT, core/fault.h): the ordinary
+ * error "rank R: injected fault in PHASE (FLEET_FAULT)", or for PHASE@RANK:hang a rank that stops
+ * here for good after arming the watchdog (io/guard.h ends the job). Local. */
+fm_status fm_fleet_fault(const char *phase, fm_err *err);
+/* fm_fleet_agree at the end of a phase, or before a collective step that follows local ones: a
+ * rank whose own `local` failed arms the watchdog while it waits, so that if another rank is still
+ * inside a collective this rank left, the job ends within FLEET_GUARD_SECONDS with this rank's
+ * message instead of hanging. Collective; every rank returns the lowest failing rank's status. */
+fm_status fm_fleet_agree_phase(MPI_Comm comm, fm_status local, fm_err *err);
 /* The neural-policy flow of `fleet run` / `fleet gen` (fleet_nn.c), after the config is loaded. */
 fm_status fm_run_nn(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts, fm_err *err);
 fm_status fm_gen_nn(MPI_Comm comm, const fm_config *cfg, const char *out_path, int force, fm_err *err);

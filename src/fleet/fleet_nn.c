@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fault.h"
 #include "env/cartpole.h"
 #include "env/tooluse.h"
 #include "fleet/fleet_ckpt.h"
@@ -139,6 +140,8 @@ static fm_status nn_data(nn_ctx *c, fm_err *err)
                             "but %s has %d tasks, obs dim %d, action dim %d", cfg->fleet.data,
                             meta.num_tasks, c->demos.obs_dim, c->demos.act_dim,
                             fm_cfg_enum_name("env.kind", cfg->env.kind), K, od, ad);
+        if (local == FM_OK)
+            local = fm_fleet_fault("data", err);
         FM_TRY(fm_fleet_agree(c->comm, local, err));
         goto cleanup;
     }
@@ -150,7 +153,9 @@ static fm_status nn_data(nn_ctx *c, fm_err *err)
     fm_rng_seed(&rdata, (uint64_t)cfg->experiment.seed, (uint64_t)who, FM_STREAM_DATA);
     double t0 = fm_now();
     int attempts = 0;
-    local = env_generate(c, tasks, cfg->fleet.demos_per_robot, &rdata, &c->demos, &attempts, err);
+    local = fm_fleet_fault("data", err);
+    if (local == FM_OK)
+        local = env_generate(c, tasks, cfg->fleet.demos_per_robot, &rdata, &c->demos, &attempts, err);
     FM_TRY(fm_fleet_agree(c->comm, local, err));
     if (c->tooluse) { /* expert throughput and success over the fleet */
         double st[3] = {0, attempts, fm_now() - t0};
@@ -198,7 +203,7 @@ static fm_status nn_new_model(nn_ctx *c, fm_model *m, int shared, fm_err *err)
 {
     fm_status status = FM_OK;
     fm_rng r;
-    FM_TRY(fm_model_create(m, &c->spec, err));
+    FM_TRY(fm_fleet_agree(c->comm, fm_model_create(m, &c->spec, err), err)); /* before a collective */
     fm_rng_seed(&r, (uint64_t)c->cfg->experiment.seed, shared ? FM_RANK_SHARED : (uint64_t)c->rank,
                 FM_STREAM_INIT);
     fm_model_init(m, &r);
@@ -215,7 +220,10 @@ static fm_status nn_train_local(nn_ctx *c, fm_err *err)
     train_opts(c->cfg, &o);
     FM_TRY(nn_new_model(c, &c->local, c->cfg->fleet.shared_init, err));
     fm_rng_seed(&r, (uint64_t)c->cfg->experiment.seed, (uint64_t)c->rank, FM_STREAM_TRAIN);
-    FM_TRY(fm_fleet_agree(c->comm, fm_nn_train(&c->local, &c->demos, &o, NULL, &r, &c->local_loss, err), err));
+    fm_status local = fm_fleet_fault("training", err);
+    if (local == FM_OK)
+        local = fm_nn_train(&c->local, &c->demos, &o, NULL, &r, &c->local_loss, err);
+    FM_TRY(fm_fleet_agree(c->comm, local, err));
 cleanup:
     return status;
 }
@@ -226,7 +234,8 @@ static void merge_opts(const fm_config *cfg, fm_merge_nn_opts *o)
                             .epochs = cfg->merge.fm_epochs, .steps = cfg->merge.fm_steps,
                             .subset = cfg->merge.fm_subset, .tau = cfg->merge.fm_tau,
                             .sk_iters = cfg->merge.fm_sinkhorn_iters, .lr = cfg->merge.fm_lr,
-                            .noise = cfg->merge.fm_noise, .batch = cfg->merge.fm_batch,
+                            .noise = cfg->merge.fm_noise, .start_mass = cfg->merge.fm_start_mass,
+                            .batch = cfg->merge.fm_batch,
                             .init_wm = cfg->merge.fm_init == 0, .shared_start = cfg->fleet.shared_init};
 }
 
@@ -250,9 +259,13 @@ static fm_status nn_merge(nn_ctx *c, fm_err *err)
         if (c->rank == 0 && !c->opts.quiet)
             fm_logf(stdout, "merge %s (%.1f s)\n", fm_cfg_enum_name("merge.methods", method),
                     fm_now() - c->t_start);
-        FM_TRY(fm_model_create(&c->merged[j], &c->spec, err));
-        FM_TRY(fm_merge_nn_aligned(method, &c->local, &c->demos, &o, &c->red,
-                                   (uint64_t)c->cfg->experiment.seed, &c->merged[j], mine, &c->mlog[j], err));
+        char phase[96]; /* a rank that cannot start the merge says so before its collectives begin */
+        snprintf(phase, sizeof phase, "merge:%s", fm_cfg_enum_name("merge.methods", method));
+        fm_status local = fm_model_create(&c->merged[j], &c->spec, err);
+        FM_TRY(fm_fleet_agree(c->comm, local == FM_OK ? fm_fleet_fault(phase, err) : local, err));
+        local = fm_merge_nn_aligned(method, &c->local, &c->demos, &o, &c->red, (uint64_t)c->cfg->experiment.seed,
+                                    &c->merged[j], mine, &c->mlog[j], err);
+        FM_TRY(fm_fleet_agree_phase(c->comm, local, err));
         c->merge_seconds[j] = fm_now() - t0;
         for (int i = 0; i < 2 && i < c->size; i++) { /* robots 0 and 1 after this alignment, on every rank */
             float *dst = c->pair + ((size_t)j * 2 + (size_t)i) * P;
@@ -273,9 +286,11 @@ static fm_status nn_pooled(nn_ctx *c, fm_err *err)
     fm_nn_train_opts o;
     fm_rng r;
     train_opts(c->cfg, &o);
+    FM_TRY(fm_fleet_agree(c->comm, fm_fleet_fault("pooled", err), err));
     FM_TRY(nn_new_model(c, &c->pooled, 1, err));
     fm_rng_seed(&r, (uint64_t)c->cfg->experiment.seed, (uint64_t)c->rank, FM_STREAM_TRAIN + 100);
-    FM_TRY(fm_nn_train(&c->pooled, &c->demos, &o, &c->red, &r, &c->pooled_loss, err));
+    FM_TRY(fm_fleet_agree_phase(c->comm, fm_nn_train(&c->pooled, &c->demos, &o, &c->red, &r, &c->pooled_loss, err),
+                                err));
 cleanup:
     return status;
 }
@@ -290,16 +305,6 @@ static void round_participants(const nn_ctx *c, int r, int *chosen, int *scratch
     fm_rng rng;
     fm_rng_seed(&rng, (uint64_t)c->cfg->experiment.seed, FM_RANK_SHARED, FM_STREAM_MERGE + 5000 + (uint64_t)r);
     fm_rng_choose(&rng, N, k, chosen, scratch);
-}
-
-/* Fault injection for the tests (tests/e2e/rounds.sh): the environment variable
- * FLEET_FAULT="ROBOT,ROUND" (1-based round) makes that robot's parameters non-finite after its
- * local training in that round, to exercise the exclusion path. Unset in normal use. */
-static int fault_injected(const nn_ctx *c, int r)
-{
-    const char *f = getenv("FLEET_FAULT");
-    int robot = -1, round = -1;
-    return f && sscanf(f, "%d,%d", &robot, &round) == 2 && robot == c->rank && round == r + 1;
 }
 
 /* Tests only: FLEET_STOP_AFTER="ROUND" (1-based) ends the run with an error right after that
@@ -421,7 +426,8 @@ static fm_status ckpt_write(nn_ctx *c, const round_state *st, int done, fm_err *
     fm_status status = FM_OK;
     char path[1100], *config = NULL;
     ckpt_path(c, path, sizeof path);
-    FM_TRY(fm_cfg_dump_alloc(c->cfg, &config, err));
+    fm_status local = fm_cfg_dump_alloc(c->cfg, &config, err);
+    FM_TRY(fm_fleet_agree(c->comm, local == FM_OK ? fm_fleet_fault("checkpoint", err) : local, err));
     fm_ckpt_shape shape = ckpt_shape(c, st, config);
     fm_ckpt_state cs = {.done = done, .adam_t = st->adam->t, .params = st->robot->w, .adam_m = st->adam->m,
                         .adam_v = st->adam->v, .comm = st->mine, .merged = c->merged[0].w, .rounds = c->rd};
@@ -440,6 +446,7 @@ static fm_status ckpt_read(nn_ctx *c, round_state *st, int *done, fm_err *err)
     ckpt_path(c, path, sizeof path);
     if (access(path, F_OK) != 0)
         goto cleanup;
+    FM_TRY(fm_fleet_fault("resume", err)); /* ckpt_read is local: the caller agrees */
     FM_TRY(fm_cfg_dump_alloc(c->cfg, &config, err));
     fm_ckpt_shape shape = ckpt_shape(c, st, config);
     fm_ckpt_state cs = {.params = st->robot->w, .adam_m = st->adam->m, .adam_v = st->adam->v, .comm = st->mine,
@@ -499,17 +506,23 @@ static fm_status nn_rounds(nn_ctx *c, fm_err *err)
     FM_CHECK(!c->opts.resume || done > 0, FM_EINVAL, "--resume: no checkpoint %s.ckpt to continue from", c->out_path);
     if (done > 0 && c->rank == 0 && !c->opts.quiet)
         fm_logf(stdout, "resuming after round %d/%d from the checkpoint\n", done, R);
+    char round_phase[96];
+    snprintf(round_phase, sizeof round_phase, "merge:%s", fm_cfg_enum_name("merge.methods", c->cfg->merge.methods[0]));
     for (int r = done; r < R; r++) {
         fm_rng rng;
         double loss = 0, *row = c->rd + (size_t)r * ROUND_COUNT;
         fm_rng_seed(&rng, (uint64_t)c->cfg->experiment.seed, (uint64_t)c->rank, FM_STREAM_TRAIN + 1000 + (uint64_t)r);
-        fm_status ts = fm_nn_train_with(&robot, &c->demos, &o, NULL, &rng, &adam, &loss, err);
+        fm_status ts = fm_fleet_fault("training", err);
+        if (ts == FM_OK)
+            ts = fm_nn_train_with(&robot, &c->demos, &o, NULL, &rng, &adam, &loss, err);
         if (ts == FM_ENUMERIC) { /* this robot diverged: it is left out of the merge, not fatal */
             fm_err_clear(err);
             ts = FM_OK, loss = NAN;
         }
+        if (ts == FM_OK) /* the merge's call site: a failure must be known before the round's collectives */
+            ts = fm_fleet_fault(round_phase, err);
         FM_TRY(fm_fleet_agree(c->comm, ts, err));
-        if (fault_injected(c, r)) /* tests only: FLEET_FAULT="robot,round" poisons that robot */
+        if (fm_fault_nonfinite(r + 1)) /* tests only: FLEET_FAULT="robot,round" poisons that robot */
             robot.w[0] = NAN;
         int ok_here = model_finite(&robot, loss);
         MPI_Allgather(&ok_here, 1, MPI_INT, fin, 1, MPI_INT, c->comm);
@@ -600,7 +613,10 @@ static fm_status nn_finetune(nn_ctx *c, fm_err *err)
         tasks[i] = i % K;
     fm_rng r;
     fm_rng_seed(&r, (uint64_t)c->cfg->experiment.seed, FM_RANK_SHARED, FM_STREAM_DATA + 100);
-    FM_TRY(env_generate(c, tasks, n, &r, &held, NULL, err));
+    fm_status local = fm_fleet_fault("finetune", err);
+    if (local == FM_OK)
+        local = env_generate(c, tasks, n, &r, &held, NULL, err);
+    FM_TRY(fm_fleet_agree(c->comm, local, err)); /* before nn_new_model's collective */
     train_opts(c->cfg, &o);
     o.epochs = c->cfg->eval.finetune_epochs;
     c->nft = c->nmerged + 1;
@@ -625,6 +641,22 @@ cleanup:
     return status;
 }
 
+/* The score buffers and a runner per policy (*run [npol + 1]: global policies, then this robot's;
+ * NULL for the expert). Local; the caller frees the runners, also after a failure. */
+static fm_status eval_setup(nn_ctx *c, size_t ns, fm_nn_runner ***run, fm_err *err)
+{
+    fm_status status = FM_OK;
+    FM_ALLOC(c->scores, ns);
+    FM_ALLOC(c->local_scores, (size_t)c->K * SCORE_COUNT);
+    FM_ALLOC(*run, c->npol + 1);
+    for (int j = 0; j < c->npol; j++)
+        if (global_model(c, j))
+            FM_TRY(fm_nn_runner_create(global_model(c, j), &(*run)[j], err));
+    FM_TRY(fm_nn_runner_create(&c->local, &(*run)[c->npol], err));
+cleanup:
+    return status;
+}
+
 /* Global (policy, task, episode) triples are split over ranks and summed; every robot also
  * scores its own policy on every task. Scores become rates and mean costs per task. */
 static fm_status nn_evaluate(nn_ctx *c, fm_err *err)
@@ -634,13 +666,8 @@ static fm_status nn_evaluate(nn_ctx *c, fm_err *err)
     fm_nn_runner **run = NULL;
     c->npol = c->nmerged + 2 + c->nft; /* merged..., pooled, expert, fine-tuned..., scratch */
     size_t ns = (size_t)c->npol * K * SCORE_COUNT;
-    FM_ALLOC(c->scores, ns);
-    FM_ALLOC(c->local_scores, (size_t)K * SCORE_COUNT);
-    FM_ALLOC(run, c->npol + 1);
-    for (int j = 0; j < c->npol; j++)
-        if (global_model(c, j))
-            FM_TRY(fm_nn_runner_create(global_model(c, j), &run[j], err));
-    FM_TRY(fm_nn_runner_create(&c->local, &run[c->npol], err));
+    fm_status local = eval_setup(c, ns, &run, err);
+    FM_TRY(fm_fleet_agree(c->comm, local == FM_OK ? fm_fleet_fault("evaluation", err) : local, err));
     size_t total = (size_t)c->npol * K * R;
     for (size_t q = (size_t)c->rank; q < total; q += (size_t)c->size) {
         int j = (int)(q / ((size_t)K * R)), h = (int)(q / R % K), e = (int)(q % R);
@@ -694,18 +721,19 @@ static fm_status nn_task_specific(nn_ctx *c, fm_err *err)
     fm_nn_runner *run = NULL;
     fm_nn_train_opts o;
     train_opts(c->cfg, &o);
-    FM_ALLOC(c->ts_scores, (size_t)K * SCORE_COUNT);
+    fm_status local = fm_calloc(&c->ts_scores, (size_t)K * SCORE_COUNT, sizeof *c->ts_scores, err);
+    FM_TRY(fm_fleet_agree(c->comm, local == FM_OK ? fm_fleet_fault("task_specific", err) : local, err));
     for (int h = 0; h < K; h++) {
         double cnt = 0, loss = 0, acc[SCORE_COUNT] = {0};
-        FM_TRY(task_subset(&c->demos, h, &sub, err));
+        FM_TRY(fm_fleet_agree(c->comm, task_subset(&c->demos, h, &sub, err), err));
         cnt = sub.n_traj;
         FM_TRY(fm_reduce_sum(&c->red, &cnt, 1, err));
         if (cnt > 0) {
             fm_rng r;
             FM_TRY(nn_new_model(c, &m, 1, err));
             fm_rng_seed(&r, (uint64_t)c->cfg->experiment.seed, (uint64_t)c->rank, FM_STREAM_TRAIN + 300 + (uint64_t)h);
-            FM_TRY(fm_nn_train(&m, &sub, &o, &c->red, &r, &loss, err));
-            FM_TRY(fm_nn_runner_create(&m, &run, err));
+            FM_TRY(fm_fleet_agree_phase(c->comm, fm_nn_train(&m, &sub, &o, &c->red, &r, &loss, err), err));
+            FM_TRY(fm_fleet_agree(c->comm, fm_nn_runner_create(&m, &run, err), err));
             for (int e = c->rank; e < R; e += c->size)
                 episode(c, h, e, run, acc);
             fm_nn_runner_free(run);
@@ -738,9 +766,13 @@ static fm_status nn_barriers(nn_ctx *c, fm_err *err)
     fm_nn_runner *run = NULL;
     if (npts < 1 || c->size < 2 || !c->pair)
         goto cleanup;
-    FM_TRY(fm_model_create(&m, &c->spec, err));
+    fm_status local = fm_fleet_fault("barriers", err);
+    if (local == FM_OK)
+        local = fm_model_create(&m, &c->spec, err);
+    if (local == FM_OK)
+        local = fm_calloc(&c->barrier, (size_t)c->nmerged * npts * 4, sizeof *c->barrier, err);
+    FM_TRY(fm_fleet_agree(c->comm, local, err));
     fm_model_copy(&m, &c->local);
-    FM_ALLOC(c->barrier, (size_t)c->nmerged * npts * 4);
     for (int j = 0; j < c->nmerged; j++)
         for (int p = 0; p < npts; p++) {
             double lam = npts > 1 ? (double)p / (npts - 1) : 0.0, *row = c->barrier + ((size_t)j * npts + p) * 4;
@@ -748,7 +780,7 @@ static fm_status nn_barriers(nn_ctx *c, fm_err *err)
             for (size_t q = 0; q < P; q++)
                 m.w[q] = (float)((1.0 - lam) * a[q] + lam * b[q]);
             FM_TRY(fm_nn_eval_loss(&m, &c->demos, -1, &c->red, &row[1], err));
-            FM_TRY(fm_nn_runner_create(&m, &run, err));
+            FM_TRY(fm_fleet_agree(c->comm, fm_nn_runner_create(&m, &run, err), err));
             double acc[SCORE_COUNT] = {0};
             for (int q = c->rank; q < K * R; q += c->size)
                 episode(c, q / R, q % R, run, acc);
@@ -956,11 +988,14 @@ static fm_status nn_write(nn_ctx *c, fm_err *err)
     fm_status status = FM_OK;
     fm_h5 *h = NULL;
     int K = c->K, n = K * SCORE_COUNT;
-    FM_ALLOC(c->all_local, (size_t)c->size * n);
+    fm_status local = fm_calloc(&c->all_local, (size_t)c->size * n, sizeof *c->all_local, err);
+    FM_TRY(fm_fleet_agree(c->comm, local == FM_OK ? fm_fleet_fault("results", err) : local, err));
     memcpy(c->all_local + (size_t)c->rank * n, c->local_scores, sizeof(double) * n);
     FM_TRY(fm_reduce_sum(&c->red, c->all_local, c->size * n, err));
+    /* from here a rank that fails alone gives the file up: fm_h5_close ends the job (io/h5io.h) */
     FM_TRY(fm_h5_create(c->comm, c->out_path, &h, err));
     FM_TRY(fm_fleet_write_header(h, c->cfg, c->size, K, err));
+    FM_TRY(fm_fleet_fault("collective_write", err)); /* tests: one rank leaves between two writes */
     FM_TRY(write_fleet(c, h, err));
     FM_TRY(write_models_scores(c, h, err));
     FM_TRY(write_barriers(c, h, err));
@@ -1061,12 +1096,20 @@ static void nn_free(nn_ctx *c)
     free(c->local_scores), free(c->all_local);
 }
 
-#define PHASE(idx, name, call)                 \
-    do {                                       \
-        double t0_ = fm_now();                 \
-        progress(c, name);                     \
-        FM_TRY(call);                          \
-        c->t_phase[idx] = fm_now() - t0_;      \
+/* A phase (or an untimed step: STEP) ends with every rank agreeing on its status
+ * (fm_fleet_agree_phase: a rank that failed alone waits with the watchdog armed), so all ranks
+ * stop together with the failing rank's message. */
+#define PHASE(idx, name, call)                                  \
+    do {                                                        \
+        double t0_ = fm_now();                                  \
+        progress(c, name);                                      \
+        FM_TRY(fm_fleet_agree_phase(c->comm, (call), err));     \
+        c->t_phase[idx] = fm_now() - t0_;                       \
+    } while (0)
+#define STEP(name, call)                                        \
+    do {                                                        \
+        progress(c, name);                                      \
+        FM_TRY(fm_fleet_agree_phase(c->comm, (call), err));     \
     } while (0)
 
 fm_status fm_run_nn(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts, fm_err *err)
@@ -1085,19 +1128,13 @@ fm_status fm_run_nn(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts
     else
         PHASE(2, "merging", nn_merge(c, err));
     PHASE(3, "pooled training", nn_pooled(c, err));
-    if (c->cfg->eval.finetune_demos > 0) {
-        progress(c, "warm start: fine-tuning");
-        FM_TRY(nn_finetune(c, err));
-    }
+    if (c->cfg->eval.finetune_demos > 0)
+        STEP("warm start: fine-tuning", nn_finetune(c, err));
     PHASE(4, "evaluation", nn_evaluate(c, err));
-    if (c->cfg->eval.task_specific) {
-        progress(c, "task-specific references");
-        FM_TRY(nn_task_specific(c, err));
-    }
-    if (c->cfg->eval.barrier_points > 0) {
-        progress(c, "barriers");
-        FM_TRY(nn_barriers(c, err));
-    }
+    if (c->cfg->eval.task_specific)
+        STEP("task-specific references", nn_task_specific(c, err));
+    if (c->cfg->eval.barrier_points > 0)
+        STEP("barriers", nn_barriers(c, err));
     PHASE(5, "writing results", nn_write(c, err));
     nn_summary(c);
 cleanup:

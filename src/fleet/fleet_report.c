@@ -131,17 +131,32 @@ cleanup:
     return status;
 }
 
+/* The local costs of every robot. Local. */
+static fm_status results_alloc(run_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    FM_ALLOC(c->all_loc_exact, (size_t)c->size * c->env.K);
+    FM_ALLOC(c->all_loc_roll, (size_t)c->size * c->env.K);
+cleanup:
+    return status;
+}
+
+/* Local steps agree before the file is created; a rank that fails between two collective writes
+ * gives the file up (fm_h5_close with commit 0), which ends the job (io/h5io.h). */
 fm_status fm_run_write_results(run_ctx *c, fm_err *err)
 {
     fm_status status = FM_OK;
     fm_h5 *h = NULL;
     int K = c->env.K;
-    FM_ALLOC(c->all_loc_exact, (size_t)c->size * K);
-    FM_ALLOC(c->all_loc_roll, (size_t)c->size * K);
+    fm_status local = results_alloc(c, err);
+    if (local == FM_OK)
+        local = fm_fleet_fault("results", err);
+    FM_TRY(fm_fleet_agree(c->comm, local, err));
     FM_TRY(gather_rows(c, c->loc_exact, K, c->all_loc_exact, err));
     FM_TRY(gather_rows(c, c->loc_roll, K, c->all_loc_roll, err));
     FM_TRY(fm_h5_create(c->comm, c->out_path, &h, err));
     FM_TRY(fm_fleet_write_header(h, &c->cfg, c->size, K, err));
+    FM_TRY(fm_fleet_fault("collective_write", err)); /* tests: one rank leaves between two writes */
     FM_TRY(write_fleet(c, h, err));
     FM_TRY(write_models(c, h, err));
     FM_TRY(write_eval(c, h, err));

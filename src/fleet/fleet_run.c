@@ -57,6 +57,8 @@ static fm_status build_data(run_ctx *c, fm_err *err)
                             "config's environment has %d tasks, obs dim %d, action dim %d",
                             cfg->fleet.data, meta.num_tasks, c->demos.obs_dim, c->demos.act_dim, K,
                             c->env.p, c->env.m);
+        if (local == FM_OK)
+            local = fm_fleet_fault("data", err);
         FM_TRY(fm_fleet_agree(c->comm, local, err));
         goto cleanup;
     }
@@ -65,7 +67,9 @@ static fm_status build_data(run_ctx *c, fm_err *err)
     fm_rng rdata;
     fm_rng_seed(&rdata, (uint64_t)cfg->experiment.seed, (uint64_t)c->rank, FM_STREAM_DATA);
     fm_fleet_draw_tasks(cfg, c->rank, K, c->mixture, tasks);
-    local = fm_lqg_generate(&c->env, tasks, cfg->fleet.demos_per_robot, &rdata, &c->demos, err);
+    local = fm_fleet_fault("data", err);
+    if (local == FM_OK)
+        local = fm_lqg_generate(&c->env, tasks, cfg->fleet.demos_per_robot, &rdata, &c->demos, err);
     FM_TRY(fm_fleet_agree(c->comm, local, err));
 cleanup:
     free(tasks);
@@ -104,9 +108,13 @@ static int is_flipped(const run_ctx *c)
 static fm_status train_local(run_ctx *c, fm_err *err)
 {
     fm_status status = FM_OK;
-    FM_ALLOC(c->theta_local, c->npar);
-    init_params(c, c->cfg.fleet.shared_init, c->theta_local);
-    fm_status local = fit(c, c->theta_local, -1, NULL, &c->local_loss, err);
+    fm_status local = fm_calloc(&c->theta_local, c->npar, sizeof *c->theta_local, err);
+    if (local == FM_OK)
+        local = fm_fleet_fault("training", err);
+    if (local == FM_OK) {
+        init_params(c, c->cfg.fleet.shared_init, c->theta_local);
+        local = fit(c, c->theta_local, -1, NULL, &c->local_loss, err);
+    }
     FM_TRY(fm_fleet_agree(c->comm, local, err));
     c->flipped = is_flipped(c);
     if (c->flipped) {
@@ -119,7 +127,8 @@ cleanup:
     return status;
 }
 
-static fm_status merge_all(run_ctx *c, fm_err *err)
+/* The merges' output buffers. Local. */
+static fm_status merge_alloc(run_ctx *c, fm_err *err)
 {
     fm_status status = FM_OK;
     int nm = c->cfg.merge.num_methods, kk = c->dims.k * c->dims.k;
@@ -127,13 +136,28 @@ static fm_status merge_all(run_ctx *c, fm_err *err)
     FM_ALLOC(c->transforms, (size_t)nm * (kk ? kk : 1));
     FM_ALLOC(c->minfo, nm);
     FM_ALLOC(c->t_merge, nm);
+cleanup:
+    return status;
+}
+
+/* Every merge method in turn. A rank that cannot start a merge says so before its collectives
+ * begin; a merge that fails on some ranks ends on all of them (fm_fleet_agree_phase). */
+static fm_status merge_all(run_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int nm = c->cfg.merge.num_methods, kk = c->dims.k * c->dims.k;
+    FM_TRY(fm_fleet_agree(c->comm, merge_alloc(c, err), err));
     for (int j = 0; j < nm; j++) {
         double t0 = fm_now();
         int method = c->cfg.merge.methods[j];
+        char phase[96];
+        snprintf(phase, sizeof phase, "merge:%s", fm_cfg_enum_name("merge.methods", method));
         progress(c, "merge %s (%.1f s)\n", fm_cfg_enum_name("merge.methods", method));
-        FM_TRY(fm_merge_linear(method, &c->dims, c->theta_local, &c->cfg, &c->red,
-                               c->merged + (size_t)j * c->npar,
-                               kk ? c->transforms + (size_t)j * kk : NULL, &c->minfo[j], err));
+        FM_TRY(fm_fleet_agree(c->comm, fm_fleet_fault(phase, err), err));
+        fm_status local = fm_merge_linear(method, &c->dims, c->theta_local, &c->cfg, &c->red,
+                                          c->merged + (size_t)j * c->npar,
+                                          kk ? c->transforms + (size_t)j * kk : NULL, &c->minfo[j], err);
+        FM_TRY(fm_fleet_agree_phase(c->comm, local, err));
         c->t_merge[j] = fm_now() - t0;
     }
 cleanup:
@@ -142,7 +166,8 @@ cleanup:
 
 /* Pooled training over all robots' data (normal equations or gradients summed across ranks:
  * no data moves) and task-specific policies (pooled over the trajectories of one task). */
-static fm_status baselines(run_ctx *c, fm_err *err)
+/* The baselines' buffers. Local. */
+static fm_status baselines_alloc(run_ctx *c, fm_err *err)
 {
     fm_status status = FM_OK;
     int K = c->env.K;
@@ -150,19 +175,32 @@ static fm_status baselines(run_ctx *c, fm_err *err)
     FM_ALLOC(c->task_spec, (size_t)K * c->npar);
     FM_ALLOC(c->task_ok, K);
     FM_ALLOC(c->task_count, K);
+cleanup:
+    return status;
+}
+
+static fm_status baselines(run_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int K = c->env.K;
+    fm_status local = baselines_alloc(c, err);
+    if (local == FM_OK)
+        local = fm_fleet_fault("pooled", err);
+    FM_TRY(fm_fleet_agree(c->comm, local, err));
     init_params(c, 1, c->pooled);
     progress(c, "%s (%.1f s)\n", "pooled training");
-    FM_TRY(fit(c, c->pooled, -1, &c->red, &c->pooled_loss, err));
+    FM_TRY(fm_fleet_agree_phase(c->comm, fit(c, c->pooled, -1, &c->red, &c->pooled_loss, err), err));
     for (int i = 0; i < c->demos.n_traj; i++)
         c->task_count[c->demos.task[i]] += 1.0;
     FM_TRY(fm_reduce_sum(&c->red, c->task_count, K, err));
     progress(c, "%s (%.1f s)\n", "task-specific training");
+    FM_TRY(fm_fleet_agree(c->comm, fm_fleet_fault("task_specific", err), err));
     for (int h = 0; h < K; h++) {
         double loss = 0.0, *th = c->task_spec + (size_t)h * c->npar;
         init_params(c, 1, th);
-        c->task_ok[h] = c->task_count[h] > 0.0;
+        c->task_ok[h] = c->task_count[h] > 0.0; /* the same on every rank (a sum over the fleet) */
         if (c->task_ok[h])
-            FM_TRY(fit(c, th, h, &c->red, &loss, err));
+            FM_TRY(fm_fleet_agree_phase(c->comm, fit(c, th, h, &c->red, &loss, err), err));
         else
             for (size_t j = 0; j < c->npar; j++)
                 th[j] = NAN; /* no robot has data of this task */
@@ -203,6 +241,21 @@ cleanup:
     return status;
 }
 
+/* The evaluation's buffers: *buf [2 ne + K] for the sums. Local. */
+static fm_status eval_alloc(run_ctx *c, size_t ne, double **buf, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int K = c->env.K;
+    FM_ALLOC(*buf, 2 * ne + K);
+    FM_ALLOC(c->ev_exact, ne);
+    FM_ALLOC(c->ev_roll, ne);
+    FM_ALLOC(c->opt_roll, K);
+    FM_ALLOC(c->loc_exact, K);
+    FM_ALLOC(c->loc_roll, K);
+cleanup:
+    return status;
+}
+
 /* Global (policy, task) pairs are split round-robin over ranks and summed; every robot
  * evaluates its own local policy on every task. Task-specific policy h is scored on task h. */
 static fm_status evaluate(run_ctx *c, fm_err *err)
@@ -212,13 +265,9 @@ static fm_status evaluate(run_ctx *c, fm_err *err)
     c->npol = nm + 1 + K;
     size_t ne = (size_t)c->npol * K;
     double *buf = NULL;
-    FM_ALLOC(buf, 2 * ne + K);
-    FM_ALLOC(c->ev_exact, ne);
-    FM_ALLOC(c->ev_roll, ne);
-    FM_ALLOC(c->opt_roll, K);
-    FM_ALLOC(c->loc_exact, K);
-    FM_ALLOC(c->loc_roll, K);
-    fm_status local = FM_OK;
+    fm_status local = eval_alloc(c, ne, &buf, err);
+    if (local == FM_OK)
+        local = fm_fleet_fault("evaluation", err);
     for (size_t e = 0; e < ne + K && local == FM_OK; e++) {
         int j = (int)(e / K), h = (int)(e % K);
         if ((int)(e % c->size) != c->rank)
@@ -256,12 +305,14 @@ static void run_free(run_ctx *c)
     free(c->loc_exact), free(c->loc_roll), free(c->all_loc_exact), free(c->all_loc_roll);
 }
 
-#define PHASE(idx, name, call)                                \
-    do {                                                      \
-        double t0_ = fm_now();                                \
-        progress(c, "%s (%.1f s)\n", name);                   \
-        FM_TRY(call);                                         \
-        c->t_phase[idx] = fm_now() - t0_;                     \
+/* A phase ends with every rank agreeing on its status (fm_fleet_agree_phase: a rank that failed
+ * alone waits with the watchdog armed), so all ranks stop together with the failing rank's message. */
+#define PHASE(idx, name, call)                                        \
+    do {                                                              \
+        double t0_ = fm_now();                                        \
+        progress(c, "%s (%.1f s)\n", name);                           \
+        FM_TRY(fm_fleet_agree_phase(c->comm, (call), err));           \
+        c->t_phase[idx] = fm_now() - t0_;                             \
     } while (0)
 
 static fm_status run_linear(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts, fm_err *err)

@@ -13,15 +13,24 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { GUARD_TRACK = 8, GUARD_PATH = 1100, GUARD_MSG = 512 };
+enum { GUARD_TRACK = 8, GUARD_PATH = 1100, GUARD_MSG = 512, GUARD_DEFAULT_SECONDS = 10 };
 
+/* The watchdog is one thread, started by the first arm; every arm and disarm bumps `gen`, so a
+ * waiting watchdog restarts with the new deadline (or goes back to sleep). */
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int broken, armed, thread_started, rank;
-    char msg[GUARD_MSG];
+    int broken, thread_started, rank, provided;
+    int armed;                 /* a deadline is running */
+    int pinned;                /* armed by fm_guard_fail: fm_guard_disarm leaves it running */
+    unsigned long gen;         /* bumped by every arm and disarm */
+    struct timespec deadline;  /* CLOCK_REALTIME, for pthread_cond_timedwait */
+    int secs;                  /* length of the running deadline */
+    char msg[GUARD_MSG];       /* the first failure (fm_guard_fail / fm_guard_mark) */
+    char armed_msg[GUARD_MSG]; /* what the watchdog prints when the deadline passes */
     char track[GUARD_TRACK][GUARD_PATH];
-} guard = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .rank = -1};
+} guard = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .rank = -1,
+           .provided = MPI_THREAD_SINGLE};
 
 /* Remove every tracked file: the paths are copied under the lock, unlinked outside it. */
 static void remove_tracked(void)
@@ -35,30 +44,71 @@ static void remove_tracked(void)
             unlink(copy[i]);
 }
 
+/* FLEET_GUARD_SECONDS, a whole number of seconds > 0 (default 10). */
+static int guard_seconds(void)
+{
+    const char *s = getenv("FLEET_GUARD_SECONDS");
+    int secs = s ? atoi(s) : 0;
+    return secs > 0 ? secs : GUARD_DEFAULT_SECONDS;
+}
+
+/* The deadline passed: print, remove the tracked files, end the job (guard.h). Never returns. */
+static void fire(const char *msg, int secs)
+{
+    int rank = guard.rank;
+    if (!strncmp(msg, "rank ", 5)) /* injected faults name their rank already */
+        fprintf(stderr, "fleet: error: %s\n", msg);
+    else
+        fprintf(stderr, "fleet: error: rank %d: %s\n", rank, msg);
+    fprintf(stderr, "fleet: error: rank %d: the other ranks did not agree within %d s of this failure (a rank is "
+            "stuck, or inside a collective this rank left); aborting the job\n", rank, secs);
+    fflush(stderr);
+    remove_tracked();
+    if (guard.provided == MPI_THREAD_MULTIPLE)
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    _exit(1); /* the main thread may be inside MPI: mpirun / srun end the job on this exit */
+}
+
 static void *watchdog(void *arg)
 {
     (void)arg;
-    const char *s = getenv("FLEET_GUARD_SECONDS");
-    int secs = s ? atoi(s) : 10;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += secs > 0 ? secs : 10;
     pthread_mutex_lock(&guard.mu);
-    int rc = 0;
-    while (guard.armed && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&guard.cv, &guard.mu, &until);
-    int fire = guard.armed;
+    for (;;) {
+        while (!guard.armed)
+            pthread_cond_wait(&guard.cv, &guard.mu);
+        unsigned long gen = guard.gen;
+        struct timespec until = guard.deadline;
+        int rc = 0;
+        while (guard.armed && guard.gen == gen && rc != ETIMEDOUT)
+            rc = pthread_cond_timedwait(&guard.cv, &guard.mu, &until);
+        if (guard.armed && guard.gen == gen)
+            break; /* the deadline passed and nobody re-armed or disarmed */
+    }
+    char msg[GUARD_MSG];
+    memcpy(msg, guard.armed_msg, sizeof msg);
+    int secs = guard.secs;
     pthread_mutex_unlock(&guard.mu);
-    if (!fire)
-        return NULL;
-    fprintf(stderr,
-            "fleet: error: rank %d: %s\nfleet: error: rank %d: still inside a collective %d s after this failure; "
-            "aborting the job\n",
-            guard.rank, guard.msg, guard.rank, secs > 0 ? secs : 10);
-    fflush(stderr);
-    remove_tracked();
-    MPI_Abort(MPI_COMM_WORLD, 1);
-    _exit(1);
+    fire(msg, secs);
+    return NULL;
+}
+
+/* With guard.mu held: a new deadline of FLEET_GUARD_SECONDS from now with message msg. */
+static void arm_locked(const char *msg)
+{
+    guard.secs = guard_seconds();
+    clock_gettime(CLOCK_REALTIME, &guard.deadline);
+    guard.deadline.tv_sec += guard.secs;
+    snprintf(guard.armed_msg, sizeof guard.armed_msg, "%s", msg);
+    guard.armed = 1;
+    guard.gen++;
+    if (!guard.thread_started) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, watchdog, NULL) == 0) {
+            pthread_detach(t);
+            guard.thread_started = 1;
+        }
+    }
+    pthread_cond_broadcast(&guard.cv);
 }
 
 static void vmark(int arm, const char *fmt, va_list ap)
@@ -67,13 +117,33 @@ static void vmark(int arm, const char *fmt, va_list ap)
     if (!guard.broken)
         vsnprintf(guard.msg, sizeof guard.msg, fmt, ap);
     guard.broken = 1;
-    if (arm && !guard.thread_started) {
-        pthread_t t;
-        guard.armed = 1;
-        if (pthread_create(&t, NULL, watchdog, NULL) == 0) {
-            pthread_detach(t);
-            guard.thread_started = 1;
-        }
+    if (arm) {
+        guard.pinned = 1;
+        arm_locked(guard.msg);
+    }
+    pthread_mutex_unlock(&guard.mu);
+}
+
+void fm_guard_arm(const char *fmt, ...)
+{
+    char msg[GUARD_MSG];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&guard.mu);
+    if (!guard.pinned)
+        arm_locked(msg);
+    pthread_mutex_unlock(&guard.mu);
+}
+
+void fm_guard_disarm(void)
+{
+    pthread_mutex_lock(&guard.mu);
+    if (!guard.pinned && guard.armed) {
+        guard.armed = 0;
+        guard.gen++;
+        pthread_cond_broadcast(&guard.cv);
     }
     pthread_mutex_unlock(&guard.mu);
 }
@@ -177,6 +247,8 @@ void fm_guard_preinit(void)
 void fm_guard_install(void)
 {
     MPI_Comm_rank(MPI_COMM_WORLD, &guard.rank);
+    if (MPI_Query_thread(&guard.provided) != MPI_SUCCESS)
+        guard.provided = MPI_THREAD_SINGLE;
     MPI_Errhandler eh;
     if (MPI_File_create_errhandler(file_errhandler, &eh) == MPI_SUCCESS) {
         MPI_File_set_errhandler(MPI_FILE_NULL, eh);
@@ -201,7 +273,8 @@ int fm_guard_exit(int exit_code)
     if (watched) /* without a watchdog a missing rank would make this wait forever */
         MPI_Barrier(MPI_COMM_WORLD);
     pthread_mutex_lock(&guard.mu);
-    guard.armed = 0;
+    guard.armed = 0; /* this thread aborts now: the watchdog must not race it */
+    guard.gen++;
     pthread_cond_broadcast(&guard.cv);
     pthread_mutex_unlock(&guard.mu);
     fflush(stdout);

@@ -10,20 +10,33 @@
  *    further HDF5 call on the file and returns an ordinary error, and fm_guard_exit() ends the job
  *    with MPI_Abort instead of MPI_Finalize;
  *  - when a rank stays stuck inside a collective, the watchdog (FLEET_GUARD_SECONDS, default 10)
- *    prints the message, removes the tracked files and calls MPI_Abort.
+ *    prints the message, removes the tracked files and ends the job.
+ * The watchdog is also armed for a while by a rank that failed on its own and waits for the others
+ * to agree (fm_guard_arm / fm_guard_disarm): at the end of a phase (fleet/), or when it closes a
+ * file it could not finish while the others may be inside the next collective write (io/h5io.c).
+ * Ending the job: MPI_Abort from the watchdog thread when MPI provides MPI_THREAD_MULTIPLE (the main
+ * thread may be inside MPI), else the message and _exit(1) (mpirun, and srun --kill-on-bad-exit=1,
+ * end the job when a rank exits non-zero without finalizing).
  * Process-wide state: the HDF5 library whose state it mirrors is process-wide too. */
 #ifndef FM_GUARD_H
 #define FM_GUARD_H
 
 /* Before MPI_Init: select an MPI-IO component that reports short writes (ROMIO in Open MPI). */
 void fm_guard_preinit(void);
-/* After MPI_Init, before any file is opened. */
+/* After MPI_Init (or MPI_Init_thread), before any file is opened; reads MPI's thread level. */
 void fm_guard_install(void);
-/* Mark this process broken with a message (printf format) and arm the watchdog. Thread-safe;
- * the first message is kept. */
+/* Mark this process broken with a message (printf format) and (re)start the watchdog, which no
+ * fm_guard_disarm cancels. Thread-safe; the first message is kept. */
 void fm_guard_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Mark this process broken without arming the watchdog (every rank already agreed to stop). */
 void fm_guard_mark(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Start (or restart: a new deadline of FLEET_GUARD_SECONDS from now) the watchdog with a message
+ * (printf format) without marking this process broken: call it before a collective that other ranks
+ * may never enter, and fm_guard_disarm() once it returns. Thread-safe. No-op after fm_guard_fail
+ * (the watchdog then keeps that failure's message and deadline). */
+void fm_guard_arm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Cancel fm_guard_arm's deadline. No-op after fm_guard_fail. */
+void fm_guard_disarm(void);
 /* Nonzero once marked; the first message (never NULL). */
 int fm_guard_broken(void);
 const char *fm_guard_message(void);

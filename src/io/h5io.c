@@ -26,7 +26,8 @@
 #define H5_UNBACKED (64.0 * 1024 * 1024) /* fill bytes a user's demonstrations may declare unstored */
 
 struct fm_h5 {
-    MPI_Comm comm; /* caller's communicator (must outlive the handle) */
+    MPI_Comm comm;       /* caller's communicator (must outlive the handle) */
+    MPI_Comm close_comm; /* private duplicate of comm, used only by fm_h5_close's first agreement */
     int rank, size;
     hid_t file;
     char *path; /* final name, used in messages */
@@ -419,6 +420,8 @@ static void handle_free(fm_h5 *h)
         return;
     if (h5_close(&h->file) < 0)
         h->file = H5I_INVALID_HID; /* only on failure paths, whose error is already recorded */
+    if (h->close_comm != MPI_COMM_NULL)
+        MPI_Comm_free(&h->close_comm);
     free(h->tmp);
     free(h->path);
     free(h);
@@ -435,6 +438,7 @@ static fm_status handle_new(MPI_Comm comm, int rank, int size, const char *path,
              have_out ? "empty or NULL path" : "NULL output handle");
     FM_ALLOC(h, 1);
     h->comm = comm;
+    h->close_comm = MPI_COMM_NULL;
     h->rank = rank;
     h->size = size;
     h->file = H5I_INVALID_HID;
@@ -477,6 +481,8 @@ fm_status fm_h5_create(MPI_Comm comm, const char *path, fm_h5 **out, fm_err *err
         *out = NULL;
     FM_TRY(comm_info(comm, &rank, &size, err));
     FM_TRY(agree(comm, handle_new(comm, rank, size, path, out != NULL, &h, err), err));
+    int rc = MPI_Comm_dup(comm, &h->close_comm);
+    FM_TRY(agree(comm, rc == MPI_SUCCESS ? FM_OK : mpi_fail(err, rc, "MPI_Comm_dup (file handle)"), err));
     FM_TRY(agree(comm, rank == 0 ? make_parent_dirs(h->path, err) : FM_OK, err));
     fm_guard_track(h->tmp);
     FM_TRY(agree(comm, open_file(comm, h->tmp, h->path, OPEN_CREATE, &h->file, err), err));
@@ -507,6 +513,29 @@ static fm_status finish_rank0(const fm_h5 *h, int commit, fm_status closed, fm_e
     return closed;
 }
 
+/* fm_h5_close's first collective: *any_broken / *any_gives_up / *any_commits = whether some rank
+ * is marked broken / closes without commit / with commit. A rank that gives the file up on its own (its failure between two
+ * collective writes) may find the others inside the next write, which it never enters: it arms the
+ * watchdog (guard.h) for this one collective, on a communicator no write uses, so that the job
+ * ends within seconds with its message instead of hanging or matching another rank's write. */
+static void close_agree_first(fm_h5 *h, int commit, const fm_err *err, int *any_broken, int *any_gives_up,
+                              int *any_commits)
+{
+    int mine[3] = {fm_guard_broken(), !commit, !!commit}, any[3] = {1, 1, 0};
+    int watch = !commit && !mine[0];
+    if (watch && err && err->code != FM_OK)
+        fm_guard_arm("%s", err->msg);
+    else if (watch)
+        fm_guard_arm("%s: closed without its other ranks", h->path);
+    if (MPI_Allreduce(mine, any, 3, MPI_INT, MPI_MAX, h->close_comm) != MPI_SUCCESS)
+        any[0] = any[1] = 1, any[2] = 0;
+    if (watch)
+        fm_guard_disarm();
+    *any_broken = any[0];
+    *any_gives_up = any[1];
+    *any_commits = any[2];
+}
+
 fm_status fm_h5_close(fm_h5 *h, int commit, fm_err *err)
 {
     fm_status status = FM_OK, local = FM_OK;
@@ -514,11 +543,10 @@ fm_status fm_h5_close(fm_h5 *h, int commit, fm_err *err)
     if (!h)
         return FM_OK;
     quiet_begin(&q);
+    int mine = fm_guard_broken(), any = mine, gives_up = !commit, commits = commit, close_failed = 0;
+    close_agree_first(h, commit, err, &any, &gives_up, &commits);
     /* After an MPI-IO failure on any rank HDF5 cannot close the file collectively (guard.h): nobody
      * calls H5Fclose, the temporary file goes, and the job ends by MPI_Abort in fm_guard_exit. */
-    int mine = fm_guard_broken(), any = mine;
-    if (MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, h->comm) != MPI_SUCCESS)
-        any = 1;
     if (any) {
         if (!mine)
             fm_guard_mark("%s: another rank could not write it", h->path);
@@ -527,10 +555,14 @@ fm_status fm_h5_close(fm_h5 *h, int commit, fm_err *err)
         commit = 0;
     } else if (h5_close(&h->file) < 0) {
         local = h5_fail(err, FM_EIO, "%s: cannot close %s", h->path, h->tmp);
+        close_failed = 1;
+    } else if (!commit && commits && err && err->code != FM_OK) {
+        local = err->code; /* this rank's own failure reaches the ranks that wanted to commit */
     }
+    commit = commit && !gives_up; /* one rank giving the file up is enough: nobody commits */
     /* a file HDF5 could not close would crash its clean-up in MPI_Finalize: every rank then ends by
      * MPI_Abort (all of them, so that none waits for the others in MPI_Finalize) */
-    int failed = !any && local != FM_OK, any_failed = failed;
+    int failed = close_failed, any_failed = failed;
     if (MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, h->comm) != MPI_SUCCESS || any_failed)
         fm_guard_mark("%s: HDF5 could not close %s", h->path, h->tmp);
     fm_status closed = agree(h->comm, local, err); /* also the barrier before the rename */

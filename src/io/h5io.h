@@ -22,7 +22,11 @@ typedef struct fm_h5 fm_h5; /* opaque writer handle */
  * directories of path are created first (by rank 0). */
 fm_status fm_h5_create(MPI_Comm comm, const char *path, fm_h5 **out, fm_err *err);
 /* Close; commit != 0 renames "<path>.tmp" to path (rank 0, after all ranks closed),
- * commit == 0 deletes the temporary file. Safe on NULL. Collective. */
+ * commit == 0 deletes the temporary file. Safe on NULL. Collective. One rank passing commit == 0
+ * is enough for nobody to commit: when other ranks passed 1, every rank returns an error (the
+ * message of a giving-up rank's err when it holds one). A rank that passes 0 on its own failure
+ * while the others are already inside the next collective write ends the job by the guard's
+ * watchdog (io/guard.h). */
 fm_status fm_h5_close(fm_h5 *h, int commit, fm_err *err);
 
 /* Dataset of doubles with `ndims` dims, written from rank 0's buffer (other ranks may pass NULL).
