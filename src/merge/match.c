@@ -1,6 +1,7 @@
 /* match.c - weight matching by coordinate descent over permutation groups. */
 #include "merge/match.h"
 
+#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,30 +20,24 @@ static void permute_except(const fm_layout *l, const float *A, const int *const 
  * Ap is A permuted on every other group; for recurrent tensors (both axes in g) the other axis
  * uses g's current permutation. */
 static void group_similarity(const fm_layout *l, int g, const float *Ap, const float *B,
-                             const int *pg, double *M)
+                             const int *pg, double *M, double *ad, double *bd)
 {
     int n = l->group_size[g];
     memset(M, 0, sizeof(double) * (size_t)n * n);
     for (int k = 0; k < l->ntensors; k++) {
         const fm_tensor *t = &l->t[k];
         int r = t->shape[0], c = t->shape[1];
+        int rows = t->group[0] == g, cols = t->group[1] == g && !rows;
+        if (!rows && !cols)
+            continue;
         const float *a = Ap + t->offset, *b = B + t->offset;
-        if (t->group[0] == g) /* rows: <A[i, perm_c(.)], B[j, .]> */
-            for (int i = 0; i < r; i++)
-                for (int j = 0; j < r; j++) {
-                    double s = 0;
-                    for (int q = 0; q < c; q++)
-                        s += (double)a[(size_t)i * c + q] * b[(size_t)j * c + (t->group[1] == g ? pg[q] : q)];
-                    M[(size_t)i * n + j] += s;
-                }
-        if (t->group[1] == g && t->group[0] != g) /* columns: <A[., i], B[., j]> */
-            for (int i = 0; i < c; i++)
-                for (int j = 0; j < c; j++) {
-                    double s = 0;
-                    for (int q = 0; q < r; q++)
-                        s += (double)a[(size_t)q * c + i] * b[(size_t)q * c + j];
-                    M[(size_t)i * n + j] += s;
-                }
+        int perm_cols = rows && t->group[1] == g; /* recurrent: B's columns in g's current order */
+        for (size_t q = 0; q < (size_t)r * c; q++)
+            ad[q] = a[q], bd[q] = perm_cols ? b[q - q % c + (size_t)pg[q % c]] : b[q];
+        if (rows) /* M += A Bp' : <A[i, .], B[j, perm(.)]> */
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, r, c, 1.0, ad, c, bd, c, 1.0, M, n);
+        else /* M += A' B : <A[., i], B[., j]> */
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c, c, r, 1.0, ad, c, bd, c, 1.0, M, n);
     }
 }
 
@@ -76,7 +71,7 @@ fm_status fm_weight_match(const fm_layout *l, const float *A, const float *B, fm
 {
     fm_status status = FM_OK;
     float *Ap = NULL;
-    double *M = NULL;
+    double *M = NULL, *ad = NULL, *bd = NULL;
     int *order = NULL, *next = NULL, *best = NULL, maxn = 1, pass = 0;
     size_t nunits = 0;
     const int *tmp[FM_NN_MAX_GROUPS];
@@ -86,6 +81,8 @@ fm_status fm_weight_match(const fm_layout *l, const float *A, const float *B, fm
     }
     FM_ALLOC(best, nunits ? nunits : 1);
     FM_ALLOC(Ap, l->total);
+    FM_ALLOC(ad, l->total);
+    FM_ALLOC(bd, l->total);
     FM_ALLOC(M, (size_t)maxn * maxn);
     FM_ALLOC(order, l->ngroups + 1);
     FM_ALLOC(next, maxn);
@@ -99,7 +96,7 @@ fm_status fm_weight_match(const fm_layout *l, const float *A, const float *B, fm
         for (int q = 0; q < l->ngroups; q++) {
             int g = order[q], n = l->group_size[g];
             permute_except(l, A, (const int *const *)perms, g, Ap, tmp);
-            group_similarity(l, g, Ap, B, perms[g], M);
+            group_similarity(l, g, Ap, B, perms[g], M, ad, bd);
             FM_TRY(lap_solve(n, M, 1, next, NULL, err));
             changed += memcmp(next, perms[g], sizeof(int) * n) != 0;
             memcpy(perms[g], next, sizeof(int) * n);
@@ -114,6 +111,6 @@ fm_status fm_weight_match(const fm_layout *l, const float *A, const float *B, fm
     if (passes)
         *passes = pass + (pass < max_passes);
 cleanup:
-    free(Ap), free(M), free(order), free(next), free(best);
+    free(Ap), free(M), free(ad), free(bd), free(order), free(next), free(best);
     return status;
 }

@@ -375,6 +375,56 @@ static void test_grad_unrolled(fm_rng *r)
             }
 }
 
+/* Fixed-count forward against a naive log-sum-exp iteration written here, on both sides of the
+ * factored path's switch ((max M - min M) / tau <= 200 factored, above it log domain), and the
+ * unrolled gradient against finite differences on the log-domain side too. */
+static void test_fixed_paths(fm_rng *r)
+{
+    static const double spreads[] = {50.0, 190.0, 260.0}; /* max (max M - min M) / tau */
+    const int n = 5, T = 7;
+    const double tau = 0.3;
+    double P[25], Q[25], u[5], v[5], G[25], dM[25];
+    fm_err err;
+    for (int k = 0; k < 3; k++) {
+        fill_uniform(r, n * n, spreads[k] * tau / 2, M_);
+        double lo = INFINITY, hi = -INFINITY;
+        for (int q = 0; q < n * n; q++)
+            lo = fmin(lo, M_[q]), hi = fmax(hi, M_[q]);
+        for (int j = 0; j < n; j++)
+            v[j] = 0.0;
+        for (int t = 0; t < T; t++) {
+            for (int i = 0; i < n; i++) {
+                double mx = -INFINITY, sum = 0;
+                for (int j = 0; j < n; j++)
+                    mx = fmax(mx, (M_[i * n + j] + v[j]) / tau);
+                for (int j = 0; j < n; j++)
+                    sum += exp((M_[i * n + j] + v[j]) / tau - mx);
+                u[i] = -tau * (mx + log(sum));
+            }
+            for (int j = 0; j < n; j++) {
+                double mx = -INFINITY, sum = 0;
+                for (int i = 0; i < n; i++)
+                    mx = fmax(mx, (M_[i * n + j] + u[i]) / tau);
+                for (int i = 0; i < n; i++)
+                    sum += exp((M_[i * n + j] + u[i]) / tau - mx);
+                v[j] = -tau * (mx + log(sum));
+            }
+        }
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                Q[i * n + j] = exp((M_[i * n + j] + u[i] + v[j]) / tau);
+        ok(run(n, opts_fixed(tau, T), M_, P, NULL, &err) == FM_OK, "fixed-count forward, spread / tau %g %s",
+           spreads[k], err.msg);
+        is_close(max_abs_diff(n * n, P, Q), 0.0, 1e-12, 0.0,
+                 "fixed-count plan = a naive log-sum-exp iteration, spread / tau = %.0f (%s path)", (hi - lo) / tau,
+                 (hi - lo) / tau <= 200 ? "factored" : "log-domain");
+        fill_normal(r, n * n, G);
+        ok(grad(n, opts_fixed(tau, T), M_, G, 0, 0.0, dM, &err) == FM_OK, "unrolled backward %s", err.msg);
+        double w = fd_worst(n, opts_fixed(tau, T), G, dM, 1e-7, 1e-5);
+        ok(w <= 1.0, "unrolled gradient = finite differences, spread / tau = %g (worst err / tol %.3g)", spreads[k], w);
+    }
+}
+
 static void test_grad_implicit(fm_rng *r)
 {
     static const int ns[] = {3, 6};
@@ -622,5 +672,6 @@ int main(void)
     test_create_errors();
     test_forward_errors(&r);
     test_other_errors(&r);
+    test_fixed_paths(&r); /* last: the tests above keep their random draws */
     return done_testing();
 }
