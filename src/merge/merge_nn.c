@@ -184,7 +184,8 @@ static void delta_apply(const unsigned char *msg, size_t P, double *sum)
 }
 
 /* MergeMany: after the anchor start, each step one robot (order from the shared stream)
- * matches its model to the mean of the others' aligned models; sweeps stop when the spread
+ * matches its model to the mean of the others' aligned models, each robot once per sweep in a
+ * random order (Ainsworth et al.'s MergeMany); sweeps stop when the spread
  * around the mean stops falling. Traffic: one float32 mean per sweep; within a sweep every
  * process keeps the fleet's sum of aligned models (double) and each re-match is broadcast as the
  * change of that robot's aligned model (the entries whose unit moved), not as a new reduction. */
@@ -195,7 +196,7 @@ static fm_status merge_many(const fm_model *local, const fm_merge_nn_opts *o, co
     fm_status status = FM_OK;
     const fm_layout *l = &local[0].layout;
     size_t P = l->total;
-    int N = red->nglobal, sweep = 0;
+    int N = red->nglobal, sweep = 0, *order = NULL;
     fm_rng shared, own;
     unsigned char *msg = NULL;
     double *sum = NULL;
@@ -203,14 +204,16 @@ static fm_status merge_many(const fm_model *local, const fm_merge_nn_opts *o, co
     double best = INFINITY, d = 0;
     FM_CHECK(P <= UINT32_MAX, FM_EINVAL, "MergeMany: %zu parameters, at most %u", P, UINT32_MAX);
     FM_ALLOC(sum, P);
+    FM_ALLOC(order, N);
     FM_ALLOC(msg, sizeof(mm_delta) + P * (sizeof(uint32_t) + sizeof(float)));
     FM_TRY(anchor_match(local, o, red, seed, fp, w, err));
     FM_TRY(aligned_mean(local, fp, red, w->tmp, w->acc, w->mean, err));
     for (sweep = 0; sweep < o->mm_sweeps && N > 1; sweep++) {
         for (size_t j = 0; j < P; j++)
             sum[j] = (double)N * w->mean[j];
+        fm_rng_permutation(&shared, N, order); /* every robot once per sweep, in a shared random order */
         for (int k = 0; k < N; k++) {
-            int who = (int)fm_rng_below(&shared, (uint64_t)N), li = who - red->offset;
+            int who = order[k], li = who - red->offset;
             if (li >= 0 && li < red->nlocal) {
                 fm_layout_permute(l, (const int *const *)fp->p[li], local[li].w, w->tmp);
                 for (size_t j = 0; j < P; j++) /* mean of the others */
@@ -237,7 +240,7 @@ static fm_status merge_many(const fm_model *local, const fm_merge_nn_opts *o, co
     if (log)
         log->mm_sweeps = sweep, log->mm_distance = d;
 cleanup:
-    free(sum), free(msg);
+    free(sum), free(msg), free(order);
     return status;
 }
 

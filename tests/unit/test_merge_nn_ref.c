@@ -759,7 +759,7 @@ int main(void)
     test_simplex_hull(&d, 8);
     test_soft_doubly_stochastic(&d, 9);
     test_subset(&d, 5);
-    test_merge_many(&d, 6);
+    test_merge_many(&d, 12);
     fm_demos_free(&d);
     return done_testing();
 }
