@@ -234,8 +234,9 @@ cleanup:
     return status;
 }
 
-/* Keep the geometric mean of |det P_i|^(1/k) at 1: P_i /= s, Bbar *= s, Cbar /= s leaves the
- * B and C terms of Eq. G.14 unchanged and removes the scale drift of the P_i. */
+/* Keep the geometric mean of |det P_i|^(1/k) at 1: P_i /= s, Bbar *= s, Cbar /= s keeps the merged
+ * policy equivalent (the transform s I of Eq. G.9) and the B term of Eq. G.14; the A and C terms
+ * scale by 1 / s^2. It removes the scale drift of the P_i. */
 static fm_status gl_normalize(const fm_lindims *d, double *P, double *bar, const fm_reducer *red,
                               fm_err *err)
 {
