@@ -99,4 +99,9 @@ for kind in uniform int; do
     done
 done
 rm -rf "$lapdir"
+
+# Merge cost against local training and merging traffic (issue 12): their own dated sections.
+./bench/merge_cost.sh
+# Merging traffic per robot and round, FedAvg vs fleet_merge, N = 4..32 (appends its own section).
+./bench/traffic.sh
 echo "wrote $out"

@@ -267,13 +267,19 @@ cleanup:
 
 /* Start: anchor = robot 0's policy with each P_i solved exactly against it, or P_i = I with
  * theta-bar the plain average. */
+#define GL_ANCHOR_KMAX 32
 static fm_status gl_start(const fm_lindims *d, const double *local, const fm_config *cfg,
                           const fm_reducer *red, double *bar, double *P, gl_ws *w, fm_err *err)
 {
     fm_status status = FM_OK;
     int k = d->k;
     size_t n = fm_lin_size(d);
-    if (cfg->merge.gl_start == FM_GL_START_IDENTITY || k > 32) {
+    /* the anchor start solves a least-squares problem in the k^2 entries of each P_i: O(k^6) */
+    FM_CHECK(cfg->merge.gl_start == FM_GL_START_IDENTITY || k <= GL_ANCHOR_KMAX, FM_EINVAL,
+             "merge.gl_start: anchor solves a %d^2-unknown least-squares problem per robot; it is limited to "
+             "hidden dimension k <= %d (got k = %d): use merge.gl_start: identity",
+             k, GL_ANCHOR_KMAX, k);
+    if (cfg->merge.gl_start == FM_GL_START_IDENTITY) {
         FM_TRY(average(n, local, red, bar, err));
         for (int i = 0; i < red->nlocal; i++)
             for (int r = 0; r < k; r++)

@@ -196,6 +196,33 @@ static void test_gl_cost(void)
     fm_lqg_free(&env);
 }
 
+/* The anchor start is limited to k <= 32 and says so; the identity start runs at any k. */
+static void test_gl_anchor_limit(const fm_config *base)
+{
+    fm_config cfg = *base;
+    cfg.merge.gl_steps = 1;
+    fm_lindims d = {.arch = FM_ARCH_DYNAMIC_LINEAR, .k = 33, .p = 2, .m = 1};
+    size_t n = fm_lin_size(&d);
+    double *th = calloc(2 * n, sizeof *th), *mrg = calloc(n, sizeof *mrg);
+    fm_rng r;
+    fm_rng_seed(&r, 4, 0, 0);
+    for (size_t j = 0; j < 2 * n; j++)
+        th[j] = 0.1 * fm_rng_normal(&r);
+    fm_reducer red = fm_reducer_serial(2);
+    fm_merge_info info;
+    fm_err err;
+    fm_err_clear(&err);
+    cfg.merge.gl_start = FM_GL_START_ANCHOR;
+    ok(fm_merge_linear(FM_MERGE_LINEAR_GL, &d, th, &cfg, &red, mrg, NULL, &info, &err) == FM_EINVAL &&
+           strstr(err.msg, "merge.gl_start") && strstr(err.msg, "k = 33"),
+       "anchor start at k = 33 is refused by name, not switched to identity: %s", err.msg);
+    fm_err_clear(&err);
+    cfg.merge.gl_start = FM_GL_START_IDENTITY;
+    ok(fm_merge_linear(FM_MERGE_LINEAR_GL, &d, th, &cfg, &red, mrg, NULL, &info, &err) == FM_OK,
+       "identity start at k = 33 runs (%s)", err.msg);
+    free(th), free(mrg);
+}
+
 int main(void)
 {
     test_gl_cost();
@@ -206,5 +233,6 @@ int main(void)
     test_gl_recovery(&cfg, FM_GL_START_ANCHOR);
     test_gl_recovery(&cfg, FM_GL_START_IDENTITY);
     test_static(&cfg);
+    test_gl_anchor_limit(&cfg);
     return done_testing();
 }
