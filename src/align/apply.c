@@ -36,62 +36,85 @@ static size_t max_tensor(const fm_layout *l)
     return m;
 }
 
-/* C[r x c] = op(P_r) X op(P_c)^T-ish helpers in double: X = W (r x c). */
-static void left(int r, int c, const double *P, const double *X, double *Y)
+/* Y = P X and Y = X P^T in float32 (X = W, r x c); a NULL P is the identity. The soft permutation
+ * of a 512-unit layer is O(n^3) per step of the soft update: float32 GEMMs halve its cost against
+ * double, at a relative rounding of ~1e-7 (0/1 matrices still act exactly). */
+static void left(int r, int c, const float *P, const float *X, float *Y)
 {
     if (P)
-        la_gemm(0, 0, r, c, r, 1.0, P, X, 0.0, Y);
+        la_sgemm(0, 0, r, c, r, 1.0f, P, X, 0.0f, Y);
     else
-        memcpy(Y, X, sizeof(double) * (size_t)r * c);
+        memcpy(Y, X, sizeof(float) * (size_t)r * c);
 }
 
-static void right_t(int r, int c, const double *X, const double *P, double *Y)
+static void right_t(int r, int c, const float *X, const float *P, float *Y)
 {
     if (P)
-        la_gemm(0, 1, r, c, c, 1.0, X, P, 0.0, Y);
+        la_sgemm(0, 1, r, c, c, 1.0f, X, P, 0.0f, Y);
     else
-        memcpy(Y, X, sizeof(double) * (size_t)r * c);
+        memcpy(Y, X, sizeof(float) * (size_t)r * c);
 }
 
+/* Scratch: two tensors, a square group-sized product, and float32 copies of the group matrices. */
 typedef struct tensor_ws {
-    double *W, *A, *B;
+    float *A, *B, *T;
+    float *buf, *Pf[FM_NN_MAX_GROUPS];
 } tensor_ws;
 
-static fm_status ws_create(const fm_layout *l, tensor_ws *w, fm_err *err)
+static fm_status ws_create(const fm_layout *l, const double *const *P, tensor_ws *w, fm_err *err)
 {
     fm_status status = FM_OK;
-    size_t n = max_tensor(l);
+    size_t n = max_tensor(l), sq = 1, all = 0;
     *w = (tensor_ws){0};
-    FM_ALLOC(w->W, n);
+    for (int g = 0; g < l->ngroups; g++) {
+        size_t q = (size_t)l->group_size[g] * l->group_size[g];
+        sq = q > sq ? q : sq;
+        all += P[g] ? q : 0;
+    }
     FM_ALLOC(w->A, n);
     FM_ALLOC(w->B, n);
+    FM_ALLOC(w->T, sq);
+    FM_ALLOC(w->buf, all ? all : 1);
+    float *q = w->buf;
+    for (int g = 0; g < l->ngroups; g++) {
+        if (!P[g])
+            continue;
+        size_t m = (size_t)l->group_size[g] * l->group_size[g];
+        for (size_t j = 0; j < m; j++)
+            q[j] = (float)P[g][j];
+        w->Pf[g] = q;
+        q += m;
+    }
 cleanup:
     return status;
 }
 
-static void ws_free(tensor_ws *w) { free(w->W), free(w->A), free(w->B); }
+static void ws_free(tensor_ws *w) { free(w->A), free(w->B), free(w->T), free(w->buf); }
 
-static const double *group_matrix(const double *const *P, int g) { return g >= 0 ? P[g] : NULL; }
+static const float *group_matrix(const tensor_ws *w, int g) { return g >= 0 ? w->Pf[g] : NULL; }
 
 fm_status fm_apply_soft(const fm_layout *l, const double *const *P, const float *in, float *out,
                         fm_err *err)
 {
     fm_status status = FM_OK;
     tensor_ws w;
-    FM_TRY(ws_create(l, &w, err));
+    FM_TRY(ws_create(l, P, &w, err));
     for (int i = 0; i < l->ntensors; i++) {
         const fm_tensor *t = &l->t[i];
         int r = t->shape[0], c = t->shape[1];
-        for (size_t j = 0; j < t->size; j++)
-            w.W[j] = in[t->offset + j];
-        left(r, c, group_matrix(P, t->group[0]), w.W, w.A);
-        right_t(r, c, w.A, group_matrix(P, t->group[1]), w.B);
-        for (size_t j = 0; j < t->size; j++)
-            out[t->offset + j] = (float)w.B[j];
+        left(r, c, group_matrix(&w, t->group[0]), in + t->offset, w.A);
+        right_t(r, c, w.A, group_matrix(&w, t->group[1]), out + t->offset);
     }
 cleanup:
     ws_free(&w);
     return status;
+}
+
+/* dst (n x n, double) += src (float). */
+static void add_to(size_t nn, const float *src, double *dst)
+{
+    for (size_t j = 0; j < nn; j++)
+        dst[j] += src[j];
 }
 
 fm_status fm_apply_soft_grad(const fm_layout *l, const double *const *P, const float *in,
@@ -99,28 +122,25 @@ fm_status fm_apply_soft_grad(const fm_layout *l, const double *const *P, const f
 {
     fm_status status = FM_OK;
     tensor_ws w;
-    double *Gd = NULL;
-    FM_TRY(ws_create(l, &w, err));
-    FM_ALLOC(Gd, max_tensor(l));
+    FM_TRY(ws_create(l, P, &w, err));
     for (int i = 0; i < l->ntensors; i++) {
         const fm_tensor *t = &l->t[i];
         int r = t->shape[0], c = t->shape[1], gr = t->group[0], gc = t->group[1];
         if (!((gr >= 0 && dP[gr]) || (gc >= 0 && dP[gc])))
             continue;
-        for (size_t j = 0; j < t->size; j++)
-            w.W[j] = in[t->offset + j], Gd[j] = G[t->offset + j];
-        const double *Pr = group_matrix(P, gr), *Pc = group_matrix(P, gc);
+        const float *W = in + t->offset, *Gt = G + t->offset;
         if (gr >= 0 && dP[gr]) { /* dP_r += G (W P_c^T)^T */
-            right_t(r, c, w.W, Pc, w.A);
-            la_gemm(0, 1, r, r, c, 1.0, Gd, w.A, 1.0, dP[gr]);
+            right_t(r, c, W, group_matrix(&w, gc), w.A);
+            la_sgemm(0, 1, r, r, c, 1.0f, Gt, w.A, 0.0f, w.T);
+            add_to((size_t)r * r, w.T, dP[gr]);
         }
         if (gc >= 0 && dP[gc]) { /* dP_c += G^T (P_r W) */
-            left(r, c, Pr, w.W, w.A);
-            la_gemm(1, 0, c, c, r, 1.0, Gd, w.A, 1.0, dP[gc]);
+            left(r, c, group_matrix(&w, gr), W, w.A);
+            la_sgemm(1, 0, c, c, r, 1.0f, Gt, w.A, 0.0f, w.T);
+            add_to((size_t)c * c, w.T, dP[gc]);
         }
     }
 cleanup:
     ws_free(&w);
-    free(Gd);
     return status;
 }
