@@ -87,7 +87,7 @@ int main(int argc, char **argv)
     fm_model_create(&merged, &s, NULL);
     fm_reducer red = fm_reducer_serial(NR);
     fm_merge_nn_opts o = {.wm_passes = 30, .mm_sweeps = 20, .epochs = 3, .steps = 100, .subset = 1, .tau = 0.3,
-                          .sk_iters = 20, .lr = 0.1, .noise = 0.1, .start_mass = 0.5, .batch = 16, .init_wm = 1};
+                          .sk_iters = 20, .lr = 0.1, .noise = 0.1, .start_mass = 0.31, .batch = 16, .init_wm = 1};
     t0 = cpu_seconds();
     if (fm_merge_nn(FM_MERGE_GIT_REBASIN, local, d, &o, &red, 7, &merged, NULL, &err) != FM_OK) {
         fprintf(stderr, "bench_merge: MergeMany: %s\n", err.msg);

@@ -232,7 +232,7 @@ static const cfg_key cfg_keys[] = {
     CFG_NUM("merge.fm_lr", CFG_DOUBLE, merge.fm_lr, "0.1", 0, 100, CFG_LO_OPEN, "Adam step on the permutation logits"),
     CFG_NUM("merge.fm_noise", CFG_DOUBLE, merge.fm_noise, "0.1", 0, 100, 0,
             "logits start at s * one-hot(P_hard) + fm_noise * N(0, 1)"),
-    CFG_NUM("merge.fm_start_mass", CFG_DOUBLE, merge.fm_start_mass, "0.5", 0, 1, CFG_LO_OPEN | CFG_HI_OPEN,
+    CFG_NUM("merge.fm_start_mass", CFG_DOUBLE, merge.fm_start_mass, "0.31", 0, 1, CFG_LO_OPEN | CFG_HI_OPEN,
             "share of each row's mass the starting soft permutation puts on the hard assignment, at every width"),
     CFG_NUM("merge.fm_batch", CFG_INT, merge.fm_batch, "16", 1, 100000, 0,
             "trajectories of the robot's own data per soft-permutation step"),
