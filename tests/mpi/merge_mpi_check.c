@@ -138,6 +138,23 @@ int main(int argc, char **argv)
         }
         free(x), free(out), free(all_f), free(part);
     }
+    /* Order matters in double for these float32 values: rank order gives ((2^54 - 2^54) + 1) = 1, the
+     * reverse ((1 - 2^54) + 2^54) = 0; the mean is float(1 / N) only when summed in rank order. */
+    if (size >= 3) {
+        double part = rank == 0 ? 0x1p54 : rank == 1 ? -0x1p54 : rank == 2 ? 1.0 : 0.0;
+        float out = -1;
+        fm_err err;
+        fm_err_clear(&err);
+        fm_mpi_reducer_ctx c3;
+        fm_reducer red3 = fm_reducer_mpi(&c3, MPI_COMM_WORLD);
+        int okm = fm_reduce_mean_f32(&red3, &part, &out, 1, size, &err) == FM_OK && out == (float)(1.0 / size);
+        MPI_Allreduce(MPI_IN_PLACE, &okm, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+        if (rank == 0) {
+            printf("%s %d - float32 mean of 2^54, -2^54, 1 (ranks 0-2) is float(1 / %d): summed in rank order\n",
+                   okm ? "ok" : "not ok", ++count, size);
+            failed += !okm;
+        }
+    }
     if (rank == 0)
         printf("1..%d\n", count);
     free(all), free(a), free(b);
