@@ -676,7 +676,7 @@ static fm_status nn_evaluate(nn_ctx *c, fm_err *err)
     for (int h = 0; h < K; h++)
         for (int e = 0; e < R; e++)
             episode(c, h, e, run[c->npol], c->local_scores + (size_t)h * SCORE_COUNT);
-    FM_TRY(fm_reduce_sum(&c->red, c->scores, (int)ns, err));
+    FM_TRY(fm_reduce_sum(&c->red, c->scores, ns, err));
     for (size_t i = 0; i < ns; i++)
         c->scores[i] /= R;
     for (int i = 0; i < K * SCORE_COUNT; i++)

@@ -286,7 +286,7 @@ static fm_status evaluate(run_ctx *c, fm_err *err)
     for (int h = 0; h < K && local == FM_OK; h++)
         local = eval_one(c, c->theta_local, h, &c->loc_exact[h], &c->loc_roll[h], err);
     FM_TRY(fm_fleet_agree(c->comm, local, err));
-    FM_TRY(fm_reduce_sum(&c->red, buf, (int)(2 * ne + K), err));
+    FM_TRY(fm_reduce_sum(&c->red, buf, 2 * (size_t)ne + (size_t)K, err));
     memcpy(c->ev_exact, buf, sizeof(double) * ne);
     memcpy(c->ev_roll, buf + ne, sizeof(double) * ne);
     memcpy(c->opt_roll, buf + 2 * ne, sizeof(double) * K);
