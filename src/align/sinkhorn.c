@@ -30,11 +30,11 @@
  */
 #include "sinkhorn.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "la/la.h"
 #include "lap.h"
 
 #define SK_KMAX 1e300      /* largest |M / tau|: potentials reach a few times max |M| */
@@ -243,7 +243,7 @@ static void sk_expv(int n, const double *x, double shift, double tau, double *e)
 /* y = E x (trans 0) or E' x (trans 1). */
 static void sk_matvec(const fm_sinkhorn_ws *w, int trans, const double *x, double *y)
 {
-    cblas_dgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, w->n, w->n, 1.0, w->E, w->n, x, 1, 0.0, y, 1);
+    la_gemv(trans, w->n, w->n, 1.0, w->E, x, 0.0, y);
 }
 
 /* s_i = LSE_j((M_ij + v_j) / tau) = mmax / tau + log (E b)_i. */

@@ -1,6 +1,7 @@
 /* fleet_mpi.c - status agreement, config broadcast and the MPI reducer. */
 #include "fleet/fleet.h"
 #include "io/guard.h"
+#include "la/la.h"
 
 #include <limits.h>
 #include <math.h>
@@ -245,23 +246,10 @@ fm_reducer fm_reducer_mpi(fm_mpi_reducer_ctx *ctx, MPI_Comm comm)
                         .offset = ctx->rank};
 }
 
-/* OpenBLAS's thread count, when fleetmerge is linked against OpenBLAS (weak: absent otherwise). */
-void openblas_set_num_threads(int n) __attribute__((weak));
-
-/* One BLAS thread per rank unless the user chose (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS): every
- * rank is a robot with its own core, and OpenBLAS's default (a thread per core in every rank)
- * oversubscribes the node; its idle threads spin in sched_yield. Measured on a one-shot
- * fleet_merge of 5 cart-pole RNNs in one process: 24 s with 1 thread, 39 s with 2 (2 cores). */
-static void blas_threads(void)
-{
-    if (!getenv("OPENBLAS_NUM_THREADS") && !getenv("OMP_NUM_THREADS") && openblas_set_num_threads)
-        openblas_set_num_threads(1);
-}
-
 void fm_world_init(int *argc, char ***argv)
 {
     int provided = MPI_THREAD_SINGLE;
-    blas_threads();
+    la_blas_threads_default(); /* one BLAS thread per rank (la.h) */
     fm_guard_preinit();
     /* MPI_THREAD_MULTIPLE: the guard's watchdog thread may call MPI_Abort while the main thread is
      * inside MPI; fm_guard_install reads the level provided and falls back to _exit(1) below it. */

@@ -148,6 +148,15 @@ void la_gemv(int ta, int m, int n, double alpha, const double *A, const double *
     cblas_dgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, m, n, alpha, A, n, x, 1, beta, y, 1);
 }
 
+/* OpenBLAS's thread count, when linked against OpenBLAS (weak: absent otherwise). */
+void openblas_set_num_threads(int n) __attribute__((weak));
+
+void la_blas_threads_default(void)
+{
+    if (!getenv("OPENBLAS_NUM_THREADS") && !getenv("OMP_NUM_THREADS") && openblas_set_num_threads)
+        openblas_set_num_threads(1);
+}
+
 double la_nrm2(int n, const double *x) { return n > 0 && x ? cblas_dnrm2(n, x, 1) : 0.0; }
 
 void la_scal(int n, double a, double *x)

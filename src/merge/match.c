@@ -1,11 +1,11 @@
 /* match.c - weight matching by coordinate descent over permutation groups. */
 #include "merge/match.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "align/lap.h"
+#include "la/la.h"
 
 /* A with every grouped axis permuted except the axes of group `skip` (out = P(A) without g). */
 static void permute_except(const fm_layout *l, const float *A, const int *const *perms, int skip,
@@ -35,9 +35,9 @@ static void group_similarity(const fm_layout *l, int g, const float *Ap, const f
         for (size_t q = 0; q < (size_t)r * c; q++)
             ad[q] = a[q], bd[q] = perm_cols ? b[q - q % c + (size_t)pg[q % c]] : b[q];
         if (rows) /* M += A Bp' : <A[i, .], B[j, perm(.)]> */
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, r, c, 1.0, ad, c, bd, c, 1.0, M, n);
+            la_gemm(0, 1, r, r, c, 1.0, ad, bd, 1.0, M); /* r = n: the group's units */
         else /* M += A' B : <A[., i], B[., j]> */
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c, c, r, 1.0, ad, c, bd, c, 1.0, M, n);
+            la_gemm(1, 0, c, c, r, 1.0, ad, bd, 1.0, M); /* c = n */
     }
 }
 

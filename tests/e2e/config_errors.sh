@@ -207,7 +207,7 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 if ((ms < 5000)); then
     pass "200 KB of '[' on 2 ranks: fails in $ms ms"
 else
-    fail "200 KB of '[' on 2 ranks: fails fast" "got:  $ms ms" "want: < 5000 ms (mpirun included)"
+    fail "200 KB of '[' on 2 ranks: fails fast" "got:  $ms ms" "want: < 5000 ms (MPI start-up included)"
 fi
 # One process, against the same command on a small config (MPI start-up is most of the time).
 t0=$(date +%s%N)
