@@ -93,11 +93,11 @@ static const char *USAGE_MERGE =
     "\n"
     "Merges the robots' local models stored in RESULTS.h5 (/models/local) with method M\n"
     "(average, linear_perm, linear_gl for linear policies; average, git_rebasin,\n"
-    "sinkhorn_rebasin, fleet_merge, fleet_merge_soft, fleet_merge_simplex, fleet_merge_average for\n"
-    "neural ones) using the merge settings of the run's stored config, in this one process (the\n"
-    "same code as the MPI fleet, with a serial reducer). Methods that train soft permutations on\n"
-    "the robots' data need --data: a demonstrations file with one shard per robot (`fleet gen`\n"
-    "with the run's config and rank count reproduces the run's data). Writes OUT.h5.\n";
+    "sinkhorn_rebasin, fleet_merge, fleet_merge_soft, fleet_merge_simplex, fleet_merge_average,\n"
+    "sinkhorn_data for neural ones) using the merge settings of the run's stored config, in this\n"
+    "one process (the same code as the MPI fleet, with a serial reducer). Methods that train soft\n"
+    "permutations on the robots' data need --data: a demonstrations file with one shard per robot\n"
+    "(`fleet gen` with the run's config and rank count reproduces the run's data). Writes OUT.h5.\n";
 
 static int want_help(int argc, char **argv)
 {

@@ -147,6 +147,12 @@ static const cfg_key cfg_keys[] = {
             "number of robots N; 0 = one per MPI rank, otherwise must equal the rank count"),
     CFG_NUM("fleet.alpha", CFG_DOUBLE, fleet.alpha, "1", 0, 1e6, CFG_LO_OPEN,
             "Dirichlet concentration of each robot's task mixture (small = heterogeneous)"),
+    CFG_CHOICE("fleet.partition", fleet.partition, "dirichlet", 0,
+               "robots' tasks: a Dirichlet(alpha) mixture each, or one task each (robot i: task i mod K)",
+               "dirichlet", "one_task"),
+    CFG_CHOICE("fleet.local_policy", fleet.local_policy, "trained", 0,
+               "lqg: robots' local policies are trained by BC, or the exact expert of the robot's main task (oracle)",
+               "trained", "expert"),
     CFG_NUM("fleet.demos_per_robot", CFG_INT, fleet.demos_per_robot, "20", 1, 10000000, 0,
             "demonstration trajectories generated per robot"),
     CFG_SCALAR("fleet.data", CFG_STRING, fleet.data, "", 0,
@@ -187,6 +193,11 @@ static const cfg_key cfg_keys[] = {
     CFG_NUM("train.steps", CFG_INT, train.steps, "300", 0, 10000000, 0,
             "full-batch gradient steps (dynamic policies)"),
     CFG_NUM("train.lr", CFG_DOUBLE, train.lr, "0.01", 0, 10, CFG_LO_OPEN, "learning rate"),
+    CFG_CHOICE("train.lr_schedule", train.lr_schedule, "constant", 0,
+               "learning rate over each training call: constant, cosine (to 0), step (x lr_decay at 1/2 and 3/4)",
+               "constant", "cosine", "step"),
+    CFG_NUM("train.lr_decay", CFG_DOUBLE, train.lr_decay, "0.1", 0, 1, CFG_LO_OPEN,
+            "step schedule: factor applied to the learning rate at 1/2 and again at 3/4 of the steps"),
     CFG_NUM("train.grad_clip", CFG_DOUBLE, train.grad_clip, "0", 0, 1e9, 0,
             "clip the global gradient norm to this value; 0 = off"),
     CFG_NUM("train.ridge", CFG_DOUBLE, train.ridge, "0", 0, 1e9, 0,
@@ -206,16 +217,23 @@ static const cfg_key cfg_keys[] = {
     CFG_CHOICE_LIST("merge.methods", merge.methods, merge.num_methods, "[average, linear_perm, linear_gl]",
                     "merge methods to run and compare, in this order, no repeats", "average",
                     "linear_perm", "linear_gl", "git_rebasin", "sinkhorn_rebasin", "fleet_merge",
-                    "fleet_merge_soft", "fleet_merge_simplex", "fleet_merge_average"),
+                    "fleet_merge_soft", "fleet_merge_simplex", "fleet_merge_average", "sinkhorn_data"),
     CFG_NUM("merge.perm_iters", CFG_INT, merge.perm_iters, "50", 1, 100000, 0,
             "linear_perm: alternations of mean / assignment"),
-    CFG_NUM("merge.gl_steps", CFG_INT, merge.gl_steps, "2000", 1, 10000000, 0,
-            "linear_gl: alternating gradient steps on Eq. G.14"),
-    CFG_NUM("merge.gl_lr", CFG_DOUBLE, merge.gl_lr, "0.01", 0, 10, CFG_LO_OPEN, "linear_gl: step size as a fraction of 1/L (L: Lipschitz bound of each block)"),
-    CFG_CHOICE("merge.gl_start", merge.gl_start, "anchor", 0,
-               "linear_gl: initial P_i: aligned to an anchor policy, or I", "anchor", "identity"),
-    CFG_SCALAR("merge.gl_normalize", CFG_BOOL, merge.gl_normalize, "true", 0,
-               "linear_gl: rescale so the mean |det P_i| stays 1 (avoids P_i -> 0)"),
+    CFG_NUM("merge.gl_steps", CFG_INT, merge.gl_steps, "100000", 1, 10000000, 0,
+            "linear_gl: alternating gradient steps on Eq. G.14 (the most, with gl_tol)"),
+    CFG_NUM("merge.gl_lr", CFG_DOUBLE, merge.gl_lr, "0.5", 0, 10, CFG_LO_OPEN, "linear_gl: step size as a fraction of 1/L (L: Lipschitz bound of each block)"),
+    CFG_CHOICE("merge.gl_start", merge.gl_start, "identity", 0,
+               "linear_gl: initial P_i: aligned to robot 0's policy, I, or linear_perm's permutations", "anchor",
+               "identity", "permutation"),
+    CFG_CHOICE("merge.gl_normalize", merge.gl_normalize, "none", 0,
+               "linear_gl: rescaling of the P_i after every step (the scale symmetry of Eq. G.14)", "none",
+               "determinant", "frobenius"),
+    CFG_NUM("merge.gl_tol", CFG_DOUBLE, merge.gl_tol, "0.0001", 0, 1, 0,
+            "linear_gl: stop when the objective fell by less than this fraction over the last 100 steps; 0 = off"),
+    CFG_CHOICE("merge.gl_select", merge.gl_select, "bc_loss", 0,
+               "linear_gl: return the last iterate, or the one (checked every 100 steps) with the lowest BC loss "
+               "on the robots' own data", "none", "bc_loss"),
 
     CFG_NUM("merge.wm_passes", CFG_INT, merge.wm_passes, "100", 1, 100000, 0,
             "weight matching: coordinate-descent passes over the permutation groups"),
@@ -1517,6 +1535,10 @@ static void check_arch(cfg_loader *ld)
             if (c->merge.methods[j] > FM_MERGE_LINEAR_GL)
                 report(ld, where(ld, im), "merge.methods", "got %s, which merges neural policies only "
                        "(not kind: lqg)", fm_cfg_enum_name("merge.methods", c->merge.methods[j]));
+    int il = key_index("fleet.local_policy");
+    if (!ld->bad[ik] && !ld->bad[il] && c->env.kind != FM_ENV_LQG && c->fleet.local_policy == FM_LOCAL_EXPERT)
+        report(ld, where(ld, il), "fleet.local_policy", "got expert, which exists for kind: lqg only (got kind: %s)",
+               fm_cfg_enum_name("env.kind", c->env.kind));
     if (ld->bad[ia] || ld->bad[ik] || !ld->seen[ia] || !ld->seen[ik])
         return;
     int linear = c->policy.arch == FM_ARCH_STATIC_LINEAR || c->policy.arch == FM_ARCH_DYNAMIC_LINEAR;

@@ -66,10 +66,30 @@ typedef enum fm_merge_method {
     FM_MERGE_FLEET_MERGE_SOFT,    /* "fleet_merge_soft": no hard projection (App. F ablation) */
     FM_MERGE_FLEET_MERGE_SIMPLEX, /* "fleet_merge_simplex": gradient at a random point of the hull */
     FM_MERGE_FLEET_MERGE_AVERAGE, /* "fleet_merge_average": gradient at the plain average */
+    FM_MERGE_SINKHORN_DATA, /* "sinkhorn_data": MergeMany with SoftUpdate re-matches, logits kept (App. F) */
     FM_MERGE_COUNT
 } fm_merge_method;
 
-typedef enum fm_gl_start { FM_GL_START_ANCHOR = 0, FM_GL_START_IDENTITY, FM_GL_START_COUNT } fm_gl_start;
+typedef enum fm_gl_start {
+    FM_GL_START_ANCHOR = 0,   /* "anchor": robot 0's policy, each P_i solved exactly against it */
+    FM_GL_START_IDENTITY,     /* "identity": P_i = I, the plain average */
+    FM_GL_START_PERMUTATION,  /* "permutation": linear_perm's merge, P_i = T_i' (its permutations) */
+    FM_GL_START_COUNT
+} fm_gl_start;
+typedef enum fm_gl_norm {
+    FM_GL_NORM_NONE = 0,      /* "none" */
+    FM_GL_NORM_DETERMINANT,   /* "determinant": geometric mean of |det P_i|^(1/k) kept at 1 */
+    FM_GL_NORM_FROBENIUS,     /* "frobenius": mean ||P_i||_F^2 / k kept at 1 */
+    FM_GL_NORM_COUNT
+} fm_gl_norm;
+typedef enum fm_gl_select {
+    FM_GL_SELECT_NONE = 0,    /* "none": the last step's merge */
+    FM_GL_SELECT_BC_LOSS,     /* "bc_loss": the checked merge with the lowest BC loss on the robots' data */
+    FM_GL_SELECT_COUNT
+} fm_gl_select;
+typedef enum fm_lr_schedule { FM_LR_CONSTANT = 0, FM_LR_COSINE, FM_LR_STEP, FM_LR_COUNT } fm_lr_schedule;
+typedef enum fm_partition { FM_PARTITION_DIRICHLET = 0, FM_PARTITION_ONE_TASK, FM_PARTITION_COUNT } fm_partition;
+typedef enum fm_local_policy { FM_LOCAL_TRAINED = 0, FM_LOCAL_EXPERT, FM_LOCAL_COUNT } fm_local_policy;
 typedef enum fm_optimizer { FM_OPT_ADAM = 0, FM_OPT_SGD, FM_OPT_COUNT } fm_optimizer;
 typedef enum fm_pooled_ls { FM_POOLED_NORMAL = 0, FM_POOLED_SCALAPACK, FM_POOLED_COUNT } fm_pooled_ls;
 
@@ -116,6 +136,8 @@ typedef struct fm_config {
     struct {
         int robots;           /* 0 = number of MPI ranks; otherwise must equal it */
         double alpha;         /* Dirichlet concentration */
+        int partition;        /* fm_partition: Dirichlet task mixtures, or one task per robot */
+        int local_policy;     /* fm_local_policy: trained by BC, or (lqg) the exact expert of its task */
         int demos_per_robot;  /* trajectories generated per robot */
         char data[FM_CFG_STR]; /* "" = generate; else a demonstrations HDF5 file */
         int shared_init;      /* bool: every robot starts from one initialization */
@@ -140,6 +162,8 @@ typedef struct fm_config {
         int optimizer;        /* fm_optimizer */
         int steps;            /* full-batch gradient steps (dynamic policies) */
         double lr;
+        int lr_schedule;      /* fm_lr_schedule over each training call */
+        double lr_decay;      /* step schedule: lr factor at 1/2 and again at 3/4 of the steps */
         double grad_clip;     /* 0 = off; else clip the global gradient norm */
         double ridge;         /* ridge added to static least squares (0 = plain) */
         int pooled_ls;        /* fm_pooled_ls */
@@ -155,7 +179,10 @@ typedef struct fm_config {
         int gl_steps;         /* linear_gl alternating gradient steps */
         double gl_lr;
         int gl_start;         /* fm_gl_start */
-        int gl_normalize;     /* bool: keep mean |det P_i| at 1 */
+        int gl_normalize;     /* fm_gl_norm: scale of the P_i after every step */
+        double gl_tol;        /* linear_gl: stop when the objective falls by less than this (relative)
+                               * over FM_GL_TOL_WINDOW steps; 0 = run all gl_steps */
+        int gl_select;        /* fm_gl_select: which iterate linear_gl returns */
         int wm_passes;        /* weight matching passes over the permutation groups */
         int mm_sweeps;        /* MergeMany sweeps over the robots */
         int fm_epochs;        /* fleet_merge E */

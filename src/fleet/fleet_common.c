@@ -142,6 +142,13 @@ void fm_fleet_draw_tasks(const fm_config *cfg, int rank, int K, double *mixture,
 {
     fm_rng rmix;
     fm_rng_seed(&rmix, (uint64_t)cfg->experiment.seed, (uint64_t)rank, FM_STREAM_MIXTURE);
+    if (cfg->fleet.partition == FM_PARTITION_ONE_TASK) { /* robot i demonstrates task i mod K only */
+        for (int h = 0; h < K; h++)
+            mixture[h] = h == rank % K;
+        for (int t = 0; t < cfg->fleet.demos_per_robot; t++)
+            tasks[t] = rank % K;
+        return;
+    }
     fm_mixture_draw(&rmix, cfg->fleet.alpha, K, mixture);
     fm_mixture_tasks(&rmix, mixture, K, cfg->fleet.demos_per_robot, tasks);
 }

@@ -23,7 +23,8 @@ fm_status fm_fleet_write_header(fm_h5 *h, const fm_config *cfg, int robots, int 
 fm_status fm_fleet_write_timing(fm_h5 *h, MPI_Comm comm, const double *phase, int nmerge,
                                 const double *merge_seconds, fm_err *err);
 /* Robot `rank`'s task mixture p ~ Dirichlet(alpha 1_K) and the tasks of its
- * cfg->fleet.demos_per_robot demonstrations, from its MIXTURE stream. */
+ * cfg->fleet.demos_per_robot demonstrations, from its MIXTURE stream; with fleet.partition:
+ * one_task, p = e_(rank mod K) and every demonstration of task rank mod K. */
 void fm_fleet_draw_tasks(const fm_config *cfg, int rank, int K, double *mixture, int *tasks);
 /* FM_OK, or this rank's injected fault at `phase` (FLEET_FAULT, core/fault.h): the ordinary
  * error "rank R: injected fault in PHASE (FLEET_FAULT)", or for PHASE@RANK:hang a rank that stops

@@ -77,12 +77,14 @@ static int keep_finite(offline_nn *o, const char *results)
     return kept;
 }
 
-/* Linear policies: rows of /models/local, fm_merge_linear with the serial reducer. */
-static fm_status merge_linear_offline(const char *results, const fm_config *cfg, int method, int N,
+/* Linear policies: rows of /models/local, fm_merge_linear_data with the serial reducer and, when
+ * data is given, every robot's demonstrations (left out with its robot when its policy is not finite). */
+static fm_status merge_linear_offline(const char *results, const char *data, const fm_config *cfg, int method, int N,
                                       double **merged, int64_t *npar, fm_err *err)
 {
     fm_status status = FM_OK;
     double *rows = NULL;
+    fm_demos *demos = NULL, *kept_demos = NULL;
     int nd = 0;
     int64_t dims[FM_H5_MAX_DIMS] = {0};
     double k = 0, p = 0, m = 0;
@@ -95,12 +97,33 @@ static fm_status merge_linear_offline(const char *results, const fm_config *cfg,
     FM_CHECK((int64_t)fm_lin_size(&d) == dims[1], FM_EDATA, "%s: /models/local: %lld parameters, expected %zu",
              results, (long long)dims[1], fm_lin_size(&d));
     FM_ALLOC(*merged, dims[1]);
+    if (data) {
+        FM_ALLOC(demos, N);
+        for (int i = 0; i < N; i++) {
+            fm_demos_meta meta;
+            double *mix = NULL;
+            fm_status st = fm_h5_read_demos_robot(data, i, &meta, &demos[i], &mix, err);
+            free(mix);
+            FM_TRY(st);
+            FM_CHECK(meta.num_robots == N, FM_EDATA, "%s holds %d robots but %s has %d local models", data,
+                     meta.num_robots, results, N);
+            FM_CHECK(demos[i].obs_dim == d.p && demos[i].act_dim == d.m, FM_EDATA,
+                     "%s: robot %d's demonstrations have %d observation and %d action values, but the policies of "
+                     "%s take %d and give %d (demonstrations of another config?)",
+                     data, i, demos[i].obs_dim, demos[i].act_dim, results, d.p, d.m);
+        }
+        kept_demos = demos;
+    }
     int kept = 0;
     for (int i = 0; i < N; i++) { /* a robot whose policy is not finite is left out, as in a run */
         const double *r = rows + (size_t)i * dims[1];
         int ok = 1;
         for (int64_t j = 0; j < dims[1] && ok; j++)
             ok = isfinite(r[j]);
+        if (ok && demos && kept != i) { /* robot i's demonstrations move with its policy */
+            fm_demos t = demos[kept];
+            demos[kept] = demos[i], demos[i] = t;
+        }
         if (ok)
             memmove(rows + (size_t)kept++ * dims[1], r, sizeof(double) * (size_t)dims[1]);
         else
@@ -109,11 +132,15 @@ static fm_status merge_linear_offline(const char *results, const fm_config *cfg,
     FM_CHECK(kept > 0, FM_EDATA, "%s: no robot has a finite policy to merge", results);
     fm_reducer red = fm_reducer_serial(kept);
     fm_merge_info info;
-    FM_TRY(merged_or_fail(fm_merge_linear(method, &d, rows, cfg, &red, *merged, NULL, &info, err), results,
-                          fm_cfg_enum_name("merge.methods", method), kept, err));
+    FM_TRY(merged_or_fail(fm_merge_linear_data(method, &d, rows, demos ? kept_demos : NULL, cfg, &red, *merged, NULL,
+                                               &info, err),
+                          results, fm_cfg_enum_name("merge.methods", method), kept, err));
     *npar = dims[1];
 cleanup:
     free(rows);
+    for (int i = 0; demos && i < N; i++)
+        fm_demos_free(&demos[i]);
+    free(demos);
     return status;
 }
 
@@ -197,16 +224,17 @@ fm_status fm_fleet_merge_offline(const char *results, const char *method, const 
     FM_TRY(load_config(results, cfg, &N, err));
     FM_TRY(fm_fleet_prepare_path(MPI_COMM_SELF, out, force, err));
     int linear = cfg->env.kind == FM_ENV_LQG, needs_data = m == FM_MERGE_SINKHORN_REBASIN || m >= FM_MERGE_FLEET_MERGE;
+    needs_data |= m == FM_MERGE_LINEAR_GL && cfg->merge.gl_select == FM_GL_SELECT_BC_LOSS;
     int linear_method = m == FM_MERGE_LINEAR_PERM || m == FM_MERGE_LINEAR_GL;
     FM_CHECK(m == FM_MERGE_AVERAGE || linear == linear_method, FM_EINVAL,
              "fleet merge: %s does not apply to the %s policies of %s", method,
              fm_cfg_enum_name("policy.arch", cfg->policy.arch), results);
     FM_CHECK(!needs_data || data, FM_EINVAL,
-             "fleet merge: %s trains on the robots' demonstrations: give them with --data FILE "
+             "fleet merge: %s uses the robots' demonstrations: give them with --data FILE "
              "(`fleet gen` with the run's config writes the same demonstrations)", method);
     fm_merge_nn_log log = {0};
     if (linear) {
-        FM_TRY(merge_linear_offline(results, cfg, m, N, &lin, &npar, err));
+        FM_TRY(merge_linear_offline(results, needs_data ? data : NULL, cfg, m, N, &lin, &npar, err));
     } else {
         FM_TRY(load_nn(results, needs_data ? data : NULL, N, &o, err));
         FM_TRY(fm_model_create(&merged, &o.m[0].spec, err));

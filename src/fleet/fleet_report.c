@@ -101,6 +101,10 @@ static fm_status write_models(run_ctx *c, fm_h5 *h, fm_err *err)
         }
         FM_TRY(fm_h5_attr_f64(h, path, "objective", c->minfo[j].objective, err));
         FM_TRY(fm_h5_attr_i64(h, path, "iterations", c->minfo[j].iterations, err));
+        if (c->cfg.merge.methods[j] == FM_MERGE_LINEAR_GL && k > 0) {
+            FM_TRY(fm_h5_attr_i64(h, path, "selected_step", c->minfo[j].selected, err));
+            FM_TRY(fm_h5_attr_f64(h, path, "bc_loss", c->minfo[j].bc_loss, err));
+        }
     }
 cleanup:
     return status;

@@ -105,13 +105,52 @@ static int is_flipped(const run_ctx *c)
     return c->dims.arch == FM_ARCH_DYNAMIC_LINEAR && floor((c->rank + 1) * f) > floor(c->rank * f);
 }
 
+/* fleet.local_policy: expert (an oracle row): the robot's local policy is the exact expert
+ * controller of the task most of its demonstrations show (its only task with fleet.partition:
+ * one_task), in the policy class's own layout: (A, B, C) = ((I - L C)(A + B K), L, K) for LQG
+ * (Eq. G.7), K for LQR. */
+static fm_status expert_local(run_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int K = c->env.K, best = 0, *count = NULL;
+    const fm_lindims *d = &c->dims;
+    FM_ALLOC(count, K);
+    for (int i = 0; i < c->demos.n_traj; i++)
+        count[c->demos.task[i]]++;
+    for (int h = 1; h < K; h++)
+        best = count[h] > count[best] ? h : best;
+    fm_lqg_policy pi = fm_lqg_expert(&c->env, best);
+    FM_CHECK(pi.k == d->k && (d->arch == FM_ARCH_STATIC_LINEAR) == (pi.k == 0), FM_ECONFIG,
+             "fleet.local_policy: expert: the experts of this system are %s (state dimension %d) but "
+             "policy.arch is %s with hidden dimension %d; use %s",
+             pi.k ? "dynamic (LQG)" : "static (LQR)", pi.k, fm_cfg_enum_name("policy.arch", d->arch), d->k,
+             pi.k ? "policy.arch: dynamic_linear with policy.hidden_dim: 0" : "policy.arch: static_linear");
+    if (pi.k) {
+        memcpy(c->theta_local, pi.Ap, sizeof(double) * d->k * d->k);
+        memcpy(fm_lin_B(d, c->theta_local), pi.Bp, sizeof(double) * d->k * d->p);
+        memcpy(fm_lin_B(d, c->theta_local) + d->k * d->p, pi.Cp, sizeof(double) * d->m * d->k);
+    } else {
+        memcpy(c->theta_local, pi.Cp, sizeof(double) * d->m * d->p);
+    }
+    double *work = NULL, steps = 0.0;
+    FM_ALLOC(work, fm_lin_work_size(d, &c->demos));
+    double sum = fm_lin_loss_grad(d, c->theta_local, &c->demos, -1, NULL, work, &steps);
+    free(work);
+    c->local_loss = steps > 0.0 ? sum / steps : NAN; /* BC loss of the expert on its own labels */
+cleanup:
+    free(count);
+    return status;
+}
+
 static fm_status train_local(run_ctx *c, fm_err *err)
 {
     fm_status status = FM_OK;
     fm_status local = fm_calloc(&c->theta_local, c->npar, sizeof *c->theta_local, err);
     if (local == FM_OK)
         local = fm_fleet_fault("training", err);
-    if (local == FM_OK) {
+    if (local == FM_OK && c->cfg.fleet.local_policy == FM_LOCAL_EXPERT) {
+        local = expert_local(c, err);
+    } else if (local == FM_OK) {
         init_params(c, c->cfg.fleet.shared_init, c->theta_local);
         local = fit(c, c->theta_local, -1, NULL, &c->local_loss, err);
     }
@@ -154,7 +193,7 @@ static fm_status merge_all(run_ctx *c, fm_err *err)
         snprintf(phase, sizeof phase, "merge:%s", fm_cfg_enum_name("merge.methods", method));
         progress(c, "merge %s (%.1f s)\n", fm_cfg_enum_name("merge.methods", method));
         FM_TRY(fm_fleet_agree(c->comm, fm_fleet_fault(phase, err), err));
-        fm_status local = fm_merge_linear(method, &c->dims, c->theta_local, &c->cfg, &c->red,
+        fm_status local = fm_merge_linear_data(method, &c->dims, c->theta_local, &c->demos, &c->cfg, &c->red,
                                           c->merged + (size_t)j * c->npar,
                                           kk ? c->transforms + (size_t)j * kk : NULL, &c->minfo[j], err);
         FM_TRY(fm_fleet_agree_phase(c->comm, local, err));

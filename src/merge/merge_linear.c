@@ -234,10 +234,14 @@ cleanup:
     return status;
 }
 
-/* Keep the geometric mean of |det P_i|^(1/k) at 1: P_i /= s, Bbar *= s, Cbar /= s keeps the merged
- * policy equivalent (the transform s I of Eq. G.9) and the B term of Eq. G.14; the A and C terms
- * scale by 1 / s^2. It removes the scale drift of the P_i. */
-static fm_status gl_normalize(const fm_lindims *d, double *P, double *bar, const fm_reducer *red,
+/* Eq. G.14 is invariant to P_i -> P_i / s, Bbar -> s Bbar, Cbar -> Cbar / s only in its B term
+ * (the A and C terms scale by 1 / s^2), so plain descent lets the scale of the P_i drift toward 0.
+ * merge.gl_normalize fixes the scale after every P step, applying that transform (the s I of
+ * Eq. G.9, which keeps the merged policy equivalent) with
+ *   determinant: s = geometric mean over the fleet of |det P_i|^(1/k)
+ *   frobenius:   s = sqrt(mean over the fleet of ||P_i||_F^2 / k)
+ * so that the chosen mean is 1 (both are 1 for permutations). */
+static fm_status gl_normalize(const fm_lindims *d, int how, double *P, double *bar, const fm_reducer *red,
                               fm_err *err)
 {
     fm_status status = FM_OK;
@@ -245,16 +249,21 @@ static fm_status gl_normalize(const fm_lindims *d, double *P, double *bar, const
     double acc[2] = {0.0, 0.0};
     for (int i = 0; i < red->nlocal; i++) {
         double det = 0.0;
-        if (count_nonfinite((size_t)k * k, P + (size_t)i * k * k) > 0)
+        const double *Pi = P + (size_t)i * k * k;
+        if (count_nonfinite((size_t)k * k, Pi) > 0)
             continue; /* diverged: merge_gl stops after the reduction, on every rank alike */
-        FM_TRY(la_det(k, P + (size_t)i * k * k, &det, err));
+        if (how == FM_GL_NORM_FROBENIUS) {
+            acc[0] += norm2((size_t)k * k, Pi) / k, acc[1] += 1.0;
+            continue;
+        }
+        FM_TRY(la_det(k, Pi, &det, err));
         if (det != 0.0 && isfinite(det))
             acc[0] += log(fabs(det)) / k, acc[1] += 1.0;
     }
     FM_TRY(fm_reduce_sum(red, acc, 2, err));
-    if (acc[1] == 0.0)
+    if (acc[1] == 0.0 || (how == FM_GL_NORM_FROBENIUS && !(acc[0] > 0.0)))
         goto cleanup;
-    double s = exp(acc[0] / acc[1]);
+    double s = how == FM_GL_NORM_FROBENIUS ? sqrt(acc[0] / acc[1]) : exp(acc[0] / acc[1]);
     for (int i = 0; i < red->nlocal * k * k; i++)
         P[i] /= s;
     for (int j = 0; j < k * p; j++)
@@ -265,8 +274,14 @@ cleanup:
     return status;
 }
 
-/* Start: anchor = robot 0's policy with each P_i solved exactly against it, or P_i = I with
- * theta-bar the plain average. */
+static fm_status merge_perm(const fm_lindims *d, const double *local, const fm_config *cfg,
+                            const fm_reducer *red, double *merged, double *transforms,
+                            fm_merge_info *info, fm_err *err);
+
+/* Start (merge.gl_start): anchor = robot 0's policy with each P_i solved exactly against it;
+ * identity = P_i = I with theta-bar the plain average; permutation = linear_perm's merge with
+ * P_i = T_i' (its permutation T_i maps robot i onto the merge, T A_i T' ~ Abar, so A_i P_i ~ P_i Abar:
+ * Eq. G.14's residuals vanish where the permutation alignment is exact). */
 #define GL_ANCHOR_KMAX 32
 static fm_status gl_start(const fm_lindims *d, const double *local, const fm_config *cfg,
                           const fm_reducer *red, double *bar, double *P, gl_ws *w, fm_err *err)
@@ -275,10 +290,21 @@ static fm_status gl_start(const fm_lindims *d, const double *local, const fm_con
     int k = d->k;
     size_t n = fm_lin_size(d);
     /* the anchor start solves a least-squares problem in the k^2 entries of each P_i: O(k^6) */
-    FM_CHECK(cfg->merge.gl_start == FM_GL_START_IDENTITY || k <= GL_ANCHOR_KMAX, FM_EINVAL,
+    FM_CHECK(cfg->merge.gl_start != FM_GL_START_ANCHOR || k <= GL_ANCHOR_KMAX, FM_EINVAL,
              "merge.gl_start: anchor solves a %d^2-unknown least-squares problem per robot; it is limited to "
-             "hidden dimension k <= %d (got k = %d): use merge.gl_start: identity",
+             "hidden dimension k <= %d (got k = %d): use merge.gl_start: permutation or identity",
              k, GL_ANCHOR_KMAX, k);
+    if (cfg->merge.gl_start == FM_GL_START_PERMUTATION) {
+        fm_merge_info pinfo;
+        FM_TRY(merge_perm(d, local, cfg, red, bar, P, &pinfo, err)); /* P_i <- T_i, then transposed */
+        for (int i = 0; i < red->nlocal; i++)
+            for (int r = 0; r < k; r++)
+                for (int c = r + 1; c < k; c++) {
+                    double *Pi = P + (size_t)i * k * k, t = Pi[r * k + c];
+                    Pi[r * k + c] = Pi[c * k + r], Pi[c * k + r] = t;
+                }
+        goto cleanup;
+    }
     if (cfg->merge.gl_start == FM_GL_START_IDENTITY) {
         FM_TRY(average(n, local, red, bar, err));
         for (int i = 0; i < red->nlocal; i++)
@@ -316,7 +342,44 @@ cleanup:
     return status;
 }
 
-static fm_status merge_gl(const fm_lindims *d, const double *local, const fm_config *cfg,
+/* Mean per-step BC loss (Eq. 2.4) of policy bar over the fleet's demonstrations (one sum). */
+static fm_status gl_bc_loss(const fm_lindims *d, const double *bar, const fm_demos *data, const fm_reducer *red,
+                            double *work, double *loss, fm_err *err)
+{
+    fm_status status = FM_OK;
+    double acc[2] = {0.0, 0.0};
+    for (int i = 0; i < red->nlocal; i++)
+        acc[0] += fm_lin_loss_grad(d, bar, &data[i], -1, NULL, work, &acc[1]);
+    FM_TRY(fm_reduce_sum(red, acc, 2, err));
+    FM_CHECK(acc[1] > 0.0, FM_EDATA, "linear_gl: merge.gl_select: bc_loss: the fleet has no demonstration steps");
+    *loss = acc[0] / acc[1];
+cleanup:
+    return status;
+}
+
+/* The iterate merge.gl_select: bc_loss keeps: theta-bar, the P_i, its step, objective and loss. */
+typedef struct gl_best {
+    double *bar, *P, *work;
+    double loss, objective;
+    int step;
+} gl_best;
+
+static fm_status gl_consider(const fm_lindims *d, const double *bar, const double *P, size_t nP, int it, double obj,
+                             const fm_demos *data, const fm_reducer *red, gl_best *b, fm_err *err)
+{
+    fm_status status = FM_OK;
+    double loss = 0.0;
+    FM_TRY(gl_bc_loss(d, bar, data, red, b->work, &loss, err));
+    if (loss < b->loss) { /* the same reduced value on every rank: every rank keeps the same iterate */
+        b->loss = loss, b->objective = obj, b->step = it;
+        memcpy(b->bar, bar, sizeof(double) * fm_lin_size(d));
+        memcpy(b->P, P, sizeof(double) * nP);
+    }
+cleanup:
+    return status;
+}
+
+static fm_status merge_gl(const fm_lindims *d, const double *local, const fm_demos *data, const fm_config *cfg,
                           const fm_reducer *red, double *merged, double *transforms,
                           fm_merge_info *info, fm_err *err)
 {
@@ -325,6 +388,19 @@ static fm_status merge_gl(const fm_lindims *d, const double *local, const fm_con
     size_t n = fm_lin_size(d), kk = (size_t)k * k;
     double *P = NULL, *g = NULL;
     gl_ws w = {0};
+    int select = cfg->merge.gl_select == FM_GL_SELECT_BC_LOSS;
+    gl_best best = {.loss = INFINITY};
+    FM_CHECK(!select || data || nl == 0, FM_EINVAL,
+             "linear_gl: merge.gl_select: bc_loss scores the merge on the robots' demonstrations, which this "
+             "merge was not given (offline: fleet merge --data FILE; or merge.gl_select: none)");
+    if (select) {
+        size_t ws = 1;
+        for (int i = 0; i < nl; i++)
+            ws = fm_lin_work_size(d, &data[i]) > ws ? fm_lin_work_size(d, &data[i]) : ws;
+        FM_ALLOC(best.bar, n);
+        FM_ALLOC(best.P, nl * kk + 1);
+        FM_ALLOC(best.work, ws);
+    }
     FM_ALLOC(P, nl * kk);
     FM_ALLOC(g, n + 4);
     FM_ALLOC(w.E1, kk);
@@ -332,13 +408,14 @@ static fm_status merge_gl(const fm_lindims *d, const double *local, const fm_con
     FM_ALLOC(w.E3, (size_t)m * k);
     FM_ALLOC(w.gP, kk);
     FM_TRY(gl_start(d, local, cfg, red, merged, P, &w, err));
-    double lr = cfg->merge.gl_lr, obj = 0.0, obj0 = 0.0, scale = 0.0;
-    for (int it = 0; it <= cfg->merge.gl_steps; it++) {
+    double lr = cfg->merge.gl_lr, obj = 0.0, obj0 = 0.0, scale = 0.0, obj_window = 0.0;
+    int it = 0;
+    for (it = 0; it <= cfg->merge.gl_steps; it++) {
         if (it > 0) {
             for (int i = 0; i < nl; i++) /* P step: rank-local */
                 gl_step_P(d, local + i * n, merged, lr, P + i * kk, &w);
-            if (cfg->merge.gl_normalize)
-                FM_TRY(gl_normalize(d, P, merged, red, err));
+            if (cfg->merge.gl_normalize != FM_GL_NORM_NONE)
+                FM_TRY(gl_normalize(d, cfg->merge.gl_normalize, P, merged, red, err));
         }
         /* theta-bar step: summed over the fleet, with the objective, sum |P_i|^2, the count of
          * non-finite P_i entries and (step 0) sum |theta_i|^2 */
@@ -355,7 +432,14 @@ static fm_status merge_gl(const fm_lindims *d, const double *local, const fm_con
         if (it == 0)
             obj0 = obj, scale = g[n + 3];
         FM_TRY(gl_check(it, cfg, obj, obj0, scale, g[n + 2], err));
-        if (it == cfg->merge.gl_steps)
+        int last = it == cfg->merge.gl_steps, converged = 0;
+        if (!last && it % FM_GL_TOL_WINDOW == 0) { /* merge.gl_tol: the last window gained too little */
+            converged = it > 0 && cfg->merge.gl_tol > 0.0 && obj_window - obj <= cfg->merge.gl_tol * obj_window;
+            obj_window = obj;
+        }
+        if (select && (it % FM_GL_TOL_WINDOW == 0 || last))
+            FM_TRY(gl_consider(d, merged, P, nl * kk, it, obj, data, red, &best, err));
+        if (last || converged)
             break;
         double LA = 2.0 * g[n + 1] + 1e-12, LC = 2.0 * red->nglobal;
         for (size_t j = 0; j < kk + (size_t)k * p; j++)
@@ -364,11 +448,19 @@ static fm_status merge_gl(const fm_lindims *d, const double *local, const fm_con
             merged[j] -= lr / LC * g[j];
     }
     info->objective = obj;
-    info->iterations = cfg->merge.gl_steps;
+    info->iterations = it;
+    info->selected = it;
+    info->bc_loss = NAN;
+    if (select) {
+        memcpy(merged, best.bar, sizeof(double) * n);
+        memcpy(P, best.P, sizeof(double) * nl * kk);
+        info->objective = best.objective, info->selected = best.step, info->bc_loss = best.loss;
+    }
     if (transforms)
         memcpy(transforms, P, sizeof(double) * nl * kk);
 cleanup:
     free(P), free(g), free(w.E1), free(w.E2), free(w.E3), free(w.gP);
+    free(best.bar), free(best.P), free(best.work);
     return status;
 }
 
@@ -376,9 +468,16 @@ fm_status fm_merge_linear(int method, const fm_lindims *d, const double *theta_l
                           const fm_config *cfg, const fm_reducer *red, double *merged,
                           double *transforms, fm_merge_info *info, fm_err *err)
 {
+    return fm_merge_linear_data(method, d, theta_local, NULL, cfg, red, merged, transforms, info, err);
+}
+
+fm_status fm_merge_linear_data(int method, const fm_lindims *d, const double *theta_local,
+                               const fm_demos *data, const fm_config *cfg, const fm_reducer *red,
+                               double *merged, double *transforms, fm_merge_info *info, fm_err *err)
+{
     fm_status status = FM_OK;
     size_t n = fm_lin_size(d);
-    *info = (fm_merge_info){0};
+    *info = (fm_merge_info){.bc_loss = NAN};
     FM_CHECK(method >= 0 && method < FM_MERGE_COUNT, FM_EINVAL, "unknown merge method %d", method);
     FM_CHECK(red->nglobal > 0 && red->nlocal >= 0, FM_EINVAL, "merge: empty fleet");
     const char *name = d->arch == FM_ARCH_STATIC_LINEAR ? "average" : fm_cfg_enum_name("merge.methods", method);
@@ -400,7 +499,7 @@ fm_status fm_merge_linear(int method, const fm_lindims *d, const double *theta_l
     } else if (method == FM_MERGE_LINEAR_PERM) {
         FM_TRY(merge_perm(d, theta_local, cfg, red, merged, transforms, info, err));
     } else {
-        FM_TRY(merge_gl(d, theta_local, cfg, red, merged, transforms, info, err));
+        FM_TRY(merge_gl(d, theta_local, data, cfg, red, merged, transforms, info, err));
     }
     /* merged is the same on every rank, so is this check */
     FM_CHECK(count_nonfinite(n, merged) == 0, FM_ENUMERIC, "%s: the merged policy is not finite", name);

@@ -1,5 +1,6 @@
-/* merge_nn.c - git_rebasin (MergeMany weight matching), sinkhorn_rebasin (SoftUpdate, Eq. 3.1)
- * and fleet_merge (Algorithm 1) for neural policies, as rank-local steps plus reducer sums. */
+/* merge_nn.c - git_rebasin (MergeMany weight matching), sinkhorn_rebasin (SoftUpdate, Eq. 3.1),
+ * fleet_merge (Algorithm 1) and its App. F ablations, and sinkhorn_data (MergeMany with SoftUpdate
+ * re-matches, App. F) for neural policies, as rank-local steps plus reducer sums. */
 #include "merge/merge_nn.h"
 
 #include <math.h>
@@ -183,6 +184,18 @@ static void delta_apply(const unsigned char *msg, size_t P, double *sum)
     }
 }
 
+/* Every process receives robot `who`'s packed delta (header, then the payload it announces). */
+static fm_status delta_bcast(const fm_reducer *red, unsigned char *msg, size_t P, int who, fm_err *err)
+{
+    fm_status status = FM_OK;
+    mm_delta h;
+    FM_TRY(fm_reduce_bcast(red, msg, sizeof h, who, err));
+    memcpy(&h, msg, sizeof h);
+    FM_TRY(fm_reduce_bcast(red, msg + sizeof h, delta_bytes(&h, P), who, err));
+cleanup:
+    return status;
+}
+
 /* MergeMany: after the anchor start, each step one robot (order from the shared stream)
  * matches its model to the mean of the others' aligned models, each robot once per sweep in a
  * random order (Ainsworth et al.'s MergeMany); sweeps stop when the spread
@@ -223,10 +236,7 @@ static fm_status merge_many(const fm_model *local, const fm_merge_nn_opts *o, co
                 fm_layout_permute(l, (const int *const *)fp->p[li], local[li].w, w->target);
                 delta_pack(w->tmp, w->target, P, msg);
             }
-            mm_delta h;
-            FM_TRY(fm_reduce_bcast(red, msg, sizeof h, who, err));
-            memcpy(&h, msg, sizeof h);
-            FM_TRY(fm_reduce_bcast(red, msg + sizeof h, delta_bytes(&h, P), who, err));
+            FM_TRY(delta_bcast(red, msg, P, who, err));
             delta_apply(msg, P, sum);
         }
         FM_TRY(aligned_mean(local, fp, red, w->tmp, w->acc, w->mean, err));
@@ -425,11 +435,20 @@ static double start_scale(const fm_merge_nn_opts *o, int n)
     return s > 0 ? s : 0.0;
 }
 
+/* Logits that outlive one soft update (sinkhorn_data): L[g] (n_g x n_g) of one robot; started
+ * = 0 until its first update has initialized them from the hard start. */
+typedef struct soft_logits {
+    double *L[FM_NN_MAX_GROUPS];
+    int started;
+} soft_logits;
+
 /* Soft update of one robot against a fixed reference; perms (in: start, out: Proj_hard of the
- * final soft permutations). Accumulates the log entries. */
+ * final soft permutations). keep (may be NULL): logits carried from the robot's previous update;
+ * when keep->started they replace the one-hot start, and the final logits are stored back.
+ * Accumulates the log entries. */
 static fm_status soft_update(const fm_model *m, const fm_demos *d, const soft_target *tg,
                              const fm_merge_nn_opts *o, fm_rng *r, int *const *perms, double **soft_out,
-                             double *log4, fm_err *err)
+                             soft_logits *keep, double *log4, fm_err *err)
 {
     fm_status status = FM_OK;
     soft_state s;
@@ -439,6 +458,10 @@ static fm_status soft_update(const fm_model *m, const fm_demos *d, const soft_ta
     for (int g = 0; g < l->ngroups; g++) { /* logits = scale * one-hot(P_hard) + noise N(0, 1) */
         int n = l->group_size[g];
         maxn = n > maxn ? n : maxn;
+        if (keep && keep->started) {
+            memcpy(s.L[g], keep->L[g], sizeof(double) * (size_t)n * n);
+            continue;
+        }
         double scale = start_scale(o, n);
         fm_perm_matrix(n, perms[g], s.L[g]);
         for (int q = 0; q < n * n; q++)
@@ -461,7 +484,11 @@ static fm_status soft_update(const fm_model *m, const fm_demos *d, const soft_ta
         for (int u = 0; u < n; u++)
             changed += next[u] != perms[g][u];
         memcpy(perms[g], next, sizeof(int) * n);
+        if (keep)
+            memcpy(keep->L[g], s.L[g], sizeof(double) * (size_t)n * n);
     }
+    if (keep)
+        keep->started = 1;
     log4[0] += changed, log4[1] += rm0, log4[2] += rm1, log4[3] += lsum / o->steps;
 cleanup:
     soft_free(&s);
@@ -567,7 +594,7 @@ static fm_status fleet_epoch(int variant, const fm_model *local, const fm_demos 
         fm_rng_seed(&r, seed, (uint64_t)gi, FM_STREAM_MERGE + 2000 + (uint64_t)e);
         tg->self = gi;
         FM_TRY(soft_update(&local[i], &data[i], tg, o, &r, fp->p[i], variant == FM_VARIANT_SOFT ? fs->P[i] : NULL,
-                           acc, err));
+                           NULL, acc, err));
         acc[4] += 1;
     }
 cleanup:
@@ -665,12 +692,122 @@ static fm_status sinkhorn_rebasin(const fm_model *local, const fm_demos *data, c
         fm_rng r;
         fm_rng_seed(&r, seed, (uint64_t)gi, FM_STREAM_MERGE + 3000);
         soft_target tg = {.ref = w->target};
-        FM_TRY(soft_update(&local[i], &data[i], &tg, o, &r, fp->p[i], NULL, acc, err));
+        FM_TRY(soft_update(&local[i], &data[i], &tg, o, &r, fp->p[i], NULL, NULL, acc, err));
         acc[4] += 1;
     }
     FM_TRY(log_epoch(red, log, 0, acc, err));
     FM_TRY(aligned_mean(local, fp, red, w->tmp, w->acc, w->mean, err));
 cleanup:
+    return status;
+}
+
+/* ---------------- sinkhorn_data (App. F, item 3) ---------------- */
+
+/* Logits of every local robot that persist across sinkhorn_data's sweeps: keep[i].L[g]. */
+static fm_status logits_create(const fm_layout *l, int nlocal, soft_logits **keep, double **buf, fm_err *err)
+{
+    fm_status status = FM_OK;
+    size_t per = 0;
+    for (int g = 0; g < l->ngroups; g++)
+        per += (size_t)l->group_size[g] * l->group_size[g];
+    FM_ALLOC(*keep, nlocal ? nlocal : 1);
+    FM_ALLOC(*buf, per * (nlocal ? nlocal : 1));
+    double *q = *buf;
+    for (int i = 0; i < nlocal; i++) {
+        (*keep)[i] = (soft_logits){.started = 0};
+        for (int g = 0; g < l->ngroups; g++) {
+            (*keep)[i].L[g] = q;
+            q += (size_t)l->group_size[g] * l->group_size[g];
+        }
+    }
+cleanup:
+    return status;
+}
+
+/* One re-match of robot `who` (model m and data d on this process) in sweep `sweep`: its target is
+ * the mean of the OTHER robots' aligned models, read off the running sum; a soft update from its
+ * kept logits, then the hard projection (perms); msg receives the change of its aligned model. */
+static fm_status sd_rematch(const fm_model *m, const fm_demos *d, const fm_merge_nn_opts *o, uint64_t seed,
+                            int who, int sweep, int N, const double *sum, int *const *perms, soft_logits *keep,
+                            merge_ws *w, unsigned char *msg, double *acc, fm_err *err)
+{
+    fm_status status = FM_OK;
+    const fm_layout *l = &m->layout;
+    size_t P = l->total;
+    fm_layout_permute(l, (const int *const *)perms, m->w, w->tmp);
+    for (size_t j = 0; j < P; j++)
+        w->target[j] = (float)((sum[j] - w->tmp[j]) / (N - 1)); /* mean of the others */
+    fm_rng r;
+    fm_rng_seed(&r, seed, (uint64_t)who, FM_STREAM_MERGE + 4001 + (uint64_t)sweep);
+    soft_target tg = {.ref = w->target};
+    FM_TRY(soft_update(m, d, &tg, o, &r, perms, NULL, keep, acc, err));
+    acc[4] += 1;
+    fm_layout_permute(l, (const int *const *)perms, m->w, w->target); /* the new aligned model */
+    delta_pack(w->tmp, w->target, P, msg);
+cleanup:
+    return status;
+}
+
+/* sinkhorn_data, App. F item 3: "applies the alternation-based algorithm above [MergeMany], and
+ * replaces the alignment step from Ainsworth et al. (2022) to sinkhorn-rebasin in Pena et al.
+ * (2022) ... The difference between this alternation-based method and our FLEET-MERGE algorithm
+ * (Algorithm 1) is whether we reinitialize the permutation with the hard permutation matrix at
+ * each round or not." MergeMany's frame (merge_many): anchor start by weight matching
+ * (merge.fm_init; skipped for a shared start, as fleet_merge skips MergeMany), then sweeps that
+ * visit every robot once in a shared random order, every process keeping the running sum of the
+ * aligned models and each re-match broadcast as its delta. The re-match is SoftUpdate (Eq. 3.1) on
+ * the robot's OWN data (the paper aligned on a validation set; here data never leave a robot)
+ * against the mean of the others, then the hard projection. Unlike fleet_merge, the robot's
+ * Sinkhorn logits persist from sweep to sweep: only its first update starts from one-hot(P_hard)
+ * + noise (Adam's moments restart with every update). Exactly merge.mm_sweeps sweeps: no early
+ * stop, since the kept logits move on while the hard assignments stand still. Traffic: two float32
+ * means (start, result) and N deltas per sweep plus a few scalars; log: one entry per sweep. */
+static fm_status sinkhorn_data(const fm_model *local, const fm_demos *data, const fm_merge_nn_opts *o,
+                               const fm_reducer *red, uint64_t seed, fleet_perms *fp, merge_ws *w,
+                               fm_merge_nn_log *log, fm_err *err)
+{
+    fm_status status = FM_OK;
+    size_t P = local[0].layout.total;
+    int N = red->nglobal, done = 0, *order = NULL;
+    unsigned char *msg = NULL;
+    double *sum = NULL, *lbuf = NULL, d = 0;
+    soft_logits *keep = NULL;
+    fm_rng shared;
+    fm_rng_seed(&shared, seed, FM_RANK_SHARED, FM_STREAM_MERGE + 4000);
+    FM_CHECK(P <= UINT32_MAX, FM_EINVAL, "sinkhorn_data: %zu parameters, at most %u", P, UINT32_MAX);
+    FM_ALLOC(sum, P);
+    FM_ALLOC(order, N);
+    FM_ALLOC(msg, sizeof(mm_delta) + P * (sizeof(uint32_t) + sizeof(float)));
+    FM_TRY(logits_create(&local[0].layout, red->nlocal, &keep, &lbuf, err));
+    if (o->init_wm && !o->shared_start)
+        FM_TRY(anchor_match(local, o, red, seed, fp, w, err));
+    FM_TRY(aligned_mean(local, fp, red, w->tmp, w->acc, w->mean, err));
+    for (size_t j = 0; j < P; j++)
+        sum[j] = (double)N * w->mean[j];
+    for (; N > 1 && done < o->mm_sweeps; done++) {
+        if (log && done < FM_MERGE_LOG_MAX) { /* BC loss of the sweep's starting mean */
+            for (size_t j = 0; j < P; j++)
+                w->mean[j] = (float)(sum[j] / N);
+            FM_TRY(reference_loss(local, data, red, w, &log->ref_loss[done], err));
+        }
+        fm_rng_permutation(&shared, N, order);
+        double acc[5] = {0};
+        for (int k = 0; k < N; k++) {
+            int who = order[k], li = who - red->offset;
+            if (li >= 0 && li < red->nlocal)
+                FM_TRY(sd_rematch(&local[li], &data[li], o, seed, who, done, N, sum, fp->p[li], &keep[li], w, msg,
+                                  acc, err));
+            FM_TRY(delta_bcast(red, msg, P, who, err));
+            delta_apply(msg, P, sum);
+        }
+        FM_TRY(log_epoch(red, log, done, acc, err));
+    }
+    FM_TRY(aligned_mean(local, fp, red, w->tmp, w->acc, w->mean, err)); /* the merge */
+    FM_TRY(spread(local, fp, red, w->mean, &d, err));
+    if (log)
+        log->mm_sweeps = done, log->mm_distance = d;
+cleanup:
+    free(sum), free(order), free(msg), free(lbuf), free(keep);
     return status;
 }
 
@@ -713,6 +850,7 @@ fm_status fm_merge_nn_aligned(int method, const fm_model *local, const fm_demos 
     case FM_MERGE_FLEET_MERGE_AVERAGE:
         FM_TRY(fleet_merge(FM_VARIANT_AVERAGE, local, data, o, red, seed, &fp, &w, log, err));
         break;
+    case FM_MERGE_SINKHORN_DATA: FM_TRY(sinkhorn_data(local, data, o, red, seed, &fp, &w, log, err)); break;
     default: FM_CHECK(0, FM_EINVAL, "merge: method %d does not apply to neural policies", method);
     }
     fm_model_copy(merged, &local[0]);

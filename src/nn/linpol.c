@@ -118,9 +118,8 @@ typedef struct adam_state {
 } adam_state;
 
 static void optimizer_step(const fm_config *cfg, adam_state *st, double *theta, const double *g,
-                           size_t n)
+                           size_t n, double lr)
 {
-    double lr = cfg->train.lr;
     if (cfg->train.optimizer == FM_OPT_SGD) {
         for (size_t i = 0; i < n; i++)
             theta[i] -= lr * g[i];
@@ -170,7 +169,8 @@ fm_status fm_lin_train(const fm_lindims *d, double *theta, const fm_demos *demos
             if (nrm > cfg->train.grad_clip)
                 la_scal((int)n, cfg->train.grad_clip / nrm, buf);
         }
-        optimizer_step(cfg, &st, theta, buf, n);
+        optimizer_step(cfg, &st, theta, buf, n,
+                       fm_lr_at(cfg->train.lr_schedule, cfg->train.lr, cfg->train.lr_decay, it, cfg->train.steps));
     }
     FM_TRY(mean_loss_grad(d, theta, demos, task, red, buf, work, &loss, err));
     *final_loss = loss;

@@ -50,6 +50,17 @@ void fm_optimizer_step(const fm_nn_train_opts *o, fm_adam *a, float *w, const fl
     }
 }
 
+double fm_lr_at(int schedule, double lr, double decay, long t, long total)
+{
+    if (total <= 0)
+        return lr;
+    switch (schedule) {
+    case FM_LR_COSINE: return lr * 0.5 * (1.0 + cos(3.14159265358979323846 * (double)t / (double)total));
+    case FM_LR_STEP: return lr * (2 * t >= total ? decay : 1.0) * (4 * t >= 3 * total ? decay : 1.0);
+    default: return lr;
+    }
+}
+
 void fm_adam_step_f64(double *x, double *m, double *v, const double *g, size_t n, double lr, long t)
 {
     const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
@@ -206,8 +217,11 @@ fm_status fm_nn_train_with(fm_model *m, const fm_demos *d, const fm_nn_train_opt
     int steps = 0, pos = d->n_traj;
     FM_TRY(steps_per_epoch(d, o, red, &steps, err));
     double loss = 0.0;
+    fm_nn_train_opts at = *o; /* o with the scheduled learning rate of the step */
+    long total = (long)o->epochs * steps;
     for (int e = 0; e < o->epochs; e++)
         for (int k = 0; k < steps; k++) {
+            at.lr = fm_lr_at(o->lr_schedule, o->lr, o->lr_decay, (long)e * steps + k, total);
             int nb = d->n_traj < o->batch ? d->n_traj : o->batch;
             for (int j = 0; j < nb; j++) { /* cycle through a fresh shuffle when exhausted */
                 if (pos >= d->n_traj)
@@ -216,7 +230,7 @@ fm_status fm_nn_train_with(fm_model *m, const fm_demos *d, const fm_nn_train_opt
                 int len = d->length[s.idx[j]], w = s.batch.T;
                 s.start[j] = len > w ? (int)fm_rng_below(r, (uint64_t)(len - w + 1)) : 0;
             }
-            FM_TRY(train_step(m, d, o, red, &s, nb, &loss, err));
+            FM_TRY(train_step(m, d, &at, red, &s, nb, &loss, err));
         }
     FM_TRY(fm_nn_eval_loss(m, d, -1, red, final_loss, err));
 cleanup:

@@ -13,6 +13,8 @@ typedef struct fm_nn_train_opts {
     int window;          /* 0: whole trajectories; else windows of this many steps from h = 0 */
     int optimizer;       /* fm_optimizer (cfg.h): adam or sgd */
     double lr;
+    int lr_schedule;     /* fm_lr_schedule (cfg.h) over the steps of one call */
+    double lr_decay;     /* FM_LR_STEP: factor at 1/2 and again at 3/4 of the steps */
     double weight_decay; /* decoupled (AdamW); plain L2 for SGD */
     double grad_clip;    /* 0 = off; else clip the global gradient norm */
 } fm_nn_train_opts;
@@ -28,6 +30,10 @@ void fm_adam_free(fm_adam *a);
 void fm_adam_reset(fm_adam *a);
 /* One step on w with gradient g (already averaged); lr, decay from opts. */
 void fm_optimizer_step(const fm_nn_train_opts *o, fm_adam *a, float *w, const float *g);
+/* Learning rate of step t (0-based) of `total` under `schedule` (fm_lr_schedule): constant lr;
+ * cosine lr (1 + cos(pi t / total)) / 2; step lr, lr decay from t >= total / 2, lr decay^2 from
+ * t >= 3 total / 4. */
+double fm_lr_at(int schedule, double lr, double decay, long t, long total);
 /* Plain Adam in double precision (beta 0.9/0.999, eps 1e-8, no decay) on n entries of x, step
  * t >= 1 already counted: linear policies (linpol.c) and permutation logits (merge_nn.c). */
 void fm_adam_step_f64(double *x, double *m, double *v, const double *g, size_t n, double lr, long t);

@@ -109,7 +109,7 @@ merge:
   gl_start: middle
 EOF
 bad_config "bad enum" cfg/enum.yaml \
-    'cfg/enum.yaml:8:13: merge.gl_start: got "middle", expected one of [anchor, identity]'
+    'cfg/enum.yaml:8:13: merge.gl_start: got "middle", expected one of [anchor, identity, permutation]'
 
 cat >cfg/syntax.yaml <<'EOF'
 experiment:

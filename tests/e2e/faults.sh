@@ -5,7 +5,7 @@
 # results file and no *.tmp. Phases that agree on status end at once; where agreement is impossible
 # (a rank that left a collective HDF5 write, a rank stuck for good: PHASE@RANK:hang) the guard's
 # watchdog (io/guard.h, FLEET_GUARD_SECONDS shortened to 3 s) ends the job. 3 ranks, tiny configs:
-# a cart-pole MLP (neural flow, fleet_nn.c) and an LQG system (linear flow, fleet_run.c).
+# a cart-pole MLP (neural flow, fleet_nn*.c) and an LQG system (linear flow, fleet_run.c).
 set -euo pipefail
 source "$(dirname "$0")/lib.bash"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# nn_run.sh - `fleet run` with neural policies on the cart-pole (src/fleet/fleet_nn.c): the summary
+# nn_run.sh - `fleet run` with neural policies on the cart-pole (src/fleet/fleet_nn*.c): the summary
 # table, the results layout (docs/schema.md, "Results file of neural runs"), the score ranges, the
 # merged average, determinism, mlp policies, the config error of linear merges, fleet.data from
 # `fleet gen`, fleet.shared_init.

@@ -47,7 +47,8 @@ env: {kind: cartpole, num_tasks: 3, horizon: 30}
 fleet: {demos_per_robot: 6}
 policy: {arch: rnn, layers: 1, width: 8}
 train: {epochs: 3, batch_size: 4}
-merge: {methods: [average, git_rebasin, fleet_merge, fleet_merge_soft], fm_steps: 10, fm_epochs: 2, fm_batch: 4}
+merge: {methods: [average, git_rebasin, fleet_merge, fleet_merge_soft, sinkhorn_data], fm_steps: 10, fm_epochs: 2,
+        fm_batch: 4, mm_sweeps: 3}
 eval: {rollouts: 2}
 YAML
 cat > lq.yaml <<'YAML'
@@ -61,20 +62,27 @@ eval: {rollouts: 2}
 YAML
 check "4-rank neural run" mpi run nn.yaml --quiet
 check "the same robots' demonstrations by fleet gen" mpi gen nn.yaml -o demos.h5
-for m in average git_rebasin fleet_merge fleet_merge_soft; do
+for m in average git_rebasin fleet_merge fleet_merge_soft sinkhorn_data; do
     check "fleet merge --method $m runs in one process" "$FLEET" merge nn/results.h5 --method "$m" --data demos.h5 -o "m_$m.h5"
     check "$m: offline merge equals the run's bit for bit" \
         h5diff nn/results.h5 "m_$m.h5" "/models/merged/$m/params" "/models/merged/$m/params"
 done
 check "4-rank linear run" mpi run lq.yaml --quiet
+check "the linear robots' demonstrations by fleet gen" mpi gen lq.yaml -o lq_demos.h5
 for m in average linear_perm linear_gl; do
     check "linear $m: offline merge equals the run's bit for bit" \
-        bash -c "'$FLEET' merge lq/results.h5 --method $m -o l_$m.h5 && h5diff lq/results.h5 l_$m.h5 /models/merged/$m /models/merged/$m"
+        bash -c "'$FLEET' merge lq/results.h5 --method $m --data lq_demos.h5 -o l_$m.h5 && h5diff lq/results.h5 l_$m.h5 /models/merged/$m /models/merged/$m"
 done
+fails_with "linear_gl (gl_select: bc_loss, the default) without --data" "give them with --data FILE" \
+    "$FLEET" merge lq/results.h5 --method linear_gl -o x.h5
 fails_with "a data-trained method without --data" "give them with --data FILE" \
     "$FLEET" merge nn/results.h5 --method fleet_merge -o x.h5
+fails_with "sinkhorn_data without --data" "give them with --data FILE" \
+    "$FLEET" merge nn/results.h5 --method sinkhorn_data -o x.h5
 fails_with "a linear method on neural policies" "linear_gl does not apply" \
     "$FLEET" merge nn/results.h5 --method linear_gl -o x.h5
+fails_with "a neural method on linear policies" "sinkhorn_data does not apply" \
+    "$FLEET" merge lq/results.h5 --method sinkhorn_data --data demos.h5 -o x.h5
 fails_with "an unknown method" "unknown method 'fedavg'" "$FLEET" merge nn/results.h5 --method fedavg -o x.h5
 fails_with "an existing output without --force" "already exists" \
     "$FLEET" merge nn/results.h5 --method average -o m_average.h5

@@ -6,7 +6,7 @@
  *   config  = the file's /config text (so the config comparison passes), "" when unreadable;
  *   nranks, P = the dims of /robot/params when 2-D and small (else 2 and 8);
  *   R       = the columns of /robot/comm / 3 when small (else 3);
- *   metrics = fleet_nn.c's: 6 columns, column 0 a participant count, columns 2 and 3 may be NaN.
+ *   metrics = fleet_nn_rounds.c's: 6 columns, column 0 a participant count, columns 2 and 3 may be NaN.
  * fm_ckpt_read then reads the rows of rank 0 and of rank nranks - 1. (A checkpoint of another run is
  * a file whose datasets disagree with /robot/params and /robot/comm: mutations make those.) Buffers are exactly the shape's size, so
  * ASan sees any overrun. Any status is fine; crashes, leaks, UB and timeouts are the findings.

@@ -453,7 +453,7 @@ def real_checkpoint(fleet, tmp, path):
     shutil.copy(src, path)
     with h5py.File(path, "r+") as f:
         rd = f["/rounds"][()]
-        rd.reshape(3, -1)[:, 5] = [1.0, 2.0, 3.0]  # ROUND_SECONDS (src/fleet/fleet_nn.c)
+        rd.reshape(3, -1)[:, 5] = [1.0, 2.0, 3.0]  # ROUND_SECONDS (src/fleet/fleet_nn_internal.h)
         f["/rounds"][...] = rd
     normalize_mtimes(path)
 

@@ -19,7 +19,8 @@ int main(int argc, char **argv)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     fm_config cfg;
     fm_cfg_defaults(&cfg);
-    cfg.merge.gl_steps = 200;
+    cfg.merge.gl_steps = 200, cfg.merge.gl_tol = 0.0; /* fixed steps, no data: the last iterate */
+    cfg.merge.gl_select = FM_GL_SELECT_NONE;
     fm_lindims d = {.arch = FM_ARCH_DYNAMIC_LINEAR, .k = 4, .p = 10, .m = 2};
     size_t n = fm_lin_size(&d);
     double *all = calloc(n * size, sizeof *all), *a = calloc(n, 8), *b = calloc(n, 8);

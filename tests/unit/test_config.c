@@ -53,6 +53,7 @@ static const char FULL[] =
     "fleet:\n"
     "  robots: 8\n"
     "  alpha: 0.05\n"
+    "  partition: one_task\n"
     "  demos_per_robot: 40\n"
     "  data: demos/lqg.h5\n"
     "  shared_init: Yes\n"
@@ -65,6 +66,8 @@ static const char FULL[] =
     "  optimizer: sgd\n"
     "  steps: 1000\n"
     "  lr: 0.003\n"
+    "  lr_schedule: cosine\n"
+    "  lr_decay: 0.5\n"
     "  grad_clip: 10\n"
     "  ridge: 1e-6\n"
     "  pooled_ls: scalapack\n"
@@ -73,8 +76,10 @@ static const char FULL[] =
     "  perm_iters: 7\n"
     "  gl_steps: 500\n"
     "  gl_lr: 0.05\n"
-    "  gl_start: identity\n"
-    "  gl_normalize: off\n"
+    "  gl_start: permutation\n"
+    "  gl_normalize: frobenius\n"
+    "  gl_tol: 0.001\n"
+    "  gl_select: none\n"
     "eval:\n"
     "  rollouts: 50\n"
     "  horizon: 200\n";
@@ -159,10 +164,16 @@ static void test_defaults(void)
            c->merge.methods[2] == FM_MERGE_LINEAR_GL,
        "merge.methods default order");
     is_int(c->merge.perm_iters, 50, "merge.perm_iters default");
-    is_int(c->merge.gl_steps, 2000, "merge.gl_steps default");
-    ok(c->merge.gl_lr == 0.01, "merge.gl_lr default");
-    is_int(c->merge.gl_start, FM_GL_START_ANCHOR, "merge.gl_start default");
-    is_int(c->merge.gl_normalize, 1, "merge.gl_normalize default");
+    is_int(c->merge.gl_steps, 100000, "merge.gl_steps default");
+    ok(c->merge.gl_lr == 0.5, "merge.gl_lr default");
+    is_int(c->merge.gl_start, FM_GL_START_IDENTITY, "merge.gl_start default");
+    is_int(c->merge.gl_normalize, FM_GL_NORM_NONE, "merge.gl_normalize default");
+    ok(c->merge.gl_tol == 1e-4, "merge.gl_tol default");
+    is_int(c->merge.gl_select, FM_GL_SELECT_BC_LOSS, "merge.gl_select default");
+    is_int(c->fleet.partition, FM_PARTITION_DIRICHLET, "fleet.partition default");
+    is_int(c->fleet.local_policy, FM_LOCAL_TRAINED, "fleet.local_policy default");
+    is_int(c->train.lr_schedule, FM_LR_CONSTANT, "train.lr_schedule default");
+    ok(c->train.lr_decay == 0.1, "train.lr_decay default");
     is_int(c->eval.rollouts, 20, "eval.rollouts default");
     is_int(c->eval.horizon, 0, "eval.horizon default");
 
@@ -232,8 +243,13 @@ static void test_full(void)
     is_int(c->merge.perm_iters, 7, "merge.perm_iters");
     is_int(c->merge.gl_steps, 500, "merge.gl_steps");
     ok(c->merge.gl_lr == 0.05, "merge.gl_lr");
-    is_int(c->merge.gl_start, FM_GL_START_IDENTITY, "merge.gl_start");
-    is_int(c->merge.gl_normalize, 0, "merge.gl_normalize");
+    is_int(c->merge.gl_start, FM_GL_START_PERMUTATION, "merge.gl_start");
+    is_int(c->merge.gl_normalize, FM_GL_NORM_FROBENIUS, "merge.gl_normalize");
+    ok(c->merge.gl_tol == 0.001, "merge.gl_tol");
+    is_int(c->merge.gl_select, FM_GL_SELECT_NONE, "merge.gl_select");
+    is_int(c->fleet.partition, FM_PARTITION_ONE_TASK, "fleet.partition");
+    is_int(c->train.lr_schedule, FM_LR_COSINE, "train.lr_schedule");
+    ok(c->train.lr_decay == 0.5, "train.lr_decay");
     is_int(c->eval.rollouts, 50, "eval.rollouts");
     is_int(c->eval.horizon, 200, "eval.horizon");
 }
@@ -244,11 +260,11 @@ static void test_scalar_syntax(void)
     static const char *nots[] = { "false", "False", "no", "No", "off", "Off" };
     char text[512];
     for (int i = 0; i < 6; i++) {
-        snprintf(text, sizeof text, BASE "fleet:\n  shared_init: %s\nmerge:\n  gl_normalize: %s\n", bools[i],
+        snprintf(text, sizeof text, BASE "fleet:\n  shared_init: %s\n  reset_optimizer: %s\n", bools[i],
                  nots[i]);
         fm_err err;
         fm_status st = load(text, &cfg_a, &err);
-        ok(st == FM_OK && cfg_a.fleet.shared_init == 1 && cfg_a.merge.gl_normalize == 0, "bools %s / %s",
+        ok(st == FM_OK && cfg_a.fleet.shared_init == 1 && cfg_a.fleet.reset_optimizer == 0, "bools %s / %s",
            bools[i], nots[i]);
     }
     expect_error(BASE "fleet:\n  shared_init: TRUE\n",
@@ -312,8 +328,14 @@ static void test_error_kinds(void)
                  "cfg.yaml:5:12: env.horizon: got \"abc\", expected an integer", "wrong type: integer");
     expect_error(BASE "fleet:\n  alpha: big\n", "cfg.yaml:8:10: fleet.alpha: got \"big\", expected a number",
                  "wrong type: number");
-    expect_error(BASE "merge:\n  gl_normalize: maybe\n",
-                 "cfg.yaml:8:17: merge.gl_normalize: got \"maybe\", expected a boolean", "wrong type: boolean");
+    expect_error(BASE "fleet:\n  reset_optimizer: maybe\n",
+                 "cfg.yaml:8:20: fleet.reset_optimizer: got \"maybe\", expected a boolean", "wrong type: boolean");
+    expect_error(BASE "merge:\n  gl_normalize: true\n",
+                 "cfg.yaml:8:17: merge.gl_normalize: got \"true\", expected one of [none, determinant, frobenius]",
+                 "gl_normalize is a choice now (none / determinant / frobenius)");
+    expect_error("experiment:\n  name: run1\npolicy:\n  arch: rnn\nenv:\n  kind: cartpole\nfleet:\n  local_policy: expert\n",
+                 "cfg.yaml:8:3: fleet.local_policy: got expert, which exists for kind: lqg only (got kind: cartpole)",
+                 "expert local policies need lqg");
     expect_error(BASE "experiment:\n  description: [a, b]\n", "cfg.yaml:7:1: experiment: duplicate key",
                  "experiment twice is a duplicate section");
     expect_error("experiment:\n  name: a\n  description: [a, b]\nenv:\n  kind: lqg\npolicy:\n  arch: static_linear\n",
@@ -338,14 +360,15 @@ static void test_error_kinds(void)
     expect_error("experiment:\n  name: a\nenv:\n  kind: lqx\npolicy:\n  arch: static_linear\n",
                  "cfg.yaml:4:9: env.kind: got \"lqx\", expected one of [lqg, cartpole, tooluse]", "bad enum");
     expect_error(BASE "merge:\n  methods: [average, fedavg]\n",
-                 "cfg.yaml:8:22: merge.methods: got \"fedavg\", expected one of [average, linear_perm, linear_gl, git_rebasin, sinkhorn_rebasin, fleet_merge, fleet_merge_soft, fleet_merge_simplex, fleet_merge_average]",
+                 "cfg.yaml:8:22: merge.methods: got \"fedavg\", expected one of [average, linear_perm, linear_gl, git_rebasin, sinkhorn_rebasin, fleet_merge, fleet_merge_soft, fleet_merge_simplex, fleet_merge_average, sinkhorn_data]",
                  "bad enum in a list");
     expect_error(BASE "merge:\n  methods: [average, linear_gl, average]\n",
                  "cfg.yaml:8:33: merge.methods: got \"average\" twice, expected each at most once",
                  "duplicate in a list");
     expect_error(BASE "merge:\n  methods: []\n",
                  "cfg.yaml:8:12: merge.methods: got an empty list, expected at least one of [average, linear_perm, "
-                 "linear_gl, git_rebasin, sinkhorn_rebasin, fleet_merge, fleet_merge_soft, fleet_merge_simplex, fleet_merge_average]",
+                 "linear_gl, git_rebasin, sinkhorn_rebasin, fleet_merge, fleet_merge_soft, fleet_merge_simplex, fleet_merge_average, "
+                 "sinkhorn_data]",
                  "empty list");
     expect_error("experiment:\n  name: a\nenv:\n  kind: lqg\n",
                  "cfg.yaml:1:1: policy.arch: missing required key", "missing required key, no section");
@@ -958,7 +981,7 @@ static void test_round_trip(void)
     has_str(dump_buf, "  B: [[0.01, 0.98999999999999999], [-3.4399999999999999, 1.6599999999999999], "
                       "[-0.82999999999999996, 0.44]]\n",
             "matrix in flow style, 17 digits");
-    has_str(dump_buf, "  gl_normalize: false\n", "bool");
+    has_str(dump_buf, "  gl_normalize: frobenius\n", "choice frobenius");
     is_int(load(BASE, &cfg_a, &err), FM_OK, "minimal config for dump details");
     fm_cfg_dump(&cfg_a, dump_buf, (int)sizeof dump_buf);
     ok(strstr(dump_buf, "  A:") == NULL && strstr(dump_buf, "  C:") == NULL, "omitted matrices not printed");
@@ -1045,6 +1068,19 @@ static void test_enum_names(void)
         { "merge.methods", FM_MERGE_LINEAR_GL, "linear_gl" },
         { "merge.gl_start", FM_GL_START_ANCHOR, "anchor" },
         { "merge.gl_start", FM_GL_START_IDENTITY, "identity" },
+        { "merge.gl_start", FM_GL_START_PERMUTATION, "permutation" },
+        { "merge.gl_normalize", FM_GL_NORM_NONE, "none" },
+        { "merge.gl_normalize", FM_GL_NORM_DETERMINANT, "determinant" },
+        { "merge.gl_normalize", FM_GL_NORM_FROBENIUS, "frobenius" },
+        { "train.lr_schedule", FM_LR_CONSTANT, "constant" },
+        { "train.lr_schedule", FM_LR_COSINE, "cosine" },
+        { "train.lr_schedule", FM_LR_STEP, "step" },
+        { "fleet.partition", FM_PARTITION_DIRICHLET, "dirichlet" },
+        { "fleet.partition", FM_PARTITION_ONE_TASK, "one_task" },
+        { "fleet.local_policy", FM_LOCAL_TRAINED, "trained" },
+        { "fleet.local_policy", FM_LOCAL_EXPERT, "expert" },
+        { "merge.gl_select", FM_GL_SELECT_NONE, "none" },
+        { "merge.gl_select", FM_GL_SELECT_BC_LOSS, "bc_loss" },
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         is_str(fm_cfg_enum_name(names[i].key, names[i].value), names[i].name, "%s %d", names[i].key,
@@ -1053,6 +1089,9 @@ static void test_enum_names(void)
         { "env.kind", FM_ENV_COUNT },         { "env.system", FM_SYS_COUNT },      { "env.obs", FM_OBS_COUNT },
         { "policy.arch", FM_ARCH_COUNT },     { "policy.activation", 2 },     { "train.optimizer", FM_OPT_COUNT }, { "train.pooled_ls", FM_POOLED_COUNT },
         { "merge.methods", FM_MERGE_COUNT }, { "merge.gl_start", FM_GL_START_COUNT },
+        { "merge.gl_normalize", FM_GL_NORM_COUNT }, { "train.lr_schedule", FM_LR_COUNT },
+        { "fleet.partition", FM_PARTITION_COUNT }, { "fleet.local_policy", FM_LOCAL_COUNT },
+        { "merge.gl_select", FM_GL_SELECT_COUNT },
     };
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
         ok(fm_cfg_enum_name(counts[i].key, counts[i].count - 1) != NULL &&

@@ -7,6 +7,7 @@
 #include "config/cfg.h"
 #include "la/la.h"
 #include "nn/linpol.h"
+#include "nn/train.h"
 #include "tap.h"
 
 static void random_demos(fm_demos *d, int n, int T, int p, int m, fm_rng *r)
@@ -172,6 +173,39 @@ static void test_training(void)
     fm_demos_free(&demos);
 }
 
+/* train.lr_schedule reaches linear training: with SGD a step schedule whose decay is ~0 freezes
+ * the policy after half the steps (200 steps of it = 100 constant steps), cosine does not. */
+static void test_lr_schedule(void)
+{
+    fm_rng r;
+    fm_rng_seed(&r, 9, 0, 0);
+    fm_lindims d = {.arch = FM_ARCH_DYNAMIC_LINEAR, .k = 2, .p = 3, .m = 1};
+    size_t n = fm_lin_size(&d);
+    fm_demos demos;
+    random_demos(&demos, 6, 12, 3, 1, &r);
+    fm_config cfg;
+    fm_cfg_defaults(&cfg);
+    cfg.train.optimizer = FM_OPT_SGD;
+    cfg.train.lr = 0.01;
+    double th0[64], a[64], b[64], c[64], loss = 0;
+    fm_lin_init(&d, 0.0, &r, th0);
+    memcpy(a, th0, n * sizeof *a), memcpy(b, th0, n * sizeof *b), memcpy(c, th0, n * sizeof *c);
+    fm_err err;
+    fm_err_clear(&err);
+    cfg.train.steps = 100;
+    fm_lin_train(&d, a, &demos, -1, &cfg, NULL, &loss, &err);
+    cfg.train.steps = 200, cfg.train.lr_schedule = FM_LR_STEP, cfg.train.lr_decay = 1e-300;
+    ok(fm_lin_train(&d, b, &demos, -1, &cfg, NULL, &loss, &err) == FM_OK, "step schedule trains (%s)", err.msg);
+    cfg.train.lr_schedule = FM_LR_COSINE;
+    fm_lin_train(&d, c, &demos, -1, &cfg, NULL, &loss, &err);
+    double db = 0, dc = 0;
+    for (size_t j = 0; j < n; j++)
+        db = fmax(db, fabs(a[j] - b[j])), dc = fmax(dc, fabs(a[j] - c[j]));
+    ok(db < 1e-12, "200 steps with lr x 1e-300 from the half = 100 constant steps (max diff %.3g)", db);
+    ok(dc > 1e-6, "200 cosine steps end elsewhere (max diff %.3g)", dc);
+    fm_demos_free(&demos);
+}
+
 int main(void)
 {
     check_gradient(FM_ARCH_DYNAMIC_LINEAR, -1);
@@ -180,5 +214,6 @@ int main(void)
     test_invariance();
     test_static_lstsq();
     test_training();
+    test_lr_schedule();
     return done_testing();
 }

@@ -8,6 +8,7 @@
  *     anchor and identity starts) after 1, 2, 3, 5, 20 and 200 steps.
  * fm_merge_linear is run with merge.perm_iters / merge.gl_steps = t for each t, so the iterates
  * are observed through the public entry point. */
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,11 +288,15 @@ static void test_gl_fixture(fm_config *cfg)
     double mrg[SZMAX], P[FX_GL_N * KMAX * KMAX];
     fm_reducer red = fm_reducer_serial(FX_GL_N);
     for (int c = 0; c < FX_GL_CONFIGS; c++) {
-        cfg->merge.gl_start = fx_gl_anchor[c] ? FM_GL_START_ANCHOR : FM_GL_START_IDENTITY;
+        static const char *starts[] = {"anchor", "identity", "permutation"};
+        static const char *norms[] = {"no normalization", "determinant", "frobenius"};
+        cfg->merge.gl_start = fx_gl_start[c]; /* the fixture numbers these as fm_gl_start / fm_gl_norm */
         cfg->merge.gl_normalize = fx_gl_normalize[c];
         cfg->merge.gl_lr = fx_gl_lr[c];
-        const char *what = fx_gl_anchor[c] ? (fx_gl_normalize[c] ? "anchor, normalized" : "anchor")
-                                           : (fx_gl_normalize[c] ? "identity, normalized" : "identity");
+        cfg->merge.perm_iters = FX_GL_PERM_ITERS;
+        cfg->merge.gl_tol = 0.0, cfg->merge.gl_select = FM_GL_SELECT_NONE; /* the fixture's step counts */
+        char what[64];
+        snprintf(what, sizeof what, "%s, %s", starts[fx_gl_start[c]], norms[fx_gl_normalize[c]]);
         for (int s = 0; s < FX_GL_CASES; s++) {
             size_t row = (size_t)c * FX_GL_CASES + s;
             cfg->merge.gl_steps = fx_gl_steps[s];
@@ -311,6 +316,114 @@ static void test_gl_fixture(fm_config *cfg)
     }
 }
 
+/* merge.gl_tol: the merge stops at the first multiple I of FM_GL_TOL_WINDOW steps where the
+ * objective fell by at most gl_tol (relative) over the last window. Judged from outside: runs of
+ * exactly I, I - 100 and I - 200 steps without a tolerance give the objectives of the definition. */
+static void test_gl_tol(fm_config *cfg)
+{
+    fm_lindims d = {.arch = FM_ARCH_DYNAMIC_LINEAR, .k = FX_GL_K, .p = FX_GL_P, .m = FX_GL_M};
+    size_t n = fm_lin_size(&d);
+    double mrg[SZMAX], ref[SZMAX], P[FX_GL_N * KMAX * KMAX];
+    fm_reducer red = fm_reducer_serial(FX_GL_N);
+    fm_merge_info info, at;
+    fm_err err;
+    fm_err_clear(&err);
+    cfg->merge.gl_start = FM_GL_START_IDENTITY, cfg->merge.gl_normalize = FM_GL_NORM_DETERMINANT;
+    cfg->merge.gl_lr = 0.3, cfg->merge.gl_steps = 100000, cfg->merge.gl_tol = 1e-3;
+    cfg->merge.gl_select = FM_GL_SELECT_NONE;
+    ok(fm_merge_linear(FM_MERGE_LINEAR_GL, &d, fx_gl_theta, cfg, &red, mrg, P, &info, &err) == FM_OK,
+       "gl_tol run (%s)", err.msg);
+    int I = info.iterations;
+    ok(I >= 2 * FM_GL_TOL_WINDOW && I < 100000 && I % FM_GL_TOL_WINDOW == 0,
+       "gl_tol 1e-3 stops early at a window boundary (%d steps)", I);
+    double obj[3];
+    cfg->merge.gl_tol = 0.0;
+    for (int w = 0; w < 3; w++) {
+        cfg->merge.gl_steps = I - w * FM_GL_TOL_WINDOW;
+        fm_merge_linear(FM_MERGE_LINEAR_GL, &d, fx_gl_theta, cfg, &red, ref, NULL, &at, &err);
+        obj[w] = at.objective;
+        if (w == 0)
+            ok(memcmp(ref, mrg, sizeof(double) * n) == 0 && at.objective == info.objective && at.iterations == I,
+               "gl_tol's result = the run of exactly %d steps", I);
+    }
+    ok(obj[1] - obj[0] <= 1e-3 * obj[1], "last window fell by %.3g <= 1e-3 (relative)", (obj[1] - obj[0]) / obj[1]);
+    ok(obj[2] - obj[1] > 1e-3 * obj[2], "the window before fell by %.3g > 1e-3: it did not stop early",
+       (obj[2] - obj[1]) / obj[2]);
+    cfg->merge.gl_steps = 2000;
+}
+
+/* merge.gl_select: bc_loss returns, of the iterates at steps 0, 100, ..., gl_steps, the one with
+ * the lowest mean per-step BC loss on the robots' demonstrations. Judged from outside: every
+ * candidate is recomputed as a run of exactly that many steps without selection and scored with
+ * fm_lin_loss_grad. The robots' data are labelled by the iterate of step `label_step` (0: the
+ * identity start's plain average; 300: an interior one), so the best iterate is a known,
+ * non-trivial choice (neither the last nor, for 300, the first). */
+static void gl_select_case(fm_config *cfg, int label_step)
+{
+    enum { NT = 6, T = 15, W = FM_GL_TOL_WINDOW, STEPS = 6 * FM_GL_TOL_WINDOW };
+    fm_lindims d = {.arch = FM_ARCH_DYNAMIC_LINEAR, .k = FX_GL_K, .p = FX_GL_P, .m = FX_GL_M};
+    size_t n = fm_lin_size(&d);
+    double label[SZMAX], mrg[SZMAX], ref[SZMAX], P[FX_GL_N * KMAX * KMAX], Pref[FX_GL_N * KMAX * KMAX];
+    fm_demos demos[FX_GL_N];
+    fm_reducer red = fm_reducer_serial(FX_GL_N);
+    fm_merge_info info, at;
+    fm_err err;
+    fm_err_clear(&err);
+    cfg->merge.gl_start = FM_GL_START_IDENTITY, cfg->merge.gl_normalize = FM_GL_NORM_NONE;
+    cfg->merge.gl_lr = 0.5, cfg->merge.gl_tol = 0.0, cfg->merge.gl_select = FM_GL_SELECT_NONE;
+    cfg->merge.gl_steps = label_step;
+    fm_merge_linear(FM_MERGE_LINEAR_GL, &d, fx_gl_theta, cfg, &red, label, NULL, &at, &err);
+    fm_rng r;
+    fm_rng_seed(&r, 77, 0, 0);
+    for (int i = 0; i < FX_GL_N; i++) {
+        fm_demos_alloc(&demos[i], NT, T, FX_GL_P, FX_GL_M, NULL);
+        for (int t = 0; t < NT; t++) {
+            demos[i].length[t] = T;
+            for (int q = 0; q < T * FX_GL_P; q++)
+                demos[i].obs[(size_t)t * T * FX_GL_P + q] = fm_rng_normal(&r);
+            fm_lin_actions(&d, label, demos[i].obs + (size_t)t * T * FX_GL_P, T, demos[i].act + (size_t)t * T * FX_GL_M);
+        }
+    }
+    cfg->merge.gl_steps = STEPS, cfg->merge.gl_select = FM_GL_SELECT_BC_LOSS;
+    ok(fm_merge_linear(FM_MERGE_LINEAR_GL, &d, fx_gl_theta, cfg, &red, mrg, P, &info, &err) == FM_EINVAL &&
+           strstr(err.msg, "merge.gl_select"),
+       "gl_select: bc_loss without demonstrations is refused by name (%s)", err.msg);
+    fm_err_clear(&err);
+    ok(fm_merge_linear_data(FM_MERGE_LINEAR_GL, &d, fx_gl_theta, demos, cfg, &red, mrg, P, &info, &err) == FM_OK,
+       "gl_select: bc_loss runs (%s)", err.msg);
+    cfg->merge.gl_select = FM_GL_SELECT_NONE;
+    double work[4096], best = INFINITY;
+    ok(fm_lin_work_size(&d, &demos[0]) <= 4096, "scoring buffer large enough");
+    int best_step = -1;
+    for (int s = 0; s <= STEPS; s += W) {
+        cfg->merge.gl_steps = s;
+        fm_merge_linear(FM_MERGE_LINEAR_GL, &d, fx_gl_theta, cfg, &red, ref, Pref, &at, &err);
+        double sum = 0.0, steps = 0.0;
+        for (int i = 0; i < FX_GL_N; i++)
+            sum += fm_lin_loss_grad(&d, ref, &demos[i], -1, NULL, work, &steps);
+        if (sum / steps < best) {
+            best = sum / steps, best_step = s;
+            if (s == info.selected)
+                ok(memcmp(ref, mrg, sizeof(double) * n) == 0 &&
+                       memcmp(Pref, P, sizeof(double) * FX_GL_N * FX_GL_K * FX_GL_K) == 0,
+                   "the selected merge and P_i = those of a run of exactly %d steps", s);
+        }
+    }
+    is_int(best_step, label_step, "data labelled by step %d's merge: its iterate has the lowest BC loss", label_step);
+    is_int(info.selected, best_step, "gl_select returns the iterate with the lowest BC loss (step %d)", best_step);
+    is_close(info.bc_loss, best, 1e-12, 1e-9, "reported BC loss = the loss recomputed from the demonstrations");
+    is_int(info.iterations, STEPS, "all %d steps ran", STEPS);
+    for (int i = 0; i < FX_GL_N; i++)
+        fm_demos_free(&demos[i]);
+    cfg->merge.gl_steps = 2000;
+}
+
+static void test_gl_select(fm_config *cfg)
+{
+    gl_select_case(cfg, 0);
+    gl_select_case(cfg, 3 * FM_GL_TOL_WINDOW);
+}
+
 int main(void)
 {
     fm_config cfg;
@@ -320,5 +433,7 @@ int main(void)
     test_g11_brute(&cfg, 5, 38);
     test_perm_fixture(&cfg);
     test_gl_fixture(&cfg);
+    test_gl_tol(&cfg);
+    test_gl_select(&cfg);
     return done_testing();
 }

@@ -15,6 +15,11 @@
  *   - line 6: max(1, round(f N)) robots update per epoch, a fresh subset each epoch;
  *   - MergeMany: several sweeps reach the brute-force minimum of the spread sum_i |P_i(theta_i) -
  *     mean|^2 over all permutations (N = 3, 5 hidden units) where one sweep does not.
+ *   - sinkhorn_data (App. F): each re-match trains against the mean of the OTHER robots (Monte
+ *     Carlo of the same integral, N = 3, against the full mean and robot 0's model); a case
+ *     (identity start, 2 robots) it solves and fleet_merge with the same budget does not; its
+ *     logits persist across sweeps (starting sharpness continues, fleet_merge restarts); it
+ *     repairs a misleading weight-matching start that git_rebasin keeps.
  * Everything runs through the public fm_merge_nn / fm_merge_nn_aligned (soft_step is static). */
 #include <math.h>
 #include <stdlib.h>
@@ -746,6 +751,289 @@ static void test_merge_many(const fm_demos *d, uint64_t seed)
     fm_model_free(&merged);
 }
 
+/* ---------------- 6. sinkhorn_data (App. F): MergeMany with soft re-matches ---------------- */
+
+/* Permuted copies of a converged model (BC loss ~4e-4): sinkhorn_data started from weight matching
+ * keeps the exact alignment through every sweep (no assignment changes). On copies of an
+ * under-trained model (tests/unit/test_merge_nn.c) its kept logits drift instead: the soft
+ * interpolation fits the data better than the model itself, and after a few sweeps the hard
+ * projection moves a few units (fleet_merge, restarting each epoch from the hard start, does not). */
+static void test_sd_copies(const fm_demos *d, uint64_t seed)
+{
+    fm_rng rng, *r = &rng;
+    fm_rng_seed(r, seed, 0, 0);
+    enum { N = 4 };
+    fm_nn_spec s = spec_of(FM_NN_RNN, 8, 8);
+    fm_model base, copies[N], merged;
+    make_model(&base, &s, d, r, 150);
+    full_batch fb;
+    fb_create(&fb, &base, d);
+    for (int i = 0; i < N; i++)
+        permuted_copy(&base, r, &copies[i], NULL);
+    fm_model_create(&merged, &s, NULL);
+    fm_demos data[N] = {*d, *d, *d, *d};
+    fm_reducer red = fm_reducer_serial(N);
+    fm_merge_nn_opts o = default_opts();
+    o.mm_sweeps = 6, o.steps = 60, o.tau = 0.3, o.batch = 8;
+    fm_err err;
+    fm_merge_nn_log log;
+    fm_err_clear(&err);
+    ok(fm_merge_nn(FM_MERGE_SINKHORN_DATA, copies, data, &o, &red, 9, &merged, &log, &err) == FM_OK,
+       "sinkhorn_data on permuted copies runs (%s)", err.msg);
+    double gap = action_gap(&merged, &base, &fb), changed = 0;
+    for (int e = 0; e < log.epochs; e++)
+        changed += log.changed[e];
+    ok(gap < 1e-4 && log.epochs == o.mm_sweeps && changed == 0,
+       "sinkhorn_data recovers the original policy from permuted copies (gap %.2g; %d sweeps, %g changes)", gap,
+       log.epochs, changed);
+    fb_free(&fb);
+    for (int i = 0; i < N; i++)
+        fm_model_free(&copies[i]);
+    fm_model_free(&base), fm_model_free(&merged);
+}
+
+/* Two robots from the identity (no weight matching), the second a permuted copy of the first:
+ * sinkhorn_data's re-match trains each robot against the OTHER robot's model and recovers the
+ * copy exactly; fleet_merge with the same budget (E = sweeps, the same T) trains both robots at
+ * once against the mean of both unaligned models and stays in a poor optimum; so does a re-match
+ * against the full mean (the robot's own model included). */
+static void test_sd_pairwise(const fm_demos *d, uint64_t seed)
+{
+    fm_rng rng, *r = &rng;
+    fm_rng_seed(r, seed, 0, 0);
+    fm_nn_spec s = spec_of(FM_NN_RNN, 4, 0);
+    fm_model base, copies[2], merged;
+    make_model(&base, &s, d, r, 40);
+    full_batch fb;
+    fb_create(&fb, &base, d);
+    fm_model_create(&copies[0], &s, NULL);
+    fm_model_copy(&copies[0], &base);
+    permuted_copy(&base, r, &copies[1], NULL);
+    fm_model_create(&merged, &s, NULL);
+    fm_demos data[2] = {*d, *d};
+    fm_reducer red = fm_reducer_serial(2);
+    fm_merge_nn_opts o = default_opts();
+    o.init_wm = 0, o.steps = 300, o.lr = 0.2, o.tau = 2.0, o.mm_sweeps = 4, o.epochs = 4;
+    fm_err err;
+    fm_merge_nn_log log;
+    int exact = 0, fm_far = 0;
+    for (uint64_t mseed = 1; mseed <= 3; mseed++) {
+        fm_err_clear(&err);
+        ok(fm_merge_nn(FM_MERGE_SINKHORN_DATA, copies, data, &o, &red, mseed, &merged, &log, &err) == FM_OK,
+           "sinkhorn_data from the identity runs (%s)", err.msg);
+        double gap = action_gap(&merged, &base, &fb);
+        exact += gap < 1e-4;
+        fm_err_clear(&err);
+        ok(fm_merge_nn(FM_MERGE_FLEET_MERGE, copies, data, &o, &red, mseed, &merged, &log, &err) == FM_OK,
+           "fleet_merge from the identity runs (%s)", err.msg);
+        double fgap = action_gap(&merged, &base, &fb);
+        fm_far += fgap > 0.3;
+        printf("# merge seed %d: sinkhorn_data gap %.3g, fleet_merge gap %.3g\n", (int)mseed, gap, fgap);
+    }
+    ok(exact == 3, "sinkhorn_data (each robot re-matched to the other's model) recovers the permuted copy from the "
+       "identity in %d of 3 seeds", exact);
+    ok(fm_far == 3, "the case separates it from fleet_merge with the same budget (far from the original in %d of 3 "
+       "seeds)", fm_far);
+    fb_free(&fb);
+    fm_model_free(&base), fm_model_free(&copies[0]), fm_model_free(&copies[1]), fm_model_free(&merged);
+}
+
+/* N = 3 robots base + delta_i (robots 1 and 2 permuted) and a no-op soft update (lr ~ 0, no noise):
+ * every re-match's logged interpolated loss estimates int_0^1 L(alpha Q(al_i) + (1 - alpha) o_i),
+ * o_i = the mean of the OTHER robots' aligned models (Q as in section 3). The full mean (the robot
+ * itself included) and robot 0's model give other values. Also: the BC loss logged per sweep is
+ * that of the mean of the aligned models, the result is that mean, every sweep re-matches every
+ * robot once, and exactly merge.mm_sweeps sweeps run. */
+static void test_sd_references(const fm_demos *d, uint64_t seed)
+{
+    fm_rng rng, *r = &rng;
+    fm_rng_seed(r, seed, 0, 0);
+    enum { N = 3, S = 2 };
+    fm_nn_spec s = spec_of(FM_NN_RNN, 5, 0);
+    fm_model base, models[N], merged;
+    make_model(&base, &s, d, r, 40);
+    const fm_layout *l = &base.layout;
+    size_t n = l->total;
+    full_batch fb;
+    fb_create(&fb, &base, d);
+    for (int i = 0; i < N; i++) { /* base + delta_i, sum_i delta_i = 0: the full mean is the base */
+        fm_model_create(&models[i], &s, NULL);
+        fm_model_copy(&models[i], &base);
+    }
+    for (size_t j = 0; j < n; j++) {
+        float d0 = (float)(0.25 * fm_rng_normal(r)), d1 = (float)(0.25 * fm_rng_normal(r));
+        models[0].w[j] += d0, models[1].w[j] += d1, models[2].w[j] -= d0 + d1;
+    }
+    for (int i = 0; i < N; i++) {
+        if (i > 0) {
+            fm_model tmp;
+            permuted_copy(&models[i], r, &tmp, NULL);
+            memcpy(models[i].w, tmp.w, sizeof(float) * n);
+            fm_model_free(&tmp);
+        }
+    }
+    fm_model_create(&merged, &s, NULL);
+    fm_demos data[N] = {*d, *d, *d};
+    fm_reducer red = fm_reducer_serial(N);
+    fm_merge_nn_opts o = default_opts();
+    o.lr = 1e-12, o.noise = 0.0, o.steps = 300, o.mm_sweeps = S, o.tau = 0.15; /* a no-op soft update */
+    float *al = malloc(sizeof(float) * N * n), *q = malloc(sizeof(float) * N * n), *tmp = malloc(sizeof(float) * n);
+    float *mean = malloc(sizeof(float) * n), *others = malloc(sizeof(float) * n);
+    fm_err err;
+    fm_merge_nn_log log;
+    fm_err_clear(&err);
+    ok(fm_merge_nn_aligned(FM_MERGE_SINKHORN_DATA, models, data, &o, &red, 3, &merged, al, &log, &err) == FM_OK,
+       "sinkhorn_data with a no-op soft update runs (%s)", err.msg);
+    double dmax = 0;
+    for (size_t j = 0; j < n; j++) {
+        double m = 0;
+        for (int i = 0; i < N; i++)
+            m += al[i * n + j];
+        mean[j] = (float)(m / N);
+        dmax = fmax(dmax, fabs(merged.w[j] - mean[j]));
+    }
+    ok(dmax < 1e-6, "sinkhorn_data: merged = mean of the final hard-aligned models (max diff %.2g)", dmax);
+    for (int i = 0; i < N; i++)
+        q_apply(l, o.tau, al + i * n, q + i * n);
+    double want = 0, full = 0, anchor = 0;
+    for (int i = 0; i < N; i++) {
+        for (size_t j = 0; j < n; j++) {
+            double sum = 0;
+            for (int k = 0; k < N; k++)
+                sum += k == i ? 0.0 : al[k * n + j];
+            others[j] = (float)(sum / (N - 1));
+        }
+        want += interp_integral(&base, q + i * n, others, &fb, tmp) / N;
+        full += interp_integral(&base, q + i * n, mean, &fb, tmp) / N;
+        anchor += interp_integral(&base, q + i * n, al, &fb, tmp) / N;
+    }
+    const double rtol = 0.05;
+    ok(fabs(full - want) > 3 * rtol * want && fabs(anchor - want) > 3 * rtol * want,
+       "the case separates the mean of the others (%.4f) from the full mean (%.4f) and robot 0's model (%.4f)", want,
+       full, anchor);
+    is_int(log.epochs, S, "sinkhorn_data logs one entry per sweep");
+    is_int(log.mm_sweeps, S, "sinkhorn_data runs exactly merge.mm_sweeps sweeps (no early stop)");
+    double ml = mean_loss(&base, mean, &fb, NULL), interp = 0;
+    for (int e = 0; e < S && e < log.epochs; e++) {
+        is_int(log.updaters[e], N, "sweep %d re-matches every robot once", e + 1);
+        is_int(log.changed[e], 0, "sweep %d: the no-op soft update changes no assignment", e + 1);
+        is_close(log.ref_loss[e], ml, 0, 1e-4, "sweep %d logs the BC loss of the mean of the aligned models", e + 1);
+        interp += log.interp_loss[e] / S;
+    }
+    is_close(interp, want, 0, rtol, "each re-match trains against the mean of the OTHER robots' aligned models");
+    free(al), free(q), free(tmp), free(mean), free(others);
+    fb_free(&fb);
+    for (int i = 0; i < N; i++)
+        fm_model_free(&models[i]);
+    fm_model_free(&base), fm_model_free(&merged);
+}
+
+/* The logits persist across sweeps (App. F: what separates sinkhorn_data from FLEET-MERGE, which
+ * restarts each epoch from one-hot(P_hard)). Without noise, the first re-match starts at
+ * Sinkhorn(one-hot / tau) whose largest entry per unit is m = merge.fm_start_mass exactly; every
+ * later sweep starts where the robot's previous update ended (the mean over robots of the
+ * starting row maxima = that of the previous sweep's final ones), so the start sharpens over the
+ * sweeps, while fleet_merge starts every epoch at m. */
+static void test_sd_persistence(const fm_demos *d, uint64_t seed)
+{
+    fm_rng rng, *r = &rng;
+    fm_rng_seed(r, seed, 0, 0);
+    enum { N = 4, S = 4 };
+    fm_nn_spec s = spec_of(FM_NN_RNN, 6, 4);
+    fm_model base, models[N], merged;
+    make_model(&base, &s, d, r, 20);
+    size_t n = base.layout.total;
+    for (int i = 0; i < N; i++) {
+        fm_model tmp;
+        fm_model_create(&tmp, &s, NULL);
+        fm_model_copy(&tmp, &base);
+        for (size_t j = 0; j < n; j++)
+            tmp.w[j] += (float)(0.2 * fm_rng_normal(r));
+        permuted_copy(&tmp, r, &models[i], NULL);
+        fm_model_free(&tmp);
+    }
+    fm_model_create(&merged, &s, NULL);
+    fm_demos data[N] = {*d, *d, *d, *d};
+    fm_reducer red = fm_reducer_serial(N);
+    fm_merge_nn_opts o = default_opts();
+    o.noise = 0.0, o.start_mass = 0.4, o.steps = 40, o.lr = 0.05, o.tau = 0.5, o.mm_sweeps = S, o.epochs = S;
+    fm_err err;
+    fm_merge_nn_log log;
+    fm_err_clear(&err);
+    ok(fm_merge_nn(FM_MERGE_SINKHORN_DATA, models, data, &o, &red, 2, &merged, &log, &err) == FM_OK,
+       "sinkhorn_data runs (%s)", err.msg);
+    is_int(log.epochs, S, "%d sweeps logged", S);
+    is_close(log.rowmax_first[0], o.start_mass, 1e-9, 1e-9, "sweep 1 starts from the hard start at mass %g",
+             o.start_mass);
+    for (int e = 1; e < S && e < log.epochs; e++)
+        is_close(log.rowmax_first[e], log.rowmax_last[e - 1], 1e-12, 1e-9,
+                 "sweep %d starts from the logits that sweep %d ended with", e + 1, e);
+    ok(log.rowmax_last[0] > log.rowmax_first[0] + 0.1 && log.rowmax_first[S - 1] > o.start_mass + 0.1,
+       "the soft permutations sharpen and later sweeps start sharper (%.3f -> %.3f; sweep %d starts at %.3f)",
+       log.rowmax_first[0], log.rowmax_last[0], S, log.rowmax_first[S - 1]);
+    fm_err_clear(&err);
+    ok(fm_merge_nn(FM_MERGE_FLEET_MERGE, models, data, &o, &red, 2, &merged, &log, &err) == FM_OK,
+       "fleet_merge runs (%s)", err.msg);
+    double worst = 0;
+    for (int e = 0; e < log.epochs; e++)
+        worst = fmax(worst, fabs(log.rowmax_first[e] - o.start_mass));
+    ok(log.epochs == S && worst < 1e-9, "fleet_merge restarts every epoch at mass %g (max deviation %.2g)",
+       o.start_mass, worst);
+    for (int i = 0; i < N; i++)
+        fm_model_free(&models[i]);
+    fm_model_free(&base), fm_model_free(&merged);
+}
+
+/* The misleading weight-matching start of section 2: git_rebasin stays misled; sinkhorn_data's soft
+ * re-matches (started from the same anchor) repair it in part of the merge seeds. */
+static void test_sd_repairs(const fm_demos *d, uint64_t seed)
+{
+    fm_rng rng, *r = &rng;
+    fm_rng_seed(r, seed, 0, 0);
+    enum { N = 6, H = 4, RUNS = 8 };
+    fm_nn_spec s = spec_of(FM_NN_RNN, H, 0);
+    fm_model base, copies[N], merged;
+    make_model(&base, &s, d, r, 40);
+    full_batch fb;
+    fb_create(&fb, &base, d);
+    const fm_tensor *ff = fm_layout_find(&base.layout, "head0.w");
+    for (int u = 0; u < H; u++)
+        base.w[ff->offset + u * IN + 2] = 5.0f * (u + 1);
+    fm_demos data[N];
+    for (int i = 0; i < N; i++) {
+        int perms[FM_NN_MAX_GROUPS][16];
+        permuted_copy(&base, r, &copies[i], perms);
+        data[i] = *d;
+        for (int u = 0; i == N - 1 && u < H; u++)
+            copies[i].w[ff->offset + perms[0][u ^ 1] * IN + 2] = 5.0f * (u + 1);
+    }
+    fm_model_create(&merged, &s, NULL);
+    fm_reducer red = fm_reducer_serial(N);
+    fm_merge_nn_opts o = default_opts();
+    o.mm_sweeps = 3;
+    fm_err err;
+    fm_merge_nn_log log;
+    fm_err_clear(&err);
+    ok(fm_merge_nn(FM_MERGE_GIT_REBASIN, copies, data, &o, &red, 1, &merged, &log, &err) == FM_OK, "git_rebasin runs");
+    double wm_gap = action_gap(&merged, &base, &fb);
+    int exact = 0;
+    for (uint64_t mseed = 1; mseed <= RUNS; mseed++) {
+        fm_err_clear(&err);
+        ok(fm_merge_nn(FM_MERGE_SINKHORN_DATA, copies, data, &o, &red, mseed, &merged, &log, &err) == FM_OK,
+           "sinkhorn_data seed %d runs (%s)", (int)mseed, err.msg);
+        double gap = action_gap(&merged, &base, &fb);
+        printf("# merge seed %d: gap %.3g, changed %g / %g / %g\n", (int)mseed, gap, log.changed[0], log.changed[1],
+               log.changed[2]);
+        exact += gap < 1e-4;
+    }
+    ok(wm_gap > 0.2 && exact >= 3, "sinkhorn_data repairs the misleading weight-matching start in %d of %d seeds "
+       "(git_rebasin: gap %.3f)", exact, RUNS, wm_gap);
+    fb_free(&fb);
+    for (int i = 0; i < N; i++)
+        fm_model_free(&copies[i]);
+    fm_model_free(&base), fm_model_free(&merged);
+}
+
 int main(void)
 {
     fm_rng r;
@@ -760,6 +1048,11 @@ int main(void)
     test_soft_doubly_stochastic(&d, 9);
     test_subset(&d, 5);
     test_merge_many(&d, 12);
+    test_sd_copies(&d, 3);
+    test_sd_pairwise(&d, 2);
+    test_sd_references(&d, 7);
+    test_sd_persistence(&d, 13);
+    test_sd_repairs(&d, 4);
     fm_demos_free(&d);
     return done_testing();
 }

@@ -80,6 +80,55 @@ static void test_training(void)
     fm_demos_free(&d);
 }
 
+/* train.lr_schedule: the closed forms of fm_lr_at, and schedules reach the optimizer: a step
+ * schedule whose decay is ~0 freezes the model after half the steps, so 4 epochs of it must end
+ * where 2 constant epochs end (to float resolution), and a cosine schedule must not. */
+static void test_lr_schedule(void)
+{
+    is_close(fm_lr_at(FM_LR_CONSTANT, 0.3, 0.1, 7, 10), 0.3, 0, 0, "constant");
+    is_close(fm_lr_at(FM_LR_COSINE, 0.3, 0.1, 0, 10), 0.3, 1e-15, 0, "cosine at t = 0");
+    is_close(fm_lr_at(FM_LR_COSINE, 0.3, 0.1, 5, 10), 0.15, 1e-15, 0, "cosine at half way: lr / 2");
+    is_close(fm_lr_at(FM_LR_COSINE, 0.3, 0.1, 9, 10), 0.3 * 0.5 * (1 + cos(0.9 * 3.14159265358979323846)), 1e-15, 0,
+             "cosine at the last step");
+    is_close(fm_lr_at(FM_LR_STEP, 0.3, 0.1, 4, 10), 0.3, 0, 0, "step before 1/2");
+    is_close(fm_lr_at(FM_LR_STEP, 0.3, 0.1, 5, 10), 0.03, 1e-16, 0, "step from 1/2: lr decay");
+    is_close(fm_lr_at(FM_LR_STEP, 0.3, 0.1, 7, 8), 0.003, 1e-16, 0, "step from 3/4: lr decay^2");
+    is_close(fm_lr_at(FM_LR_COSINE, 0.3, 0.1, 3, 0), 0.3, 0, 0, "no steps: lr");
+
+    fm_rng r;
+    fm_rng_seed(&r, 4, 0, 0);
+    fm_demos d;
+    teacher_demos(&d, 16, 10, &r);
+    fm_nn_train_opts o = {.epochs = 2, .batch = 8, .optimizer = FM_OPT_ADAM, .lr = 0.01};
+    fm_model half, frozen, cosine;
+    make_model(&half, FM_NN_RNN, &d, 2);
+    make_model(&frozen, FM_NN_RNN, &d, 2);
+    make_model(&cosine, FM_NN_RNN, &d, 2);
+    fm_err err;
+    fm_err_clear(&err);
+    double l = 0;
+    fm_rng tr;
+    fm_rng_seed(&tr, 4, 0, FM_STREAM_TRAIN);
+    fm_nn_train(&half, &d, &o, NULL, &tr, &l, &err);
+    fm_nn_train_opts of = o;
+    of.epochs = 4, of.lr_schedule = FM_LR_STEP, of.lr_decay = 1e-30;
+    fm_rng_seed(&tr, 4, 0, FM_STREAM_TRAIN);
+    ok(fm_nn_train(&frozen, &d, &of, NULL, &tr, &l, &err) == FM_OK, "step schedule trains (%s)", err.msg);
+    fm_nn_train_opts oc = o;
+    oc.epochs = 4, oc.lr_schedule = FM_LR_COSINE;
+    fm_rng_seed(&tr, 4, 0, FM_STREAM_TRAIN);
+    fm_nn_train(&cosine, &d, &oc, NULL, &tr, &l, &err);
+    double dmax = 0, dcos = 0;
+    for (size_t j = 0; j < half.layout.total; j++) {
+        dmax = fmax(dmax, fabs((double)half.w[j] - frozen.w[j]));
+        dcos = fmax(dcos, fabs((double)half.w[j] - cosine.w[j]));
+    }
+    ok(dmax < 1e-20, "4 epochs with lr x 1e-30 from the half = 2 constant epochs (max diff %.3g)", dmax);
+    ok(dcos > 1e-4, "4 cosine epochs end elsewhere (max diff %.3g)", dcos);
+    fm_model_free(&half), fm_model_free(&frozen), fm_model_free(&cosine);
+    fm_demos_free(&d);
+}
+
 static void test_batch_fill(void)
 {
     fm_demos d;
@@ -151,6 +200,7 @@ int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     test_training();
+    test_lr_schedule();
     test_batch_fill();
     test_save_load();
     MPI_Finalize();
