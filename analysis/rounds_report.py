@@ -337,9 +337,9 @@ def comm_notes(sweeps):
             f"(/rounds/merged_balance[0], eval.round_rollouts = {r['round_rollouts']} episodes per task, mean over seeds);",
             "`merged per round` = robots merged per round as drawn, max(1, round(participation x N)) (0.5 x 5 = 2.5",
             "-> 3). Communication: `sent per robot` = /rounds/bytes_sent summed over the rounds, mean over robots:",
-            "the payload of the sums among the round's participants (float64; an all-gather is counted as each",
-            "participant's own contribution once, not what Open MPI's algorithm actually moves) plus the broadcast",
-            "of the merged float32 model by the lowest-ranked participant to the other robots; robots not merged in",
+            "the wire bytes of the merge's collectives among the round's participants (float32 means as a",
+            "reduce-scatter + all-gather, broadcasts as a binomial tree, MergeMany's deltas: docs/merging.md) plus",
+            "the broadcast of the merged float32 model to the robots that did not take part; robots not merged in",
             "a round send nothing that round but still receive the merged model. `per merged robot and round` = all",
             "robots' bytes sent / the sum of /rounds/participants. `data per robot` = its demonstrations",
             f"(/fleet/robot_stats data_bytes: {r['demos']} trajectories, {mb(r['comm']['data'])}); one policy is "

@@ -2,10 +2,10 @@
 # linear_gl_study.sh - how far is linear_gl's merge from robot 0's own policy? (issue 12, item 6)
 # Runs every point of three sweep configs on NP ranks (a finished point is skipped, so a rerun
 # resumes):
-#   configs/sweeps/linear_gl_study.yaml              LQG, independent inits, 7 linear_gl variants
+#   configs/sweeps/linear_gl_study.yaml              LQG, independent inits, 8 linear_gl variants
 #                                                    x {Dirichlet mixtures, one task per robot} x 5 seeds
-#   configs/sweeps/linear_gl_study_disconnected.yaml the disconnected case (sign flips), 7 x 5
-#   configs/sweeps/linear_gl_oracle.yaml             the robots hold their task's exact expert, 7 x 5
+#   configs/sweeps/linear_gl_study_disconnected.yaml the disconnected case (sign flips), 8 x 5
+#   configs/sweeps/linear_gl_oracle.yaml             the robots hold their task's exact expert, 8 x 5
 # then analysis/linear_gl_study.py writes $OUT/linear_gl_study.md and .png: per variant the
 # merged cost next to robot 0's, the best and mean local, pooled, average and linear_perm, and the
 # merge's distance (impulse responses, invariant to the GL(k) symmetry) to robot 0's policy, to

@@ -786,6 +786,8 @@ static int set_scalar(const cfg_key *k, const char *s, size_t n, int quoted, fm_
         break;
     case CFG_ENUM:
         iv = choice_index(k, s, n);
+        if (iv < 0 && !quoted && strcmp(k->key, "merge.gl_normalize") == 0 && parse_bool(s, n, &bv))
+            iv = bv ? FM_GL_NORM_DETERMINANT : FM_GL_NORM_NONE; /* the boolean of results files before issue 12 */
         if (iv < 0) {
             buf_printf(msg, "got \"");
             buf_escaped(msg, s, n, CFG_GOT_MAX);
@@ -1539,6 +1541,16 @@ static void check_arch(cfg_loader *ld)
     if (!ld->bad[ik] && !ld->bad[il] && c->env.kind != FM_ENV_LQG && c->fleet.local_policy == FM_LOCAL_EXPERT)
         report(ld, where(ld, il), "fleet.local_policy", "got expert, which exists for kind: lqg only (got kind: %s)",
                fm_cfg_enum_name("env.kind", c->env.kind));
+    int io = key_index("env.obs"), ih = key_index("policy.hidden_dim");
+    if (!ld->bad[ik] && !ld->bad[il] && !ld->bad[ia] && !ld->bad[io] && !ld->bad[ih] && c->env.kind == FM_ENV_LQG &&
+        c->fleet.local_policy == FM_LOCAL_EXPERT) { /* the experts' class: static K (LQR), dynamic in R^n (LQG) */
+        int lqr = c->env.obs == FM_OBS_STATE;
+        if (lqr ? c->policy.arch != FM_ARCH_STATIC_LINEAR
+                : c->policy.arch != FM_ARCH_DYNAMIC_LINEAR || c->policy.hidden_dim != 0)
+            report(ld, where(ld, il), "fleet.local_policy", "got expert, whose %s; use %s",
+                   lqr ? "LQR experts are static (u = K y)" : "LQG experts are dynamic with the system's state dimension",
+                   lqr ? "policy.arch: static_linear" : "policy.arch: dynamic_linear with policy.hidden_dim: 0");
+    }
     if (ld->bad[ia] || ld->bad[ik] || !ld->seen[ia] || !ld->seen[ik])
         return;
     int linear = c->policy.arch == FM_ARCH_STATIC_LINEAR || c->policy.arch == FM_ARCH_DYNAMIC_LINEAR;

@@ -4,6 +4,7 @@
 
 #include "fleet/fleet.h"
 #include "io/h5io.h"
+#include "merge/merge_nn.h"
 
 /* Check fleet.robots against the communicator, choose the results path (opts->output or
  * <output_dir>/<name>/results.h5), refuse an existing file unless opts->force, create the
@@ -26,6 +27,9 @@ fm_status fm_fleet_write_timing(fm_h5 *h, MPI_Comm comm, const double *phase, in
  * cfg->fleet.demos_per_robot demonstrations, from its MIXTURE stream; with fleet.partition:
  * one_task, p = e_(rank mod K) and every demonstration of task rank mod K. */
 void fm_fleet_draw_tasks(const fm_config *cfg, int rank, int K, double *mixture, int *tasks);
+/* The neural merges' options from cfg->merge (shared_start = fleet.shared_init; merging rounds set
+ * it from round 2 on). */
+void fm_fleet_merge_nn_opts(const fm_config *cfg, fm_merge_nn_opts *o);
 /* FM_OK, or this rank's injected fault at `phase` (FLEET_FAULT, core/fault.h): the ordinary
  * error "rank R: injected fault in PHASE (FLEET_FAULT)", or for PHASE@RANK:hang a rank that stops
  * here for good after arming the watchdog (io/guard.h ends the job). Local. */

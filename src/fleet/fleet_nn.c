@@ -26,17 +26,6 @@ void fnn_train_opts(const fm_config *cfg, fm_nn_train_opts *o)
                             .grad_clip = cfg->train.grad_clip};
 }
 
-void fnn_merge_opts(const fm_config *cfg, fm_merge_nn_opts *o)
-{
-    *o = (fm_merge_nn_opts){.wm_passes = cfg->merge.wm_passes, .mm_sweeps = cfg->merge.mm_sweeps,
-                            .epochs = cfg->merge.fm_epochs, .steps = cfg->merge.fm_steps,
-                            .subset = cfg->merge.fm_subset, .tau = cfg->merge.fm_tau,
-                            .sk_iters = cfg->merge.fm_sinkhorn_iters, .lr = cfg->merge.fm_lr,
-                            .noise = cfg->merge.fm_noise, .start_mass = cfg->merge.fm_start_mass,
-                            .batch = cfg->merge.fm_batch,
-                            .init_wm = cfg->merge.fm_init == 0, .shared_start = cfg->fleet.shared_init};
-}
-
 /* ---------------- setup ---------------- */
 
 static void progress(const nn_ctx *c, const char *what)

@@ -2,7 +2,7 @@
  * use): its state and the steps its files share. Internal to src/fleet/fleet_nn*.c. The flow reads
  * as fm_run_nn in fleet_nn.c; each phase lives in the file named after it:
  *   fleet_nn.c            setup, robot data, fleet normalization, local training, settings from the
- *                         config (fnn_train_opts, fnn_merge_opts), fm_run_nn / fm_gen_nn
+ *                         config (fnn_train_opts; the merge options: fm_fleet_merge_nn_opts), fm_run_nn / fm_gen_nn
  *   fleet_nn_oneshot.c    one-shot merge of the local policies by every merge.methods entry
  *   fleet_nn_rounds.c     merging rounds (local epochs, merge among participants, restart) and their
  *                         checkpoint / resume
@@ -98,7 +98,6 @@ typedef struct nn_ctx {
  * epochs as the rounds do (callers override .epochs where they train otherwise). Local. */
 void fnn_train_opts(const fm_config *cfg, fm_nn_train_opts *o);
 /* Merge settings from merge.* (and fleet.shared_init). Local. */
-void fnn_merge_opts(const fm_config *cfg, fm_merge_nn_opts *o);
 /* *m: a new model of c->spec initialized from this robot's INIT stream, or the shared one
  * (shared != 0), with the fleet's normalization statistics. */
 fm_status fnn_new_model(nn_ctx *c, fm_model *m, int shared, fm_err *err);

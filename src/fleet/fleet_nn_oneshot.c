@@ -13,7 +13,7 @@ fm_status fnn_merge(nn_ctx *c, fm_err *err)
 {
     fm_status status = FM_OK;
     fm_merge_nn_opts o;
-    fnn_merge_opts(c->cfg, &o);
+    fm_fleet_merge_nn_opts(c->cfg, &o);
     c->nmerged = c->cfg->merge.num_methods;
     FM_ALLOC(c->merged, c->nmerged);
     FM_ALLOC(c->merged_loss, c->nmerged);

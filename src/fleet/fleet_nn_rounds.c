@@ -297,7 +297,7 @@ fm_status fnn_rounds(nn_ctx *c, fm_err *err)
     round_state st = {0};
     fnn_train_opts(c->cfg, &st.train);
     st.train.epochs = c->cfg->fleet.local_epochs;
-    fnn_merge_opts(c->cfg, &st.merge);
+    fm_fleet_merge_nn_opts(c->cfg, &st.merge);
     c->nmerged = 1;
     FM_ALLOC(c->merged, 1);
     FM_ALLOC(c->merged_loss, 1);

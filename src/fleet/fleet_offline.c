@@ -224,7 +224,8 @@ fm_status fm_fleet_merge_offline(const char *results, const char *method, const 
     FM_TRY(load_config(results, cfg, &N, err));
     FM_TRY(fm_fleet_prepare_path(MPI_COMM_SELF, out, force, err));
     int linear = cfg->env.kind == FM_ENV_LQG, needs_data = m == FM_MERGE_SINKHORN_REBASIN || m >= FM_MERGE_FLEET_MERGE;
-    needs_data |= m == FM_MERGE_LINEAR_GL && cfg->merge.gl_select == FM_GL_SELECT_BC_LOSS;
+    needs_data |= m == FM_MERGE_LINEAR_GL && cfg->merge.gl_select == FM_GL_SELECT_BC_LOSS &&
+                  cfg->policy.arch == FM_ARCH_DYNAMIC_LINEAR; /* static policies are only averaged */
     int linear_method = m == FM_MERGE_LINEAR_PERM || m == FM_MERGE_LINEAR_GL;
     FM_CHECK(m == FM_MERGE_AVERAGE || linear == linear_method, FM_EINVAL,
              "fleet merge: %s does not apply to the %s policies of %s", method,
@@ -241,13 +242,8 @@ fm_status fm_fleet_merge_offline(const char *results, const char *method, const 
         int kept = keep_finite(&o, results);
         FM_CHECK(kept > 0, FM_EDATA, "%s: no robot has a finite policy to merge", results);
         fm_reducer red = fm_reducer_serial(kept);
-        fm_merge_nn_opts mo = {.wm_passes = cfg->merge.wm_passes, .mm_sweeps = cfg->merge.mm_sweeps,
-                               .epochs = cfg->merge.fm_epochs, .steps = cfg->merge.fm_steps,
-                               .subset = cfg->merge.fm_subset, .tau = cfg->merge.fm_tau,
-                               .sk_iters = cfg->merge.fm_sinkhorn_iters, .lr = cfg->merge.fm_lr,
-                               .noise = cfg->merge.fm_noise, .start_mass = cfg->merge.fm_start_mass,
-                               .batch = cfg->merge.fm_batch,
-                               .init_wm = cfg->merge.fm_init == 0, .shared_start = cfg->fleet.shared_init};
+        fm_merge_nn_opts mo;
+        fm_fleet_merge_nn_opts(cfg, &mo);
         FM_TRY(merged_or_fail(fm_merge_nn(m, o.m, o.d, &mo, &red, (uint64_t)cfg->experiment.seed, &merged, &log, err),
                               results, method, kept, err));
         N = kept;

@@ -370,7 +370,7 @@ static fm_status gl_consider(const fm_lindims *d, const double *bar, const doubl
     fm_status status = FM_OK;
     double loss = 0.0;
     FM_TRY(gl_bc_loss(d, bar, data, red, b->work, &loss, err));
-    if (loss < b->loss) { /* the same reduced value on every rank: every rank keeps the same iterate */
+    if (b->step < 0 || loss < b->loss) { /* the same reduced value on every rank: the same choice */
         b->loss = loss, b->objective = obj, b->step = it;
         memcpy(b->bar, bar, sizeof(double) * fm_lin_size(d));
         memcpy(b->P, P, sizeof(double) * nP);
@@ -389,14 +389,18 @@ static fm_status merge_gl(const fm_lindims *d, const double *local, const fm_dem
     double *P = NULL, *g = NULL;
     gl_ws w = {0};
     int select = cfg->merge.gl_select == FM_GL_SELECT_BC_LOSS;
-    gl_best best = {.loss = INFINITY};
-    FM_CHECK(!select || data || nl == 0, FM_EINVAL,
+    gl_best best = {.loss = INFINITY, .step = -1};
+    FM_CHECK(!select || data, FM_EINVAL, /* on every process alike, whatever its number of robots */
              "linear_gl: merge.gl_select: bc_loss scores the merge on the robots' demonstrations, which this "
              "merge was not given (offline: fleet merge --data FILE; or merge.gl_select: none)");
     if (select) {
         size_t ws = 1;
-        for (int i = 0; i < nl; i++)
+        for (int i = 0; i < nl; i++) {
+            FM_CHECK(data[i].obs_dim == p && data[i].act_dim == m, FM_EINVAL,
+                     "linear_gl: robot %d's demonstrations have %d observation and %d action values, the policies "
+                     "take %d and give %d", red->offset + i, data[i].obs_dim, data[i].act_dim, p, m);
             ws = fm_lin_work_size(d, &data[i]) > ws ? fm_lin_work_size(d, &data[i]) : ws;
+        }
         FM_ALLOC(best.bar, n);
         FM_ALLOC(best.P, nl * kk + 1);
         FM_ALLOC(best.work, ws);
@@ -452,6 +456,11 @@ static fm_status merge_gl(const fm_lindims *d, const double *local, const fm_dem
     info->selected = it;
     info->bc_loss = NAN;
     if (select) {
+        /* the first checked iterate is always kept, so best holds a real iterate; a loss that was
+         * never finite means no iterate can be trusted (the same on every rank) */
+        FM_CHECK(isfinite(best.loss), FM_ENUMERIC,
+                 "linear_gl: merge.gl_select: bc_loss: the BC loss of every checked merge is not finite "
+                 "(step 0: %g); check the demonstrations or use merge.gl_select: none", best.loss);
         memcpy(merged, best.bar, sizeof(double) * n);
         memcpy(P, best.P, sizeof(double) * nl * kk);
         info->objective = best.objective, info->selected = best.step, info->bc_loss = best.loss;

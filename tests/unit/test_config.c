@@ -330,9 +330,20 @@ static void test_error_kinds(void)
                  "wrong type: number");
     expect_error(BASE "fleet:\n  reset_optimizer: maybe\n",
                  "cfg.yaml:8:20: fleet.reset_optimizer: got \"maybe\", expected a boolean", "wrong type: boolean");
-    expect_error(BASE "merge:\n  gl_normalize: true\n",
+    expect_error(BASE "merge:\n  gl_normalize: maybe\n",
+                 "cfg.yaml:8:17: merge.gl_normalize: got \"maybe\", expected one of [none, determinant, frobenius]",
+                 "gl_normalize is a choice (none / determinant / frobenius)");
+    expect_ok(BASE "merge:\n  gl_normalize: true\n", "gl_normalize: true (the boolean of older results files)");
+    is_int(cfg_a.merge.gl_normalize, FM_GL_NORM_DETERMINANT, "gl_normalize: true reads as determinant");
+    expect_ok(BASE "merge:\n  gl_normalize: false\n", "gl_normalize: false");
+    is_int(cfg_a.merge.gl_normalize, FM_GL_NORM_NONE, "gl_normalize: false reads as none");
+    expect_error(BASE "merge:\n  gl_normalize: \"true\"\n",
                  "cfg.yaml:8:17: merge.gl_normalize: got \"true\", expected one of [none, determinant, frobenius]",
-                 "gl_normalize is a choice now (none / determinant / frobenius)");
+                 "a quoted \"true\" is not the legacy boolean");
+    expect_error(BASE "merge:\n  gl_tol: 2\n", "cfg.yaml:8:11: merge.gl_tol: got 2, expected a value in [0, 1]",
+                 "gl_tol out of range");
+    expect_error(BASE "train:\n  lr_decay: 0\n", "cfg.yaml:8:13: train.lr_decay: got 0, expected a value in (0, 1]",
+                 "lr_decay out of range");
     expect_error("experiment:\n  name: run1\npolicy:\n  arch: rnn\nenv:\n  kind: cartpole\nfleet:\n  local_policy: expert\n",
                  "cfg.yaml:8:3: fleet.local_policy: got expert, which exists for kind: lqg only (got kind: cartpole)",
                  "expert local policies need lqg");

@@ -352,15 +352,15 @@ static void test_gl_tol(fm_config *cfg)
     cfg->merge.gl_steps = 2000;
 }
 
-/* merge.gl_select: bc_loss returns, of the iterates at steps 0, 100, ..., gl_steps, the one with
- * the lowest mean per-step BC loss on the robots' demonstrations. Judged from outside: every
+/* merge.gl_select: bc_loss returns, of the iterates at steps 0, 100, 200, ... and the last, the one
+ * with the lowest mean per-step BC loss on the robots' demonstrations. Judged from outside: every
  * candidate is recomputed as a run of exactly that many steps without selection and scored with
- * fm_lin_loss_grad. The robots' data are labelled by the iterate of step `label_step` (0: the
- * identity start's plain average; 300: an interior one), so the best iterate is a known,
- * non-trivial choice (neither the last nor, for 300, the first). */
+ * fm_lin_loss_grad. The robots' data (2-7 trajectories each, labels with a little noise) are
+ * labelled by the iterate of step `label_step` (0: the identity start's plain average; 300: an
+ * interior one; STEPS = 650: the last, off the 100-step grid), so the best is a known choice. */
 static void gl_select_case(fm_config *cfg, int label_step)
 {
-    enum { NT = 6, T = 15, W = FM_GL_TOL_WINDOW, STEPS = 6 * FM_GL_TOL_WINDOW };
+    enum { NT = 7, T = 15, W = FM_GL_TOL_WINDOW, STEPS = 650 };
     fm_lindims d = {.arch = FM_ARCH_DYNAMIC_LINEAR, .k = FX_GL_K, .p = FX_GL_P, .m = FX_GL_M};
     size_t n = fm_lin_size(&d);
     double label[SZMAX], mrg[SZMAX], ref[SZMAX], P[FX_GL_N * KMAX * KMAX], Pref[FX_GL_N * KMAX * KMAX];
@@ -376,12 +376,16 @@ static void gl_select_case(fm_config *cfg, int label_step)
     fm_rng r;
     fm_rng_seed(&r, 77, 0, 0);
     for (int i = 0; i < FX_GL_N; i++) {
-        fm_demos_alloc(&demos[i], NT, T, FX_GL_P, FX_GL_M, NULL);
-        for (int t = 0; t < NT; t++) {
+        int nt = 2 + (i * 5) / (FX_GL_N - 1); /* unequal shares: the loss is a mean per step */
+        fm_demos_alloc(&demos[i], nt, T, FX_GL_P, FX_GL_M, NULL);
+        for (int t = 0; t < nt; t++) {
             demos[i].length[t] = T;
             for (int q = 0; q < T * FX_GL_P; q++)
                 demos[i].obs[(size_t)t * T * FX_GL_P + q] = fm_rng_normal(&r);
-            fm_lin_actions(&d, label, demos[i].obs + (size_t)t * T * FX_GL_P, T, demos[i].act + (size_t)t * T * FX_GL_M);
+            double *act = demos[i].act + (size_t)t * T * FX_GL_M;
+            fm_lin_actions(&d, label, demos[i].obs + (size_t)t * T * FX_GL_P, T, act);
+            for (int q = 0; q < T * FX_GL_M; q++)
+                act[q] += 1e-3 * fm_rng_normal(&r);
         }
     }
     cfg->merge.gl_steps = STEPS, cfg->merge.gl_select = FM_GL_SELECT_BC_LOSS;
@@ -395,7 +399,7 @@ static void gl_select_case(fm_config *cfg, int label_step)
     double work[4096], best = INFINITY;
     ok(fm_lin_work_size(&d, &demos[0]) <= 4096, "scoring buffer large enough");
     int best_step = -1;
-    for (int s = 0; s <= STEPS; s += W) {
+    for (int s = 0; s <= STEPS; s = s + W > STEPS && s < STEPS ? STEPS : s + W) {
         cfg->merge.gl_steps = s;
         fm_merge_linear(FM_MERGE_LINEAR_GL, &d, fx_gl_theta, cfg, &red, ref, Pref, &at, &err);
         double sum = 0.0, steps = 0.0;
@@ -403,25 +407,70 @@ static void gl_select_case(fm_config *cfg, int label_step)
             sum += fm_lin_loss_grad(&d, ref, &demos[i], -1, NULL, work, &steps);
         if (sum / steps < best) {
             best = sum / steps, best_step = s;
-            if (s == info.selected)
+            if (s == info.selected) {
                 ok(memcmp(ref, mrg, sizeof(double) * n) == 0 &&
                        memcmp(Pref, P, sizeof(double) * FX_GL_N * FX_GL_K * FX_GL_K) == 0,
                    "the selected merge and P_i = those of a run of exactly %d steps", s);
+                ok(at.objective == info.objective, "the reported objective is the selected iterate's (%g)",
+                   at.objective);
+            }
         }
     }
     is_int(best_step, label_step, "data labelled by step %d's merge: its iterate has the lowest BC loss", label_step);
     is_int(info.selected, best_step, "gl_select returns the iterate with the lowest BC loss (step %d)", best_step);
     is_close(info.bc_loss, best, 1e-12, 1e-9, "reported BC loss = the loss recomputed from the demonstrations");
+    ok(info.bc_loss > 0.0, "the labels' noise keeps the loss positive (%g)", info.bc_loss);
+    ok(info.selected % W == 0 || info.selected == STEPS, "only checked iterates are returned (step %d)",
+       info.selected);
     is_int(info.iterations, STEPS, "all %d steps ran", STEPS);
     for (int i = 0; i < FX_GL_N; i++)
         fm_demos_free(&demos[i]);
     cfg->merge.gl_steps = 2000;
 }
 
+/* gl_tol and gl_select together: the iterate at which the tolerance stops is a candidate too. */
+static void gl_select_tol_case(fm_config *cfg)
+{
+    enum { NT = 4, T = 15 };
+    fm_lindims d = {.arch = FM_ARCH_DYNAMIC_LINEAR, .k = FX_GL_K, .p = FX_GL_P, .m = FX_GL_M};
+    double label[SZMAX], mrg[SZMAX];
+    fm_demos demos[FX_GL_N];
+    fm_reducer red = fm_reducer_serial(FX_GL_N);
+    fm_merge_info stop, info;
+    fm_err err;
+    fm_err_clear(&err);
+    cfg->merge.gl_start = FM_GL_START_IDENTITY, cfg->merge.gl_normalize = FM_GL_NORM_DETERMINANT;
+    cfg->merge.gl_lr = 0.3, cfg->merge.gl_steps = 100000, cfg->merge.gl_tol = 1e-3;
+    cfg->merge.gl_select = FM_GL_SELECT_NONE;
+    fm_merge_linear(FM_MERGE_LINEAR_GL, &d, fx_gl_theta, cfg, &red, label, NULL, &stop, &err);
+    fm_rng r;
+    fm_rng_seed(&r, 78, 0, 0);
+    for (int i = 0; i < FX_GL_N; i++) { /* labelled by the iterate where the tolerance stops */
+        fm_demos_alloc(&demos[i], NT, T, FX_GL_P, FX_GL_M, NULL);
+        for (int t = 0; t < NT; t++) {
+            demos[i].length[t] = T;
+            for (int q = 0; q < T * FX_GL_P; q++)
+                demos[i].obs[(size_t)t * T * FX_GL_P + q] = fm_rng_normal(&r);
+            fm_lin_actions(&d, label, demos[i].obs + (size_t)t * T * FX_GL_P, T, demos[i].act + (size_t)t * T * FX_GL_M);
+        }
+    }
+    cfg->merge.gl_select = FM_GL_SELECT_BC_LOSS;
+    ok(fm_merge_linear_data(FM_MERGE_LINEAR_GL, &d, fx_gl_theta, demos, cfg, &red, mrg, NULL, &info, &err) == FM_OK,
+       "gl_tol + gl_select runs (%s)", err.msg);
+    ok(info.iterations == stop.iterations && info.selected == stop.iterations &&
+           memcmp(mrg, label, sizeof(double) * fm_lin_size(&d)) == 0,
+       "the iterate where gl_tol stops (step %d) is scored and kept (selected %d)", stop.iterations, info.selected);
+    for (int i = 0; i < FX_GL_N; i++)
+        fm_demos_free(&demos[i]);
+    cfg->merge.gl_select = FM_GL_SELECT_NONE, cfg->merge.gl_tol = 0.0, cfg->merge.gl_steps = 2000;
+}
+
 static void test_gl_select(fm_config *cfg)
 {
     gl_select_case(cfg, 0);
     gl_select_case(cfg, 3 * FM_GL_TOL_WINDOW);
+    gl_select_case(cfg, 650);
+    gl_select_tol_case(cfg);
 }
 
 int main(void)

@@ -93,6 +93,10 @@ static void test_lr_schedule(void)
     is_close(fm_lr_at(FM_LR_STEP, 0.3, 0.1, 4, 10), 0.3, 0, 0, "step before 1/2");
     is_close(fm_lr_at(FM_LR_STEP, 0.3, 0.1, 5, 10), 0.03, 1e-16, 0, "step from 1/2: lr decay");
     is_close(fm_lr_at(FM_LR_STEP, 0.3, 0.1, 7, 8), 0.003, 1e-16, 0, "step from 3/4: lr decay^2");
+    is_close(fm_lr_at(FM_LR_STEP, 0.3, 0.1, 3, 8), 0.3, 0, 0, "step at 3/8: lr");
+    is_close(fm_lr_at(FM_LR_STEP, 0.3, 0.1, 4, 8), 0.03, 1e-16, 0, "step at exactly 1/2: lr decay");
+    is_close(fm_lr_at(FM_LR_STEP, 0.3, 0.1, 5, 8), 0.03, 1e-16, 0, "step at 5/8: lr decay");
+    is_close(fm_lr_at(FM_LR_STEP, 0.3, 0.1, 6, 8), 0.003, 1e-16, 0, "step at exactly 3/4: lr decay^2");
     is_close(fm_lr_at(FM_LR_COSINE, 0.3, 0.1, 3, 0), 0.3, 0, 0, "no steps: lr");
 
     fm_rng r;
