@@ -29,7 +29,7 @@ MUTANTS = [
  ("linear_gl permutation start ignored", L, "if (cfg->merge.gl_start == FM_GL_START_PERMUTATION) {", "if (0) {"),
  ("linear_gl gl_tol ignored", L, "converged = it > 0 && cfg->merge.gl_tol > 0.0 && obj_window - obj <= cfg->merge.gl_tol * obj_window;", "converged = 0;"),
  ("linear_gl gl_select: last iterate returned", L, "memcpy(merged, best.bar, sizeof(double) * n);", ";"),
- ("linear_gl gl_select: keeps the worst", L, "if (loss < b->loss) {", "if (loss > b->loss || b->loss == INFINITY) {"),
+ ("linear_gl gl_select: keeps the worst", L, "if (b->step < 0 || loss < b->loss) {", "if (b->step < 0 || loss > b->loss) {"),
  ("linear_gl gl_select: only step 0 checked", L, "if (select && (it % FM_GL_TOL_WINDOW == 0 || last))", "if (select && it == 0)"),
  ("linear_gl gl_select: last step not scored", L, "if (select && (it % FM_GL_TOL_WINDOW == 0 || last))", "if (select && it % FM_GL_TOL_WINDOW == 0)"),
  ("linear_gl gl_select: gl_tol's stop not scored", L, "if (select && (it % FM_GL_TOL_WINDOW == 0 || last))", "if (select && !converged && (it % FM_GL_TOL_WINDOW == 0 || last))"),
