@@ -140,6 +140,8 @@ static const cfg_key cfg_keys[] = {
             "tooluse: points per observation, even (half on the tool, half on the object)"),
     CFG_NUM("env.tu_point_noise", CFG_DOUBLE, env.tu_point_noise, "0.002", 0, 0.1, 0,
             "tooluse: standard deviation (m) of the Gaussian noise on every point coordinate"),
+    CFG_NUM("env.tu_action_noise", CFG_DOUBLE, env.tu_action_noise, "0", 0, 1, 0,
+            "tooluse: demonstrations execute expert + noise of this std times the action bound (DART; label stays clean)"),
     CFG_SCALAR("env.tu_proprio", CFG_BOOL, env.tu_proprio, "true", 0,
                "tooluse: append the end-effector position and rotation matrix (12 values) to the observation"),
 

@@ -131,6 +131,7 @@ typedef struct fm_config {
         /* kind = tooluse only (docs/tooluse.md) */
         int tu_points;          /* points per observation (half tool, half object) */
         double tu_point_noise;  /* std of the point noise (m) */
+        double tu_action_noise; /* demonstrations (DART): executed-action noise std / action bound */
         int tu_proprio;         /* bool: append the end-effector pose (12 values) */
     } env;
     struct {

@@ -692,6 +692,7 @@ fm_status fm_tooluse_build(const fm_config *cfg, fm_tooluse *env, fm_err *err)
         fm_tu_tool_default(h % FM_TU_NFAMILY, h / FM_TU_NFAMILY, &tools[h]);
     FM_TRY(fm_tooluse_build_tools(tools, K, cfg->env.horizon, cfg->env.tu_points, cfg->env.tu_proprio,
                                   cfg->env.tu_point_noise, (uint64_t)cfg->experiment.seed, env, err));
+    env->action_noise = cfg->env.tu_action_noise;
 cleanup:
     free(tools);
     return status;
@@ -1096,6 +1097,20 @@ done:
     fm_tu_episode_close(e);
 }
 
+/* DART (Laskey et al. 2017) as Fleet-Tools collects: the executed action is the expert's plus
+ * Gaussian noise of std action_noise x the action bound per value, clipped to the bounds; the
+ * waypoint-tracking expert corrects the drift at the next step, so demonstrations visit the states
+ * a slightly wrong policy reaches, labelled with the expert's correction. */
+static void dart_perturb(const fm_tooluse *env, fm_rng *r, double a[FM_TU_ACT_DIM])
+{
+    if (!(env->action_noise > 0))
+        return;
+    for (int k = 0; k < FM_TU_ACT_DIM; k++) {
+        double b = k < 3 ? FM_TU_MAX_DPOS : FM_TU_MAX_DROT, v = a[k] + env->action_noise * b * fm_rng_normal(r);
+        a[k] = v < -b ? -b : v > b ? b : v;
+    }
+}
+
 fm_status fm_tooluse_generate(const fm_tooluse *env, const int *tasks, int n_traj, fm_rng *r, fm_demos *out,
                               int *attempts, fm_err *err)
 {
@@ -1119,12 +1134,16 @@ fm_status fm_tooluse_generate(const fm_tooluse *env, const int *tasks, int n_tra
             fm_err perr;
             fm_err_clear(&perr);
             if (fm_tu_expert_plan(e, &perr) == FM_OK) {
-                for (int t = 0; t < T; t++) {
-                    fm_tu_observe(e, r, obs + (size_t)t * p);
-                    if (!fm_tu_expert_act(e, act + (size_t)t * FM_TU_ACT_DIM))
+                for (int step = 0; step < T; step++) { /* T executed steps; len <= step recorded */
+                    double a[FM_TU_ACT_DIM];
+                    fm_tu_observe(e, r, obs + (size_t)len * p);
+                    int k = fm_tu_expert_act(e, a);
+                    if (!k)
                         break;
-                    len = t + 1;
-                    if (fm_tu_step(e, act + (size_t)t * FM_TU_ACT_DIM))
+                    if (k == 1) /* else executed only: the next observation overwrites this one */
+                        memcpy(act + (size_t)len++ * FM_TU_ACT_DIM, a, sizeof a);
+                    dart_perturb(env, r, a); /* DART: the clean label is recorded, the noisy action executed */
+                    if (fm_tu_step(e, a))
                         break;
                 }
                 ok = len > 0 && fm_tu_success(e);

@@ -91,6 +91,8 @@ typedef struct fm_tooluse {
     int npoints;        /* points per observation (even) */
     int proprio;        /* 1: append FM_TU_PROPRIO_DIM proprioceptive values */
     double point_noise; /* m */
+    double action_noise;/* demonstrations (DART): executed action + N(0, (action_noise x bound)^2) per
+                         * value, the clean expert action recorded; 0 = off */
     fm_tu_task **task;  /* [K], owned */
 } fm_tooluse;
 
@@ -147,8 +149,9 @@ void fm_tu_joints(const fm_tu_episode *e, double q[FM_TU_NJOINT]);
 void fm_tu_episode_mj(fm_tu_episode *e, void **model, void **data);
 
 /* The expert: plan (keypoint IK + trajectory) at the episode's current state. FM_ENUMERIC if no
- * feasible actuation pose is found. After planning, fm_tu_expert_act gives the next action
- * (returns 0 when the plan is finished). */
+ * feasible actuation pose is found. After planning, fm_tu_expert_act gives the next action and
+ * returns 1, or 2 for an action to execute but not to record in demonstrations (the settle step
+ * before a skill), or 0 when the plan is finished. */
 fm_status fm_tu_expert_plan(fm_tu_episode *e, fm_err *err);
 int fm_tu_expert_act(fm_tu_episode *e, double action[FM_TU_ACT_DIM]);
 

@@ -361,6 +361,7 @@ static int push_wp(fm_tu_episode *e, const double p[3], const double R[9], int j
     memcpy(w->p, p, sizeof w->p);
     memcpy(w->R, R, sizeof w->R);
     w->jump = jump;
+    w->unrecorded = 0;
     return 1;
 }
 
@@ -563,8 +564,12 @@ fm_status fm_tu_expert_plan(fm_tu_episode *e, fm_err *err)
             ee_fk(e, q, pk, Rk);
             push_wp(e, pk, Rk, -1);
         }
-        /* settle at the pre-actuation pose for one step */
-        push_wp(e, pp, Ra, -1);
+        /* settle at the pre-actuation pose for one step. Executed, never recorded: its label (~0,
+         * the arm is already there) and the skill's first action (a strike, a descent) would
+         * label two observations that differ only by the point noise, and a Markov policy
+         * averages them and hovers (issue 13). */
+        if (push_wp(e, pp, Ra, -1))
+            e->plan[e->nplan - 1].unrecorded = 1;
     }
     /* actuation keyframes (C.10) */
     double p1[3], R1[9];
@@ -666,5 +671,5 @@ int fm_tu_expert_act(fm_tu_episode *e, double action[FM_TU_ACT_DIM])
         action[3 + i] = rv[i] < -FM_TU_MAX_DROT ? -FM_TU_MAX_DROT : rv[i] > FM_TU_MAX_DROT ? FM_TU_MAX_DROT : rv[i];
     }
     e->iplan++;
-    return 1;
+    return w->unrecorded ? 2 : 1;
 }

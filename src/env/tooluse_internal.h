@@ -29,6 +29,7 @@ struct fm_tu_task {
 typedef struct fm_tu_waypoint {
     double p[3], R[9]; /* end-effector target pose (world) */
     int jump;          /* >= 0: if the task already succeeded when this waypoint is next, go there */
+    int unrecorded;    /* executed but not recorded in demonstrations (the settle step, issue 13) */
 } fm_tu_waypoint;
 
 struct fm_tu_episode {
