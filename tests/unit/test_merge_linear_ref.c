@@ -316,6 +316,15 @@ static void test_gl_fixture(fm_config *cfg)
     }
 }
 
+/* The setting of the gl_tol cases: identity start, determinant scale, lr 0.3, tolerance 1e-3
+ * (which stops the fixture after a few hundred steps), the last iterate. */
+static void gl_tol_setting(fm_config *cfg)
+{
+    cfg->merge.gl_start = FM_GL_START_IDENTITY, cfg->merge.gl_normalize = FM_GL_NORM_DETERMINANT;
+    cfg->merge.gl_lr = 0.3, cfg->merge.gl_steps = 100000, cfg->merge.gl_tol = 1e-3;
+    cfg->merge.gl_select = FM_GL_SELECT_NONE;
+}
+
 /* merge.gl_tol: the merge stops at the first multiple I of FM_GL_TOL_WINDOW steps where the
  * objective fell by at most gl_tol (relative) over the last window. Judged from outside: runs of
  * exactly I, I - 100 and I - 200 steps without a tolerance give the objectives of the definition. */
@@ -328,9 +337,7 @@ static void test_gl_tol(fm_config *cfg)
     fm_merge_info info, at;
     fm_err err;
     fm_err_clear(&err);
-    cfg->merge.gl_start = FM_GL_START_IDENTITY, cfg->merge.gl_normalize = FM_GL_NORM_DETERMINANT;
-    cfg->merge.gl_lr = 0.3, cfg->merge.gl_steps = 100000, cfg->merge.gl_tol = 1e-3;
-    cfg->merge.gl_select = FM_GL_SELECT_NONE;
+    gl_tol_setting(cfg);
     ok(fm_merge_linear(FM_MERGE_LINEAR_GL, &d, fx_gl_theta, cfg, &red, mrg, P, &info, &err) == FM_OK,
        "gl_tol run (%s)", err.msg);
     int I = info.iterations;
@@ -439,9 +446,7 @@ static void gl_select_tol_case(fm_config *cfg)
     fm_merge_info stop, info;
     fm_err err;
     fm_err_clear(&err);
-    cfg->merge.gl_start = FM_GL_START_IDENTITY, cfg->merge.gl_normalize = FM_GL_NORM_DETERMINANT;
-    cfg->merge.gl_lr = 0.3, cfg->merge.gl_steps = 100000, cfg->merge.gl_tol = 1e-3;
-    cfg->merge.gl_select = FM_GL_SELECT_NONE;
+    gl_tol_setting(cfg);
     fm_merge_linear(FM_MERGE_LINEAR_GL, &d, fx_gl_theta, cfg, &red, label, NULL, &stop, &err);
     fm_rng r;
     fm_rng_seed(&r, 78, 0, 0);

@@ -146,6 +146,120 @@ static fm_merge_nn_opts default_opts(void)
     return o;
 }
 
+/* dst = a new copy of src. */
+static void model_dup(fm_model *dst, const fm_model *src)
+{
+    fm_model_create(dst, &src->spec, NULL);
+    fm_model_copy(dst, src);
+}
+
+/* m's parameters = a random permutation of them. */
+static void permute_in_place(fm_model *m, fm_rng *r)
+{
+    fm_model tmp;
+    permuted_copy(m, r, &tmp, NULL);
+    memcpy(m->w, tmp.w, sizeof(float) * m->layout.total);
+    fm_model_free(&tmp);
+}
+
+/* n robots on the same demonstrations: their models m[0..n) (made by the test), the merged model,
+ * a serial reducer, the default options and the last merge's error and log; optionally a base
+ * model the robots derive from and a full batch of the demonstrations. */
+enum { MAXN = 6 };
+typedef struct copy_fleet {
+    int n, has_base, has_fb;
+    fm_model base, m[MAXN], merged;
+    full_batch fb;
+    fm_demos data[MAXN];
+    fm_reducer red;
+    fm_merge_nn_opts o;
+    fm_err err;
+    fm_merge_nn_log log;
+} copy_fleet;
+
+/* Everything but the base and the batch; draws nothing from a random stream. */
+static void cf_init(copy_fleet *f, const fm_demos *d, const fm_nn_spec *s, int n)
+{
+    f->n = n, f->has_base = 0, f->has_fb = 0;
+    for (int i = 0; i < n; i++)
+        f->data[i] = *d;
+    f->red = fm_reducer_serial(n);
+    f->o = default_opts();
+    fm_model_create(&f->merged, s, NULL);
+}
+
+/* cf_init and a base model of spec s trained `epochs` epochs from r (make_model); with_fb: a full
+ * batch of d. */
+static void cf_create(copy_fleet *f, const fm_demos *d, fm_rng *r, const fm_nn_spec *s, int n, int epochs,
+                      int with_fb)
+{
+    cf_init(f, d, s, n);
+    make_model(&f->base, s, d, r, epochs);
+    f->has_base = 1;
+    if (with_fb) {
+        fb_create(&f->fb, &f->base, d);
+        f->has_fb = 1;
+    }
+}
+
+/* Frees everything (all n robot models must exist). */
+static void cf_free(copy_fleet *f)
+{
+    if (f->has_fb)
+        fb_free(&f->fb);
+    for (int i = 0; i < f->n; i++)
+        fm_model_free(&f->m[i]);
+    if (f->has_base)
+        fm_model_free(&f->base);
+    fm_model_free(&f->merged);
+}
+
+/* Robot i = a random permutation of the base, i = 0..n-1 in turn. */
+static void cf_permuted_copies(copy_fleet *f, fm_rng *r)
+{
+    for (int i = 0; i < f->n; i++)
+        permuted_copy(&f->base, r, &f->m[i], NULL);
+}
+
+/* Two robots: a copy of the base and a random permutation of `other`. */
+static void cf_pair(copy_fleet *f, fm_rng *r, const fm_model *other)
+{
+    model_dup(&f->m[0], &f->base);
+    permuted_copy(other, r, &f->m[1], NULL);
+}
+
+/* The misleading start: the base's weights ff on the always-zero third input of its H units made
+ * large; the robots are permuted copies, the last one's junk weights permuted by a different
+ * permutation (unit u's goes to the place of unit u ^ 1: units 0 <-> 1, 2 <-> 3). */
+static void cf_misleading(copy_fleet *f, fm_rng *r, const fm_tensor *ff, int H)
+{
+    for (int u = 0; u < H; u++)
+        f->base.w[ff->offset + u * IN + 2] = 5.0f * (u + 1);
+    for (int i = 0; i < f->n; i++) {
+        int perms[FM_NN_MAX_GROUPS][16];
+        permuted_copy(&f->base, r, &f->m[i], perms);
+        for (int u = 0; i == f->n - 1 && u < H; u++) /* unit u went to perms[0][u] */
+            f->m[i].w[ff->offset + perms[0][u ^ 1] * IN + 2] = 5.0f * (u + 1);
+    }
+}
+
+/* One merge of the robots with `method` and merge seed `seed` (fm_merge_nn_aligned into al unless
+ * al is NULL); 1 on success, f->err cleared first. */
+static int cf_merge(copy_fleet *f, int method, uint64_t seed, float *al)
+{
+    fm_err_clear(&f->err);
+    fm_status st = al ? fm_merge_nn_aligned(method, f->m, f->data, &f->o, &f->red, seed, &f->merged, al, &f->log,
+                                            &f->err)
+                      : fm_merge_nn(method, f->m, f->data, &f->o, &f->red, seed, &f->merged, &f->log, &f->err);
+    return st == FM_OK;
+}
+
+/* max |actions(merged) - actions(base)| over the demonstrations. */
+static double cf_gap(copy_fleet *f)
+{
+    return action_gap(&f->merged, &f->base, &f->fb);
+}
+
 /* ---------------- 1. gradient of one soft-permutation step vs central differences ---------------- */
 
 typedef struct soft_problem {
@@ -246,35 +360,22 @@ static void test_soft_update_recovers(const fm_demos *d, uint64_t seed)
     fm_rng rng, *r = &rng;
     fm_rng_seed(r, seed, 0, 0);
     fm_nn_spec s = spec_of(FM_NN_RNN, 4, 0);
-    fm_model base, copies[2], merged;
-    make_model(&base, &s, d, r, 40);
-    full_batch fb;
-    fb_create(&fb, &base, d);
-    fm_model_create(&copies[0], &s, NULL);
-    fm_model_copy(&copies[0], &base);
-    permuted_copy(&base, r, &copies[1], NULL);
-    fm_model_create(&merged, &s, NULL);
-    fm_demos data[2] = {*d, *d};
-    fm_reducer red = fm_reducer_serial(2);
-    fm_merge_nn_opts o = default_opts();
-    o.init_wm = 0, o.steps = 300, o.lr = 0.2, o.tau = 2.0;
-    fm_err err;
-    fm_merge_nn_log log;
-    fm_err_clear(&err);
-    ok(fm_merge_nn(FM_MERGE_AVERAGE, copies, data, &o, &red, 9, &merged, &log, &err) == FM_OK, "average runs");
-    double avg_gap = action_gap(&merged, &base, &fb);
+    copy_fleet f;
+    cf_create(&f, d, r, &s, 2, 40, 1);
+    cf_pair(&f, r, &f.base);
+    f.o.init_wm = 0, f.o.steps = 300, f.o.lr = 0.2, f.o.tau = 2.0;
+    ok(cf_merge(&f, FM_MERGE_AVERAGE, 9, NULL), "average runs");
+    double avg_gap = cf_gap(&f);
     ok(avg_gap > 0.3, "the copy is permuted: plain averaging changes the policy (gap %.3f)", avg_gap);
     for (uint64_t seed = 9; seed <= 11; seed++) {
-        fm_err_clear(&err);
-        ok(fm_merge_nn(FM_MERGE_SINKHORN_REBASIN, copies, data, &o, &red, seed, &merged, &log, &err) == FM_OK,
-           "sinkhorn_rebasin from the identity runs (%s)", err.msg);
-        double gap = action_gap(&merged, &base, &fb);
-        ok(gap < 1e-4 && log.changed[0] > 0,
+        ok(cf_merge(&f, FM_MERGE_SINKHORN_REBASIN, seed, NULL), "sinkhorn_rebasin from the identity runs (%s)",
+           f.err.msg);
+        double gap = cf_gap(&f);
+        ok(gap < 1e-4 && f.log.changed[0] > 0,
            "seed %d: the soft update alone recovers the permuted copy (gap %.2g, %g assignments changed)", (int)seed,
-           gap, log.changed[0]);
+           gap, f.log.changed[0]);
     }
-    fb_free(&fb);
-    fm_model_free(&base), fm_model_free(&copies[0]), fm_model_free(&copies[1]), fm_model_free(&merged);
+    cf_free(&f);
 }
 
 /* Permuted copies whose weights on the always-zero third input are large and, for the last
@@ -287,64 +388,38 @@ static void test_misleading_wm(const fm_demos *d, uint64_t seed)
     fm_rng_seed(r, seed, 0, 0);
     enum { N = 6, H = 4 };
     fm_nn_spec s = spec_of(FM_NN_RNN, H, 0);
-    fm_model base, copies[N], merged;
-    make_model(&base, &s, d, r, 40);
-    full_batch fb;
-    fb_create(&fb, &base, d);
-    const fm_tensor *ff = fm_layout_find(&base.layout, "head0.w");
+    copy_fleet f;
+    cf_create(&f, d, r, &s, N, 40, 1);
+    const fm_tensor *ff = fm_layout_find(&f.base.layout, "head0.w");
     ok(ff && ff->shape[0] == H && ff->shape[1] == IN, "input weights found");
     if (!ff)
         return;
-    for (int u = 0; u < H; u++)
-        base.w[ff->offset + u * IN + 2] = 5.0f * (u + 1);
-    fm_demos data[N];
-    for (int i = 0; i < N; i++) {
-        int perms[FM_NN_MAX_GROUPS][16];
-        permuted_copy(&base, r, &copies[i], perms);
-        data[i] = *d;
-        if (i == N - 1) { /* unit u went to perms[0][u]; its junk weight to another unit's place */
-            for (int u = 0; u < H; u++) {
-                int v = u ^ 1; /* units 0 <-> 1, 2 <-> 3 */
-                copies[i].w[ff->offset + perms[0][v] * IN + 2] = 5.0f * (u + 1);
-            }
-        }
-    }
-    fm_model_create(&merged, &s, NULL);
-    fm_reducer red = fm_reducer_serial(N);
-    fm_merge_nn_opts o = default_opts();
-    fm_err err;
-    fm_merge_nn_log log;
-    fm_err_clear(&err);
-    ok(fm_merge_nn(FM_MERGE_GIT_REBASIN, copies, data, &o, &red, 1, &merged, &log, &err) == FM_OK, "git_rebasin runs");
-    double wm_gap = action_gap(&merged, &base, &fb);
+    cf_misleading(&f, r, ff, H);
+    ok(cf_merge(&f, FM_MERGE_GIT_REBASIN, 1, NULL), "git_rebasin runs");
+    double wm_gap = cf_gap(&f);
     ok(wm_gap > 0.2, "weight matching is misled by the unseen input's weights (gap %.3f)", wm_gap);
     /* the soft update is stochastic (logit noise, alpha, batches): most merge seeds must repair it */
     int exact = 0, runs = 6;
-    size_t n = base.layout.total;
+    size_t n = f.base.layout.total;
     float *al = malloc(sizeof(float) * N * n);
     double worst13 = 0;
     for (uint64_t mseed = 1; mseed <= (uint64_t)runs; mseed++) {
-        fm_err_clear(&err);
-        ok(fm_merge_nn_aligned(FM_MERGE_FLEET_MERGE, copies, data, &o, &red, mseed, &merged, al, &log, &err) == FM_OK,
-           "fleet_merge seed %d runs (%s)", (int)mseed, err.msg);
-        double gap = action_gap(&merged, &base, &fb);
-        printf("# merge seed %d: gap %.3g, %g assignments changed in epoch 1\n", (int)mseed, gap, log.changed[0]);
+        ok(cf_merge(&f, FM_MERGE_FLEET_MERGE, mseed, al), "fleet_merge seed %d runs (%s)", (int)mseed, f.err.msg);
+        double gap = cf_gap(&f);
+        printf("# merge seed %d: gap %.3g, %g assignments changed in epoch 1\n", (int)mseed, gap, f.log.changed[0]);
         exact += gap < 1e-4;
         for (size_t j = 0; j < n; j++) { /* line 13: the mean of the final hard alignments */
             double m = 0;
             for (int i = 0; i < N; i++)
                 m += al[i * n + j];
-            worst13 = fmax(worst13, fabs(merged.w[j] - m / N) / (1 + fabs(m / N)));
+            worst13 = fmax(worst13, fabs(f.merged.w[j] - m / N) / (1 + fabs(m / N)));
         }
     }
     ok(exact >= runs / 2, "fleet_merge's soft update repairs the weight-matching start: %d of %d seeds recover the "
        "original policy exactly", exact, runs);
     ok(worst13 < 1e-6, "line 13: the result is the mean of the final hard-aligned models (max rel diff %.2g)", worst13);
     free(al);
-    fb_free(&fb);
-    for (int i = 0; i < N; i++)
-        fm_model_free(&copies[i]);
-    fm_model_free(&base), fm_model_free(&merged);
+    cf_free(&f);
 }
 
 /* ---------------- 3. the reference of line 10, per variant ----------------
@@ -393,88 +468,69 @@ static void test_variant_references(const fm_demos *d, uint64_t seed)
     fm_rng_seed(r, seed, 0, 0);
     enum { N = 2 };
     fm_nn_spec s = spec_of(FM_NN_RNN, 5, 0);
-    fm_model A, B, Bp, merged, models[N];
-    make_model(&A, &s, d, r, 40);
-    fm_model_create(&B, &s, NULL);
-    fm_model_copy(&B, &A);
-    const fm_layout *l = &A.layout;
+    copy_fleet f;
+    cf_create(&f, d, r, &s, N, 40, 1);
+    fm_model *A = &f.base, B, Bp;
+    model_dup(&B, A);
+    const fm_layout *l = &A->layout;
     size_t n = l->total;
     for (size_t j = 0; j < n; j++) { /* A = base + delta, B = base - delta: the mean is better than either */
         float delta = (float)(0.2 * fm_rng_normal(r));
-        A.w[j] += delta, B.w[j] -= delta;
+        A->w[j] += delta, B.w[j] -= delta;
     }
-    full_batch fb;
-    fb_create(&fb, &A, d);
-    fm_model_create(&models[0], &s, NULL);
-    fm_model_copy(&models[0], &A);
-    permuted_copy(&B, r, &models[1], NULL);
-    fm_model_create(&merged, &s, NULL);
-    fm_model_create(&Bp, &s, NULL);
-    fm_model_copy(&Bp, &B);
-    fm_demos data[N] = {*d, *d};
-    fm_reducer red = fm_reducer_serial(N);
-    fm_merge_nn_opts o = default_opts();
-    o.lr = 1e-12, o.noise = 0.0, o.steps = 300, o.epochs = 2, o.tau = 0.5; /* a no-op soft update */
-    fm_err err;
-    fm_merge_nn_log log;
+    cf_pair(&f, r, &B);
+    model_dup(&Bp, &B);
+    f.o.lr = 1e-12, f.o.noise = 0.0, f.o.steps = 300, f.o.epochs = 2, f.o.tau = 0.5; /* a no-op soft update */
     float *al = malloc(sizeof(float) * N * n), *tmp = malloc(sizeof(float) * n);
     float *mean = malloc(sizeof(float) * n), *plain = malloc(sizeof(float) * n);
     float *qa = malloc(sizeof(float) * n), *qb = malloc(sizeof(float) * n), *qm = malloc(sizeof(float) * n);
     /* weight matching's alignment of robot 1 (robot 0 is the anchor): B' = P(B copy) */
-    fm_err_clear(&err);
-    ok(fm_merge_nn_aligned(FM_MERGE_FLEET_MERGE, models, data, &o, &red, 3, &merged, al, &log, &err) == FM_OK,
-       "fleet_merge with a no-op soft update runs (%s)", err.msg);
-    ok(memcmp(al, A.w, sizeof(float) * n) == 0, "robot 0 (the anchor) is not permuted");
+    ok(cf_merge(&f, FM_MERGE_FLEET_MERGE, 3, al), "fleet_merge with a no-op soft update runs (%s)", f.err.msg);
+    ok(memcmp(al, A->w, sizeof(float) * n) == 0, "robot 0 (the anchor) is not permuted");
     memcpy(Bp.w, al + n, sizeof(float) * n);
     for (size_t j = 0; j < n; j++) {
-        mean[j] = (float)(((double)A.w[j] + Bp.w[j]) / 2);
-        plain[j] = (float)(((double)models[0].w[j] + models[1].w[j]) / 2);
+        mean[j] = (float)(((double)A->w[j] + Bp.w[j]) / 2);
+        plain[j] = (float)(((double)f.m[0].w[j] + f.m[1].w[j]) / 2);
     }
-    q_apply(l, o.tau, A.w, qa);
-    q_apply(l, o.tau, Bp.w, qb);
-    q_apply(l, o.tau, mean, qm);
+    q_apply(l, f.o.tau, A->w, qa);
+    q_apply(l, f.o.tau, Bp.w, qb);
+    q_apply(l, f.o.tau, mean, qm);
     double dmax = 0;
     for (size_t j = 0; j < n; j++)
-        dmax = fmax(dmax, fabs(merged.w[j] - mean[j]));
+        dmax = fmax(dmax, fabs(f.merged.w[j] - mean[j]));
     ok(dmax < 1e-6, "fleet_merge: merged = mean of the hard-aligned models (max diff %.2g)", dmax);
     /* expected logged interpolated loss of each epoch: mean over the two robots of
      * int L(alpha Q(aligned_i) + (1 - alpha) ref_i) */
-    double hard = 0.5 * (interp_integral(&A, qa, mean, &fb, tmp) + interp_integral(&A, qb, mean, &fb, tmp));
-    double avg = 0.5 * (interp_integral(&A, qa, plain, &fb, tmp) + interp_integral(&A, qb, plain, &fb, tmp));
-    double simplex = 0.5 * (interp_integral(&A, qa, Bp.w, &fb, tmp) + interp_integral(&A, qb, A.w, &fb, tmp));
-    double soft2 = 0.5 * (interp_integral(&A, qa, qm, &fb, tmp) + interp_integral(&A, qb, qm, &fb, tmp));
+    full_batch *fb = &f.fb;
+    double hard = 0.5 * (interp_integral(A, qa, mean, fb, tmp) + interp_integral(A, qb, mean, fb, tmp));
+    double avg = 0.5 * (interp_integral(A, qa, plain, fb, tmp) + interp_integral(A, qb, plain, fb, tmp));
+    double simplex = 0.5 * (interp_integral(A, qa, Bp.w, fb, tmp) + interp_integral(A, qb, A->w, fb, tmp));
+    double soft2 = 0.5 * (interp_integral(A, qa, qm, fb, tmp) + interp_integral(A, qb, qm, fb, tmp));
     const double rtol = 0.06;
     double sep = fmin(fmin(fabs(avg - hard), fabs(simplex - hard)), fabs(soft2 - hard)) / hard;
     ok(sep > 3 * rtol, "the case separates the references (hard %.4f, average %.4f, simplex %.4f, soft epoch 2 %.4f)",
        hard, avg, simplex, soft2);
-    is_close(log.interp_loss[0], hard, 0, rtol, "fleet_merge epoch 1 trains against the mean of the aligned models");
-    is_close(log.interp_loss[1], hard, 0, rtol, "fleet_merge epoch 2 trains against the mean of the aligned models");
-    fm_err_clear(&err);
-    ok(fm_merge_nn(FM_MERGE_FLEET_MERGE_AVERAGE, models, data, &o, &red, 3, &merged, &log, &err) == FM_OK,
-       "fleet_merge_average runs (%s)", err.msg);
-    is_close(log.interp_loss[0], avg, 0, rtol, "fleet_merge_average epoch 1 trains against the plain average");
-    is_close(log.interp_loss[1], avg, 0, rtol, "fleet_merge_average epoch 2 trains against the plain average");
-    fm_err_clear(&err);
-    ok(fm_merge_nn(FM_MERGE_FLEET_MERGE_SIMPLEX, models, data, &o, &red, 3, &merged, &log, &err) == FM_OK,
-       "fleet_merge_simplex runs (%s)", err.msg);
-    is_close(log.interp_loss[0], simplex, 0, rtol,
+    is_close(f.log.interp_loss[0], hard, 0, rtol, "fleet_merge epoch 1 trains against the mean of the aligned models");
+    is_close(f.log.interp_loss[1], hard, 0, rtol, "fleet_merge epoch 2 trains against the mean of the aligned models");
+    ok(cf_merge(&f, FM_MERGE_FLEET_MERGE_AVERAGE, 3, NULL), "fleet_merge_average runs (%s)", f.err.msg);
+    is_close(f.log.interp_loss[0], avg, 0, rtol, "fleet_merge_average epoch 1 trains against the plain average");
+    is_close(f.log.interp_loss[1], avg, 0, rtol, "fleet_merge_average epoch 2 trains against the plain average");
+    ok(cf_merge(&f, FM_MERGE_FLEET_MERGE_SIMPLEX, 3, NULL), "fleet_merge_simplex runs (%s)", f.err.msg);
+    is_close(f.log.interp_loss[0], simplex, 0, rtol,
              "fleet_merge_simplex (N = 2) trains against the other robot's aligned model, alpha = w_self ~ U[0, 1]");
-    fm_err_clear(&err);
-    ok(fm_merge_nn(FM_MERGE_FLEET_MERGE_SOFT, models, data, &o, &red, 3, &merged, &log, &err) == FM_OK,
-       "fleet_merge_soft runs (%s)", err.msg);
-    is_close(log.interp_loss[0], hard, 0, rtol, "fleet_merge_soft epoch 1: soft matrices start one-hot");
-    is_close(log.interp_loss[1], soft2, 0, rtol, "fleet_merge_soft epoch 2 trains against the mean of soft alignments");
+    ok(cf_merge(&f, FM_MERGE_FLEET_MERGE_SOFT, 3, NULL), "fleet_merge_soft runs (%s)", f.err.msg);
+    is_close(f.log.interp_loss[0], hard, 0, rtol, "fleet_merge_soft epoch 1: soft matrices start one-hot");
+    is_close(f.log.interp_loss[1], soft2, 0, rtol, "fleet_merge_soft epoch 2 trains against the mean of soft alignments");
     dmax = 0;
     double moved = 0;
     for (size_t j = 0; j < n; j++)
-        dmax = fmax(dmax, fabs(merged.w[j] - qm[j])), moved = fmax(moved, fabs(qm[j] - mean[j]));
+        dmax = fmax(dmax, fabs(f.merged.w[j] - qm[j])), moved = fmax(moved, fabs(qm[j] - mean[j]));
     ok(dmax < 1e-5 && moved > 0.05,
        "fleet_merge_soft returns the mean of the soft alignments Q(mean), no hard projection (max diff %.2g; "
        "Q(mean) - mean %.3f)", dmax, moved);
-    fb_free(&fb);
     free(al), free(tmp), free(mean), free(plain), free(qa), free(qb), free(qm);
-    fm_model_free(&A), fm_model_free(&B), fm_model_free(&Bp), fm_model_free(&merged);
-    fm_model_free(&models[0]), fm_model_free(&models[1]);
+    fm_model_free(&B), fm_model_free(&Bp);
+    cf_free(&f);
 }
 
 /* int_0^1 int_0^1 wt(alpha) L(alpha x + (1 - alpha) (t y + (1 - t) z)) d alpha dt (composite
@@ -505,53 +561,35 @@ static void test_simplex_hull(const fm_demos *d, uint64_t seed)
     fm_rng_seed(r, seed, 0, 0);
     enum { N = 3 };
     fm_nn_spec s = spec_of(FM_NN_RNN, 5, 0);
-    fm_model base, models[N], merged;
-    make_model(&base, &s, d, r, 40);
-    const fm_layout *l = &base.layout;
+    copy_fleet f;
+    cf_create(&f, d, r, &s, N, 40, 1);
+    const fm_layout *l = &f.base.layout;
     size_t n = l->total;
-    full_batch fb;
-    fb_create(&fb, &base, d);
     for (int i = 0; i < N; i++) { /* base + delta_i, robots 1 and 2 permuted */
-        fm_model_create(&models[i], &s, NULL);
-        fm_model_copy(&models[i], &base);
+        model_dup(&f.m[i], &f.base);
         for (size_t j = 0; j < n; j++)
-            models[i].w[j] += (float)(0.3 * fm_rng_normal(r));
-        if (i > 0) {
-            fm_model tmp;
-            permuted_copy(&models[i], r, &tmp, NULL);
-            memcpy(models[i].w, tmp.w, sizeof(float) * n);
-            fm_model_free(&tmp);
-        }
+            f.m[i].w[j] += (float)(0.3 * fm_rng_normal(r));
+        if (i > 0)
+            permute_in_place(&f.m[i], r);
     }
-    fm_model_create(&merged, &s, NULL);
-    fm_demos data[N] = {*d, *d, *d};
-    fm_reducer red = fm_reducer_serial(N);
-    fm_merge_nn_opts o = default_opts();
-    o.lr = 1e-12, o.noise = 0.0, o.steps = 300, o.epochs = 1, o.tau = 2.0; /* a no-op soft update */
+    f.o.lr = 1e-12, f.o.noise = 0.0, f.o.steps = 300, f.o.epochs = 1, f.o.tau = 2.0; /* a no-op soft update */
     float *al = malloc(sizeof(float) * N * n), *q = malloc(sizeof(float) * N * n), *tmp = malloc(sizeof(float) * n);
-    fm_err err;
-    fm_merge_nn_log log;
-    fm_err_clear(&err);
-    ok(fm_merge_nn_aligned(FM_MERGE_FLEET_MERGE_SIMPLEX, models, data, &o, &red, 5, &merged, al, &log, &err) == FM_OK,
-       "fleet_merge_simplex (N = 3) runs (%s)", err.msg);
+    ok(cf_merge(&f, FM_MERGE_FLEET_MERGE_SIMPLEX, 5, al), "fleet_merge_simplex (N = 3) runs (%s)", f.err.msg);
     for (int i = 0; i < N; i++)
-        q_apply(l, o.tau, al + i * n, q + i * n);
+        q_apply(l, f.o.tau, al + i * n, q + i * n);
     double simplex = 0, uniform = 0;
     for (int i = 0; i < N; i++) {
         int a = (i + 1) % N, b = (i + 2) % N;
-        simplex += square_integral(&base, q + i * n, al + a * n, al + b * n, 1, &fb, tmp) / N;
-        uniform += square_integral(&base, q + i * n, al + a * n, al + b * n, 0, &fb, tmp) / N;
+        simplex += square_integral(&f.base, q + i * n, al + a * n, al + b * n, 1, &f.fb, tmp) / N;
+        uniform += square_integral(&f.base, q + i * n, al + a * n, al + b * n, 0, &f.fb, tmp) / N;
     }
     const double rtol = 0.06;
     ok(fabs(simplex - uniform) > 3 * rtol * simplex, "the case separates alpha = w_self from alpha ~ U[0, 1] "
        "(%.4f vs %.4f)", simplex, uniform);
-    is_close(log.interp_loss[0], simplex, 0, rtol,
+    is_close(f.log.interp_loss[0], simplex, 0, rtol,
              "fleet_merge_simplex trains at uniform points of the hull of the aligned models, its own model soft-permuted");
     free(al), free(q), free(tmp);
-    fb_free(&fb);
-    for (int i = 0; i < N; i++)
-        fm_model_free(&models[i]);
-    fm_model_free(&base), fm_model_free(&merged);
+    cf_free(&f);
 }
 
 /* fleet_merge_soft's result mixes hidden units with doubly-stochastic matrices (Sinkhorn,
@@ -563,44 +601,34 @@ static void test_soft_doubly_stochastic(const fm_demos *d, uint64_t seed)
     fm_rng_seed(r, seed, 0, 0);
     enum { N = 3, H = 6 };
     fm_nn_spec s = spec_of(FM_NN_RNN, H, 0);
-    fm_model base, copies[N], merged;
-    make_model(&base, &s, d, r, 10);
-    const fm_tensor *b0 = fm_layout_find(&base.layout, "head0.b"), *w1 = fm_layout_find(&base.layout, "head1.w");
+    copy_fleet f;
+    cf_create(&f, d, r, &s, N, 10, 0);
+    fm_model *base = &f.base;
+    const fm_tensor *b0 = fm_layout_find(&base->layout, "head0.b"), *w1 = fm_layout_find(&base->layout, "head1.w");
     ok(b0 && w1 && b0->size == H && w1->shape[1] == H, "hidden bias and readout found");
     if (!b0 || !w1)
         return;
     const float c = 0.37f;
     for (int u = 0; u < H; u++)
-        base.w[b0->offset + u] = c;
+        base->w[b0->offset + u] = c;
     double rsum = 0;
     for (int u = 0; u < H; u++)
-        rsum += base.w[w1->offset + u];
-    fm_demos data[N];
-    for (int i = 0; i < N; i++)
-        permuted_copy(&base, r, &copies[i], NULL), data[i] = *d;
-    fm_model_create(&merged, &s, NULL);
-    fm_reducer red = fm_reducer_serial(N);
-    fm_merge_nn_opts o = default_opts();
-    o.init_wm = 0, o.lr = 0.05, o.noise = 1.0, o.steps = 30, o.epochs = 1, o.tau = 1.0, o.sk_iters = 20;
-    fm_err err;
-    fm_merge_nn_log log;
-    fm_err_clear(&err);
-    ok(fm_merge_nn(FM_MERGE_FLEET_MERGE_SOFT, copies, data, &o, &red, 6, &merged, &log, &err) == FM_OK,
-       "fleet_merge_soft runs (%s)", err.msg);
+        rsum += base->w[w1->offset + u];
+    cf_permuted_copies(&f, r);
+    f.o.init_wm = 0, f.o.lr = 0.05, f.o.noise = 1.0, f.o.steps = 30, f.o.epochs = 1, f.o.tau = 1.0, f.o.sk_iters = 20;
+    ok(cf_merge(&f, FM_MERGE_FLEET_MERGE_SOFT, 6, NULL), "fleet_merge_soft runs (%s)", f.err.msg);
     double dev = 0, msum = 0, moved = 0;
     for (int u = 0; u < H; u++)
-        dev = fmax(dev, fabs(merged.w[b0->offset + u] - c));
+        dev = fmax(dev, fabs(f.merged.w[b0->offset + u] - c));
     for (int u = 0; u < H; u++)
-        msum += merged.w[w1->offset + u];
-    for (size_t j = 0; j < base.layout.total; j++)
-        moved = fmax(moved, fabs(merged.w[j] - base.w[j]));
+        msum += f.merged.w[w1->offset + u];
+    for (size_t j = 0; j < base->layout.total; j++)
+        moved = fmax(moved, fabs(f.merged.w[j] - base->w[j]));
     ok(moved > 0.05, "the soft merge mixes the hidden units (max change %.3f)", moved);
     /* 20 Sinkhorn iterations leave the rows within ~1e-4 of 1 here; a single one, 4e-2 */
     is_close(dev, 0.0, 1e-3, 0.0, "equal hidden biases stay equal: rows of the soft permutations sum to 1");
     is_close(msum, rsum, 1e-5, 1e-5, "the readout's sum over hidden units is kept: columns sum to 1");
-    for (int i = 0; i < N; i++)
-        fm_model_free(&copies[i]);
-    fm_model_free(&base), fm_model_free(&merged);
+    cf_free(&f);
 }
 
 /* ---------------- 4. line 6: the participating subset ---------------- */
@@ -611,44 +639,33 @@ static void test_subset(const fm_demos *d, uint64_t seed)
     fm_rng_seed(r, seed, 0, 0);
     enum { N = 5, H = 4, E = 8 };
     fm_nn_spec s = spec_of(FM_NN_RNN, H, 0);
-    fm_model base, copies[N], merged;
-    make_model(&base, &s, d, r, 40);
-    fm_demos data[N];
-    for (int i = 0; i < N; i++)
-        permuted_copy(&base, r, &copies[i], NULL), data[i] = *d;
-    fm_model_create(&merged, &s, NULL);
-    fm_reducer red = fm_reducer_serial(N);
-    fm_merge_nn_opts o = default_opts();
-    o.init_wm = 0, o.steps = 20, o.epochs = E, o.lr = 0.3, o.noise = 1.0;
-    size_t n = base.layout.total;
+    copy_fleet f;
+    cf_create(&f, d, r, &s, N, 40, 0);
+    cf_permuted_copies(&f, r);
+    f.o.init_wm = 0, f.o.steps = 20, f.o.epochs = E, f.o.lr = 0.3, f.o.noise = 1.0;
+    size_t n = f.base.layout.total;
     float *al = malloc(sizeof(float) * N * n);
-    fm_err err;
-    fm_merge_nn_log log;
     const double fr[4] = {0.05, 0.2, 0.5, 1.0};
     for (int c = 0; c < 4; c++) {
-        o.subset = fr[c];
+        f.o.subset = fr[c];
         int want = (int)lround(fr[c] * N);
         want = want < 1 ? 1 : want;
-        fm_err_clear(&err);
-        ok(fm_merge_nn_aligned(FM_MERGE_FLEET_MERGE, copies, data, &o, &red, 4, &merged, al, &log, &err) == FM_OK,
-           "fleet_merge subset %g runs (%s)", fr[c], err.msg);
-        int good = log.epochs == E;
+        ok(cf_merge(&f, FM_MERGE_FLEET_MERGE, 4, al), "fleet_merge subset %g runs (%s)", fr[c], f.err.msg);
+        int good = f.log.epochs == E;
         for (int e = 0; e < E; e++)
-            good &= log.updaters[e] == want;
+            good &= f.log.updaters[e] == want;
         ok(good, "subset %g: max(1, round(%g * %d)) = %d robots update in each of the %d epochs (epoch 1: %g)", fr[c],
-           fr[c], N, want, E, log.updaters[0]);
+           fr[c], N, want, E, f.log.updaters[0]);
         if (want == 1) { /* robots whose permutation moved were chosen in some epoch */
             int moved = 0;
             for (int i = 0; i < N; i++)
-                moved += memcmp(al + i * n, copies[i].w, sizeof(float) * n) != 0;
+                moved += memcmp(al + i * n, f.m[i].w, sizeof(float) * n) != 0;
             ok(moved >= 2 && moved <= E, "subset %g: a fresh subset each epoch (%d robots moved their permutation)",
                fr[c], moved);
         }
     }
     free(al);
-    for (int i = 0; i < N; i++)
-        fm_model_free(&copies[i]);
-    fm_model_free(&base), fm_model_free(&merged);
+    cf_free(&f);
 }
 
 /* ---------------- 5. MergeMany sweeps vs brute force ---------------- */
@@ -695,10 +712,11 @@ static void test_merge_many(const fm_demos *d, uint64_t seed)
     fm_rng_seed(r, seed, 0, 0);
     enum { N = 3, H = 5, NP = 120 };
     fm_nn_spec s = spec_of(FM_NN_MLP, H, 0);
-    fm_model m[N], merged;
+    copy_fleet f;
+    cf_init(&f, d, &s, N);
+    fm_model *m = f.m;
     for (int i = 0; i < N; i++)
         make_model(&m[i], &s, d, r, 0);
-    fm_model_create(&merged, &s, NULL);
     const fm_layout *l = &m[0].layout;
     size_t n = l->total;
     float *al = malloc(sizeof(float) * N * n), *pb = malloc(sizeof(float) * 2 * NP * n);
@@ -724,20 +742,13 @@ static void test_merge_many(const fm_demos *d, uint64_t seed)
         }
     ok(second > best * 1.001, "MergeMany case: a unique brute-force minimum of the spread (%.5f, next %.5f)", best,
        second);
-    fm_demos data[N] = {*d, *d, *d};
-    fm_reducer red = fm_reducer_serial(N);
-    fm_merge_nn_opts o = default_opts();
-    fm_err err;
-    fm_merge_nn_log log;
     const int sweeps[3] = {0, 1, 20};
     double got[3] = {0};
     int ran[3] = {0};
     for (int c = 0; c < 3; c++) {
-        o.mm_sweeps = sweeps[c];
-        fm_err_clear(&err);
-        ok(fm_merge_nn_aligned(FM_MERGE_GIT_REBASIN, m, data, &o, &red, 2, &merged, al, &log, &err) == FM_OK,
-           "git_rebasin with %d sweeps runs (%s)", sweeps[c], err.msg);
-        got[c] = spread_of(n, N, al), ran[c] = log.mm_sweeps;
+        f.o.mm_sweeps = sweeps[c];
+        ok(cf_merge(&f, FM_MERGE_GIT_REBASIN, 2, al), "git_rebasin with %d sweeps runs (%s)", sweeps[c], f.err.msg);
+        got[c] = spread_of(n, N, al), ran[c] = f.log.mm_sweeps;
     }
     ok(got[0] > best * 1.001 && got[1] > best * 1.001,
        "the anchor start (%.5f) and one sweep (%.5f) do not reach the minimum %.5f: the case needs several sweeps",
@@ -746,9 +757,7 @@ static void test_merge_many(const fm_demos *d, uint64_t seed)
              ran[2]);
     ok(ran[2] > 1, "MergeMany ran more than one sweep (%d)", ran[2]);
     free(al), free(pb), free(cur);
-    for (int i = 0; i < N; i++)
-        fm_model_free(&m[i]);
-    fm_model_free(&merged);
+    cf_free(&f);
 }
 
 /* ---------------- 6. sinkhorn_data (App. F): MergeMany with soft re-matches ---------------- */
@@ -764,32 +773,18 @@ static void test_sd_copies(const fm_demos *d, uint64_t seed)
     fm_rng_seed(r, seed, 0, 0);
     enum { N = 4 };
     fm_nn_spec s = spec_of(FM_NN_RNN, 8, 8);
-    fm_model base, copies[N], merged;
-    make_model(&base, &s, d, r, 150);
-    full_batch fb;
-    fb_create(&fb, &base, d);
-    for (int i = 0; i < N; i++)
-        permuted_copy(&base, r, &copies[i], NULL);
-    fm_model_create(&merged, &s, NULL);
-    fm_demos data[N] = {*d, *d, *d, *d};
-    fm_reducer red = fm_reducer_serial(N);
-    fm_merge_nn_opts o = default_opts();
-    o.mm_sweeps = 6, o.steps = 60, o.tau = 0.3, o.batch = 8;
-    fm_err err;
-    fm_merge_nn_log log;
-    fm_err_clear(&err);
-    ok(fm_merge_nn(FM_MERGE_SINKHORN_DATA, copies, data, &o, &red, 9, &merged, &log, &err) == FM_OK,
-       "sinkhorn_data on permuted copies runs (%s)", err.msg);
-    double gap = action_gap(&merged, &base, &fb), changed = 0;
-    for (int e = 0; e < log.epochs; e++)
-        changed += log.changed[e];
-    ok(gap < 1e-4 && log.epochs == o.mm_sweeps && changed == 0,
+    copy_fleet f;
+    cf_create(&f, d, r, &s, N, 150, 1);
+    cf_permuted_copies(&f, r);
+    f.o.mm_sweeps = 6, f.o.steps = 60, f.o.tau = 0.3, f.o.batch = 8;
+    ok(cf_merge(&f, FM_MERGE_SINKHORN_DATA, 9, NULL), "sinkhorn_data on permuted copies runs (%s)", f.err.msg);
+    double gap = cf_gap(&f), changed = 0;
+    for (int e = 0; e < f.log.epochs; e++)
+        changed += f.log.changed[e];
+    ok(gap < 1e-4 && f.log.epochs == f.o.mm_sweeps && changed == 0,
        "sinkhorn_data recovers the original policy from permuted copies (gap %.2g; %d sweeps, %g changes)", gap,
-       log.epochs, changed);
-    fb_free(&fb);
-    for (int i = 0; i < N; i++)
-        fm_model_free(&copies[i]);
-    fm_model_free(&base), fm_model_free(&merged);
+       f.log.epochs, changed);
+    cf_free(&f);
 }
 
 /* Two robots from the identity (no weight matching), the second a permuted copy of the first:
@@ -802,31 +797,17 @@ static void test_sd_pairwise(const fm_demos *d, uint64_t seed)
     fm_rng rng, *r = &rng;
     fm_rng_seed(r, seed, 0, 0);
     fm_nn_spec s = spec_of(FM_NN_RNN, 4, 0);
-    fm_model base, copies[2], merged;
-    make_model(&base, &s, d, r, 40);
-    full_batch fb;
-    fb_create(&fb, &base, d);
-    fm_model_create(&copies[0], &s, NULL);
-    fm_model_copy(&copies[0], &base);
-    permuted_copy(&base, r, &copies[1], NULL);
-    fm_model_create(&merged, &s, NULL);
-    fm_demos data[2] = {*d, *d};
-    fm_reducer red = fm_reducer_serial(2);
-    fm_merge_nn_opts o = default_opts();
-    o.init_wm = 0, o.steps = 300, o.lr = 0.2, o.tau = 2.0, o.mm_sweeps = 4, o.epochs = 4;
-    fm_err err;
-    fm_merge_nn_log log;
+    copy_fleet f;
+    cf_create(&f, d, r, &s, 2, 40, 1);
+    cf_pair(&f, r, &f.base);
+    f.o.init_wm = 0, f.o.steps = 300, f.o.lr = 0.2, f.o.tau = 2.0, f.o.mm_sweeps = 4, f.o.epochs = 4;
     int exact = 0, fm_far = 0;
     for (uint64_t mseed = 1; mseed <= 3; mseed++) {
-        fm_err_clear(&err);
-        ok(fm_merge_nn(FM_MERGE_SINKHORN_DATA, copies, data, &o, &red, mseed, &merged, &log, &err) == FM_OK,
-           "sinkhorn_data from the identity runs (%s)", err.msg);
-        double gap = action_gap(&merged, &base, &fb);
+        ok(cf_merge(&f, FM_MERGE_SINKHORN_DATA, mseed, NULL), "sinkhorn_data from the identity runs (%s)", f.err.msg);
+        double gap = cf_gap(&f);
         exact += gap < 1e-4;
-        fm_err_clear(&err);
-        ok(fm_merge_nn(FM_MERGE_FLEET_MERGE, copies, data, &o, &red, mseed, &merged, &log, &err) == FM_OK,
-           "fleet_merge from the identity runs (%s)", err.msg);
-        double fgap = action_gap(&merged, &base, &fb);
+        ok(cf_merge(&f, FM_MERGE_FLEET_MERGE, mseed, NULL), "fleet_merge from the identity runs (%s)", f.err.msg);
+        double fgap = cf_gap(&f);
         fm_far += fgap > 0.3;
         printf("# merge seed %d: sinkhorn_data gap %.3g, fleet_merge gap %.3g\n", (int)mseed, gap, fgap);
     }
@@ -834,8 +815,7 @@ static void test_sd_pairwise(const fm_demos *d, uint64_t seed)
        "identity in %d of 3 seeds", exact);
     ok(fm_far == 3, "the case separates it from fleet_merge with the same budget (far from the original in %d of 3 "
        "seeds)", fm_far);
-    fb_free(&fb);
-    fm_model_free(&base), fm_model_free(&copies[0]), fm_model_free(&copies[1]), fm_model_free(&merged);
+    cf_free(&f);
 }
 
 /* N = 3 robots base + delta_i (robots 1 and 2 permuted) and a no-op soft update (lr ~ 0, no noise):
@@ -850,51 +830,34 @@ static void test_sd_references(const fm_demos *d, uint64_t seed)
     fm_rng_seed(r, seed, 0, 0);
     enum { N = 3, S = 2 };
     fm_nn_spec s = spec_of(FM_NN_RNN, 5, 0);
-    fm_model base, models[N], merged;
-    make_model(&base, &s, d, r, 40);
-    const fm_layout *l = &base.layout;
+    copy_fleet f;
+    cf_create(&f, d, r, &s, N, 40, 1);
+    fm_model *models = f.m;
+    const fm_layout *l = &f.base.layout;
     size_t n = l->total;
-    full_batch fb;
-    fb_create(&fb, &base, d);
-    for (int i = 0; i < N; i++) { /* base + delta_i, sum_i delta_i = 0: the full mean is the base */
-        fm_model_create(&models[i], &s, NULL);
-        fm_model_copy(&models[i], &base);
-    }
+    for (int i = 0; i < N; i++) /* base + delta_i, sum_i delta_i = 0: the full mean is the base */
+        model_dup(&models[i], &f.base);
     for (size_t j = 0; j < n; j++) {
         float d0 = (float)(0.25 * fm_rng_normal(r)), d1 = (float)(0.25 * fm_rng_normal(r));
         models[0].w[j] += d0, models[1].w[j] += d1, models[2].w[j] -= d0 + d1;
     }
-    for (int i = 0; i < N; i++) {
-        if (i > 0) {
-            fm_model tmp;
-            permuted_copy(&models[i], r, &tmp, NULL);
-            memcpy(models[i].w, tmp.w, sizeof(float) * n);
-            fm_model_free(&tmp);
-        }
-    }
-    fm_model_create(&merged, &s, NULL);
-    fm_demos data[N] = {*d, *d, *d};
-    fm_reducer red = fm_reducer_serial(N);
-    fm_merge_nn_opts o = default_opts();
-    o.lr = 1e-12, o.noise = 0.0, o.steps = 300, o.mm_sweeps = S, o.tau = 0.15; /* a no-op soft update */
+    for (int i = 1; i < N; i++)
+        permute_in_place(&models[i], r);
+    f.o.lr = 1e-12, f.o.noise = 0.0, f.o.steps = 300, f.o.mm_sweeps = S, f.o.tau = 0.15; /* a no-op soft update */
     float *al = malloc(sizeof(float) * N * n), *q = malloc(sizeof(float) * N * n), *tmp = malloc(sizeof(float) * n);
     float *mean = malloc(sizeof(float) * n), *others = malloc(sizeof(float) * n);
-    fm_err err;
-    fm_merge_nn_log log;
-    fm_err_clear(&err);
-    ok(fm_merge_nn_aligned(FM_MERGE_SINKHORN_DATA, models, data, &o, &red, 3, &merged, al, &log, &err) == FM_OK,
-       "sinkhorn_data with a no-op soft update runs (%s)", err.msg);
+    ok(cf_merge(&f, FM_MERGE_SINKHORN_DATA, 3, al), "sinkhorn_data with a no-op soft update runs (%s)", f.err.msg);
     double dmax = 0;
     for (size_t j = 0; j < n; j++) {
         double m = 0;
         for (int i = 0; i < N; i++)
             m += al[i * n + j];
         mean[j] = (float)(m / N);
-        dmax = fmax(dmax, fabs(merged.w[j] - mean[j]));
+        dmax = fmax(dmax, fabs(f.merged.w[j] - mean[j]));
     }
     ok(dmax < 1e-6, "sinkhorn_data: merged = mean of the final hard-aligned models (max diff %.2g)", dmax);
     for (int i = 0; i < N; i++)
-        q_apply(l, o.tau, al + i * n, q + i * n);
+        q_apply(l, f.o.tau, al + i * n, q + i * n);
     double want = 0, full = 0, anchor = 0;
     for (int i = 0; i < N; i++) {
         for (size_t j = 0; j < n; j++) {
@@ -903,29 +866,26 @@ static void test_sd_references(const fm_demos *d, uint64_t seed)
                 sum += k == i ? 0.0 : al[k * n + j];
             others[j] = (float)(sum / (N - 1));
         }
-        want += interp_integral(&base, q + i * n, others, &fb, tmp) / N;
-        full += interp_integral(&base, q + i * n, mean, &fb, tmp) / N;
-        anchor += interp_integral(&base, q + i * n, al, &fb, tmp) / N;
+        want += interp_integral(&f.base, q + i * n, others, &f.fb, tmp) / N;
+        full += interp_integral(&f.base, q + i * n, mean, &f.fb, tmp) / N;
+        anchor += interp_integral(&f.base, q + i * n, al, &f.fb, tmp) / N;
     }
     const double rtol = 0.05;
     ok(fabs(full - want) > 3 * rtol * want && fabs(anchor - want) > 3 * rtol * want,
        "the case separates the mean of the others (%.4f) from the full mean (%.4f) and robot 0's model (%.4f)", want,
        full, anchor);
-    is_int(log.epochs, S, "sinkhorn_data logs one entry per sweep");
-    is_int(log.mm_sweeps, S, "sinkhorn_data runs exactly merge.mm_sweeps sweeps (no early stop)");
-    double ml = mean_loss(&base, mean, &fb, NULL), interp = 0;
-    for (int e = 0; e < S && e < log.epochs; e++) {
-        is_int(log.updaters[e], N, "sweep %d re-matches every robot once", e + 1);
-        is_int(log.changed[e], 0, "sweep %d: the no-op soft update changes no assignment", e + 1);
-        is_close(log.ref_loss[e], ml, 0, 1e-4, "sweep %d logs the BC loss of the mean of the aligned models", e + 1);
-        interp += log.interp_loss[e] / S;
+    is_int(f.log.epochs, S, "sinkhorn_data logs one entry per sweep");
+    is_int(f.log.mm_sweeps, S, "sinkhorn_data runs exactly merge.mm_sweeps sweeps (no early stop)");
+    double ml = mean_loss(&f.base, mean, &f.fb, NULL), interp = 0;
+    for (int e = 0; e < S && e < f.log.epochs; e++) {
+        is_int(f.log.updaters[e], N, "sweep %d re-matches every robot once", e + 1);
+        is_int(f.log.changed[e], 0, "sweep %d: the no-op soft update changes no assignment", e + 1);
+        is_close(f.log.ref_loss[e], ml, 0, 1e-4, "sweep %d logs the BC loss of the mean of the aligned models", e + 1);
+        interp += f.log.interp_loss[e] / S;
     }
     is_close(interp, want, 0, rtol, "each re-match trains against the mean of the OTHER robots' aligned models");
     free(al), free(q), free(tmp), free(mean), free(others);
-    fb_free(&fb);
-    for (int i = 0; i < N; i++)
-        fm_model_free(&models[i]);
-    fm_model_free(&base), fm_model_free(&merged);
+    cf_free(&f);
 }
 
 /* The logits persist across sweeps (App. F: what separates sinkhorn_data from FLEET-MERGE, which
@@ -940,48 +900,37 @@ static void test_sd_persistence(const fm_demos *d, uint64_t seed)
     fm_rng_seed(r, seed, 0, 0);
     enum { N = 4, S = 4 };
     fm_nn_spec s = spec_of(FM_NN_RNN, 6, 4);
-    fm_model base, models[N], merged;
-    make_model(&base, &s, d, r, 20);
-    size_t n = base.layout.total;
+    copy_fleet f;
+    cf_create(&f, d, r, &s, N, 20, 0);
+    size_t n = f.base.layout.total;
     for (int i = 0; i < N; i++) {
         fm_model tmp;
-        fm_model_create(&tmp, &s, NULL);
-        fm_model_copy(&tmp, &base);
+        model_dup(&tmp, &f.base);
         for (size_t j = 0; j < n; j++)
             tmp.w[j] += (float)(0.2 * fm_rng_normal(r));
-        permuted_copy(&tmp, r, &models[i], NULL);
+        permuted_copy(&tmp, r, &f.m[i], NULL);
         fm_model_free(&tmp);
     }
-    fm_model_create(&merged, &s, NULL);
-    fm_demos data[N] = {*d, *d, *d, *d};
-    fm_reducer red = fm_reducer_serial(N);
-    fm_merge_nn_opts o = default_opts();
-    o.noise = 0.0, o.start_mass = 0.4, o.steps = 40, o.lr = 0.05, o.tau = 0.5, o.mm_sweeps = S, o.epochs = S;
-    fm_err err;
-    fm_merge_nn_log log;
-    fm_err_clear(&err);
-    ok(fm_merge_nn(FM_MERGE_SINKHORN_DATA, models, data, &o, &red, 2, &merged, &log, &err) == FM_OK,
-       "sinkhorn_data runs (%s)", err.msg);
-    is_int(log.epochs, S, "%d sweeps logged", S);
-    is_close(log.rowmax_first[0], o.start_mass, 1e-9, 1e-9, "sweep 1 starts from the hard start at mass %g",
-             o.start_mass);
-    for (int e = 1; e < S && e < log.epochs; e++)
-        is_close(log.rowmax_first[e], log.rowmax_last[e - 1], 1e-12, 1e-9,
+    fm_merge_nn_opts *o = &f.o;
+    o->noise = 0.0, o->start_mass = 0.4, o->steps = 40, o->lr = 0.05, o->tau = 0.5, o->mm_sweeps = S, o->epochs = S;
+    fm_merge_nn_log *log = &f.log;
+    ok(cf_merge(&f, FM_MERGE_SINKHORN_DATA, 2, NULL), "sinkhorn_data runs (%s)", f.err.msg);
+    is_int(log->epochs, S, "%d sweeps logged", S);
+    is_close(log->rowmax_first[0], o->start_mass, 1e-9, 1e-9, "sweep 1 starts from the hard start at mass %g",
+             o->start_mass);
+    for (int e = 1; e < S && e < log->epochs; e++)
+        is_close(log->rowmax_first[e], log->rowmax_last[e - 1], 1e-12, 1e-9,
                  "sweep %d starts from the logits that sweep %d ended with", e + 1, e);
-    ok(log.rowmax_last[0] > log.rowmax_first[0] + 0.1 && log.rowmax_first[S - 1] > o.start_mass + 0.1,
+    ok(log->rowmax_last[0] > log->rowmax_first[0] + 0.1 && log->rowmax_first[S - 1] > o->start_mass + 0.1,
        "the soft permutations sharpen and later sweeps start sharper (%.3f -> %.3f; sweep %d starts at %.3f)",
-       log.rowmax_first[0], log.rowmax_last[0], S, log.rowmax_first[S - 1]);
-    fm_err_clear(&err);
-    ok(fm_merge_nn(FM_MERGE_FLEET_MERGE, models, data, &o, &red, 2, &merged, &log, &err) == FM_OK,
-       "fleet_merge runs (%s)", err.msg);
+       log->rowmax_first[0], log->rowmax_last[0], S, log->rowmax_first[S - 1]);
+    ok(cf_merge(&f, FM_MERGE_FLEET_MERGE, 2, NULL), "fleet_merge runs (%s)", f.err.msg);
     double worst = 0;
-    for (int e = 0; e < log.epochs; e++)
-        worst = fmax(worst, fabs(log.rowmax_first[e] - o.start_mass));
-    ok(log.epochs == S && worst < 1e-9, "fleet_merge restarts every epoch at mass %g (max deviation %.2g)",
-       o.start_mass, worst);
-    for (int i = 0; i < N; i++)
-        fm_model_free(&models[i]);
-    fm_model_free(&base), fm_model_free(&merged);
+    for (int e = 0; e < log->epochs; e++)
+        worst = fmax(worst, fabs(log->rowmax_first[e] - o->start_mass));
+    ok(log->epochs == S && worst < 1e-9, "fleet_merge restarts every epoch at mass %g (max deviation %.2g)",
+       o->start_mass, worst);
+    cf_free(&f);
 }
 
 /* The misleading weight-matching start of section 2: git_rebasin stays misled; sinkhorn_data's soft
@@ -992,46 +941,24 @@ static void test_sd_repairs(const fm_demos *d, uint64_t seed)
     fm_rng_seed(r, seed, 0, 0);
     enum { N = 6, H = 4, RUNS = 8 };
     fm_nn_spec s = spec_of(FM_NN_RNN, H, 0);
-    fm_model base, copies[N], merged;
-    make_model(&base, &s, d, r, 40);
-    full_batch fb;
-    fb_create(&fb, &base, d);
-    const fm_tensor *ff = fm_layout_find(&base.layout, "head0.w");
-    for (int u = 0; u < H; u++)
-        base.w[ff->offset + u * IN + 2] = 5.0f * (u + 1);
-    fm_demos data[N];
-    for (int i = 0; i < N; i++) {
-        int perms[FM_NN_MAX_GROUPS][16];
-        permuted_copy(&base, r, &copies[i], perms);
-        data[i] = *d;
-        for (int u = 0; i == N - 1 && u < H; u++)
-            copies[i].w[ff->offset + perms[0][u ^ 1] * IN + 2] = 5.0f * (u + 1);
-    }
-    fm_model_create(&merged, &s, NULL);
-    fm_reducer red = fm_reducer_serial(N);
-    fm_merge_nn_opts o = default_opts();
-    o.mm_sweeps = 3;
-    fm_err err;
-    fm_merge_nn_log log;
-    fm_err_clear(&err);
-    ok(fm_merge_nn(FM_MERGE_GIT_REBASIN, copies, data, &o, &red, 1, &merged, &log, &err) == FM_OK, "git_rebasin runs");
-    double wm_gap = action_gap(&merged, &base, &fb);
+    copy_fleet f;
+    cf_create(&f, d, r, &s, N, 40, 1);
+    cf_misleading(&f, r, fm_layout_find(&f.base.layout, "head0.w"), H);
+    f.o.mm_sweeps = 3;
+    ok(cf_merge(&f, FM_MERGE_GIT_REBASIN, 1, NULL), "git_rebasin runs");
+    double wm_gap = cf_gap(&f);
     int exact = 0;
     for (uint64_t mseed = 1; mseed <= RUNS; mseed++) {
-        fm_err_clear(&err);
-        ok(fm_merge_nn(FM_MERGE_SINKHORN_DATA, copies, data, &o, &red, mseed, &merged, &log, &err) == FM_OK,
-           "sinkhorn_data seed %d runs (%s)", (int)mseed, err.msg);
-        double gap = action_gap(&merged, &base, &fb);
-        printf("# merge seed %d: gap %.3g, changed %g / %g / %g\n", (int)mseed, gap, log.changed[0], log.changed[1],
-               log.changed[2]);
+        ok(cf_merge(&f, FM_MERGE_SINKHORN_DATA, mseed, NULL), "sinkhorn_data seed %d runs (%s)", (int)mseed,
+           f.err.msg);
+        double gap = cf_gap(&f);
+        printf("# merge seed %d: gap %.3g, changed %g / %g / %g\n", (int)mseed, gap, f.log.changed[0],
+               f.log.changed[1], f.log.changed[2]);
         exact += gap < 1e-4;
     }
     ok(wm_gap > 0.2 && exact >= 3, "sinkhorn_data repairs the misleading weight-matching start in %d of %d seeds "
        "(git_rebasin: gap %.3f)", exact, RUNS, wm_gap);
-    fb_free(&fb);
-    for (int i = 0; i < N; i++)
-        fm_model_free(&copies[i]);
-    fm_model_free(&base), fm_model_free(&merged);
+    cf_free(&f);
 }
 
 int main(void)
