@@ -20,14 +20,11 @@ case "${1:-}" in -h|--help) usage; exit 0 ;; esac
 NP=${NP:-5}
 ALPHAS=${ALPHAS:-"1 0.1"}
 SEEDS=${SEEDS:-"1 2 3"}
-FLEET=${FLEET:-build/fleet}
-OUT=${OUT:-results}
-PYTHON=${PYTHON:-/usr/bin/python3}
-MPIRUN=${MPIRUN:-mpirun --allow-run-as-root --oversubscribe}
-export OPENBLAS_NUM_THREADS=1
+PIPELINE=ablation_f.sh
+. pipelines/lib.sh
+pipeline_defaults
 cfg=${1:-configs/cartpole_ablation.yaml}
 [ $# -le 1 ] || { echo "ablation_f.sh: one config at most (usage: pipelines/ablation_f.sh [CONFIG])" >&2; exit 2; }
-[ -x "$FLEET" ] || { echo "ablation_f.sh: $FLEET not found (run make first)" >&2; exit 2; }
 [ -f "$cfg" ] || { echo "ablation_f.sh: $cfg: no such config" >&2; exit 2; }
 [[ "$NP" =~ ^[1-9][0-9]*$ ]] || { echo "ablation_f.sh: NP: '$NP' is not a positive integer" >&2; exit 2; }
 [ "$(grep -c '^  alpha: ' "$cfg")" -eq 1 ] \
@@ -36,8 +33,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 files=()
 start=$SECONDS
-PIPELINE=ablation_f.sh PIPELINE_TMP=$tmp
-. pipelines/lib.sh
+PIPELINE_TMP=$tmp
 for alpha in $ALPHAS; do
     [[ "$alpha" =~ ^[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$ ]] \
         || { echo "ablation_f.sh: ALPHAS: '$alpha' is not a number" >&2; exit 2; }

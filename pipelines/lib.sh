@@ -1,6 +1,17 @@
 # lib.sh - shared by the pipelines (sourced, not run). Expects OUT, FLEET, MPIRUN and PIPELINE
 # (the script's name for messages) to be set, and a temporary directory in PIPELINE_TMP.
 
+# pipeline_defaults: the settings every pipeline shares (FLEET, OUT, PYTHON, MPIRUN from the
+# environment or their defaults; one BLAS thread per rank) and the check that the binary exists.
+pipeline_defaults() {
+    FLEET=${FLEET:-build/fleet}
+    OUT=${OUT:-results}
+    PYTHON=${PYTHON:-/usr/bin/python3}
+    MPIRUN=${MPIRUN:-mpirun --allow-run-as-root --oversubscribe}
+    export OPENBLAS_NUM_THREADS=1
+    [ -x "$FLEET" ] || { echo "$PIPELINE: $FLEET not found (run make first)" >&2; exit 2; }
+}
+
 # The experiment.name of a config file (empty if none).
 config_name() { sed -n 's/^  name: *"\{0,1\}\([A-Za-z0-9._-]*\).*/\1/p' "$1" | head -1; }
 

@@ -21,12 +21,9 @@ if [ $# -gt 0 ]; then
     exit 2
 fi
 NP=${NP:-5}
-OUT=${OUT:-results}
-FLEET=${FLEET:-build/fleet}
-PYTHON=${PYTHON:-/usr/bin/python3}
-MPIRUN=${MPIRUN:-mpirun --allow-run-as-root --oversubscribe}
-export OPENBLAS_NUM_THREADS=1
-[ -x "$FLEET" ] || { echo "linear_gl_study.sh: $FLEET not found (run make first)" >&2; exit 2; }
+PIPELINE=linear_gl_study.sh
+. pipelines/lib.sh
+pipeline_defaults
 start=$SECONDS
 dirs=()
 for cfg in configs/sweeps/linear_gl_study.yaml configs/sweeps/linear_gl_study_disconnected.yaml \

@@ -20,14 +20,11 @@ RUNS=${RUNS:-"64:80 512:20"}
 SEED=${SEED:-1}
 NP=${NP:-5}
 START_MASS=${START_MASS:-}
-FLEET=${FLEET:-build/fleet}
-OUT=${OUT:-results}
-PYTHON=${PYTHON:-/usr/bin/python3}
-MPIRUN=${MPIRUN:-mpirun --allow-run-as-root --oversubscribe}
-export OPENBLAS_NUM_THREADS=1
+PIPELINE=soft_start_widths.sh
+. pipelines/lib.sh
+pipeline_defaults
 cfg=${1:-configs/cartpole_merge.yaml}
 [ $# -le 1 ] || { echo "soft_start_widths.sh: one config at most" >&2; exit 2; }
-[ -x "$FLEET" ] || { echo "soft_start_widths.sh: $FLEET not found (run make first)" >&2; exit 2; }
 [ -f "$cfg" ] || { echo "soft_start_widths.sh: $cfg: no such config" >&2; exit 2; }
 [[ "$SEED" =~ ^[0-9]+$ ]] || { echo "soft_start_widths.sh: SEED: '$SEED' is not an integer" >&2; exit 2; }
 for key in width epochs methods; do
@@ -43,8 +40,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 files=()
 start=$SECONDS
-PIPELINE=soft_start_widths.sh PIPELINE_TMP=$tmp
-. pipelines/lib.sh
+PIPELINE_TMP=$tmp
 for run in $RUNS; do
     [[ "$run" =~ ^([1-9][0-9]*):([1-9][0-9]*)$ ]] \
         || { echo "soft_start_widths.sh: RUNS: '$run' is not WIDTH:EPOCHS" >&2; exit 2; }
