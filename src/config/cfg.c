@@ -144,6 +144,9 @@ static const cfg_key cfg_keys[] = {
             "tooluse: demonstrations execute expert + noise of this std times the action bound (DART; label stays clean)"),
     CFG_SCALAR("env.tu_proprio", CFG_BOOL, env.tu_proprio, "true", 0,
                "tooluse: append the end-effector position and rotation matrix (12 values) to the observation"),
+    CFG_CHOICE("env.tu_obs", env.tu_obs, "points", 0,
+               "tooluse: observation, a point cloud (faithful) or the tools' and objects' keypoints (privileged state)",
+               "points", "keypoints"),
 
     CFG_NUM("fleet.robots", CFG_INT, fleet.robots, "0", 0, 100000, 0,
             "number of robots N; 0 = one per MPI rank, otherwise must equal the rank count"),
@@ -210,7 +213,12 @@ static const cfg_key cfg_keys[] = {
     CFG_NUM("train.epochs", CFG_INT, train.epochs, "50", 0, 1000000, 0,
             "mlp/rnn: passes over the robot's demonstrations"),
     CFG_NUM("train.batch_size", CFG_INT, train.batch_size, "16", 1, 100000, 0,
-            "mlp/rnn: trajectories (or windows) per minibatch"),
+            "mlp/rnn: trajectories (or windows, or steps with batch_unit: steps) per minibatch"),
+    CFG_CHOICE("train.batch_unit", train.batch_unit, "trajectories", 0,
+               "mlp/rnn: minibatches of whole trajectories (or windows), or of single steps (mlp only, no padding)",
+               "trajectories", "steps"),
+    CFG_NUM("train.nn_steps", CFG_INT, train.nn_steps, "0", 0, 100000000, 0,
+            "mlp/rnn: > 0 = optimizer steps per training call (epochs then ignored, rounds excepted); 0 = epochs"),
     CFG_NUM("train.window", CFG_INT, train.window, "0", 0, 1000000, 0,
             "mlp/rnn: 0 = backpropagate through whole trajectories; else random windows of this length"),
     CFG_NUM("train.weight_decay", CFG_DOUBLE, train.weight_decay, "0", 0, 10, 0,
@@ -268,6 +276,8 @@ static const cfg_key cfg_keys[] = {
             "neural runs, warm start: 0 = off; else fine-tune every merge (and a fresh policy) on this many held-out demos"),
     CFG_SCALAR("eval.task_specific", CFG_BOOL, eval.task_specific, "false", 0,
                "neural runs: also train one policy per task on every robot's data of that task (data-parallel)"),
+    CFG_NUM("eval.val_demos", CFG_INT, eval.val_demos, "0", 0, 1000000, 0,
+            "neural runs: held-out demonstrations per robot (its own task mixture) for a held-out BC loss; 0 = none"),
     CFG_NUM("eval.round_rollouts", CFG_INT, eval.round_rollouts, "2", 0, 1000000, 0,
             "rounds: episodes per task for the merged model's score after every round (0 = none)"),
     CFG_NUM("eval.finetune_epochs", CFG_INT, eval.finetune_epochs, "5", 0, 1000000, 0,
@@ -1562,6 +1572,10 @@ static void check_arch(cfg_loader *ld)
     if (c->env.kind != FM_ENV_LQG && linear)
         report(ld, where(ld, ia), "policy.arch", "got %s, expected mlp or rnn for kind: %s",
                fm_cfg_enum_name("policy.arch", c->policy.arch), fm_cfg_enum_name("env.kind", c->env.kind));
+    int iu = key_index("train.batch_unit");
+    if (!ld->bad[iu] && c->train.batch_unit == FM_BATCH_STEPS && c->policy.arch == FM_ARCH_RNN)
+        report(ld, where(ld, iu), "train.batch_unit", "got steps, which needs policy.arch: mlp (an rnn trains on "
+               "sequences; use train.window for shorter ones)");
 }
 
 /* Merging rounds: neural policies, one merge method. */

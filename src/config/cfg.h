@@ -88,6 +88,10 @@ typedef enum fm_gl_select {
     FM_GL_SELECT_COUNT
 } fm_gl_select;
 typedef enum fm_lr_schedule { FM_LR_CONSTANT = 0, FM_LR_COSINE, FM_LR_STEP, FM_LR_COUNT } fm_lr_schedule;
+/* train.batch_unit: what one minibatch entry is */
+typedef enum fm_batch_unit { FM_BATCH_TRAJ = 0, FM_BATCH_STEPS, FM_BATCH_UNIT_COUNT } fm_batch_unit;
+/* env.tu_obs: the tool-use observation (env/tooluse.h) */
+typedef enum fm_tu_obs_kind { FM_TU_OBS_POINTS = 0, FM_TU_OBS_KEYPOINTS, FM_TU_OBS_COUNT } fm_tu_obs_kind;
 typedef enum fm_partition { FM_PARTITION_DIRICHLET = 0, FM_PARTITION_ONE_TASK, FM_PARTITION_COUNT } fm_partition;
 typedef enum fm_local_policy { FM_LOCAL_TRAINED = 0, FM_LOCAL_EXPERT, FM_LOCAL_COUNT } fm_local_policy;
 typedef enum fm_optimizer { FM_OPT_ADAM = 0, FM_OPT_SGD, FM_OPT_COUNT } fm_optimizer;
@@ -133,6 +137,7 @@ typedef struct fm_config {
         double tu_point_noise;  /* std of the point noise (m) */
         double tu_action_noise; /* demonstrations (DART): executed-action noise std / action bound */
         int tu_proprio;         /* bool: append the end-effector pose (12 values) */
+        int tu_obs;             /* fm_tu_obs_kind: points or keypoints */
     } env;
     struct {
         int robots;           /* 0 = number of MPI ranks; otherwise must equal it */
@@ -169,7 +174,9 @@ typedef struct fm_config {
         double ridge;         /* ridge added to static least squares (0 = plain) */
         int pooled_ls;        /* fm_pooled_ls */
         int epochs;           /* mlp/rnn: passes over the robot's data */
-        int batch_size;       /* mlp/rnn: trajectories (or windows) per minibatch */
+        int batch_size;       /* mlp/rnn: trajectories (or windows, or steps) per minibatch */
+        int batch_unit;       /* mlp/rnn: fm_batch_unit, trajectories or steps */
+        int nn_steps;         /* mlp/rnn: > 0: optimizer steps per training call instead of epochs */
         int window;           /* mlp/rnn: 0 = whole trajectories, else windows of this length */
         double weight_decay;  /* mlp/rnn: decoupled weight decay (AdamW) */
     } train;
@@ -204,6 +211,8 @@ typedef struct fm_config {
         int finetune_demos;   /* warm start: 0 = off; else held-out trajectories to fine-tune on */
         int finetune_epochs;  /* warm start: epochs of fine-tuning (and of training from scratch) */
         int task_specific;    /* neural runs: bool, also train and score one policy per task */
+        int val_demos;        /* neural runs: held-out demonstrations per robot (own mixture) for the
+                               * held-out BC loss; 0 = none */
         int round_rollouts;   /* rounds: episodes per task for the per-round score (0 = none) */
     } eval;
     struct {                  /* not config keys: filled by the loader from the `sweep` section */

@@ -693,6 +693,7 @@ fm_status fm_tooluse_build(const fm_config *cfg, fm_tooluse *env, fm_err *err)
     FM_TRY(fm_tooluse_build_tools(tools, K, cfg->env.horizon, cfg->env.tu_points, cfg->env.tu_proprio,
                                   cfg->env.tu_point_noise, (uint64_t)cfg->experiment.seed, env, err));
     env->action_noise = cfg->env.tu_action_noise;
+    env->obs = cfg->env.tu_obs;
 cleanup:
     free(tools);
     return status;
@@ -709,7 +710,8 @@ void fm_tooluse_free(fm_tooluse *env)
 
 int fm_tooluse_obs_dim(const fm_tooluse *env)
 {
-    return env->npoints * FM_TU_CHANNELS + (env->proprio ? FM_TU_PROPRIO_DIM : 0);
+    int base = env->obs == FM_TU_OBS_KEYPOINTS ? FM_TU_KP_DIM : env->npoints * FM_TU_CHANNELS;
+    return base + (env->proprio ? FM_TU_PROPRIO_DIM : 0);
 }
 
 const fm_tu_tool *fm_tooluse_tool(const fm_tooluse *env, int h) { return &env->task[h]->tool; }
@@ -839,12 +841,56 @@ void fm_tu_joints(const fm_tu_episode *e, double q[FM_TU_NJOINT])
         q[j] = e->d->qpos[j];
 }
 
+/* v = Re^T (w - pe): a world point in the end-effector frame. */
+static void to_ee(const double pe[3], const double Re[9], const double *w, double *v)
+{
+    double x[3] = {w[0] - pe[0], w[1] - pe[1], w[2] - pe[2]};
+    for (int a = 0; a < 3; a++)
+        v[a] = Re[a] * x[0] + Re[3 + a] * x[1] + Re[6 + a] * x[2];
+}
+
+/* The keypoint observation (layout in tooluse.h). */
+static void observe_keypoints(const fm_tu_episode *e, const double pe[3], const double Re[9], double *obs)
+{
+    const fm_tu_task *t = e->t;
+    const mjModel *m = e->m;
+    const mjData *d = e->d;
+    const mjtNum *tp = d->xpos + 3 * t->body_tool, *tr = d->xmat + 9 * t->body_tool;
+    for (int k = 0; k < FM_TU_NKP; k++) {
+        double w[3];
+        for (int a = 0; a < 3; a++)
+            w[a] = tp[a] + tr[3 * a] * t->kp[k][0] + tr[3 * a + 1] * t->kp[k][1] + tr[3 * a + 2] * t->kp[k][2];
+        to_ee(pe, Re, w, obs + 3 * k);
+    }
+    int bo = t->body_obj;
+    to_ee(pe, Re, d->xpos + 3 * bo, obs + 12);
+    const mjtNum *Ro = d->xmat + 9 * bo;
+    for (int i = 0; i < 3; i++) /* (Re^T Ro)[i][j] */
+        for (int j = 0; j < 3; j++)
+            obs[15 + 3 * i + j] = Re[i] * Ro[j] + Re[3 + i] * Ro[3 + j] + Re[6 + i] * Ro[6 + j];
+    for (int k = 0; k < 2; k++) {
+        int jn = t->jnt_obj[k] >= 0 ? t->jnt_obj[k] : t->jnt_obj[0];
+        to_ee(pe, Re, d->xpos + 3 * m->jnt_bodyid[jn], obs + 24 + 3 * k);
+    }
+    obs[30] = fm_tu_progress(e); /* already relative to the start */
+    for (int f = 0; f < FM_TU_NFAMILY; f++)
+        obs[31 + f] = f == t->tool.family ? 1.0 : 0.0;
+}
+
 void fm_tu_observe(fm_tu_episode *e, fm_rng *r, double *obs)
 {
     const fm_tu_task *t = e->t;
     const mjData *d = e->d;
     double pe[3], Re[9];
     fm_tu_ee_pose(e, pe, Re);
+    if (e->env->obs == FM_TU_OBS_KEYPOINTS) {
+        observe_keypoints(e, pe, Re, obs);
+        if (e->env->proprio) {
+            memcpy(obs + FM_TU_KP_DIM, pe, sizeof(double) * 3);
+            memcpy(obs + FM_TU_KP_DIM + 3, Re, sizeof(double) * 9);
+        }
+        return;
+    }
     int n = t->npoints, half = n / 2;
     double sd = e->env->point_noise;
     for (int i = 0; i < n; i++) {

@@ -23,11 +23,24 @@
  * +-0.6). The target pose is the measured end-effector pose composed with a (p + dp, exp(dr) R);
  * an operational-space controller on the joint torques tracks it for 0.32 s (160 steps of 2 ms).
  *
- * Observation: npoints points (npoints / 2 on the tool, npoints / 2 on the object) as
- * [point][x, y, z, mask] in the end-effector frame (m; mask 1 = tool, 0 = object), sampled once
- * per task on the surfaces of the tool and object geometry, moved with the current geometry and
- * perturbed by N(0, point_noise^2) per coordinate; then, with proprio, the end-effector position
- * (3, world) and rotation matrix (9, row-major, world from E).
+ * Observation (obs = points, the faithful mode): npoints points (npoints / 2 on the tool,
+ * npoints / 2 on the object) as [point][x, y, z, mask] in the end-effector frame (m; mask 1 = tool,
+ * 0 = object), sampled once per task on the surfaces of the tool and object geometry, moved with
+ * the current geometry and perturbed by N(0, point_noise^2) per coordinate; then, with proprio, the
+ * end-effector position (3, world) and rotation matrix (9, row-major, world from E).
+ * Observation (obs = keypoints, privileged state, exact, FM_TU_KP_DIM = 35 values; issue 13), all
+ * positions in m and in the end-effector frame E:
+ *   [0, 12)  the tool's keypoints head, tail, side, head-up (3 each; they carry the tool's
+ *            geometry and its randomized offset in the hand);
+ *   [12, 15) the object's base position (body "obj": the pin's housing, the nut's post, the disc's
+ *            placement, the knife's block);
+ *   [15, 24) its orientation, E from the object (row-major 3x3);
+ *   [24, 30) the positions of the object's moving parts: the body of the first object joint (pin,
+ *            nut, disc, first knife half) and of the second (second knife half; else the first again);
+ *   [30]     progress so far (fm_tu_progress: m or rad since the start);
+ *   [31, 35) the tool family, one-hot (hammer, wrench, spatula, knife): the task conditioning a
+ *            point cloud carries in the tool's shape;
+ * then, with proprio, the same 12 proprioceptive values as in points mode. No draws from r.
  *
  * Expert (Eq. 4.1-4.4, C.8-C.10): keypoints on the tool (head, tail, side) and object; the
  * actuation pose is the joint vector minimizing the keypoint residuals (head-to-object distance,
@@ -53,6 +66,7 @@
 #define FM_TU_MAX_DPOS 0.08     /* m per action, per axis */
 #define FM_TU_MAX_DROT 0.6      /* rad per action, per axis */
 #define FM_TU_NJOINT 7
+#define FM_TU_KP_DIM 35         /* keypoint observation without proprio (fm_tu_observe) */
 
 typedef enum fm_tu_family {
     FM_TU_HAMMER = 0,
@@ -90,6 +104,7 @@ typedef struct fm_tooluse {
     int horizon;        /* action steps per episode */
     int npoints;        /* points per observation (even) */
     int proprio;        /* 1: append FM_TU_PROPRIO_DIM proprioceptive values */
+    int obs;            /* fm_tu_obs_kind (points after a build; fm_tooluse_build follows env.tu_obs) */
     double point_noise; /* m */
     double action_noise;/* demonstrations (DART): executed action + N(0, (action_noise x bound)^2) per
                          * value, the clean expert action recorded; 0 = off */
@@ -112,7 +127,7 @@ fm_status fm_tooluse_build_tools(const fm_tu_tool *tools, int K, int horizon, in
                                  double point_noise, uint64_t seed, fm_tooluse *env, fm_err *err);
 void fm_tooluse_free(fm_tooluse *env);
 
-/* Observation length: npoints * 4 (+ 12 with proprio). */
+/* Observation length: npoints * 4 (points) or FM_TU_KP_DIM (keypoints), + 12 with proprio. */
 int fm_tooluse_obs_dim(const fm_tooluse *env);
 const fm_tu_tool *fm_tooluse_tool(const fm_tooluse *env, int h);
 

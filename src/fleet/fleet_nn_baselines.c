@@ -52,6 +52,7 @@ fm_status fnn_finetune(nn_ctx *c, fm_err *err)
     FM_TRY(fm_fleet_agree(c->comm, local, err)); /* before fnn_new_model's collective */
     fnn_train_opts(c->cfg, &o);
     o.epochs = c->cfg->eval.finetune_epochs;
+    o.steps = 0;
     c->nft = c->nmerged + 1;
     FM_ALLOC(c->ft, c->nft);
     FM_ALLOC(c->ft_loss, c->nft);

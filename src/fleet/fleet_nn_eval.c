@@ -205,3 +205,27 @@ void fnn_barrier_values(const double *rows, int npts, double *loss_b, double *ba
         *bal_b = fmax(*bal_b, 0.5 * (t0 + t1) - rows[p * 4 + 2]);
     }
 }
+
+/* Held-out BC loss (Eq. 2.4) of this robot's own policy and of every scored model on this robot's
+ * eval.val_demos held-out demonstrations, gathered into c->heldout [N][1 + npol]: under-fitting and
+ * over-fitting show per robot (the training loss alone cannot tell them apart). */
+fm_status fnn_heldout(nn_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int cols = 1 + c->npol;
+    fm_status local = fm_calloc(&c->heldout, (size_t)c->size * cols, sizeof *c->heldout, err);
+    FM_TRY(fm_fleet_agree(c->comm, local, err));
+    double *mine = c->heldout + (size_t)c->rank * cols;
+    for (int j = -1; local == FM_OK && j < c->npol; j++) {
+        const fm_model *m = j < 0 ? &c->local : fnn_policy_model(c, j);
+        mine[j + 1] = NAN;
+        if (m)
+            local = fm_nn_eval_loss(m, &c->val, -1, NULL, &mine[j + 1], err);
+    }
+    FM_TRY(fm_fleet_agree(c->comm, local, err));
+    FM_TRY(fm_reduce_sum(&c->red, c->heldout, c->size * cols, err)); /* other ranks' rows are 0 */
+    c->local_loss_mean = c->local_loss / c->size;
+    FM_TRY(fm_reduce_sum(&c->red, &c->local_loss_mean, 1, err));
+cleanup:
+    return status;
+}

@@ -67,6 +67,10 @@ typedef struct nn_ctx {
     double *mixture;                   /* [K] */
     fm_model local;
     double local_loss;
+    fm_demos val;                      /* eval.val_demos held-out demonstrations (own mixture), or none */
+    double *heldout;                   /* [N][1 + npol] held-out BC loss per robot: local, then the policy
+                                        * rows (NaN for the expert); NULL without eval.val_demos */
+    double local_loss_mean;            /* fleet mean of local_loss (set with heldout) */
     /* merges (one-shot: one per merge.methods entry; rounds: the one method's final model) */
     fm_model *merged;                  /* [nmerged] */
     int nmerged;
@@ -114,6 +118,7 @@ fm_status fnn_pooled(nn_ctx *c, fm_err *err);        /* fleet_nn_baselines.c */
 fm_status fnn_finetune(nn_ctx *c, fm_err *err);      /* fleet_nn_baselines.c */
 fm_status fnn_evaluate(nn_ctx *c, fm_err *err);      /* fleet_nn_eval.c */
 fm_status fnn_task_specific(nn_ctx *c, fm_err *err); /* fleet_nn_baselines.c */
+fm_status fnn_heldout(nn_ctx *c, fm_err *err);       /* fleet_nn_eval.c */
 fm_status fnn_barriers(nn_ctx *c, fm_err *err);      /* fleet_nn_eval.c */
 fm_status fnn_write(nn_ctx *c, fm_err *err);         /* fleet_nn_write.c */
 void fnn_summary(const nn_ctx *c);                   /* fleet_nn_write.c: rank 0 prints the table */

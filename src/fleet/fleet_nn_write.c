@@ -158,6 +158,29 @@ cleanup:
     return status;
 }
 
+/* /eval/heldout_bc_loss [N, 1 + npol]: each robot's held-out BC loss of its own policy and of
+ * every scored policy (eval.val_demos > 0 only). */
+static fm_status write_heldout(nn_ctx *c, fm_h5 *h, fm_err *err)
+{
+    fm_status status = FM_OK;
+    char *cols = NULL;
+    if (!c->heldout)
+        goto cleanup;
+    size_t cap = 16;
+    for (int j = 0; j < c->npol; j++)
+        cap += strlen(fnn_policy_name(c, j)) + 1;
+    FM_ALLOC(cols, cap);
+    size_t k = (size_t)snprintf(cols, cap, "local");
+    for (int j = 0; j < c->npol; j++)
+        k += (size_t)snprintf(cols + k, cap - k, ",%s", fnn_policy_name(c, j));
+    FM_TRY(fm_h5_write_f64(h, "/eval/heldout_bc_loss", 2, (int64_t[2]){c->size, 1 + c->npol}, c->heldout, err));
+    FM_TRY(fm_h5_attr_text(h, "/eval/heldout_bc_loss", "columns", cols, err));
+    FM_TRY(fm_h5_attr_i64(h, "/eval/heldout_bc_loss", "demos_per_robot", c->cfg->eval.val_demos, err));
+cleanup:
+    free(cols);
+    return status;
+}
+
 static fm_status write_models_scores(nn_ctx *c, fm_h5 *h, fm_err *err)
 {
     fm_status status = FM_OK;
@@ -177,6 +200,7 @@ static fm_status write_models_scores(nn_ctx *c, fm_h5 *h, fm_err *err)
     if (c->ts_scores)
         FM_TRY(write_scores(c, h, "task_specific", c->ts_scores, 1, K, err));
     FM_TRY(write_scores(c, h, "local", c->all_local, c->size, K, err));
+    FM_TRY(write_heldout(c, h, err));
 cleanup:
     return status;
 }
@@ -215,7 +239,18 @@ cleanup:
 
 /* ---------------- the summary table ---------------- */
 
-static void print_row(const char *name, const double *s, int K, int stride, double loss)
+/* Fleet mean of column col of c->heldout (NaN without held-out data). */
+static double heldout_mean(const nn_ctx *c, int col)
+{
+    if (!c->heldout)
+        return NAN;
+    double m = 0;
+    for (int i = 0; i < c->size; i++)
+        m += c->heldout[(size_t)i * (1 + c->npol) + col] / c->size;
+    return m;
+}
+
+static void print_row(const char *name, const double *s, int K, int stride, double loss, double heldout)
 {
     double bal = 0, worst = 1, sp = 0, cost = 0;
     for (int h = 0; h < K; h++) {
@@ -224,10 +259,12 @@ static void print_row(const char *name, const double *s, int K, int stride, doub
         worst = fmin(worst, v[SCORE_BALANCE]);
     }
     printf("  %-28s %8.1f%% %8.1f%% %9.1f%% %10.3g", name, 100 * bal, 100 * worst, 100 * sp, cost);
-    if (isnan(loss))
+    if (isnan(loss) && isnan(heldout))
         printf("\n");
-    else
+    else if (isnan(heldout))
         printf(" %10.4g\n", loss);
+    else
+        printf(" %10.4g %10.4g\n", loss, heldout);
 }
 
 void fnn_summary(const nn_ctx *c)
@@ -241,17 +278,18 @@ void fnn_summary(const nn_ctx *c)
            c->cfg->policy.layers, c->cfg->policy.width,
            fm_cfg_enum_name("policy.activation", c->cfg->policy.activation), c->cfg->fleet.alpha,
            c->cfg->eval.rollouts);
-    printf("  %-28s %9s %9s %10s %10s %10s\n", "policy", c->score_names[0], "worst", c->score_names[1],
-           c->score_names[2], "BC loss");
+    printf("  %-28s %9s %9s %10s %10s %10s%s\n", "policy", c->score_names[0], "worst", c->score_names[1],
+           c->score_names[2], "BC loss", c->heldout ? "   held out" : "");
     for (int j = 0; j < c->npol; j++)
-        print_row(fnn_policy_name(c, j), c->scores + (size_t)j * n, K, SCORE_COUNT, fnn_policy_loss(c, j));
+        print_row(fnn_policy_name(c, j), c->scores + (size_t)j * n, K, SCORE_COUNT, fnn_policy_loss(c, j),
+                  heldout_mean(c, j + 1));
     if (c->ts_scores)
-        print_row("task_specific", c->ts_scores, K, SCORE_COUNT, NAN);
+        print_row("task_specific", c->ts_scores, K, SCORE_COUNT, NAN, NAN);
     double *mean = calloc((size_t)n, sizeof *mean);
     for (int i = 0; mean && i < N * n; i++)
         mean[i % n] += c->all_local[i] / N;
     if (mean)
-        print_row("local (mean)", mean, K, SCORE_COUNT, NAN);
+        print_row("local (mean)", mean, K, SCORE_COUNT, c->heldout ? c->local_loss_mean : NAN, heldout_mean(c, 0));
     free(mean);
     if (c->tooluse)
         printf("  success = pin down 1 cm / nut turned 0.4 rad / object lifted 5 cm / halves 5 cm apart, with "

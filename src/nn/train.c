@@ -2,6 +2,7 @@
 #include "nn/train.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,6 +117,8 @@ typedef struct train_state {
     float *grad;          /* [total + 2]: gradient, loss, steps (one reducer call per step) */
     double *sum;          /* the same in double for the reducer */
     int *order, *idx, *start;
+    int *first;           /* unit = steps: [n_traj + 1] index of each trajectory's first step */
+    int nitems;           /* units to draw from: trajectories, or recorded steps */
 } train_state;
 
 static void train_state_free(train_state *s)
@@ -123,16 +126,29 @@ static void train_state_free(train_state *s)
     fm_nn_ws_free(s->ws);
     fm_nn_batch_free(&s->batch);
     fm_adam_free(&s->own);
-    free(s->grad), free(s->sum), free(s->order), free(s->idx), free(s->start);
+    free(s->grad), free(s->sum), free(s->order), free(s->idx), free(s->start), free(s->first);
+}
+
+/* Recorded steps of d (the sum of the trajectories' lengths). */
+static int count_steps(const fm_demos *d)
+{
+    long n = 0;
+    for (int i = 0; i < d->n_traj; i++)
+        n += d->length[i];
+    return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
 static fm_status train_state_create(train_state *s, const fm_model *m, const fm_demos *d,
                                     const fm_nn_train_opts *o, fm_adam *adam, fm_err *err)
 {
     fm_status status = FM_OK;
-    int T = o->window > 0 && o->window < d->horizon ? o->window : d->horizon;
+    int steps = o->unit == FM_BATCH_STEPS;
+    int T = steps ? 1 : o->window > 0 && o->window < d->horizon ? o->window : d->horizon;
     size_t n = m->layout.total;
     *s = (train_state){0};
+    FM_CHECK(!steps || m->spec.arch == FM_NN_MLP, FM_EINVAL,
+             "training: minibatches of single steps need an MLP head (an RNN needs whole sequences)");
+    s->nitems = steps ? count_steps(d) : d->n_traj;
     FM_TRY(fm_nn_ws_create(m, T, o->batch, &s->ws, err));
     FM_TRY(fm_nn_batch_create(&s->batch, T, o->batch, d->obs_dim, d->act_dim, err));
     if (adam) {
@@ -144,7 +160,13 @@ static fm_status train_state_create(train_state *s, const fm_model *m, const fm_
     }
     FM_ALLOC(s->grad, n);
     FM_ALLOC(s->sum, n + 2);
-    FM_ALLOC(s->order, d->n_traj > 0 ? d->n_traj : 1);
+    FM_ALLOC(s->order, s->nitems > 0 ? s->nitems : 1);
+    if (steps) {
+        FM_ALLOC(s->first, d->n_traj + 1);
+        s->first[0] = 0;
+        for (int i = 0; i < d->n_traj; i++)
+            s->first[i + 1] = s->first[i] + d->length[i];
+    }
     FM_ALLOC(s->idx, o->batch);
     FM_ALLOC(s->start, o->batch);
 cleanup:
@@ -158,7 +180,7 @@ static fm_status train_step(fm_model *m, const fm_demos *d, const fm_nn_train_op
     fm_status status = FM_OK;
     size_t n = m->layout.total;
     memset(s->grad, 0, sizeof(float) * n);
-    fm_nn_batch_fill(&s->batch, d, s->idx, o->window > 0 ? s->start : NULL, nb);
+    fm_nn_batch_fill(&s->batch, d, s->idx, o->window > 0 || o->unit == FM_BATCH_STEPS ? s->start : NULL, nb);
     double count = 0.0;
     double l = nb > 0 ? fm_nn_loss_grad(m, s->ws, s->batch.obs, s->batch.act, s->batch.mask,
                                         s->batch.T, s->batch.B, s->grad, &count) : 0.0;
@@ -189,7 +211,8 @@ static fm_status steps_per_epoch(const fm_demos *d, const fm_nn_train_opts *o, c
                                  int *steps, fm_err *err)
 {
     fm_status status = FM_OK;
-    double nb[2] = {ceil((double)d->n_traj / o->batch), 1.0};
+    int items = o->unit == FM_BATCH_STEPS ? count_steps(d) : d->n_traj;
+    double nb[2] = {ceil((double)items / o->batch), 1.0};
     if (red) {
         nb[1] = 1.0;
         FM_TRY(fm_reduce_sum(red, nb, 2, err));
@@ -197,6 +220,31 @@ static fm_status steps_per_epoch(const fm_demos *d, const fm_nn_train_opts *o, c
     *steps = (int)ceil(nb[0] / nb[1]);
 cleanup:
     return status;
+}
+
+fm_status fm_nn_train_steps(const fm_demos *d, const fm_nn_train_opts *o, const fm_reducer *red, long *total,
+                            fm_err *err)
+{
+    fm_status status = FM_OK;
+    int steps = 0;
+    FM_TRY(steps_per_epoch(d, o, red, &steps, err));
+    *total = o->steps > 0 ? o->steps : (long)o->epochs * steps;
+cleanup:
+    return status;
+}
+
+/* The trajectory holding recorded step k (unit = steps): the last i with first[i] <= k. */
+static int traj_of_step(const int *first, int n_traj, int k)
+{
+    int lo = 0, hi = n_traj - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (first[mid] <= k)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
 }
 
 fm_status fm_nn_train(fm_model *m, const fm_demos *d, const fm_nn_train_opts *o,
@@ -211,27 +259,32 @@ fm_status fm_nn_train_with(fm_model *m, const fm_demos *d, const fm_nn_train_opt
 {
     fm_status status = FM_OK;
     train_state s = {0};
-    FM_CHECK(o->batch > 0 && o->epochs >= 0 && o->lr > 0.0, FM_EINVAL,
-             "training: batch %d, epochs %d, lr %g", o->batch, o->epochs, o->lr);
+    FM_CHECK(o->batch > 0 && o->epochs >= 0 && o->steps >= 0 && o->lr > 0.0, FM_EINVAL,
+             "training: batch %d, epochs %d, steps %ld, lr %g", o->batch, o->epochs, o->steps, o->lr);
     FM_TRY(train_state_create(&s, m, d, o, adam, err));
-    int steps = 0, pos = d->n_traj;
-    FM_TRY(steps_per_epoch(d, o, red, &steps, err));
+    long total = 0;
+    FM_TRY(fm_nn_train_steps(d, o, red, &total, err));
+    int pos = s.nitems, by_step = o->unit == FM_BATCH_STEPS;
     double loss = 0.0;
     fm_nn_train_opts at = *o; /* o with the scheduled learning rate of the step */
-    long total = (long)o->epochs * steps;
-    for (int e = 0; e < o->epochs; e++)
-        for (int k = 0; k < steps; k++) {
-            at.lr = fm_lr_at(o->lr_schedule, o->lr, o->lr_decay, (long)e * steps + k, total);
-            int nb = d->n_traj < o->batch ? d->n_traj : o->batch;
-            for (int j = 0; j < nb; j++) { /* cycle through a fresh shuffle when exhausted */
-                if (pos >= d->n_traj)
-                    fm_rng_permutation(r, d->n_traj, s.order), pos = 0;
-                s.idx[j] = s.order[pos++];
-                int len = d->length[s.idx[j]], w = s.batch.T;
-                s.start[j] = len > w ? (int)fm_rng_below(r, (uint64_t)(len - w + 1)) : 0;
+    for (long k = 0; k < total; k++) {
+        at.lr = fm_lr_at(o->lr_schedule, o->lr, o->lr_decay, k, total);
+        int nb = s.nitems < o->batch ? s.nitems : o->batch;
+        for (int j = 0; j < nb; j++) { /* cycle through a fresh shuffle when exhausted */
+            if (pos >= s.nitems)
+                fm_rng_permutation(r, s.nitems, s.order), pos = 0;
+            if (by_step) {
+                int item = s.order[pos++];
+                s.idx[j] = traj_of_step(s.first, d->n_traj, item);
+                s.start[j] = item - s.first[s.idx[j]];
+                continue;
             }
-            FM_TRY(train_step(m, d, &at, red, &s, nb, &loss, err));
+            s.idx[j] = s.order[pos++];
+            int len = d->length[s.idx[j]], w = s.batch.T;
+            s.start[j] = len > w ? (int)fm_rng_below(r, (uint64_t)(len - w + 1)) : 0;
         }
+        FM_TRY(train_step(m, d, &at, red, &s, nb, &loss, err));
+    }
     FM_TRY(fm_nn_eval_loss(m, d, -1, red, final_loss, err));
 cleanup:
     train_state_free(&s);

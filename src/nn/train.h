@@ -9,7 +9,11 @@
 
 typedef struct fm_nn_train_opts {
     int epochs;          /* passes over the local data (per robot) */
-    int batch;           /* trajectories (or windows) per minibatch */
+    long steps;          /* > 0: optimizer steps of the call, epochs ignored (the data cycle through
+                          * fresh shuffles as in epochs) */
+    int unit;            /* fm_batch_unit: minibatches of whole trajectories (or windows), or of single
+                          * steps drawn from all trajectories (MLP heads only: no horizon padding) */
+    int batch;           /* trajectories, windows or steps per minibatch */
     int window;          /* 0: whole trajectories; else windows of this many steps from h = 0 */
     int optimizer;       /* fm_optimizer (cfg.h): adam or sgd */
     double lr;
@@ -49,7 +53,11 @@ void fm_nn_batch_free(fm_nn_batch *b);
  * start[i] (NULL = 0) for b->T steps; steps past a trajectory's length are masked. */
 void fm_nn_batch_fill(fm_nn_batch *b, const fm_demos *d, const int *idx, const int *start, int n);
 
-/* Train m on d for o->epochs epochs. red == NULL: this robot alone. Otherwise data-parallel
+/* Optimizer steps fm_nn_train takes with these options: o->steps, or o->epochs times the
+ * minibatches of one epoch (their fleet mean, rounded up, when red != NULL: collective). */
+fm_status fm_nn_train_steps(const fm_demos *d, const fm_nn_train_opts *o, const fm_reducer *red, long *total,
+                            fm_err *err);
+/* Train m on d for o->epochs epochs (or o->steps steps). red == NULL: this robot alone. Otherwise data-parallel
  * over the fleet: every process takes the same number of steps per epoch (the fleet-mean
  * number of local minibatches), gradients and step counts are summed through red each step,
  * so all processes keep identical parameters (they must start identical). Deterministic for

@@ -3,8 +3,8 @@
 # 2 ranks (merged scores in [0, 1], the expert scored, the results layout), determinism of two runs,
 # `fleet render` of the expert (from the config) and of a merged policy (from the results file), the
 # errors of `fleet render` (unknown policy, task out of range, another env.kind) and of an odd
-# env.tu_points, a run with merging rounds, analysis/tooluse_report.py on the runs, and
-# pipelines/tooluse.sh --help.
+# env.tu_points, a run with merging rounds, a keypoint run with single-step minibatches and a
+# held-out BC loss, analysis/tooluse_report.py on the runs, and pipelines/tooluse.sh --help.
 set -euo pipefail
 source "$(dirname "$0")/lib.bash"
 
@@ -161,6 +161,38 @@ f = h5py.File(sys.argv[1], 'r')
 s, l = f['rounds/merged_success'][()], f['rounds/merged_bc_loss'][()]
 ok = s.shape == (2,) and l.shape == (2,) and np.all((s >= 0) & (s <= 1)) and np.all(np.isfinite(l))
 print('ok' if ok else 'merged_success %s, merged_bc_loss %s' % (s.tolist(), l.tolist()))" rounds.h5
+
+# ---- keypoint observations, single-step minibatches, held-out BC loss ----
+
+write_config kp.yaml "${TINY_TU[@]}" experiment.name=tiny_tu_kp env.tu_obs=keypoints train.batch_unit=steps \
+    train.batch_size=32 eval.val_demos=2
+run_fleet $N run kp.yaml --output kp.h5
+check_rc "keypoint run (batch_unit steps, val_demos 2) exits 0" 0
+cp "$OUT" kp_summary.txt
+check_matches "the summary has a held-out column" kp_summary.txt '^  policy +success +worst +touched +shortfall +BC loss +held out$'
+check_matches "the local row shows train and held-out loss" kp_summary.txt '^  local \(mean\) +([0-9.]+% +){3}[0-9.e+-]+ +[0-9.e+-]+ +[0-9.e+-]+$'
+# 47 inputs (35 keypoint values + 12 proprio), no encoder: (47 + 1) 32 + (32 + 1) 32 + (32 + 1) 6 parameters
+py_check "/eval/heldout_bc_loss is [$N, 1 + 5] (local, average, fleet_merge, pooled, expert), finite but the expert's NaN; models take 47 inputs" "
+f = h5py.File(sys.argv[1], 'r')
+v = f['eval/heldout_bc_loss'][()]
+cols = f['eval/heldout_bc_loss'].attrs['columns']
+cols = (cols.decode() if isinstance(cols, bytes) else cols).split(',')
+P = f['models/pooled/params'].shape[-1]
+bad = []
+if cols != ['local', 'average', 'fleet_merge', 'pooled', 'expert']: bad.append('columns %s' % cols)
+if v.shape != (int(sys.argv[2]), 5): bad.append('shape %s' % (v.shape,))
+elif not (np.all(np.isfinite(v[:, :4])) and np.all(v[:, :4] > 0) and np.all(np.isnan(v[:, 4]))): bad.append('values %s' % v.tolist())
+if P != 48 * 32 + 33 * 32 + 33 * 6: bad.append('pooled has %d parameters' % P)
+print('\n'.join(bad) or 'ok')" kp.h5 "$N"
+run_fleet $N run kp.yaml --quiet --output kp2.h5
+run_cmd h5diff -r kp.h5 kp2.h5 /eval /eval
+check_rc "keypoint run: the same seed gives the same /eval, held-out losses included" 0
+run_fleet 0 render kp.h5 --task 3 --seed 1 --policy merged/fleet_merge --out kp_frames --size 64x48
+check_rc "fleet render of a keypoint policy exits 0" 0
+write_config kp_rnn.yaml "${TINY_TU[@]}" policy.arch=rnn train.batch_unit=steps
+run_fleet 1 run kp_rnn.yaml --output kp_rnn.h5
+check_rc "train.batch_unit: steps with an rnn is a config error (exit 2)" 2
+check_contains "the message names train.batch_unit" "$ERR" "train.batch_unit"
 
 # ---- the report and the pipeline's help ----
 

@@ -133,6 +133,66 @@ static void test_lr_schedule(void)
     fm_demos_free(&d);
 }
 
+/* train.batch_unit: steps. One SGD step whose minibatch is every recorded step once must move
+ * the weights by lr times the gradient of the mean per-step loss over the data, taken here by
+ * central differences of fm_nn_eval_loss (whole padded trajectories: another path); a sampler
+ * that repeats or skips steps, or averages over padding, fails. Then the step counts: epochs x
+ * ceil(recorded steps / batch), or train.nn_steps exactly; and an RNN refuses single steps. */
+static void test_step_batches(void)
+{
+    fm_rng r;
+    fm_rng_seed(&r, 5, 0, 0);
+    fm_demos d;
+    teacher_demos(&d, 6, 9, &r);
+    int S = 0;
+    for (int i = 0; i < d.n_traj; i++)
+        S += d.length[i];
+    fm_model m, m0;
+    make_model(&m, FM_NN_MLP, &d, 3);
+    make_model(&m0, FM_NN_MLP, &d, 3);
+    const double lr = 0.05;
+    fm_nn_train_opts o = {.epochs = 1, .unit = FM_BATCH_STEPS, .batch = S, .optimizer = FM_OPT_SGD, .lr = lr};
+    fm_err err;
+    fm_err_clear(&err);
+    double l = 0;
+    fm_rng tr;
+    fm_rng_seed(&tr, 5, 0, FM_STREAM_TRAIN);
+    ok(fm_nn_train(&m, &d, &o, NULL, &tr, &l, &err) == FM_OK, "single-step minibatches train an MLP (%s)", err.msg);
+    double worst = 0, gmax = 0;
+    for (size_t j = 0; j < m0.layout.total; j += 7) {
+        float w0 = m0.w[j];
+        double lp = 0, lm = 0, h = 1e-2;
+        m0.w[j] = (float)(w0 + h);
+        fm_nn_eval_loss(&m0, &d, -1, NULL, &lp, &err);
+        m0.w[j] = (float)(w0 - h);
+        fm_nn_eval_loss(&m0, &d, -1, NULL, &lm, &err);
+        m0.w[j] = w0;
+        double fd = (lp - lm) / (2 * h), step = ((double)w0 - m.w[j]) / lr;
+        worst = fmax(worst, fabs(step - fd));
+        gmax = fmax(gmax, fabs(fd));
+    }
+    ok(worst < 2e-3 * fmax(gmax, 1.0), "one full-data SGD step = lr x the mean per-step gradient (max error %.2g, "
+       "largest gradient %.2g)", worst, gmax);
+    long total = 0;
+    o.epochs = 3, o.batch = 10;
+    ok(fm_nn_train_steps(&d, &o, NULL, &total, &err) == FM_OK && total == 3 * ((S + 9) / 10),
+       "3 epochs of %d recorded steps in batches of 10: %ld optimizer steps", S, total);
+    fm_adam adam;
+    fm_adam_create(&adam, m.layout.total, &err);
+    o.optimizer = FM_OPT_ADAM, o.steps = 7, o.epochs = 50;
+    fm_status st = fm_nn_train_with(&m, &d, &o, NULL, &tr, &adam, &l, &err);
+    ok(st == FM_OK && adam.t == 7,
+       "train.nn_steps 7: exactly 7 Adam steps (epochs ignored), got %ld", adam.t);
+    fm_adam_free(&adam);
+    fm_model rnn;
+    make_model(&rnn, FM_NN_RNN, &d, 3);
+    fm_err_clear(&err);
+    ok(fm_nn_train(&rnn, &d, &o, NULL, &tr, &l, &err) == FM_EINVAL && strstr(err.msg, "MLP"),
+       "an RNN refuses single-step minibatches: %s", err.msg);
+    fm_model_free(&rnn), fm_model_free(&m), fm_model_free(&m0);
+    fm_demos_free(&d);
+}
+
 static void test_batch_fill(void)
 {
     fm_demos d;
@@ -206,6 +266,7 @@ int main(int argc, char **argv)
     test_training();
     test_lr_schedule();
     test_batch_fill();
+    test_step_batches();
     test_save_load();
     MPI_Finalize();
     return done_testing();

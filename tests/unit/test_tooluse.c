@@ -1,7 +1,8 @@
 /* test_tooluse.c - the MuJoCo tool-use benchmark: tool definitions and their errors, the scene,
  * operational-space tracking and action clipping, point clouds (shape, frame, mask, noise),
- * success detectors (no-op episodes stay unsolved, contact is required, scripted state changes
- * fire), the keypoint expert on fixed seeds of every family, and determinism of demonstrations. */
+ * the keypoint observation (shape, content, frame invariance, no random draws), success detectors
+ * (no-op episodes stay unsolved, contact is required, scripted state changes fire), the keypoint
+ * expert on fixed seeds of every family, and determinism of demonstrations. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,20 @@ static void test_config(void)
        "built from the config: 4 tasks, obs dim 32 * 4 + 12");
     is_str(fm_tooluse_tool(&env, 2)->name, "spatula-0", "task 2 is the first spatula");
     fm_tooluse_free(&env);
+    const char *kp = "experiment:\n  name: t\npolicy:\n  arch: mlp\nenv:\n  kind: tooluse\n  num_tasks: 4\n"
+                     "  tu_points: 32\n  tu_obs: keypoints\n";
+    fm_err_clear(&err);
+    ok(fm_cfg_load_string(kp, "cfg.yaml", &cfg, &err) == FM_OK && cfg.env.tu_obs == FM_TU_OBS_KEYPOINTS,
+       "env.tu_obs: keypoints loads: %s", err.msg);
+    fm_err_clear(&err);
+    ok(fm_tooluse_build(&cfg, &env, &err) == FM_OK && fm_tooluse_obs_dim(&env) == FM_TU_KP_DIM + 12,
+       "keypoint observation from the config: 35 + 12 values");
+    fm_tooluse_free(&env);
+    const char *bad = "experiment:\n  name: t\npolicy:\n  arch: mlp\nenv:\n  kind: tooluse\n  tu_obs: voxels\n";
+    fm_err_clear(&err);
+    ok(fm_cfg_load_string(bad, "cfg.yaml", &cfg, &err) == FM_ECONFIG && strstr(err.msg, "cfg.yaml:7") &&
+       strstr(err.msg, "env.tu_obs") && strstr(err.msg, "keypoints"), "an unknown env.tu_obs names the choices: %s",
+       err.msg);
     const char *odd = "experiment:\n  name: t\npolicy:\n  arch: mlp\nenv:\n  kind: tooluse\n  tu_points: 33\n";
     fm_err_clear(&err);
     ok(fm_cfg_load_string(odd, "cfg.yaml", &cfg, &err) == FM_ECONFIG && strstr(err.msg, "cfg.yaml:7") &&
@@ -221,6 +236,96 @@ static void test_points(void)
     fm_tu_episode_close(e);
     free(a0), free(a1);
     fm_tooluse_free(&envn);
+}
+
+/* World point of a position v given in the end-effector frame (pe, Re): pe + Re v. */
+static void from_ee(const double pe[3], const double Re[9], const double *v, double *w)
+{
+    for (int k = 0; k < 3; k++)
+        w[k] = pe[k] + Re[3 * k] * v[0] + Re[3 * k + 1] * v[1] + Re[3 * k + 2] * v[2];
+}
+
+/* The keypoint observation against the episode's own draws (object placement and yaw), rigid-body
+ * facts (tool keypoints fixed in the hand, the object fixed in the world while the arm moves
+ * without contact) and the layout of tooluse.h. */
+static void test_keypoints(void)
+{
+    env4.obs = FM_TU_OBS_KEYPOINTS;
+    int od = fm_tooluse_obs_dim(&env4);
+    is_int(od, FM_TU_KP_DIM + FM_TU_PROPRIO_DIM, "keypoint obs dim = 35 + 12");
+    double o0[FM_TU_KP_DIM + FM_TU_PROPRIO_DIM], o1[FM_TU_KP_DIM + FM_TU_PROPRIO_DIM];
+    for (int h = 0; h < FM_TU_NFAMILY; h++) {
+        fm_rng r, rn, rc;
+        fm_err err;
+        fm_tu_episode *e = NULL;
+        fm_rng_seed(&r, 40 + h, 0, FM_STREAM_EVAL);
+        fm_rng_seed(&rn, 50, 0, FM_STREAM_EVAL);
+        fm_err_clear(&err);
+        if (fm_tu_episode_open(&env4, h, &r, &e, &err) != FM_OK) {
+            ok(0, "episode opens: %s", err.msg);
+            continue;
+        }
+        rc = rn;
+        fm_tu_observe(e, &rn, o0);
+        ok(fm_rng_u64(&rn) == fm_rng_u64(&rc), "task %d: the keypoint observation draws no noise", h);
+        int hot = 1;
+        for (int f = 0; f < FM_TU_NFAMILY; f++)
+            hot &= o0[31 + f] == (f == h ? 1.0 : 0.0);
+        ok(hot, "task %d: values 31-34 are the family one-hot", h);
+        double pe[3], Re[9], pe1[3], Re1[9], w[3], w1[3];
+        fm_tu_ee_pose(e, pe, Re);
+        int prop = 1;
+        for (int i = 0; i < 3; i++)
+            prop &= o0[FM_TU_KP_DIM + i] == pe[i];
+        for (int i = 0; i < 9; i++)
+            prop &= o0[FM_TU_KP_DIM + 3 + i] == Re[i];
+        ok(prop, "task %d: proprioception follows the keypoints", h);
+        /* the object base, mapped back to the world, is where the episode placed it */
+        from_ee(pe, Re, o0 + 12, w);
+        ok(fabs(w[0] - e->obj_pos[0]) < 1e-9 && fabs(w[1] - e->obj_pos[1]) < 1e-9,
+           "task %d: object base at the drawn placement (%.4f, %.4f)", h, w[0], w[1]);
+        double Rw[9]; /* world from object = Re (E from object) */
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++)
+                Rw[3 * i + j] = Re[3 * i] * o0[15 + j] + Re[3 * i + 1] * o0[18 + j] + Re[3 * i + 2] * o0[21 + j];
+        ok(fabs(atan2(Rw[3], Rw[0]) - e->obj_yaw) < 1e-9 && fabs(Rw[8] - 1.0) < 1e-9,
+           "task %d: object orientation = the drawn yaw about the vertical", h);
+        ok(o0[30] == fm_tu_progress(e) && fabs(o0[30]) < 1e-3, "task %d: progress %.2g at the start", h, o0[30]);
+        double head_tail = dist3(o0, o0 + 3);
+        ok(head_tail > 0.05 && head_tail < 0.5, "task %d: head and tail %.3f m apart", h, head_tail);
+        double parts = dist3(o0 + 24, o0 + 27);
+        ok(h == FM_TU_KNIFE ? parts > 0.01 : parts == 0.0, "task %d: moving parts %.3f m apart (two only for the knife)",
+           h, parts);
+        /* move the arm: tool keypoints are fixed in E, the object is fixed in the world */
+        const double a[6] = {-0.02, 0.03, 0.06, 0.1, 0.1, -0.2};
+        fm_tu_step(e, a);
+        fm_tu_observe(e, &rn, o1);
+        fm_tu_ee_pose(e, pe1, Re1);
+        double dtool = 0, dobj = 0;
+        for (int k = 0; k < 4; k++)
+            dtool = fmax(dtool, dist3(o0 + 3 * k, o1 + 3 * k));
+        for (int k = 0; k < 3; k++) { /* base and both moving parts */
+            const int at[3] = {12, 24, 27};
+            from_ee(pe, Re, o0 + at[k], w);
+            from_ee(pe1, Re1, o1 + at[k], w1);
+            dobj = fmax(dobj, dist3(w, w1));
+        }
+        ok(dist3(pe, pe1) > 0.03 && dtool < 1e-9 && dobj < (h == FM_TU_SPATULA ? 1e-3 : 1e-5), /* the free disc settles */
+           "task %d: arm moved %.3f m; tool keypoints changed %.1g m in E, object %.1g m in the world", h,
+           dist3(pe, pe1), dtool, dobj);
+        fm_tu_episode_close(e);
+    }
+    /* demonstrations in keypoint mode: the expert's plan does not depend on the observation */
+    fm_demos d = {0};
+    fm_rng r;
+    fm_err err;
+    int tasks[4] = {0, 1, 2, 3};
+    fm_rng_seed(&r, 60, 0, FM_STREAM_DATA);
+    fm_err_clear(&err);
+    ok(fm_tooluse_generate(&env4, tasks, 4, &r, &d, NULL, &err) == FM_OK && d.obs_dim == od,
+       "keypoint demonstrations of every family, obs dim %d: %s", d.obs_dim, err.msg);
+    fm_demos_free(&d);
+    env4.obs = FM_TU_OBS_POINTS;
 }
 
 /* Zero actions for 10 steps: nothing moves, no family succeeds; forcing the success state
@@ -398,6 +503,7 @@ int main(void)
         return ok(0, "tool-use env builds"), done_testing();
     test_tracking();
     test_points();
+    test_keypoints();
     test_detectors();
     test_expert();
     test_demos();
