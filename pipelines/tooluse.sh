@@ -1,39 +1,45 @@
 #!/usr/bin/env bash
-# tooluse.sh - the tool-use benchmark (issue 7, paper Sec. 4 analog in MuJoCo, docs/tooluse.md):
-# 4 tool families (hammer, wrench, spatula, knife) x instances, point-cloud policies, NP robots.
-#   oneshot  configs/tooluse.yaml for every alpha in ALPHAS and seed in SEEDS: every robot clones its
-#            own policy on its Dirichlet(alpha) mixture, the fleet is merged once by average,
-#            git_rebasin and fleet_merge, next to pooled (= joint training, the upper bound), the
-#            robots' own policies (local) and the expert;
-#   rounds   configs/tooluse_rounds.yaml at alpha ROUNDS_ALPHA for every M (fleet.local_epochs) in MS
-#            with fleet.rounds = total / M (total = its rounds x local_epochs = 40, or EPOCHS), for
-#            every method in ROUND_METHODS (fleet_merge, and average = FedAvg) and seed in SEEDS;
-# (default: both), then analysis/tooluse_report.py writes the report and the figure (with the runs of
-# the part not run this time when they are in $OUT).
-#   $OUT/tooluse_a<alpha>_s<seed>/results.h5                  one-shot runs
-#   $OUT/tooluse_rounds_m<M>_<method>_s<seed>/results.h5      iterative runs
-#   $OUT/tooluse.md, $OUT/tooluse.png                         report and figure
+# tooluse.sh - the tool-use benchmark (issues 7 and 13, paper Sec. 4 analog in MuJoCo,
+# docs/tooluse.md): 4 tool families (hammer, wrench, spatula, knife) x instances, NP robots. The
+# default configs observe keypoints (configs/tooluse_kp*.yaml); ONESHOT_CONFIG=configs/tooluse.yaml
+# and ROUNDS_CONFIG=configs/tooluse_rounds.yaml run the point-cloud variant.
+#   oneshot  ONESHOT_CONFIG for every alpha in ALPHAS and seed in SEEDS: every robot clones its own
+#            policy on its Dirichlet(alpha) mixture, the fleet is merged once by every method of
+#            merge.methods, next to pooled (= joint training, the upper bound), task-specific
+#            policies, the robots' own policies (local) and the expert, with each robot's held-out
+#            BC loss and the warm start (fine-tuning every merge and a fresh policy on a small
+#            held-out set: paper Figure 3 c, d);
+#   barrier  BARRIER_CONFIG (every robot clones robot 0's data) for every seed: loss and success
+#            barriers between two policies of one dataset, plain and aligned (Figure 3 a);
+#   wide     WIDE_CONFIG (all 16 tasks) for every seed at alpha 1;
+#   rounds   ROUNDS_CONFIG at alpha ROUNDS_ALPHA for every M (fleet.local_epochs) in MS with
+#            fleet.rounds = total / M (total = its rounds x local_epochs, or EPOCHS), for every
+#            method in ROUND_METHODS (fleet_merge, and average = FedAvg) and seed in SEEDS (Figure 4 a);
+# (default: all of them), then analysis/tooluse_report.py writes the report and the figure (with the
+# runs of the parts not run this time when they are in $OUT).
+#   $OUT/<name>_a<alpha>_s<seed>/results.h5                  one-shot, barrier and wide runs
+#   $OUT/<name>_m<M>_<method>_s<seed>/results.h5             iterative runs
+#   $OUT/tooluse.md, $OUT/tooluse.png                        report and figure
 # Only the config lines "  alpha:", "  robots:" (= NP), and for the rounds "  local_epochs:",
 # "  rounds:", "  methods:" are changed (and experiment name, seed, output_dir), plus the quick-mode
 # overrides below. Stops at the first failed run; each run prints its summary and its time.
 #   expert   build/bench/bench_tooluse: the expert's success per family over SCENES (100) random scenes
 #            per task -> $OUT/tooluse_expert.md (exit 3 of the benchmark = the 90% target is missed)
-# usage: pipelines/tooluse.sh [expert|oneshot|rounds|all]      (-h, --help: this text)
-# env:   NP=5 ALPHAS="0.1 1 10" SEEDS="1 2" MS="1 10" ROUND_METHODS="fleet_merge average"
-#        ROUNDS_ALPHA=1 ONESHOT_CONFIG=configs/tooluse.yaml ROUNDS_CONFIG=configs/tooluse_rounds.yaml
+# usage: pipelines/tooluse.sh [expert|oneshot|barrier|wide|rounds|all]      (-h, --help: this text)
+# env:   NP=5 ALPHAS="0.1 1 10" SEEDS="1 2 3" MS="1 5 10 20" ROUND_METHODS="fleet_merge average"
+#        ROUNDS_ALPHA=1 ONESHOT_CONFIG=configs/tooluse_kp.yaml ROUNDS_CONFIG=configs/tooluse_kp_rounds.yaml
+#        BARRIER_CONFIG=configs/tooluse_kp_barrier.yaml WIDE_CONFIG=configs/tooluse_kp16.yaml
 #        FLEET=build/fleet OUT=results PYTHON=/usr/bin/python3 MPIRUN="mpirun ..."
-# quick mode (each set variable replaces the config line, in both configs):
+# quick mode (each set variable replaces the config line, in every config):
 #        DEMOS   fleet.demos_per_robot     EPOCHS    train.epochs; the rounds' total (M must divide it)
 #        POINTS  env.tu_points (even)      ROLLOUTS  eval.rollouts
 #        TASKS   env.num_tasks
-#        QUICK=1 presets NP=2 DEMOS=4 EPOCHS=2 POINTS=32 ROLLOUTS=1 TASKS=4 MS="1 2" and OUT=results/quick
-#        (each still overridable): a smoke test of the whole pipeline in a few minutes on 2 cores.
-# Time on 2 cores (measured 2026-11-25, NP=5): a one-shot run of configs/tooluse.yaml with only 2
-# tasks took 6.3 min (local training 97 s, pooled 102 s, merging 159 s: fleet_merge ~50 s per
-# Algorithm 1 epoch at this model size, git_rebasin 1.5 s); 16 tasks add demonstrations and
-# evaluation (~8x the 6 s + 11 s measured). Estimate: ~7 min per one-shot run, ~40 min per
-# fleet_merge run at M = 1 (40 rounds of one epoch each), ~8 min at M = 10, ~6 min per average
-# run: ~3 h for everything. QUICK=1 took 1.8 min (14 runs).
+#        QUICK=1 presets NP=2 DEMOS=4 EPOCHS=2 POINTS=32 ROLLOUTS=1 TASKS=4 MS="1 2" SEEDS="1 2" and
+#        OUT=results/quick (each still overridable): a smoke test of the whole pipeline on 2 cores.
+# Time on 2 cores (measured 2026-12-07, NP=5, keypoints): a one-shot run of configs/tooluse_kp.yaml
+# ~1.5-2 min (evaluation ~45 s, demonstrations ~10 s), a barrier run ~4 min, a 16-task run ~4 min,
+# a rounds run 1-4 min (fleet_merge at M = 1: 60 merges of ~3.6 s): about 75 min for everything.
+# The point-cloud configs are ~5-20x slower (2026-11-25: ~7 min per one-shot run).
 # Note: the demonstrations fail ("the expert failed 10 scenes in a row") when a robot's expert keeps
 # failing one task; the spatula expert is the weakest. A failed run stops the pipeline with its error.
 set -euo pipefail
@@ -46,16 +52,18 @@ cd "$(dirname "$0")/.."
 die() { echo "tooluse.sh: $*" >&2; exit 2; }
 if [ "${QUICK:-0}" = 1 ]; then
     NP=${NP:-2} DEMOS=${DEMOS:-4} EPOCHS=${EPOCHS:-2} POINTS=${POINTS:-32} ROLLOUTS=${ROLLOUTS:-1}
-    TASKS=${TASKS:-4} MS=${MS:-"1 2"} OUT=${OUT:-results/quick}
+    TASKS=${TASKS:-4} MS=${MS:-"1 2"} SEEDS=${SEEDS:-"1 2"} OUT=${OUT:-results/quick}
 fi
 NP=${NP:-5}
 ALPHAS=${ALPHAS:-"0.1 1 10"}
-SEEDS=${SEEDS:-"1 2"}
-MS=${MS:-"1 10"}
+SEEDS=${SEEDS:-"1 2 3"}
+MS=${MS:-"1 5 10 20"}
 ROUND_METHODS=${ROUND_METHODS:-"fleet_merge average"}
 ROUNDS_ALPHA=${ROUNDS_ALPHA:-1}
-ONESHOT_CONFIG=${ONESHOT_CONFIG:-configs/tooluse.yaml}
-ROUNDS_CONFIG=${ROUNDS_CONFIG:-configs/tooluse_rounds.yaml}
+ONESHOT_CONFIG=${ONESHOT_CONFIG:-configs/tooluse_kp.yaml}
+ROUNDS_CONFIG=${ROUNDS_CONFIG:-configs/tooluse_kp_rounds.yaml}
+BARRIER_CONFIG=${BARRIER_CONFIG:-configs/tooluse_kp_barrier.yaml}
+WIDE_CONFIG=${WIDE_CONFIG:-configs/tooluse_kp16.yaml}
 DEMOS=${DEMOS:-} EPOCHS=${EPOCHS:-} POINTS=${POINTS:-} ROLLOUTS=${ROLLOUTS:-} TASKS=${TASKS:-}
 FLEET=${FLEET:-build/fleet}
 OUT=${OUT:-results}
@@ -63,10 +71,10 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 MPIRUN=${MPIRUN:-mpirun --allow-run-as-root --oversubscribe}
 export OPENBLAS_NUM_THREADS=1
 part=${1:-all}
-[ $# -le 1 ] || die "usage: pipelines/tooluse.sh [expert|oneshot|rounds|all]"
+[ $# -le 1 ] || die "usage: pipelines/tooluse.sh [expert|oneshot|barrier|wide|rounds|all]"
 case "$part" in
-    expert|oneshot|rounds|all) ;;
-    *) die "unknown part '$part' (expert, oneshot, rounds or all; -h for help)" ;;
+    expert|oneshot|barrier|wide|rounds|all) ;;
+    *) die "unknown part '$part' (expert, oneshot, barrier, wide, rounds or all; -h for help)" ;;
 esac
 BENCH=${BENCH:-build/bench/bench_tooluse}
 SCENES=${SCENES:-100}
@@ -115,10 +123,12 @@ overrides=()
 [ -z "$TASKS" ] || overrides+=(-e "s/^  num_tasks: .*/  num_tasks: ${TASKS}/")
 overrides+=(-e "s/^  robots: .*/  robots: ${NP}/")
 
-if [ "$part" != rounds ]; then
-    need_keys "$ONESHOT_CONFIG" alpha robots "${QUICK_KEYS[@]}"
-fi
-if [ "$part" != oneshot ]; then
+for p in oneshot barrier wide; do
+    cfgvar=${p^^}_CONFIG
+    [ "$p" = oneshot ] && cfgvar=ONESHOT_CONFIG
+    if [ "$part" = "$p" ] || [ "$part" = all ]; then need_keys "${!cfgvar}" alpha robots "${QUICK_KEYS[@]}"; fi
+done
+if [ "$part" = rounds ] || [ "$part" = all ]; then
     need_keys "$ROUNDS_CONFIG" alpha robots rounds local_epochs methods "${QUICK_KEYS[@]}"
     r0=$(cfg_value "$ROUNDS_CONFIG" rounds) m0=$(cfg_value "$ROUNDS_CONFIG" local_epochs)
     if ! is_int "$r0" || ! is_int "$m0"; then
@@ -146,13 +156,13 @@ quick=""
 [ -z "$DEMOS$EPOCHS$POINTS$ROLLOUTS$TASKS" ] ||
     quick=" (overrides:${DEMOS:+ demos_per_robot $DEMOS}${EPOCHS:+ epochs $EPOCHS}${POINTS:+ tu_points $POINTS}${ROLLOUTS:+ rollouts $ROLLOUTS}${TASKS:+ num_tasks $TASKS})"
 
-oneshot() {
-    local alpha seed epochs=()
+oneshot() { # CONFIG ALPHAS: one-shot runs of CONFIG at every alpha and seed
+    local cfg=$1 alphas=$2 alpha seed epochs=()
     [ -z "$EPOCHS" ] || epochs=(-e "s/^  epochs: .*/  epochs: ${EPOCHS}/")
-    echo "== one-shot: $ONESHOT_CONFIG, alpha in $ALPHAS, seeds $SEEDS, $NP robots$quick"
-    for alpha in $ALPHAS; do
+    echo "== one-shot: $cfg, alpha in $alphas, seeds $SEEDS, $NP robots$quick"
+    for alpha in $alphas; do
         for seed in $SEEDS; do
-            run_variant "$ONESHOT_CONFIG" "a${alpha}_s${seed}" "$seed" "$NP" "${overrides[@]}" "${epochs[@]}" \
+            run_variant "$cfg" "a${alpha}_s${seed}" "$seed" "$NP" "${overrides[@]}" "${epochs[@]}" \
                 -e "s/^  alpha: .*/  alpha: ${alpha}/"
             files+=("$RUN_RESULT")
             nruns=$((nruns + 1))
@@ -190,9 +200,20 @@ add_existing() { # CONFIG GLOB-SUFFIX
 }
 
 case "$part" in
-    oneshot) oneshot; add_existing "$ROUNDS_CONFIG" "_m[0-9]*_*_s[0-9]*" ;;
-    rounds) iterative; add_existing "$ONESHOT_CONFIG" "_a[0-9]*_s[0-9]*" ;;
-    all) oneshot; iterative ;;
+    oneshot|all) oneshot "$ONESHOT_CONFIG" "$ALPHAS" ;;
+    *) add_existing "$ONESHOT_CONFIG" "_a[0-9]*_s[0-9]*" ;;
+esac
+case "$part" in
+    barrier|all) oneshot "$BARRIER_CONFIG" 1 ;;
+    *) add_existing "$BARRIER_CONFIG" "_a[0-9]*_s[0-9]*" ;;
+esac
+case "$part" in
+    wide|all) oneshot "$WIDE_CONFIG" 1 ;;
+    *) add_existing "$WIDE_CONFIG" "_a[0-9]*_s[0-9]*" ;;
+esac
+case "$part" in
+    rounds|all) iterative ;;
+    *) add_existing "$ROUNDS_CONFIG" "_m[0-9]*_*_s[0-9]*" ;;
 esac
 "$PYTHON" analysis/tooluse_report.py "${files[@]}" --md "$OUT/tooluse.md" --png "$OUT/tooluse.png"
 cat "$OUT/tooluse.md"

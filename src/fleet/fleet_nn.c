@@ -194,6 +194,8 @@ static fm_status nn_train_local(nn_ctx *c, fm_err *err)
     fm_status local = fm_fleet_fault("training", err);
     if (local == FM_OK)
         local = fm_nn_train(&c->local, &c->demos, &o, NULL, &r, &c->local_loss, err);
+    if (local == FM_OK)
+        local = fm_nn_train_steps(&c->demos, &o, NULL, &c->local_steps, err);
     FM_TRY(fm_fleet_agree(c->comm, local, err));
 cleanup:
     return status;

@@ -24,6 +24,7 @@ fm_status fnn_pooled(nn_ctx *c, fm_err *err)
     fm_rng_seed(&r, (uint64_t)c->cfg->experiment.seed, (uint64_t)c->rank, FM_STREAM_TRAIN + 100);
     FM_TRY(fm_fleet_agree_phase(c->comm, fm_nn_train(&c->pooled, &c->demos, &o, &c->red, &r, &c->pooled_loss, err),
                                 err));
+    FM_TRY(fm_nn_train_steps(&c->demos, &o, &c->red, &c->pooled_steps, err));
 cleanup:
     return status;
 }

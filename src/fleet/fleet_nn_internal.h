@@ -67,6 +67,7 @@ typedef struct nn_ctx {
     double *mixture;                   /* [K] */
     fm_model local;
     double local_loss;
+    long local_steps, pooled_steps;    /* optimizer steps of local and of pooled training */
     fm_demos val;                      /* eval.val_demos held-out demonstrations (own mixture), or none */
     double *heldout;                   /* [N][1 + npol] held-out BC loss per robot: local, then the policy
                                         * rows (NaN for the expert); NULL without eval.val_demos */

@@ -39,18 +39,19 @@ static fm_status write_fleet(nn_ctx *c, fm_h5 *h, fm_err *err)
 {
     fm_status status = FM_OK;
     int K = c->K, N = c->size;
-    double mine[4] = {c->demos.n_traj, (double)fm_demos_bytes(&c->demos),
-                      (double)(c->local.layout.total * sizeof(float)), c->local_loss};
+    double mine[5] = {c->demos.n_traj, (double)fm_demos_bytes(&c->demos),
+                      (double)(c->local.layout.total * sizeof(float)), c->local_loss, (double)c->local_steps};
     double *all = NULL, *tasks = NULL;
-    FM_ALLOC(all, 4 * N);
+    FM_ALLOC(all, 5 * N);
     FM_ALLOC(tasks, 4 * K);
-    memcpy(all + 4 * c->rank, mine, sizeof mine);
-    FM_TRY(fm_reduce_sum(&c->red, all, 4 * N, err));
+    memcpy(all + 5 * c->rank, mine, sizeof mine);
+    FM_TRY(fm_reduce_sum(&c->red, all, 5 * N, err));
     FM_TRY(fm_h5_write_rows_f64(h, "/fleet/mixture", 1, (int64_t[1]){K}, c->mixture, err));
-    FM_TRY(fm_h5_write_f64(h, "/fleet/robot_stats", 2, (int64_t[2]){N, 4}, all, err));
+    FM_TRY(fm_h5_write_f64(h, "/fleet/robot_stats", 2, (int64_t[2]){N, 5}, all, err));
     FM_TRY(fm_h5_attr_text(h, "/fleet/robot_stats", "columns",
-                           "num_demos,data_bytes,model_bytes,local_bc_loss", err));
+                           "num_demos,data_bytes,model_bytes,local_bc_loss,train_steps", err));
     FM_TRY(fm_h5_attr_f64(h, "/fleet", "pooled_bc_loss", c->pooled_loss, err));
+    FM_TRY(fm_h5_attr_i64(h, "/fleet", "pooled_train_steps", c->pooled_steps, err));
     if (c->tooluse) { /* tool definitions: family, handle, head and object sizes (docs/tooluse.md) */
         free(tasks);
         FM_ALLOC(tasks, 9 * K);
@@ -291,6 +292,9 @@ void fnn_summary(const nn_ctx *c)
     if (mean)
         print_row("local (mean)", mean, K, SCORE_COUNT, c->heldout ? c->local_loss_mean : NAN, heldout_mean(c, 0));
     free(mean);
+    printf("  optimizer steps: %ld for robot 0's own policy, %ld for pooled (train.%s, batches of %d %s)\n",
+           c->local_steps, c->pooled_steps, c->cfg->train.nn_steps > 0 && c->cfg->fleet.rounds == 0 ? "nn_steps" : "epochs",
+           c->cfg->train.batch_size, fm_cfg_enum_name("train.batch_unit", c->cfg->train.batch_unit));
     if (c->tooluse)
         printf("  success = pin down 1 cm / nut turned 0.4 rad / object lifted 5 cm / halves 5 cm apart, with "
                "tool contact (docs/tooluse.md)\n");

@@ -215,7 +215,7 @@ check_rc "analysis/tooluse_report.py on a non-HDF5 file: exit 2" 2
 
 run_cmd "$ROOT/pipelines/tooluse.sh" --help
 check_rc "pipelines/tooluse.sh --help exits 0" 0
-check_contains "pipelines/tooluse.sh --help shows the usage" "$OUT" "usage: pipelines/tooluse.sh [expert|oneshot|rounds|all]"
+check_contains "pipelines/tooluse.sh --help shows the usage" "$OUT" "usage: pipelines/tooluse.sh [expert|oneshot|barrier|wide|rounds|all]"
 check_contains "pipelines/tooluse.sh --help documents the quick mode" "$OUT" "QUICK=1"
 run_cmd "$ROOT/pipelines/tooluse.sh" -h
 check_rc "pipelines/tooluse.sh -h exits 0" 0
