@@ -3,27 +3,48 @@
 
 Reads results.h5 files written by `fleet run` with env.kind = tooluse and writes
   - a Markdown report (--md, default results/tooluse.md):
-      * one-shot runs (fleet.rounds = 0, configs/tooluse.yaml): per fleet.alpha, the success rate
-        (mean over the K tasks; then mean [min-max] over seeds) of every merge method of
-        merge.methods, pooled (= joint training on all robots' data, the upper bound), the robots'
-        own policies (local: mean over robots per task) and the expert; worst task, tool contact
-        (touched), shortfall and BC loss beside it; then the same success rates per tool family
-        (hammer, wrench, spatula, knife: mean over the family's tasks, family from /system/tasks);
-      * iterative runs (fleet.rounds > 0, configs/tooluse_rounds.yaml): per merge method and
+      * one-shot runs (fleet.rounds = 0: configs/tooluse_kp.yaml, its barrier and 16-task variants,
+        configs/tooluse.yaml): per group, the success rate (mean over the K tasks; then mean
+        [min-max] over seeds) of every merge method of merge.methods, pooled (= joint training on
+        all robots' data, the upper bound), task_specific (one policy per task, scored on its task;
+        tasks without data left out), the answers without merging read from /eval/local/success
+        [N, K] (local (mean) = random pick: every robot's own policy, mean over robots per task;
+        robot 0: robot 0's own policy; best local: the robot whose own policy has the highest mean
+        success) and the expert; worst task, tool contact (touched), shortfall, BC loss and the
+        held-out BC loss (/eval/heldout_bc_loss, mean over the robots) beside it; then the same
+        success rates per tool family (hammer, wrench, spatula, knife: mean over the family's
+        tasks, family from /system/tasks);
+      * warm start (paper Figure 3 c; runs with eval.finetune_demos): per group and merge method,
+        the merged policy's success and held-out BC loss before and after fine-tuning
+        (/eval/finetuned_<method>), beside a fresh policy fine-tuned on the same set (/eval/scratch);
+      * barriers (paper Figure 3 a; runs with eval.barrier_points): per group and method (average =
+        plain interpolation), the loss and success barriers between robots 0 and 1 (attributes
+        loss_barrier and balance_barrier of /barrier/<method>) and the success at the end points,
+        with the setting (fleet.shared_data);
+      * iterative runs (fleet.rounds > 0, configs/tooluse_kp_rounds.yaml): per merge method and
         M = fleet.local_epochs, the final merged policy's success (/eval/<method>/success,
         eval.rollouts episodes per task), the last round's quick score (/rounds/merged_success,
         eval.round_rollouts episodes), the final merged BC loss (/rounds/merged_bc_loss[-1]) and
         joint training's success and BC loss in the same runs; per family as well;
+      * communication: per group, the bytes a robot sends (one-shot: one model per robot per merge,
+        /fleet/robot_stats model_bytes; iterative: /rounds/bytes_sent summed over the rounds) beside
+        the bytes of its demonstrations (/fleet/robot_stats data_bytes), mean over robots, and the
+        ratio sent / data;
       * wall times (/timing/phase_seconds), the machine (uname, CPU model from /proc/cpuinfo), the
         date, the seeds and the files;
-  - a PNG (--png, default: the --md path with .png): (a) success vs alpha per policy, mean over
-    seeds with min-max error bars; (b) the merged policy's success after every round of the
-    iterative runs (x = local epochs done = round x M), mean over seeds, band = min-max.
+  - a PNG (--png, default: the --md path with .png), one panel per
+      * one-shot experiment name: success vs alpha per policy (robot 0 and best local left out),
+        mean over seeds with min-max error bars;
+      * set of iterative runs: the merged policy's success after every round (x = local epochs
+        done = round x M), mean over seeds, band = min-max;
+      * barrier group: success along lambda between robots 0 and 1 (/barrier/<method>/success) per
+        method, mean over seeds, band = min-max;
+    a panel without data is left out.
 One-shot runs are grouped by experiment name (tag "_a<alpha>_s<seed>" removed) and alpha,
 iterative runs by experiment name (tag "_m<M>_<method>_s<seed>" removed), method, M and alpha;
 alpha, seed, M and the methods are read from the resolved config stored in each file (/config).
 Every number comes from the files. A missing file, or a file that is not a tool-use results file,
-is an error (exit 2).
+is an error (exit 2), and so is a seed given twice in one group.
 
 usage: /usr/bin/python3 analysis/tooluse_report.py RESULTS.h5 ... [--md OUT.md] [--png OUT.png]
 """
@@ -40,14 +61,23 @@ import h5py
 import numpy as np
 
 FAMILIES = ("hammer", "wrench", "spatula", "knife")  # /system/tasks column "family": 0..3
-FIXED = ("pooled", "local", "expert")  # after the merge methods, in this order
+FIXED = ("pooled", "task_specific", "local", "expert")  # /eval groups read besides the merge methods
+DERIVED = ("robot 0", "best local")  # rows computed from /eval/local [N, K]
+ROWS = ("pooled", "task_specific", "local", "robot 0", "best local", "expert")  # after the methods, in this order
 JOINT = "pooled"
-LABEL = {"pooled": "pooled (joint)", "local": "local (mean)", "expert": "expert",
+SCRATCH, FINETUNED = "scratch", "finetuned_"  # warm start: /eval/scratch and /eval/finetuned_<method>
+LABEL = {"pooled": "pooled (joint)", "local": "local (mean) = random pick", "expert": "expert",
          "average": "average", "git_rebasin": "git_rebasin", "fleet_merge": "fleet_merge"}
 ROUND_LABEL = {"average": "average (FedAvg)", "fleet_merge": "fleet_merge"}
+BARRIER_LABEL = {"average": "average (plain interpolation)"}
+SETTING = {True: "policies cloned from one dataset", False: "robots 0 and 1 on their own data",
+           None: "fleet.shared_data differs between the seeds"}
 COLOR = {"average": "#7f7f7f", "git_rebasin": "#1f77b4", "sinkhorn_rebasin": "#ff7f0e",
-         "fleet_merge": "#d62728", "local": "#2ca02c", "pooled": "#9467bd", "expert": "#8c564b"}
-MARKER = {"average": "s", "git_rebasin": "^", "fleet_merge": "o", "pooled": "D", "local": "v", "expert": "*"}
+         "fleet_merge": "#d62728", "local": "#2ca02c", "pooled": "#9467bd", "expert": "#8c564b",
+         "task_specific": "#17becf"}
+MARKER = {"average": "s", "git_rebasin": "^", "sinkhorn_rebasin": "X", "fleet_merge": "o", "pooled": "D",
+          "task_specific": "P", "local": "v", "expert": "*"}
+OBS = {"keypoints": "keypoint", "points": "point-cloud"}  # env.tu_obs (default points)
 SCORES = ("success", "touched", "shortfall")
 PROG = "tooluse_report.py"
 
@@ -61,12 +91,19 @@ def text(v):
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def flag(v):
+    """A YAML boolean, parsed or as text."""
+    return v if isinstance(v, bool) else str(v).strip().lower() in ("true", "yes", "on", "1")
+
+
 def parse_config(config_text):
     """The keys this report needs from the resolved /config YAML."""
     want = {("experiment", "seed"): int, ("fleet", "alpha"): float, ("fleet", "rounds"): int,
             ("fleet", "local_epochs"): int, ("fleet", "participation"): float, ("fleet", "demos_per_robot"): int,
-            ("merge", "methods"): list, ("eval", "rollouts"): int, ("eval", "round_rollouts"): int,
-            ("train", "epochs"): int, ("env", "kind"): str, ("env", "tu_points"): int, ("env", "horizon"): int}
+            ("fleet", "shared_data"): flag, ("merge", "methods"): list, ("eval", "rollouts"): int,
+            ("eval", "round_rollouts"): int, ("eval", "barrier_points"): int, ("eval", "finetune_demos"): int,
+            ("eval", "finetune_epochs"): int, ("eval", "val_demos"): int, ("train", "epochs"): int,
+            ("env", "kind"): str, ("env", "tu_points"): int, ("env", "tu_obs"): str, ("env", "horizon"): int}
     out = {}
     try:
         import yaml
@@ -92,23 +129,119 @@ def parse_config(config_text):
     return out
 
 
-def read_run(path):
-    """One results file: config values, per-task scores per policy, families, losses, rounds, timings."""
+def open_results(path):
+    """The results file of a tool-use run, opened; exit 2 if it is missing or anything else."""
     if not os.path.isfile(path):
         die(f"{path}: no such file")
     try:
         f = h5py.File(path, "r")
     except OSError as e:
         die(f"{path}: cannot open as HDF5 ({e})")
-    with f:
-        if text(f.attrs.get("kind", "")) != "fleetmerge-results":
-            die(f"{path}: not a fleetmerge results file")
-        env = text(f.attrs.get("env", "?"))
-        if env != "tooluse":
-            die(f"{path}: env is {env}, not tooluse (this report reads env.kind: tooluse runs)")
-        for need in ("config", "eval", "system/tasks", "fleet"):
-            if need not in f:
-                die(f"{path}: no /{need}")
+    if text(f.attrs.get("kind", "")) != "fleetmerge-results":
+        die(f"{path}: not a fleetmerge results file")
+    env = text(f.attrs.get("env", "?"))
+    if env != "tooluse":
+        die(f"{path}: env is {env}, not tooluse (this report reads env.kind: tooluse runs)")
+    for need in ("config", "eval", "system/tasks", "fleet"):
+        if need not in f:
+            die(f"{path}: no /{need}")
+    return f
+
+
+def read_scores(f, path, pol, shape):
+    """/eval/<pol>/{success,touched,shortfall}, each of the given shape."""
+    s = {}
+    for k in SCORES:
+        name = f"eval/{pol}/{k}"
+        if name not in f:
+            die(f"{path}: no /{name}")
+        v = np.array(f[name], dtype=float)
+        if v.shape != shape:
+            die(f"{path}: /{name} has shape {v.shape}, expected {shape}")
+        s[k] = v
+    return s
+
+
+def local_rows(s):
+    """The robots' own policies [N, K] as three rows: local (mean over robots per task), robot 0, and
+    best local (the robot with the highest mean success; ties go to the lower index)."""
+    best = int(np.argmax(s["success"].mean(axis=1)))
+    return {"local": {k: v.mean(axis=0) for k, v in s.items()}, "robot 0": {k: v[0] for k, v in s.items()},
+            "best local": {k: v[best] for k, v in s.items()}}
+
+
+def read_heldout(f, path, N):
+    """Fleet mean of /eval/heldout_bc_loss per column (policy name), without the all-NaN columns (the
+    expert); and the attribute demos_per_robot. ({}, None) when the file has none."""
+    if "eval/heldout_bc_loss" not in f:
+        return {}, None
+    d = f["eval/heldout_bc_loss"]
+    cols = text(d.attrs.get("columns", "")).split(",")
+    v = np.array(d, dtype=float)
+    if v.shape != (N, len(cols)):
+        die(f"{path}: /eval/heldout_bc_loss has shape {v.shape}, but {N} robots and columns {cols}")
+    demos = d.attrs.get("demos_per_robot")
+    return ({c: float(v[:, j].mean()) for j, c in enumerate(cols) if not np.all(np.isnan(v[:, j]))},
+            int(demos) if demos is not None else None)
+
+
+def read_barrier(f, path, methods):
+    """/barrier/<method>: lambda, loss, success [P] and the two barriers, methods in merge.methods order."""
+    if "barrier" not in f:
+        return {}
+    out = {}
+    for m in [m for m in methods if m in f["barrier"]] + [m for m in f["barrier"] if m not in methods]:
+        g = f["barrier"][m]
+        curve = {}
+        for k in ("lambda", "loss", "success"):
+            if k not in g:
+                die(f"{path}: no /barrier/{m}/{k}")
+            curve[k] = np.array(g[k], dtype=float)
+            if curve[k].shape != curve["lambda"].shape:
+                die(f"{path}: /barrier/{m}/{k} has shape {curve[k].shape}, /barrier/{m}/lambda {curve['lambda'].shape}")
+        curve["loss_barrier"] = float(g.attrs.get("loss_barrier", math.nan))
+        curve["success_barrier"] = float(g.attrs.get("balance_barrier", math.nan))  # the historical name
+        out[m] = curve
+    return out
+
+
+def read_traffic(f, path, N, rounds):
+    """Per robot, mean over the robots: demonstrations, their bytes, the model's bytes (/fleet/robot_stats)
+    and the bytes sent: one model for a one-shot merge, /rounds/bytes_sent summed over the rounds."""
+    if "fleet/robot_stats" not in f:
+        return None
+    d = f["fleet/robot_stats"]
+    cols = text(d.attrs.get("columns", "")).split(",")
+    v = np.array(d, dtype=float)
+    need = ("num_demos", "data_bytes", "model_bytes")
+    if v.shape != (N, len(cols)) or any(c not in cols for c in need):
+        die(f"{path}: /fleet/robot_stats has shape {v.shape} and columns {cols}, expected [{N}, ...] with {need}")
+    t = {c: float(v[:, cols.index(c)].mean()) for c in need}
+    t["sent"] = t["model_bytes"]
+    if rounds:
+        if "rounds/bytes_sent" not in f:
+            die(f"{path}: fleet.rounds = {rounds} but no /rounds/bytes_sent")
+        sent = np.array(f["rounds/bytes_sent"], dtype=float)
+        if sent.shape != (N, rounds):
+            die(f"{path}: /rounds/bytes_sent has shape {sent.shape}, expected ({N}, {rounds})")
+        t["sent"] = float(sent.sum(axis=1).mean())
+    return t
+
+
+def read_rounds(f, path, run):
+    """/rounds/merged_success, merged_bc_loss [R] (required), merged_shortfall, participants."""
+    for k in ("merged_success", "merged_bc_loss", "merged_shortfall", "participants"):
+        if f"rounds/{k}" in f:
+            run["rd"][k] = np.array(f[f"rounds/{k}"], dtype=float)
+    for k in ("merged_success", "merged_bc_loss"):
+        if k not in run["rd"] or run["rd"][k].shape != (run["rounds"],):
+            die(f"{path}: /rounds/{k} missing or not of length fleet.rounds = {run['rounds']}")
+
+
+def read_run(path):
+    """One results file: config values, per-task scores per policy, families, losses, held-out losses,
+    barriers, traffic, rounds, timings."""
+    with open_results(path) as f:
         exp = text(f.attrs["experiment"])
         cfg = parse_config(text(f["config"][()]))
         K, N = int(f.attrs["num_tasks"]), int(f.attrs["num_robots"])
@@ -122,37 +255,30 @@ def read_run(path):
         if iterative and "rounds" not in f:
             die(f"{path}: fleet.rounds = {cfg['rounds']} but no /rounds group")
         methods = [m for m in (cfg.get("methods") or []) if f"eval/{m}" in f] or \
-            [p for p in f["eval"] if p not in FIXED]
+            [p for p in f["eval"] if isinstance(f["eval"][p], h5py.Group) and p not in FIXED and p != SCRATCH
+             and not p.startswith(FINETUNED)]
         tag = re.search(r"_m\d+_[a-z_]+_s\d+$" if iterative else r"(_a[0-9.eE+-]+)?_s\d+$", exp)
         run = dict(path=path, exp=exp, name=exp[:tag.start()] if tag else exp, seed=cfg.get("seed"),
                    alpha=cfg.get("alpha"), m=cfg.get("local_epochs"), rounds=cfg.get("rounds") or 0,
                    iterative=iterative, methods=methods, K=K, N=N, family=family, cfg=cfg,
                    scores={}, loss={}, rd={}, phases=None, mtime=os.path.getmtime(path))
-        for pol in methods + [p for p in FIXED if f"eval/{p}" in f]:
-            s = {}
-            for k in SCORES:
-                if f"eval/{pol}/{k}" not in f:
-                    die(f"{path}: no /eval/{pol}/{k}")
-                v = np.array(f[f"eval/{pol}/{k}"], dtype=float)
-                if pol == "local":  # [N, K]: mean over robots per task
-                    v = v.mean(axis=0)
-                if v.shape != (K,):
-                    die(f"{path}: /eval/{pol}/{k} has shape {v.shape}, expected ({K},)")
-                s[k] = v
-            run["scores"][pol] = s
+        warm = [FINETUNED + m for m in methods if f"eval/{FINETUNED}{m}" in f] + \
+            ([SCRATCH] if f"eval/{SCRATCH}" in f else [])
+        for pol in methods + [p for p in FIXED if p != "local" and f"eval/{p}" in f] + warm:
+            run["scores"][pol] = read_scores(f, path, pol, (K,))
+        if "eval/local" in f:
+            run["scores"].update(local_rows(read_scores(f, path, "local", (N, K))))
         for pol in methods:
             g = f.get(f"models/merged/{pol}")
             run["loss"][pol] = float(g.attrs["bc_loss"]) if g is not None and "bc_loss" in g.attrs else math.nan
         run["loss"][JOINT] = float(f["fleet"].attrs.get("pooled_bc_loss", math.nan))
+        run["heldout"], run["heldout_demos"] = read_heldout(f, path, N)
+        run["barrier"] = read_barrier(f, path, methods)
+        run["traffic"] = read_traffic(f, path, N, run["rounds"])
         if iterative:
             if len(methods) != 1:
                 die(f"{path}: expected one merge method with rounds, got {methods}")
-            for k in ("merged_success", "merged_bc_loss", "merged_shortfall", "participants"):
-                if f"rounds/{k}" in f:
-                    run["rd"][k] = np.array(f[f"rounds/{k}"], dtype=float)
-            for k in ("merged_success", "merged_bc_loss"):
-                if k not in run["rd"] or run["rd"][k].shape != (run["rounds"],):
-                    die(f"{path}: /rounds/{k} missing or not of length fleet.rounds = {run['rounds']}")
+            read_rounds(f, path, run)
         if "timing/phase_seconds" in f:
             run["phases"] = np.array(f["timing/phase_seconds"], dtype=float)
     if run["seed"] is None or run["alpha"] is None:
@@ -198,19 +324,21 @@ def group_rounds(runs):
 
 
 def policies(g):
-    return g["methods"] + [p for p in FIXED if all(p in r["scores"] for r in g["runs"])]
+    return g["methods"] + [p for p in ROWS if all(p in r["scores"] for r in g["runs"])]
 
 
 def score(r, pol, key="success", fam=None, worst=False):
-    """Mean over the tasks (of family fam, if given), or the worst task; NaN if absent."""
+    """Mean over the tasks (of family fam, if given), or the worst task; NaN if absent. Tasks scored NaN
+    (task_specific: no robot has data of the task) are left out."""
     s = r["scores"].get(pol)
     if s is None:
         return math.nan
     v = s[key]
     if fam is not None:
         v = v[r["family"] == fam]
-        if v.size == 0:
-            return math.nan
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return math.nan
     if worst:
         return float(v.max() if key == "shortfall" else v.min())
     return float(v.mean())
@@ -254,49 +382,130 @@ def seeds_text(seeds):
     return " ".join(str(s) for s in seeds)
 
 
+def loss4(v):
+    return num(v, 4)
+
+
+def kb(v):
+    return num(v / 1e3, 1)
+
+
+def cfg_text(runs, key):
+    """A config value of the runs, or its values joined by '/' when they differ."""
+    return "/".join(str(v) for v in sorted({r["cfg"].get(key) for r in runs}, key=str))
+
+
+def tasks_text(runs):
+    ks = sorted({r["K"] for r in runs})
+    return f"{'/'.join(map(str, ks))} task{'' if ks == [1] else 's'}"
+
+
+def obs_text(runs):
+    return "/".join(sorted({OBS.get(o, o) for o in (r["cfg"].get("tu_obs") or "points" for r in runs)}))
+
+
+def group_text(g):
+    """A one-shot group in headings, table rows and panel titles: name, alpha and task count."""
+    return f"{g['name']}, alpha {fa(g['alpha'])}, {tasks_text(g['runs'])}"
+
+
+def round_text(g):
+    rounds = "/".join(map(str, g["rounds"]))
+    return (f"{ROUND_LABEL.get(g['method'], g['method'])}, M = {g['m']}, "
+            f"{rounds} round{'' if rounds == '1' else 's'}, alpha {fa(g['alpha'])}")
+
+
+def heldout_cell(runs, pol):
+    """The fleet-mean held-out BC loss of pol, mean [min-max] over seeds; '-' when no file has it."""
+    vals = [r["heldout"].get(pol, math.nan) for r in runs]
+    return "-" if all(math.isnan(v) for v in vals) else mean_range(vals, loss4)
+
+
+def barrier_runs(g):
+    return [r for r in g["runs"] if r["barrier"]]
+
+
+def barrier_methods(runs):
+    return list(dict.fromkeys(m for r in runs for m in r["barrier"]))
+
+
+def shared_data(runs):
+    """fleet.shared_data of the runs: True, False, or None when the seeds differ."""
+    v = {bool(r["cfg"].get("shared_data")) for r in runs}
+    return v.pop() if len(v) == 1 else None
+
+
 # ---------------------------------------------------------------- markdown
 
 def oneshot_markdown(groups):
-    lines = ["## One-shot merge (configs/tooluse.yaml)", "",
-             "Every robot clones its own policy on its own Dirichlet(alpha) task mixture; the fleet is merged once",
-             "by every method. Success = mean over the K tasks of the fraction of eval.rollouts episodes that",
-             "succeeded, then mean over seeds [min-max over seeds]. `pooled (joint)` = one policy trained on all",
-             "robots' data (the upper bound); `local (mean)` = every robot's own policy, mean over robots per task.",
-             ""]
+    lines = ["## One-shot merge (configs/tooluse_kp.yaml and variants)", ""] + textwrap.wrap(
+        "Every robot clones its own policy on its own Dirichlet(alpha) task mixture; the fleet is merged once by "
+        "every method. Success = mean over the K tasks of the fraction of eval.rollouts episodes that succeeded, "
+        "then mean over seeds [min-max over seeds]. `pooled (joint)` = one policy trained on all robots' data (the "
+        "upper bound); `task_specific` = for every task, one policy trained on every robot's data of that task and "
+        "scored on that task (tasks of which no robot has data are left out of the mean). The answers without "
+        "merging, from /eval/local/success [N, K]: `local (mean) = random pick` = every robot's own policy, mean "
+        "over robots per task (the expected success of a robot's policy picked at random); `robot 0` = robot 0's "
+        "own policy; `best local` = the robot whose own policy has the highest mean success (picked on this "
+        "evaluation itself, so an optimistic choice).", 100) + [""]
+    lines += oneshot_summary(groups) + oneshot_details(groups) + family_markdown(groups)
+    return lines
+
+
+def oneshot_summary(groups):
+    """Success of every policy, one column per group."""
     runs = [r for g in groups for r in g["runs"]]
     several = len({g["name"] for g in groups}) > 1
     setting = lambda key: "/".join(str(v) for v in sorted({r[key] for r in runs}))
     pols = list(dict.fromkeys(p for g in groups for p in policies(g)))
-    lines += [f"### Success rate per alpha ({', '.join(sorted({g['name'] for g in groups}))}: {setting('N')} robots, "
-              f"{setting('K')} tasks, {'/'.join(str(v) for v in sorted({r['cfg'].get('rollouts') for r in runs}))} "
-              "episode(s) per task)", "",
-              "| policy | " + " | ".join(f"alpha = {fa(g['alpha'])}{' ' + g['name'] if several else ''} "
-                                        f"(seeds {seeds_text(g['seeds'])})" for g in groups) + " |",
-              "|---|" + "---|" * len(groups)]
+    lines = [f"### Success rate per alpha ({', '.join(sorted({g['name'] for g in groups}))}: {setting('N')} robots, "
+             f"{setting('K')} tasks, {cfg_text(runs, 'rollouts')} episode(s) per task)", "",
+             "| policy | " + " | ".join(f"alpha = {fa(g['alpha'])}"
+                                       f"{' ' + g['name'] + ', ' + tasks_text(g['runs']) if several else ''} "
+                                       f"(seeds {seeds_text(g['seeds'])})" for g in groups) + " |",
+             "|---|" + "---|" * len(groups)]
     for p in pols:
         lines.append(f"| {label(p)} | " + " | ".join(mean_range([score(r, p) for r in g["runs"]], pct)
                                                     for g in groups) + " |")
-    lines.append("")
+    return lines + [""]
+
+
+def oneshot_details(groups):
+    """Per group: success, worst task, touched, shortfall, BC loss and held-out BC loss of every policy."""
+    runs = [r for g in groups for r in g["runs"]]
+    val = sorted({r["heldout_demos"] for r in runs if r["heldout_demos"] is not None})
+    lines = textwrap.wrap(
+        "Per group below: worst task = lowest task success, mean over seeds [min]; touched = episodes in which the "
+        "tool touched the object; shortfall = 1 - min(progress / success threshold, 1), 0 on success (mean over "
+        "tasks); BC loss = per-step loss on all the fleet's data (merged methods and pooled), mean over seeds; held "
+        "out = /eval/heldout_bc_loss, every robot's per-step BC loss on "
+        f"{'/'.join(map(str, val)) or 'eval.val_demos'} held-out demonstrations of its own mixture that it never "
+        "trained on, mean over the robots (`local` row: each robot's own policy on its own held-out data), then "
+        "mean [min-max] over seeds; `-` = the files hold no fleet-wide held-out loss of that policy.", 100) + [""]
     for g in groups:
-        runs = g["runs"]
-        lines += [f"### alpha = {fa(g['alpha'])} ({g['name']}, seeds {seeds_text(g['seeds'])})", "",
-                  "Worst task = lowest task success, mean over seeds [min]; touched = episodes in which the tool",
-                  "touched the object; shortfall = 1 - min(progress / success threshold, 1), 0 on success (mean",
-                  "over tasks); BC loss = per-step loss on all the fleet's data (merged methods and pooled), mean",
-                  "over seeds.", "",
-                  "| policy | success | worst task | touched | shortfall | BC loss |", "|---|---|---|---|---|---|"]
-        for p in policies(g):
-            wb = [score(r, p, worst=True) for r in runs]
-            loss = [r["loss"].get(p, math.nan) for r in runs]
-            lines.append(f"| {label(p)} | {mean_range([score(r, p) for r in runs], pct)} | "
-                         f"{pct(mean_or_nan(wb))} [{pct(min(wb))}] | "
-                         f"{pct(mean_or_nan([score(r, p, 'touched') for r in runs]))} | "
-                         f"{num(mean_or_nan([score(r, p, 'shortfall') for r in runs]))} | "
-                         f"{num(mean_or_nan(loss), 4)} |")
-        lines.append("")
-    lines += ["### Per tool family", "",
-              "Success rate over the tasks of each family (task h = family h % 4, instance h / 4), then mean",
-              "[min-max] over seeds; `tasks` = how many of the K tasks belong to the family.", ""]
+        lines += [f"### alpha = {fa(g['alpha'])} ({g['name']}, {tasks_text(g['runs'])}, "
+                  f"seeds {seeds_text(g['seeds'])})", "",
+                  "| policy | success | worst task | touched | shortfall | BC loss | held out |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [detail_row(g["runs"], p) for p in policies(g)] + [""]
+    return lines
+
+
+def detail_row(runs, p):
+    """One policy's row of the per-group table."""
+    wb = [v for v in (score(r, p, worst=True) for r in runs) if not math.isnan(v)]
+    loss = [r["loss"].get(p, math.nan) for r in runs]
+    return (f"| {label(p)} | {mean_range([score(r, p) for r in runs], pct)} | "
+            f"{pct(mean_or_nan(wb))} [{pct(min(wb, default=math.nan))}] | "
+            f"{pct(mean_or_nan([score(r, p, 'touched') for r in runs]))} | "
+            f"{num(mean_or_nan([score(r, p, 'shortfall') for r in runs]))} | "
+            f"{loss4(mean_or_nan(loss))} | {heldout_cell(runs, p)} |")
+
+
+def family_markdown(groups):
+    lines = ["### Per tool family", "",
+             "Success rate over the tasks of each family (task h = family h % 4, instance h / 4), then mean",
+             "[min-max] over seeds; `tasks` = how many of the K tasks belong to the family.", ""]
     for g in groups:
         fams = families_in(g["runs"])
         counts = [int(np.sum(g["runs"][0]["family"] == fm)) for fm in fams]
@@ -310,9 +519,78 @@ def oneshot_markdown(groups):
     return lines
 
 
+def warmstart_markdown(groups):
+    """Paper Figure 3 c: every merged policy before and after fine-tuning, beside scratch; [] without runs
+    that fine-tuned."""
+    todo = [(g, [m for m in g["methods"] if all(FINETUNED + m in r["scores"] for r in g["runs"])]) for g in groups]
+    todo = [(g, ms) for g, ms in todo if ms]
+    if not todo:
+        return []
+    runs = [r for g, _ in todo for r in g["runs"]]
+    lines = ["## Warm start: fine-tuning the merged policies (paper Figure 3 c)", ""] + textwrap.wrap(
+        "Every merged policy, and a fresh policy (scratch), is trained for eval.finetune_epochs = "
+        f"{cfg_text(runs, 'finetune_epochs')} epochs on the same eval.finetune_demos = "
+        f"{cfg_text(runs, 'finetune_demos')} expert demonstrations (tasks in turn) and scored like the other "
+        "policies (/eval/finetuned_<method>, /eval/scratch). Success = mean over tasks; held-out loss = fleet mean "
+        "of /eval/heldout_bc_loss as in the one-shot tables; both mean [min-max] over seeds. Before fine-tuning = "
+        "the one-shot merged policy.", 100) + [""]
+    for g, ms in todo:
+        lines += [f"{group_text(g)} (seeds {seeds_text(g['seeds'])}):", "",
+                  "| start | before fine-tuning: success | held-out loss | after fine-tuning: success "
+                  "| held-out loss |", "|---|---|---|---|---|"]
+        lines += [warm_row(g["runs"], label(m), m, FINETUNED + m) for m in ms]
+        if all(SCRATCH in r["scores"] for r in g["runs"]):
+            lines.append(warm_row(g["runs"], "scratch (fresh policy)", None, SCRATCH))
+        lines.append("")
+    return lines
+
+
+def warm_row(runs, name, before, after):
+    """One start point: the policy before fine-tuning (None: nothing to score) and after it."""
+    cells = ["-", "-"] if before is None else [mean_range([score(r, before) for r in runs], pct),
+                                              heldout_cell(runs, before)]
+    cells += [mean_range([score(r, after) for r in runs], pct), heldout_cell(runs, after)]
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
+def barrier_markdown(groups):
+    """Paper Figure 3 a: loss and success barriers between robots 0 and 1; [] without /barrier."""
+    todo = [g for g in groups if barrier_runs(g)]
+    if not todo:
+        return []
+    lines = ["## Loss and success barriers (paper Figure 3 a)", ""] + textwrap.wrap(
+        "Along theta(lambda) = (1 - lambda) theta_0 + lambda theta_1 between the policies of robots 0 and 1, "
+        "after each method's alignment of the pair (average = plain interpolation, no alignment), at "
+        "eval.barrier_points evenly spaced lambdas. Loss barrier = max over lambda of the BC loss on the fleet's "
+        "data minus the mean of the two end points' losses; success barrier = max over lambda of the mean of the "
+        "end points' success minus the success at lambda (eval.rollouts episodes per task), in success-rate "
+        "points (attributes loss_barrier and balance_barrier of /barrier/<method>); 0 = no barrier. End points = "
+        "mean success at lambda = 0 and 1 (/barrier/<method>/success). Mean [min-max] over seeds.", 100) + [""]
+    end = lambda c: (c["success"][0] + c["success"][-1]) / 2  # mean success of robots 0 and 1
+    for g in todo:
+        runs = barrier_runs(g)
+        lines += [f"{group_text(g)} (seeds {seeds_text([r['seed'] for r in runs])}, "
+                  f"{cfg_text(runs, 'barrier_points')} lambdas, {cfg_text(runs, 'rollouts')} episode(s) per task):", "",
+                  "| method | loss barrier | success barrier | success at the end points |", "|---|---|---|---|"]
+        for m in barrier_methods(runs):
+            cs = [r["barrier"][m] for r in runs if m in r["barrier"]]
+            lines.append(f"| {BARRIER_LABEL.get(m, label(m))} | {mean_range([c['loss_barrier'] for c in cs], loss4)} | "
+                         f"{mean_range([c['success_barrier'] for c in cs], pct)} | "
+                         f"{mean_range([end(c) for c in cs], pct)} |")
+        lines += ["", barrier_sentence(runs), ""]
+    return lines
+
+
+def barrier_sentence(runs):
+    s = shared_data(runs)
+    detail = {True: " (fleet.shared_data = true: every robot trains on robot 0's demonstrations).",
+              False: " (fleet.shared_data = false).", None: "."}[s]
+    return f"Setting: {SETTING[s]}{detail}"
+
+
 def rounds_markdown(groups):
     r0 = groups[0]["runs"][0]
-    lines = ["## Iterative merging (configs/tooluse_rounds.yaml)", ""] + textwrap.wrap(
+    lines = ["## Iterative merging (configs/tooluse_kp_rounds.yaml and variants)", ""] + textwrap.wrap(
         "Every robot trains M = fleet.local_epochs epochs on its own data, the robots are merged (average = "
         "FedAvg, or fleet_merge: one Algorithm 1 epoch per round), every robot restarts from the merged model; "
         "rounds x M epochs in total. Final merged success = the final merged policy scored like the one-shot "
@@ -334,8 +612,8 @@ def rounds_markdown(groups):
         ratio = mean_or_nan(ms) / mean_or_nan(js) if mean_or_nan(js) > 0 else math.nan
         lines.append(f"| {ROUND_LABEL.get(m, m)} | {g['m']} | {'/'.join(map(str, g['rounds']))} | {fa(g['alpha'])} | "
                      f"{seeds_text(g['seeds'])} | {mean_range(ms, pct)} | {mean_range(last, pct)} | "
-                     f"{mean_range(loss, lambda v: num(v, 4))} | {mean_range(js, pct)} | "
-                     f"{num(mean_or_nan(jl), 4)} | {num(ratio, 2)} |")
+                     f"{mean_range(loss, loss4)} | {mean_range(js, pct)} | "
+                     f"{loss4(mean_or_nan(jl))} | {num(ratio, 2)} |")
     lines.append("")
     fams = families_in([r for g in groups for r in g["runs"]])
     lines += ["Final merged success per tool family (mean [min-max] over seeds):", "",
@@ -348,6 +626,34 @@ def rounds_markdown(groups):
     return lines
 
 
+def traffic_markdown(oneshot, rounds):
+    """Bytes a robot sends against its demonstrations' bytes, per group; [] without /fleet/robot_stats."""
+    todo = [(f"one-shot, {group_text(g)}", g["runs"]) for g in oneshot] + \
+        [(f"iterative, {round_text(g)}", g["runs"]) for g in rounds]
+    todo = [(tag, [r for r in runs if r["traffic"]]) for tag, runs in todo]
+    todo = [(tag, runs) for tag, runs in todo if runs]
+    if not todo:
+        return []
+    lines = ["## Communication", ""] + textwrap.wrap(
+        "Bytes one robot sends, beside the bytes of its own demonstrations (/fleet/robot_stats data_bytes: what "
+        "pooling the data for joint training would move instead); each mean over the robots, then mean [min-max] "
+        "over seeds; kB = 1000 bytes. Counting rule: a one-shot merge costs one model's bytes per robot per merge "
+        "(/fleet/robot_stats model_bytes, the float32 parameters); one-shot runs do not record the alignment's "
+        "own traffic (MergeMany's re-matches, fleet_merge's epochs). Iterative runs: /rounds/bytes_sent summed "
+        "over the rounds (the merge's collectives as counted in docs/merging.md). sent / data = the ratio per "
+        "run (below 1: sending the model is cheaper than sending the data).", 100) + ["",
+             "| runs | demonstrations per robot | data per robot (kB) | model (kB) | sent per robot (kB) "
+             "| sent / data |", "|---|---|---|---|---|---|"]
+    for tag, runs in todo:
+        t = [r["traffic"] for r in runs]
+        ratio = [x["sent"] / x["data_bytes"] if x["data_bytes"] > 0 else math.nan for x in t]
+        lines.append(f"| {tag} | {mean_range([x['num_demos'] for x in t], lambda v: num(v, 1))} | "
+                     f"{mean_range([x['data_bytes'] for x in t], kb)} | "
+                     f"{mean_range([x['model_bytes'] for x in t], kb)} | {mean_range([x['sent'] for x in t], kb)} | "
+                     f"{mean_range(ratio, lambda v: num(v, 2))} |")
+    return lines + [""]
+
+
 def timing_markdown(oneshot, rounds):
     lines = ["## Wall times", "",
              "Seconds per run (sum of /timing/phase_seconds: data, local training, merging, baselines, evaluation,",
@@ -356,8 +662,8 @@ def timing_markdown(oneshot, rounds):
              "| runs | whole run | data (demonstrations) | local training | merging | evaluation |",
              "|---|---|---|---|---|---|"]
     f1 = lambda v: f"{v:.1f}"
-    for tag, runs in ([(f"one-shot, alpha {fa(g['alpha'])}", g["runs"]) for g in oneshot] +
-                      [(f"iterative, {g['method']}, M = {g['m']}", g["runs"]) for g in rounds]):
+    for tag, runs in ([(f"one-shot, {group_text(g)}", g["runs"]) for g in oneshot] +
+                      [(f"iterative, {round_text(g)}", g["runs"]) for g in rounds]):
         ph = [r["phases"] for r in runs if r["phases"] is not None and len(r["phases"]) >= 5]
         if not ph:
             lines.append(f"| {tag} | n/a | n/a | n/a | n/a | n/a |")
@@ -396,83 +702,117 @@ def machine_markdown(runs):
 # ---------------------------------------------------------------- figure
 
 def plot(oneshot, rounds, path):
+    """One panel per one-shot experiment name, one for the iterative runs, one per barrier group; panels
+    without data are left out."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(14, 5.8))
-    ax = axes[0]
-    if oneshot:
-        alphas = sorted({g["alpha"] for g in oneshot})
-        pols = list(dict.fromkeys(p for g in oneshot for p in policies(g)))
-        logx = min(alphas) > 0 and max(alphas) / min(alphas) > 4
-        for j, p in enumerate(pols):
-            xs, mean, lo, hi = [], [], [], []
-            for g in oneshot:
-                v = np.array([score(r, p) for r in g["runs"]])
-                v = v[~np.isnan(v)]
-                if v.size == 0:
-                    continue
-                off = (j - (len(pols) - 1) / 2) * 0.035
-                xs.append(g["alpha"] * 10 ** off if logx else g["alpha"] + off * (max(alphas) - min(alphas) or 1))
-                mean.append(v.mean()), lo.append(v.min()), hi.append(v.max())
-            if not xs:
-                continue
-            mean, lo, hi = map(np.array, (mean, lo, hi))
-            ax.errorbar(xs, mean, yerr=[mean - lo, hi - mean], color=COLOR.get(p), marker=MARKER.get(p, "o"),
-                        markersize=7 if p == "expert" else 5, linewidth=1.6, capsize=3,
-                        linestyle="--" if p in FIXED else "-", label=label(p))
-        if logx:
-            ax.set_xscale("log")
-        ax.set_xticks(alphas)
-        ax.set_xticklabels([fa(a) for a in alphas])
-        ax.minorticks_off()
-        ax.set_xlabel("Dirichlet concentration alpha (small = heterogeneous robots)")
-        ax.legend(fontsize=8.5, loc="best")
-        allr = [r for g in oneshot for r in g["runs"]]
-        nk = lambda key: "/".join(str(v) for v in sorted({r[key] for r in allr}))
-        seeds = sorted({r["seed"] for r in allr})
-        ax.set_title(f"(a) one-shot merge: {nk('N')} robots, {nk('K')} tasks, seeds {seeds_text(seeds)}\n"
-                     "mean over tasks; point = mean over seeds, bars = min-max", fontsize=10)
-    else:
-        ax.text(0.5, 0.5, "no one-shot runs", ha="center", va="center", transform=ax.transAxes)
-    ax.set_ylim(-0.03, 1.05)
-    ax.set_ylabel("success rate (mean over tasks)")
-    ax.grid(alpha=0.3)
-    ax = axes[1]
-    if rounds:
-        styles = ["-", "--", ":", "-."]
-        ms = sorted({g["m"] for g in rounds})
-        for g in rounds:
-            succ = np.array([r["rd"]["merged_success"] for r in g["runs"]])
-            ep = np.arange(1, succ.shape[1] + 1) * g["m"]
-            name = ROUND_LABEL.get(g["method"], g["method"])
-            ax.plot(ep, succ.mean(axis=0), color=COLOR.get(g["method"]), linestyle=styles[ms.index(g["m"]) % 4],
-                    marker=MARKER.get(g["method"], "o"), markersize=4 if len(ep) < 20 else 2.5, linewidth=1.5,
-                    label=f"{name}, M = {g['m']}" + (f", alpha {fa(g['alpha'])}" if len({x['alpha'] for x in rounds}) > 1
-                                                    else ""))
-            if succ.shape[0] > 1:
-                ax.fill_between(ep, succ.min(axis=0), succ.max(axis=0), color=COLOR.get(g["method"]), alpha=0.1,
-                                linewidth=0)
-        js = [score(r, JOINT) for g in rounds for r in g["runs"]]
-        total = sorted({g["m"] * r["rounds"] for g in rounds for r in g["runs"]})
-        ax.axhline(mean_or_nan(js), color=COLOR[JOINT], linestyle="--", linewidth=1.5,
-                   label=f"joint (pooled) after {'/'.join(map(str, total))} epochs, eval.rollouts episodes")
-        ax.set_xlabel("local epochs done (round x M)")
-        ax.set_xlim(0, max(total) + 1)
-        ax.legend(fontsize=8.5, loc="best")
-        rr = rounds[0]["runs"][0]["cfg"].get("round_rollouts")
-        seeds = sorted({r["seed"] for g in rounds for r in g["runs"]})
-        ax.set_title(f"(b) iterative merging: merged policy after every round (seeds {seeds_text(seeds)})\n"
-                     f"mean over seeds, band = min-max; {rr} episode(s) per task per round", fontsize=10)
-    else:
-        ax.text(0.5, 0.5, "no iterative runs", ha="center", va="center", transform=ax.transAxes)
-    ax.set_ylim(-0.03, 1.05)
-    ax.set_ylabel("merged policy's success rate (mean over tasks)")
-    ax.grid(alpha=0.3)
-    fig.suptitle("fleetmerge tool use (MuJoCo, point-cloud policies): success rate", fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    names = sorted({g["name"] for g in oneshot})
+    panels = [(plot_oneshot, [g for g in oneshot if g["name"] == n]) for n in names]
+    panels += [(plot_rounds, rounds)] if rounds else []
+    panels += [(plot_barrier, g) for g in oneshot if barrier_runs(g)]
+    ncol = min(3, len(panels))
+    nrow = -(-len(panels) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(7 * ncol, 5.8 * nrow), squeeze=False)
+    for i, (draw, data) in enumerate(panels):
+        ax = axes.flat[i]
+        draw(ax, data, f"({chr(ord('a') + i)})")
+        ax.set_ylim(-0.03, 1.05)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(panels):]:
+        fig.delaxes(ax)
+    runs = [r for g in oneshot + rounds for r in g["runs"]]
+    fig.suptitle(f"fleetmerge tool use (MuJoCo, {obs_text(runs)} policies): success rate", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.04 / nrow))
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_oneshot(ax, groups, tag):
+    """Success vs alpha per policy for the groups of one experiment name (robot 0 and best local left out)."""
+    alphas = sorted({g["alpha"] for g in groups})
+    pols = [p for p in dict.fromkeys(p for g in groups for p in policies(g)) if p not in DERIVED]
+    logx = min(alphas) > 0 and max(alphas) / min(alphas) > 4
+    for j, p in enumerate(pols):
+        xs, mean, lo, hi = [], [], [], []
+        for g in groups:
+            v = np.array([score(r, p) for r in g["runs"]])
+            v = v[~np.isnan(v)]
+            if v.size == 0:
+                continue
+            off = (j - (len(pols) - 1) / 2) * 0.035
+            xs.append(g["alpha"] * 10 ** off if logx else g["alpha"] + off * (max(alphas) - min(alphas) or 1))
+            mean.append(v.mean()), lo.append(v.min()), hi.append(v.max())
+        if not xs:
+            continue
+        mean, lo, hi = map(np.array, (mean, lo, hi))
+        ax.errorbar(xs, mean, yerr=[mean - lo, hi - mean], color=COLOR.get(p), marker=MARKER.get(p, "o"),
+                    markersize=7 if p == "expert" else 5, linewidth=1.6, capsize=3,
+                    linestyle="--" if p in FIXED else "-", label=label(p))
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xticks(alphas)
+    ax.set_xticklabels([fa(a) for a in alphas])
+    ax.minorticks_off()
+    ax.set_xlabel("Dirichlet concentration alpha (small = heterogeneous robots)")
+    ax.set_ylabel("success rate (mean over tasks)")
+    ax.legend(fontsize=8.5, loc="best")
+    allr = [r for g in groups for r in g["runs"]]
+    nk = lambda key: "/".join(str(v) for v in sorted({r[key] for r in allr}))
+    seeds = sorted({r["seed"] for r in allr})
+    ax.set_title(f"{tag} one-shot merge, {groups[0]['name']}: {nk('N')} robots, {tasks_text(allr)}, "
+                 f"seeds {seeds_text(seeds)}\nmean over tasks; point = mean over seeds, bars = min-max", fontsize=10)
+
+
+def plot_rounds(ax, rounds, tag):
+    """The merged policy's success after every round, per method and M."""
+    styles = ["-", "--", ":", "-."]
+    ms = sorted({g["m"] for g in rounds})
+    for g in rounds:
+        succ = np.array([r["rd"]["merged_success"] for r in g["runs"]])
+        ep = np.arange(1, succ.shape[1] + 1) * g["m"]
+        name = ROUND_LABEL.get(g["method"], g["method"])
+        ax.plot(ep, succ.mean(axis=0), color=COLOR.get(g["method"]), linestyle=styles[ms.index(g["m"]) % 4],
+                marker=MARKER.get(g["method"], "o"), markersize=4 if len(ep) < 20 else 2.5, linewidth=1.5,
+                label=f"{name}, M = {g['m']}" + (f", alpha {fa(g['alpha'])}" if len({x['alpha'] for x in rounds}) > 1
+                                                else ""))
+        if succ.shape[0] > 1:
+            ax.fill_between(ep, succ.min(axis=0), succ.max(axis=0), color=COLOR.get(g["method"]), alpha=0.1,
+                            linewidth=0)
+    js = [score(r, JOINT) for g in rounds for r in g["runs"]]
+    total = sorted({g["m"] * r["rounds"] for g in rounds for r in g["runs"]})
+    ax.axhline(mean_or_nan(js), color=COLOR[JOINT], linestyle="--", linewidth=1.5,
+               label=f"joint (pooled) after {'/'.join(map(str, total))} epochs, eval.rollouts episodes")
+    ax.set_xlabel("local epochs done (round x M)")
+    ax.set_xlim(0, max(total) + 1)
+    ax.set_ylabel("merged policy's success rate (mean over tasks)")
+    ax.legend(fontsize=8.5, loc="best")
+    allr = [r for g in rounds for r in g["runs"]]
+    seeds = sorted({r["seed"] for r in allr})
+    ax.set_title(f"{tag} iterative merging, {', '.join(sorted({g['name'] for g in rounds}))}: {tasks_text(allr)}, "
+                 f"seeds {seeds_text(seeds)}\nmerged policy after every round ({cfg_text(allr, 'round_rollouts')} "
+                 "episode(s) per task); mean over seeds, band = min-max", fontsize=10)
+
+
+def plot_barrier(ax, g, tag):
+    """Success along lambda between robots 0 and 1 per method, mean over seeds, band = min-max."""
+    runs = barrier_runs(g)
+    for m in barrier_methods(runs):
+        cs = [r["barrier"][m] for r in runs if m in r["barrier"]]
+        lam = cs[0]["lambda"]
+        if any(c["lambda"].shape != lam.shape or not np.allclose(c["lambda"], lam) for c in cs):
+            die(f"{group_text(g)}: /barrier/{m}/lambda differs between the seeds")
+        succ = np.array([c["success"] for c in cs])
+        ax.plot(lam, succ.mean(axis=0), color=COLOR.get(m), marker=MARKER.get(m, "o"), markersize=4, linewidth=1.6,
+                label=BARRIER_LABEL.get(m, label(m)))
+        if len(cs) > 1:
+            ax.fill_between(lam, succ.min(axis=0), succ.max(axis=0), color=COLOR.get(m), alpha=0.1, linewidth=0)
+    ax.set_xlabel("lambda: (1 - lambda) robot 0 + lambda robot 1, after the method's alignment")
+    ax.set_ylabel("success rate (mean over tasks)")
+    ax.legend(fontsize=8.5, loc="best")
+    ax.set_title(f"{tag} barrier, {group_text(g)}: {SETTING[shared_data(runs)]}\n"
+                 f"seeds {seeds_text([r['seed'] for r in runs])}; mean over seeds, band = min-max; "
+                 f"{cfg_text(runs, 'rollouts')} episode(s) per task per point", fontsize=10)
 
 
 def main(argv):
@@ -488,20 +828,22 @@ def main(argv):
     runs = [read_run(p) for p in dict.fromkeys(args.files)]
     oneshot = group_oneshot([r for r in runs if not r["iterative"]])
     rounds = group_rounds([r for r in runs if r["iterative"]])
-    lines = ["# Tool use (MuJoCo): merging point-cloud policies of a robot fleet", "",
+    lines = [f"# Tool use (MuJoCo): merging {obs_text(runs)} policies of a robot fleet", "",
              "Tasks: 4 tool families (hammer, wrench, spatula, knife) x instances; success = pin driven down 1 cm /",
              "nut turned 0.4 rad / object lifted 5 cm / halves 5 cm apart, with tool contact (docs/tooluse.md).",
-             "Methods: `average` (plain mean), `git_rebasin` (MergeMany weight matching), `fleet_merge`",
-             "(Algorithm 1 started from weight matching). Every number below is computed from the results files.",
+             "Methods: `average` (plain mean), `git_rebasin` (MergeMany weight matching), `sinkhorn_rebasin`",
+             "(soft permutations against robot 0, Pena et al. 2022), `fleet_merge` (Algorithm 1 started from",
+             "weight matching). Every number below is computed from the results files.",
              ""]
     if oneshot:
-        lines += oneshot_markdown(oneshot)
+        lines += oneshot_markdown(oneshot) + warmstart_markdown(oneshot) + barrier_markdown(oneshot)
     else:
         lines += ["## One-shot merge", "", "No one-shot runs (fleet.rounds = 0) among the files.", ""]
     if rounds:
         lines += rounds_markdown(rounds)
     else:
         lines += ["## Iterative merging", "", "No iterative runs (fleet.rounds > 0) among the files.", ""]
+    lines += traffic_markdown(oneshot, rounds)
     lines += timing_markdown(oneshot, rounds)
     lines += machine_markdown(runs)
     lines += [f"Figure: `{png}`.", "", "Files: " + ", ".join(f"`{r['path']}`" for r in runs), ""]
