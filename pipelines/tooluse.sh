@@ -18,6 +18,7 @@
 # (default: all of them), then analysis/tooluse_report.py writes the report and the figure (with the
 # runs of the parts not run this time when they are in $OUT).
 #   $OUT/<name>_a<alpha>_s<seed>/results.h5                  one-shot, barrier and wide runs
+#   $OUT/<name>_shared_a<alpha>_s<seed>/results.h5           the same with SHARED_INIT=1
 #   $OUT/<name>_m<M>_<method>_s<seed>/results.h5             iterative runs
 #   $OUT/tooluse.md, $OUT/tooluse.png                        report and figure
 # Only the config lines "  alpha:", "  robots:" (= NP), and for the rounds "  local_epochs:",
@@ -27,6 +28,8 @@
 #            per task -> $OUT/tooluse_expert.md (exit 3 of the benchmark = the 90% target is missed)
 # usage: pipelines/tooluse.sh [expert|oneshot|barrier|wide|rounds|all]      (-h, --help: this text)
 # env:   NP=5 ALPHAS="0.1 1 10" SEEDS="1 2 3" MS="1 5 10 20" ROUND_METHODS="fleet_merge average"
+#        SHARED_INIT=0 (1: the one-shot, barrier and wide runs start every robot from one
+#        initialization, fleet.shared_init; their names get "_shared")
 #        ROUNDS_ALPHA=1 ONESHOT_CONFIG=configs/tooluse_kp.yaml ROUNDS_CONFIG=configs/tooluse_kp_rounds.yaml
 #        BARRIER_CONFIG=configs/tooluse_kp_barrier.yaml WIDE_CONFIG=configs/tooluse_kp16.yaml
 #        FLEET=build/fleet OUT=results PYTHON=/usr/bin/python3 MPIRUN="mpirun ..."
@@ -64,6 +67,7 @@ ONESHOT_CONFIG=${ONESHOT_CONFIG:-configs/tooluse_kp.yaml}
 ROUNDS_CONFIG=${ROUNDS_CONFIG:-configs/tooluse_kp_rounds.yaml}
 BARRIER_CONFIG=${BARRIER_CONFIG:-configs/tooluse_kp_barrier.yaml}
 WIDE_CONFIG=${WIDE_CONFIG:-configs/tooluse_kp16.yaml}
+SHARED_INIT=${SHARED_INIT:-0}
 DEMOS=${DEMOS:-} EPOCHS=${EPOCHS:-} POINTS=${POINTS:-} ROLLOUTS=${ROLLOUTS:-} TASKS=${TASKS:-}
 FLEET=${FLEET:-build/fleet}
 OUT=${OUT:-results}
@@ -103,6 +107,7 @@ for v in DEMOS EPOCHS POINTS ROLLOUTS TASKS; do
 done
 [ -z "$POINTS" ] || [ $((POINTS % 2)) -eq 0 ] || die "POINTS: '$POINTS' is odd (half tool, half object points)"
 [ -n "$SEEDS" ] || die "SEEDS must not be empty"
+[ "$SHARED_INIT" = 0 ] || [ "$SHARED_INIT" = 1 ] || die "SHARED_INIT: '$SHARED_INIT' is not 0 or 1"
 
 # the config lines a pipeline run replaces must be there exactly once
 need_keys() { # CONFIG KEY...
@@ -157,12 +162,15 @@ quick=""
     quick=" (overrides:${DEMOS:+ demos_per_robot $DEMOS}${EPOCHS:+ epochs $EPOCHS}${POINTS:+ tu_points $POINTS}${ROLLOUTS:+ rollouts $ROLLOUTS}${TASKS:+ num_tasks $TASKS})"
 
 oneshot() { # CONFIG ALPHAS: one-shot runs of CONFIG at every alpha and seed
-    local cfg=$1 alphas=$2 alpha seed epochs=()
+    local cfg=$1 alphas=$2 alpha seed epochs=() init=() tag=""
     [ -z "$EPOCHS" ] || epochs=(-e "s/^  epochs: .*/  epochs: ${EPOCHS}/")
-    echo "== one-shot: $cfg, alpha in $alphas, seeds $SEEDS, $NP robots$quick"
+    if [ "$SHARED_INIT" = 1 ]; then # fleet.shared_init: one initialization for every robot
+        init=(-e "s/^fleet:/fleet:\n  shared_init: true/") tag=shared_
+    fi
+    echo "== one-shot: $cfg, alpha in $alphas, seeds $SEEDS, $NP robots$quick${tag:+, shared initialization}"
     for alpha in $alphas; do
         for seed in $SEEDS; do
-            run_variant "$cfg" "a${alpha}_s${seed}" "$seed" "$NP" "${overrides[@]}" "${epochs[@]}" \
+            run_variant "$cfg" "${tag}a${alpha}_s${seed}" "$seed" "$NP" "${overrides[@]}" "${epochs[@]}" "${init[@]}" \
                 -e "s/^  alpha: .*/  alpha: ${alpha}/"
             files+=("$RUN_RESULT")
             nruns=$((nruns + 1))
@@ -199,18 +207,24 @@ add_existing() { # CONFIG GLOB-SUFFIX
     return 0
 }
 
-case "$part" in
-    oneshot|all) oneshot "$ONESHOT_CONFIG" "$ALPHAS" ;;
-    *) add_existing "$ONESHOT_CONFIG" "_a[0-9]*_s[0-9]*" ;;
-esac
-case "$part" in
-    barrier|all) oneshot "$BARRIER_CONFIG" 1 ;;
-    *) add_existing "$BARRIER_CONFIG" "_a[0-9]*_s[0-9]*" ;;
-esac
-case "$part" in
-    wide|all) oneshot "$WIDE_CONFIG" 1 ;;
-    *) add_existing "$WIDE_CONFIG" "_a[0-9]*_s[0-9]*" ;;
-esac
+# one-shot parts: run now (in the initialization SHARED_INIT selects), or take what is in $OUT;
+# the runs of the other initialization enter the report when they are there
+other=_shared_
+[ "$SHARED_INIT" = 0 ] || other=_
+for p in oneshot barrier wide; do
+    case $p in
+        oneshot) cfg=$ONESHOT_CONFIG alphas=$ALPHAS ;;
+        barrier) cfg=$BARRIER_CONFIG alphas=1 ;;
+        wide) cfg=$WIDE_CONFIG alphas=1 ;;
+    esac
+    if [ "$part" = "$p" ] || [ "$part" = all ]; then
+        oneshot "$cfg" "$alphas"
+        add_existing "$cfg" "${other}a[0-9]*_s[0-9]*"
+    else
+        add_existing "$cfg" "_a[0-9]*_s[0-9]*"
+        add_existing "$cfg" "_shared_a[0-9]*_s[0-9]*"
+    fi
+done
 case "$part" in
     rounds|all) iterative ;;
     *) add_existing "$ROUNDS_CONFIG" "_m[0-9]*_*_s[0-9]*" ;;

@@ -184,6 +184,22 @@ if v.shape != (int(sys.argv[2]), 5): bad.append('shape %s' % (v.shape,))
 elif not (np.all(np.isfinite(v[:, :4])) and np.all(v[:, :4] > 0) and np.all(np.isnan(v[:, 4]))): bad.append('values %s' % v.tolist())
 if P != 48 * 32 + 33 * 32 + 33 * 6: bad.append('pooled has %d parameters' % P)
 print('\n'.join(bad) or 'ok')" kp.h5 "$N"
+# the held-out demonstrations come after the training data in each robot's stream: a run without
+# them trains the same models; and held out is not the training data (the local policy's loss
+# there differs from its training loss, /fleet/robot_stats local_bc_loss)
+write_config kp_noval.yaml "${TINY_TU[@]}" experiment.name=tiny_tu_kp env.tu_obs=keypoints train.batch_unit=steps \
+    train.batch_size=32
+run_fleet $N run kp_noval.yaml --quiet --output kp_noval.h5
+run_cmd h5diff -r kp.h5 kp_noval.h5 /models /models
+check_rc "eval.val_demos leaves the training data and every model unchanged (/models identical)" 0
+py_check "held-out loss of each robot's own policy differs from its training loss" "
+f = h5py.File(sys.argv[1], 'r')
+rs = f['fleet/robot_stats']
+cols = rs.attrs['columns']
+cols = (cols.decode() if isinstance(cols, bytes) else cols).split(',')
+train = rs[:, cols.index('local_bc_loss')]
+held = f['eval/heldout_bc_loss'][:, 0]
+print('ok' if np.all(np.abs(held - train) > 1e-6 * np.abs(train)) else 'train %s, held out %s' % (train.tolist(), held.tolist()))" kp.h5
 run_fleet $N run kp.yaml --quiet --output kp2.h5
 run_cmd h5diff -r kp.h5 kp2.h5 /eval /eval
 check_rc "keypoint run: the same seed gives the same /eval, held-out losses included" 0
