@@ -218,6 +218,10 @@ def read_traffic(f, path, N, rounds):
         die(f"{path}: /fleet/robot_stats has shape {v.shape} and columns {cols}, expected [{N}, ...] with {need}")
     t = {c: float(v[:, cols.index(c)].mean()) for c in need}
     t["sent"] = t["model_bytes"]
+    t["per_method"] = {}  # one-shot: /merge/<method>/bytes_sent [N], the merge's collectives as counted
+    for m in (f["merge"] if "merge" in f and not rounds else []):
+        if f"merge/{m}/bytes_sent" in f:
+            t["per_method"][m] = float(np.array(f[f"merge/{m}/bytes_sent"], dtype=float).mean())
     if rounds:
         if "rounds/bytes_sent" not in f:
             die(f"{path}: fleet.rounds = {rounds} but no /rounds/bytes_sent")
@@ -626,20 +630,32 @@ def rounds_markdown(groups):
     return lines
 
 
+def per_method_rows(tag, runs):
+    """(tag, runs) as is, or one (tag + method, runs with that method's bytes as "sent") per method when
+    every run records /merge/<method>/bytes_sent."""
+    methods = [m for m in runs[0]["traffic"]["per_method"] if all(m in r["traffic"]["per_method"] for r in runs)]
+    if not methods:
+        return [(tag, runs)]
+    return [(f"{tag}: {m}", [dict(r, traffic=dict(r["traffic"], sent=r["traffic"]["per_method"][m])) for r in runs])
+            for m in methods]
+
+
 def traffic_markdown(oneshot, rounds):
     """Bytes a robot sends against its demonstrations' bytes, per group; [] without /fleet/robot_stats."""
     todo = [(f"one-shot, {group_text(g)}", g["runs"]) for g in oneshot] + \
         [(f"iterative, {round_text(g)}", g["runs"]) for g in rounds]
     todo = [(tag, [r for r in runs if r["traffic"]]) for tag, runs in todo]
     todo = [(tag, runs) for tag, runs in todo if runs]
+    todo = [row for tag, runs in todo for row in per_method_rows(tag, runs)]
     if not todo:
         return []
     lines = ["## Communication", ""] + textwrap.wrap(
         "Bytes one robot sends, beside the bytes of its own demonstrations (/fleet/robot_stats data_bytes: what "
         "pooling the data for joint training would move instead); each mean over the robots, then mean [min-max] "
         "over seeds; kB = 1000 bytes. Counting rule: a one-shot merge costs one model's bytes per robot per merge "
-        "(/fleet/robot_stats model_bytes, the float32 parameters); one-shot runs do not record the alignment's "
-        "own traffic (MergeMany's re-matches, fleet_merge's epochs). Iterative runs: /rounds/bytes_sent summed "
+        "(/fleet/robot_stats model_bytes, the float32 parameters) where the file records no more; files that "
+        "record each method's traffic (/merge/<method>/bytes_sent: the alignment's own collectives too, "
+        "MergeMany's re-matches, fleet_merge's epochs) get one row per method. Iterative runs: /rounds/bytes_sent summed "
         "over the rounds (the merge's collectives as counted in docs/merging.md). sent / data = the ratio per "
         "run (below 1: sending the model is cheaper than sending the data).", 100) + ["",
              "| runs | demonstrations per robot | data per robot (kB) | model (kB) | sent per robot (kB) "

@@ -214,7 +214,7 @@ static void nn_free(nn_ctx *c)
     fm_model_free(&c->pooled);
     for (int j = 0; c->merged && j < c->nmerged; j++)
         fm_model_free(&c->merged[j]);
-    free(c->merged), free(c->merged_loss), free(c->merge_seconds), free(c->mlog), free(c->mixture), free(c->scores);
+    free(c->merged), free(c->merged_loss), free(c->merge_seconds), free(c->merge_sent), free(c->mlog), free(c->mixture), free(c->scores);
     free(c->pair), free(c->barrier);
     for (int j = 0; c->ft && j < c->nft; j++)
         fm_model_free(&c->ft[j]);

@@ -76,6 +76,7 @@ typedef struct nn_ctx {
     fm_model *merged;                  /* [nmerged] */
     int nmerged;
     double *merged_loss, *merge_seconds; /* [nmerged] */
+    double *merge_sent;                /* [nmerged][N] bytes each robot sent in the merge (one-shot) */
     fm_merge_nn_log *mlog;             /* [nmerged] (one-shot) */
     float *pair;                       /* [nmerged][2][P]: robots 0 and 1 after each alignment (one-shot) */
     /* merging rounds */

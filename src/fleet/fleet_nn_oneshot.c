@@ -19,6 +19,7 @@ fm_status fnn_merge(nn_ctx *c, fm_err *err)
     FM_ALLOC(c->merged_loss, c->nmerged);
     FM_ALLOC(c->merge_seconds, c->nmerged);
     FM_ALLOC(c->mlog, c->nmerged);
+    FM_ALLOC(c->merge_sent, (size_t)c->nmerged * c->size);
     size_t P = c->local.layout.total;
     float *mine = NULL;
     FM_ALLOC(mine, P);
@@ -33,10 +34,13 @@ fm_status fnn_merge(nn_ctx *c, fm_err *err)
         snprintf(phase, sizeof phase, "merge:%s", fm_cfg_enum_name("merge.methods", method));
         fm_status local = fm_model_create(&c->merged[j], &c->spec, err);
         FM_TRY(fm_fleet_agree(c->comm, local == FM_OK ? fm_fleet_fault(phase, err) : local, err));
-        local = fm_merge_nn_aligned(method, &c->local, &c->demos, &o, &c->red, (uint64_t)c->cfg->experiment.seed,
+        fm_mpi_reducer_ctx mrc; /* its own counters: the payload this robot sends for this merge */
+        fm_reducer mred = fm_reducer_mpi(&mrc, c->comm);
+        local = fm_merge_nn_aligned(method, &c->local, &c->demos, &o, &mred, (uint64_t)c->cfg->experiment.seed,
                                     &c->merged[j], mine, &c->mlog[j], err);
         FM_TRY(fm_fleet_agree_phase(c->comm, local, err));
         c->merge_seconds[j] = fm_now() - t0;
+        c->merge_sent[(size_t)j * c->size + c->rank] = mrc.bytes_sent;
         for (int i = 0; i < 2 && i < c->size; i++) { /* robots 0 and 1 after this alignment, on every rank */
             float *dst = c->pair + ((size_t)j * 2 + (size_t)i) * P;
             if (c->rank == i)
@@ -45,6 +49,7 @@ fm_status fnn_merge(nn_ctx *c, fm_err *err)
         }
         FM_TRY(fm_nn_eval_loss(&c->merged[j], &c->demos, -1, &c->red, &c->merged_loss[j], err));
     }
+    FM_TRY(fm_reduce_sum(&c->red, c->merge_sent, c->nmerged * c->size, err)); /* other ranks' entries are 0 */
 cleanup:
     free(mine);
     return status;

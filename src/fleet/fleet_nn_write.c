@@ -193,8 +193,11 @@ static fm_status write_models_scores(nn_ctx *c, fm_h5 *h, fm_err *err)
         snprintf(path, sizeof path, "/models/merged/%s", fnn_method_name(c, j));
         FM_TRY(fm_model_save(h, path, &c->merged[j], err));
         FM_TRY(fm_h5_attr_f64(h, path, "bc_loss", c->merged_loss[j], err));
-        if (!c->rd) /* rounds keep their per-round diagnostics under /rounds */
+        if (!c->rd) { /* rounds keep their per-round diagnostics and traffic under /rounds */
             FM_TRY(write_merge_log(h, fnn_method_name(c, j), &c->mlog[j], err));
+            snprintf(path, sizeof path, "/merge/%s/bytes_sent", fnn_method_name(c, j));
+            FM_TRY(fm_h5_write_f64(h, path, 1, (int64_t[1]){c->size}, c->merge_sent + (size_t)j * c->size, err));
+        }
     }
     for (int j = 0; j < c->npol; j++)
         FM_TRY(write_scores(c, h, fnn_policy_name(c, j), c->scores + (size_t)j * K * SCORE_COUNT, 1, K, err));
@@ -300,6 +303,17 @@ void fnn_summary(const nn_ctx *c)
                "tool contact (docs/tooluse.md)\n");
     else
         printf("  balance = pole up and cart on the track for the whole episode (docs/cartpole.md)\n");
+    if (c->merge_sent && !c->rd) { /* what one merge cost each robot against the data it kept */
+        double data = (double)fm_demos_bytes(&c->demos);
+        printf("  bytes a robot sent per merge (mean; its demonstrations: %.3g MB):", data / 1e6);
+        for (int j = 0; j < c->nmerged; j++) {
+            double sent = 0;
+            for (int i = 0; i < N; i++)
+                sent += c->merge_sent[(size_t)j * N + i] / N;
+            printf(" %s %.3g MB (%.2gx)%s", fnn_method_name(c, j), sent / 1e6, data > 0 ? sent / data : 0.0,
+                   j + 1 < c->nmerged ? "," : "\n");
+        }
+    }
     if (c->rd) { /* communication of the rounds against the data the robots kept */
         int R = c->cfg->fleet.rounds;
         double sent = 0, data = (double)fm_demos_bytes(&c->demos); /* every robot holds as many demos */

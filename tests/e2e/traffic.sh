@@ -4,7 +4,8 @@
 # (reduce-scatter + allgather: 2 P (N - 1) / N floats per robot, P = parameters) plus a few small
 # reductions, and no broadcast when every robot participated; fleet_merge from round 2 on (the
 # robots share the previous merged model, so no MergeMany) costs at most (E + 2) FedAvg rounds,
-# E = merge.fm_epochs; round 1 (independent initializations) runs MergeMany and costs more.
+# E = merge.fm_epochs; round 1 (independent initializations) runs MergeMany and costs more. One-shot
+# merges: /merge/<method>/bytes_sent, the plain average = one float32 mean.
 source "$(dirname "$0")/lib.bash"
 
 common=(experiment.seed=1 'experiment.output_dir="."' env.kind=cartpole env.num_tasks=4 env.horizon=60
@@ -38,4 +39,24 @@ check_py "fleet_merge rounds 2-3 (shared start, no MergeMany): at most (E + 2) x
     "(rf[:, 1:] <= (E + 2) * ra[:, 1:]).all()"
 check_py "fleet_merge round 1 runs MergeMany (independent initializations): more than (E + 2) x FedAvg's" \
     "(rf[:, 0] > (E + 2) * ra[:, 0]).all()"
+
+# one-shot merges record what each robot sent per method (/merge/<method>/bytes_sent): the plain
+# average is one float32 mean (robot i sends the P - c_i floats others reduce, then its c_i floats to
+# N - 1 robots), the aligned methods send more (MergeMany's re-matches, fleet_merge's epochs)
+write_config once.yaml experiment.name=once "${common[@]}" fleet.rounds=0 'merge.methods=[average, git_rebasin, fleet_merge]'
+run_fleet 4 run once.yaml --quiet --output once.h5
+check_rc "one-shot merge by three methods on 4 ranks" 0
+run_cmd "$PYTHON" -c "
+import sys, h5py, numpy as np
+f = h5py.File('once.h5', 'r')
+P = f['models/merged/average/params'].size; N = 4
+cnt = [P // N + (i < P % N) for i in range(N)]
+want = np.array([4.0 * (P - cnt[i] + cnt[i] * (N - 1)) for i in range(N)])
+s = {m: f['merge/%s/bytes_sent' % m][()] for m in ('average', 'git_rebasin', 'fleet_merge')}
+print('P', P, 'one mean', want.tolist(), {m: v.tolist() for m, v in s.items()})
+ok = s['average'].shape == (N,) and (s['average'] >= want).all() and (s['average'] <= want + 64).all()
+ok = ok and (s['git_rebasin'] > s['average']).all() and (s['fleet_merge'] > s['git_rebasin']).all()
+sys.exit(0 if ok else 1)"
+if [[ $RC == 0 ]]; then pass "one-shot: average sends one float32 mean per robot, git_rebasin more, fleet_merge more still"
+else fail "one-shot: average sends one float32 mean per robot, git_rebasin more, fleet_merge more still" "$(cat "$OUT" "$ERR" | head -5)"; fi
 finish
