@@ -26,8 +26,9 @@ Reads results.h5 files written by `fleet run` with env.kind = tooluse and writes
         eval.rollouts episodes per task), the last round's quick score (/rounds/merged_success,
         eval.round_rollouts episodes), the final merged BC loss (/rounds/merged_bc_loss[-1]) and
         joint training's success and BC loss in the same runs; per family as well;
-      * communication: per group, the bytes a robot sends (one-shot: one model per robot per merge,
-        /fleet/robot_stats model_bytes; iterative: /rounds/bytes_sent summed over the rounds) beside
+      * communication: per group, the bytes a robot sends (one-shot: per method from
+        /merge/<method>/bytes_sent, or one model per robot per merge, /fleet/robot_stats model_bytes,
+        in files without it; iterative: /rounds/bytes_sent summed over the rounds) beside
         the bytes of its demonstrations (/fleet/robot_stats data_bytes), mean over robots, and the
         ratio sent / data;
       * wall times (/timing/phase_seconds), the machine (uname, CPU model from /proc/cpuinfo), the

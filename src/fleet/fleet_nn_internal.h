@@ -57,6 +57,7 @@ typedef struct nn_ctx {
     fm_reducer red;
     /* the benchmark */
     int tooluse;                       /* 1: env.kind tooluse, else cart-pole */
+    int gen_only;                      /* 1: `fleet gen` (writes the training data only: no held-out set) */
     int K;                             /* tasks */
     fm_cartpole env;
     fm_tooluse tu;

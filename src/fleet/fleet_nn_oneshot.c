@@ -19,7 +19,8 @@ fm_status fnn_merge(nn_ctx *c, fm_err *err)
     FM_ALLOC(c->merged_loss, c->nmerged);
     FM_ALLOC(c->merge_seconds, c->nmerged);
     FM_ALLOC(c->mlog, c->nmerged);
-    FM_ALLOC(c->merge_sent, (size_t)c->nmerged * c->size);
+    FM_TRY(fm_fleet_agree(c->comm, fm_calloc(&c->merge_sent, (size_t)c->nmerged * c->size, sizeof *c->merge_sent,
+                                             err), err)); /* before the merges' collectives */
     size_t P = c->local.layout.total;
     float *mine = NULL;
     FM_ALLOC(mine, P);

@@ -295,8 +295,9 @@ void fnn_summary(const nn_ctx *c)
     if (mean)
         print_row("local (mean)", mean, K, SCORE_COUNT, c->heldout ? c->local_loss_mean : NAN, heldout_mean(c, 0));
     free(mean);
-    printf("  optimizer steps: %ld for robot 0's own policy, %ld for pooled (train.%s, batches of %d %s)\n",
-           c->local_steps, c->pooled_steps, c->cfg->train.nn_steps > 0 && c->cfg->fleet.rounds == 0 ? "nn_steps" : "epochs",
+    printf("  optimizer steps: %ld for robot 0's own policy, %ld for pooled (%s, batches of %d %s)\n",
+           c->local_steps, c->pooled_steps, c->cfg->fleet.rounds > 0 ? "fleet.rounds x fleet.local_epochs epochs"
+           : c->cfg->train.nn_steps > 0 ? "train.nn_steps" : "train.epochs",
            c->cfg->train.batch_size, fm_cfg_enum_name("train.batch_unit", c->cfg->train.batch_unit));
     if (c->tooluse)
         printf("  success = pin down 1 cm / nut turned 0.4 rad / object lifted 5 cm / halves 5 cm apart, with "

@@ -149,6 +149,8 @@ static fm_status train_state_create(train_state *s, const fm_model *m, const fm_
     FM_CHECK(!steps || m->spec.arch == FM_NN_MLP, FM_EINVAL,
              "training: minibatches of single steps need an MLP head (an RNN needs whole sequences)");
     s->nitems = steps ? count_steps(d) : d->n_traj;
+    FM_CHECK(s->nitems < INT32_MAX, FM_EINVAL, "training: %d or more recorded steps in one robot's data, more than "
+             "single-step minibatches can index", INT32_MAX);
     FM_TRY(fm_nn_ws_create(m, T, o->batch, &s->ws, err));
     FM_TRY(fm_nn_batch_create(&s->batch, T, o->batch, d->obs_dim, d->act_dim, err));
     if (adam) {

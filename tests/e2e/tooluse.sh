@@ -209,6 +209,33 @@ write_config kp_rnn.yaml "${TINY_TU[@]}" policy.arch=rnn train.batch_unit=steps
 run_fleet 1 run kp_rnn.yaml --output kp_rnn.h5
 check_rc "train.batch_unit: steps with an rnn is a config error (exit 2)" 2
 check_contains "the message names train.batch_unit" "$ERR" "train.batch_unit"
+# combinations the settings cannot honour are config errors at the key's line
+bad_combo() { # NAME KEY OVERRIDE...
+    local name=$1 key=$2
+    shift 2
+    write_config "$name.yaml" "${TINY_TU[@]}" "$@"
+    run_fleet 1 run "$name.yaml" --output "$name.h5"
+    check_rc "$* is a config error (exit 2)" 2
+    check_matches "$name: the message names $key at its line" "$ERR" "$name\.yaml:[0-9]+:[0-9]+: $key: "
+}
+bad_combo kp_win train.window train.batch_unit=steps train.window=5
+bad_combo kp_rounds train.nn_steps train.nn_steps=10 fleet.rounds=2 "merge.methods=[average]"
+bad_combo kp_data eval.val_demos eval.val_demos=2 fleet.data=demos.h5
+# train.nn_steps: exactly that many optimizer steps for every robot's own policy and for pooled
+write_config kp_steps.yaml "${TINY_TU[@]}" experiment.name=tiny_tu_steps env.tu_obs=keypoints train.batch_unit=steps \
+    train.nn_steps=7
+run_fleet $N run kp_steps.yaml --quiet --output kp_steps.h5
+check_rc "a keypoint run with train.nn_steps 7 exits 0" 0
+check_matches "its summary counts 7 optimizer steps for robot 0 and for pooled" "$OUT" \
+    '^  optimizer steps: 7 for robot 0.s own policy, 7 for pooled \(train.nn_steps, '
+py_check "/fleet/robot_stats train_steps = 7 for every robot, /fleet pooled_train_steps = 7" "
+f = h5py.File(sys.argv[1], 'r')
+rs = f['fleet/robot_stats']
+cols = rs.attrs['columns']
+cols = (cols.decode() if isinstance(cols, bytes) else cols).split(',')
+t = rs[:, cols.index('train_steps')]
+p = f['fleet'].attrs['pooled_train_steps']
+print('ok' if np.all(t == 7) and p == 7 else 'train_steps %s, pooled %s' % (t.tolist(), p))" kp_steps.h5
 
 # ---- the report and the pipeline's help ----
 

@@ -291,6 +291,14 @@ static void test_keypoints(void)
         ok(fabs(atan2(Rw[3], Rw[0]) - e->obj_yaw) < 1e-9 && fabs(Rw[8] - 1.0) < 1e-9,
            "task %d: object orientation = the drawn yaw about the vertical", h);
         ok(o0[30] == fm_tu_progress(e) && fabs(o0[30]) < 1e-3, "task %d: progress %.2g at the start", h, o0[30]);
+        /* the head keypoint against MuJoCo's own local-to-global map of the tool body (another path
+         * than the observation's rotation: a transposed tool rotation fails here) */
+        void *vm, *vd;
+        fm_tu_episode_mj(e, &vm, &vd);
+        mjtNum kp[3] = {e->t->kp[0][0], e->t->kp[0][1], e->t->kp[0][2]}, kw[3], kxm[9];
+        mj_local2Global((mjData *)vd, kw, kxm, kp, NULL, mj_name2id((mjModel *)vm, mjOBJ_BODY, "tool"), 0);
+        from_ee(pe, Re, o0, w);
+        ok(dist3(w, kw) < 1e-9, "task %d: the head keypoint maps back to MuJoCo's world point (%.1g m)", h, dist3(w, kw));
         double head_tail = dist3(o0, o0 + 3);
         ok(head_tail > 0.05 && head_tail < 0.5, "task %d: head and tail %.3f m apart", h, head_tail);
         double parts = dist3(o0 + 24, o0 + 27);
