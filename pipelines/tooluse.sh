@@ -22,7 +22,8 @@
 #   $OUT/<name>_m<M>_<method>_s<seed>/results.h5             iterative runs
 #   $OUT/tooluse.md, $OUT/tooluse.png                        report and figure
 # Only the config lines "  alpha:", "  robots:" (= NP), and for the rounds "  local_epochs:",
-# "  rounds:", "  methods:" are changed (and experiment name, seed, output_dir), plus the quick-mode
+# "  rounds:", "  methods:", "  epochs:" are changed (and experiment name, seed, output_dir), a
+# "  shared_init: true" line is added under "fleet:" with SHARED_INIT=1, plus the quick-mode
 # overrides below. Stops at the first failed run; each run prints its summary and its time.
 #   expert   build/bench/bench_tooluse: the expert's success per family over SCENES (100) random scenes
 #            per task -> $OUT/tooluse_expert.md (exit 3 of the benchmark = the 90% target is missed)
@@ -130,8 +131,13 @@ overrides+=(-e "s/^  robots: .*/  robots: ${NP}/")
 
 for p in oneshot barrier wide; do
     cfgvar=${p^^}_CONFIG
-    [ "$p" = oneshot ] && cfgvar=ONESHOT_CONFIG
-    if [ "$part" = "$p" ] || [ "$part" = all ]; then need_keys "${!cfgvar}" alpha robots "${QUICK_KEYS[@]}"; fi
+    if [ "$part" = "$p" ] || [ "$part" = all ]; then
+        need_keys "${!cfgvar}" alpha robots "${QUICK_KEYS[@]}"
+        if [ "$SHARED_INIT" = 1 ]; then # the line is inserted under "fleet:", so there must be one and no other
+            [ "$(grep -c '^fleet:' "${!cfgvar}")" -eq 1 ] || die "${!cfgvar}: SHARED_INIT=1 needs one 'fleet:' section"
+            ! grep -q '^  shared_init:' "${!cfgvar}" || die "${!cfgvar}: SHARED_INIT=1, but the config sets shared_init"
+        fi
+    fi
 done
 if [ "$part" = rounds ] || [ "$part" = all ]; then
     need_keys "$ROUNDS_CONFIG" alpha robots rounds local_epochs methods "${QUICK_KEYS[@]}"
