@@ -164,6 +164,14 @@ print('ok' if ok else 'merged_success %s, merged_bc_loss %s' % (s.tolist(), l.to
 
 # ---- keypoint observations, single-step minibatches, held-out BC loss ----
 
+# robot_stat(f, NAME): column NAME of /fleet/robot_stats (names in its attribute `columns`)
+ROBOT_STAT="
+def robot_stat(f, name):
+    rs = f['fleet/robot_stats']
+    cols = rs.attrs['columns']
+    cols = (cols.decode() if isinstance(cols, bytes) else cols).split(',')
+    return rs[:, cols.index(name)]"
+
 write_config kp.yaml "${TINY_TU[@]}" experiment.name=tiny_tu_kp env.tu_obs=keypoints train.batch_unit=steps \
     train.batch_size=32 eval.val_demos=2
 run_fleet $N run kp.yaml --output kp.h5
@@ -192,12 +200,9 @@ write_config kp_noval.yaml "${TINY_TU[@]}" experiment.name=tiny_tu_kp env.tu_obs
 run_fleet $N run kp_noval.yaml --quiet --output kp_noval.h5
 run_cmd h5diff -r kp.h5 kp_noval.h5 /models /models
 check_rc "eval.val_demos leaves the training data and every model unchanged (/models identical)" 0
-py_check "held-out loss of each robot's own policy differs from its training loss" "
+py_check "held-out loss of each robot's own policy differs from its training loss" "$ROBOT_STAT
 f = h5py.File(sys.argv[1], 'r')
-rs = f['fleet/robot_stats']
-cols = rs.attrs['columns']
-cols = (cols.decode() if isinstance(cols, bytes) else cols).split(',')
-train = rs[:, cols.index('local_bc_loss')]
+train = robot_stat(f, 'local_bc_loss')
 held = f['eval/heldout_bc_loss'][:, 0]
 print('ok' if np.all(np.abs(held - train) > 1e-6 * np.abs(train)) else 'train %s, held out %s' % (train.tolist(), held.tolist()))" kp.h5
 run_fleet $N run kp.yaml --quiet --output kp2.h5
@@ -228,12 +233,9 @@ run_fleet $N run kp_steps.yaml --quiet --output kp_steps.h5
 check_rc "a keypoint run with train.nn_steps 7 exits 0" 0
 check_matches "its summary counts 7 optimizer steps for robot 0 and for pooled" "$OUT" \
     '^  optimizer steps: 7 for robot 0.s own policy, 7 for pooled \(train.nn_steps, '
-py_check "/fleet/robot_stats train_steps = 7 for every robot, /fleet pooled_train_steps = 7" "
+py_check "/fleet/robot_stats train_steps = 7 for every robot, /fleet pooled_train_steps = 7" "$ROBOT_STAT
 f = h5py.File(sys.argv[1], 'r')
-rs = f['fleet/robot_stats']
-cols = rs.attrs['columns']
-cols = (cols.decode() if isinstance(cols, bytes) else cols).split(',')
-t = rs[:, cols.index('train_steps')]
+t = robot_stat(f, 'train_steps')
 p = f['fleet'].attrs['pooled_train_steps']
 print('ok' if np.all(t == 7) and p == 7 else 'train_steps %s, pooled %s' % (t.tolist(), p))" kp_steps.h5
 
