@@ -37,7 +37,8 @@ Reads results.h5 files written by `fleet run` with env.kind = tooluse and writes
       * one-shot experiment name: success vs alpha per policy (robot 0 and best local left out),
         mean over seeds with min-max error bars;
       * set of iterative runs: the merged policy's success after every round (x = local epochs
-        done = round x M), mean over seeds, band = min-max;
+        done = round x M), mean over seeds, band = min-max; and, with several M, the final merged
+        policy's success against M per method with joint training as a line (paper Figure 4 a);
       * barrier group: success along lambda between robots 0 and 1 (/barrier/<method>/success) per
         method, mean over seeds, band = min-max;
     a panel without data is left out.
@@ -727,6 +728,7 @@ def plot(oneshot, rounds, path):
     names = sorted({g["name"] for g in oneshot})
     panels = [(plot_oneshot, [g for g in oneshot if g["name"] == n]) for n in names]
     panels += [(plot_rounds, rounds)] if rounds else []
+    panels += [(plot_rounds_final, rounds)] if len({g["m"] for g in rounds}) > 1 else []
     panels += [(plot_barrier, g) for g in oneshot if barrier_runs(g)]
     ncol = min(3, len(panels))
     nrow = -(-len(panels) // ncol)
@@ -809,6 +811,31 @@ def plot_rounds(ax, rounds, tag):
     ax.set_title(f"{tag} iterative merging, {', '.join(sorted({g['name'] for g in rounds}))}: {tasks_text(allr)}, "
                  f"seeds {seeds_text(seeds)}\nmerged policy after every round ({cfg_text(allr, 'round_rollouts')} "
                  "episode(s) per task); mean over seeds, band = min-max", fontsize=10)
+
+
+def plot_rounds_final(ax, rounds, tag):
+    """The final merged policy's success (eval.rollouts episodes) against M, per method (Figure 4 a)."""
+    ms = sorted({g["m"] for g in rounds})
+    for method in dict.fromkeys(g["method"] for g in rounds):
+        gs = sorted((g for g in rounds if g["method"] == method), key=lambda g: g["m"])
+        v = [np.array([score(r, method) for r in g["runs"]]) for g in gs]
+        mean = np.array([x.mean() for x in v])
+        ax.errorbar([g["m"] for g in gs], mean, yerr=[mean - [x.min() for x in v], [x.max() for x in v] - mean],
+                    color=COLOR.get(method), marker=MARKER.get(method, "o"), linewidth=1.6, capsize=3,
+                    label=ROUND_LABEL.get(method, method))
+    js = [score(r, JOINT) for g in rounds for r in g["runs"]]
+    ax.axhline(mean_or_nan(js), color=COLOR[JOINT], linestyle="--", linewidth=1.5, label="joint (pooled), same epochs")
+    ax.set_xscale("log")
+    ax.set_xticks(ms)
+    ax.set_xticklabels([str(m) for m in ms])
+    ax.minorticks_off()
+    ax.set_xlabel("communication epochs M (local epochs between merges)")
+    ax.set_ylabel("final merged policy's success (mean over tasks)")
+    ax.legend(fontsize=8.5, loc="best")
+    allr = [r for g in rounds for r in g["runs"]]
+    ax.set_title(f"{tag} iterative merging vs M, {tasks_text(allr)}, seeds {seeds_text(sorted({r['seed'] for r in allr}))}"
+                 f"\nfinal merged policy, {cfg_text(allr, 'rollouts')} episodes per task; mean over seeds, bars = min-max",
+                 fontsize=10)
 
 
 def plot_barrier(ax, g, tag):
