@@ -39,7 +39,8 @@
 #        POINTS  env.tu_points (even)      ROLLOUTS  eval.rollouts
 #        TASKS   env.num_tasks
 #        QUICK=1 presets NP=2 DEMOS=4 EPOCHS=2 POINTS=32 ROLLOUTS=1 TASKS=4 MS="1 2" SEEDS="1 2" and
-#        OUT=results/quick (each still overridable): a smoke test of the whole pipeline on 2 cores.
+#        OUT=results/quick (each still overridable) and sets eval.finetune_epochs to 2: a smoke test
+#        of the whole pipeline on 2 cores.
 # Time on 2 cores (measured 2026-12-07, NP=5, keypoints): a one-shot run of configs/tooluse_kp.yaml
 # ~1.5-2 min (evaluation ~45 s, demonstrations ~10 s), a barrier run ~4 min, a 16-task run ~4 min,
 # a rounds run 1-4 min (fleet_merge at M = 1: 60 merges of ~3.6 s): about 75 min for everything.
@@ -128,6 +129,8 @@ overrides=()
 [ -z "$ROLLOUTS" ] || overrides+=(-e "s/^  rollouts: .*/  rollouts: ${ROLLOUTS}/")
 [ -z "$TASKS" ] || overrides+=(-e "s/^  num_tasks: .*/  num_tasks: ${TASKS}/")
 overrides+=(-e "s/^  robots: .*/  robots: ${NP}/")
+# quick mode also shortens the warm start's fine-tuning (absent from a config: no change)
+[ "${QUICK:-0}" != 1 ] || overrides+=(-e "s/^  finetune_epochs: .*/  finetune_epochs: 2/")
 
 for p in oneshot barrier wide; do
     cfgvar=${p^^}_CONFIG
