@@ -747,6 +747,18 @@ def plot(oneshot, rounds, path):
     plt.close(fig)
 
 
+def label_axes(ax, ticks, ticklabels, logx, xlabel, ylabel):
+    """x ticks at the swept values (log scale if logx), axis labels and the legend."""
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(ticklabels)
+    ax.minorticks_off()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8.5, loc="best")
+
+
 def plot_oneshot(ax, groups, tag):
     """Success vs alpha per policy for the groups of one experiment name (robot 0 and best local left out)."""
     alphas = sorted({g["alpha"] for g in groups})
@@ -768,14 +780,8 @@ def plot_oneshot(ax, groups, tag):
         ax.errorbar(xs, mean, yerr=[mean - lo, hi - mean], color=COLOR.get(p), marker=MARKER.get(p, "o"),
                     markersize=7 if p == "expert" else 5, linewidth=1.6, capsize=3,
                     linestyle="--" if p in FIXED else "-", label=label(p))
-    if logx:
-        ax.set_xscale("log")
-    ax.set_xticks(alphas)
-    ax.set_xticklabels([fa(a) for a in alphas])
-    ax.minorticks_off()
-    ax.set_xlabel("Dirichlet concentration alpha (small = heterogeneous robots)")
-    ax.set_ylabel("success rate (mean over tasks)")
-    ax.legend(fontsize=8.5, loc="best")
+    label_axes(ax, alphas, [fa(a) for a in alphas], logx, "Dirichlet concentration alpha (small = heterogeneous robots)",
+               "success rate (mean over tasks)")
     allr = [r for g in groups for r in g["runs"]]
     nk = lambda key: "/".join(str(v) for v in sorted({r[key] for r in allr}))
     seeds = sorted({r["seed"] for r in allr})
@@ -825,13 +831,8 @@ def plot_rounds_final(ax, rounds, tag):
                     label=ROUND_LABEL.get(method, method))
     js = [score(r, JOINT) for g in rounds for r in g["runs"]]
     ax.axhline(mean_or_nan(js), color=COLOR[JOINT], linestyle="--", linewidth=1.5, label="joint (pooled), same epochs")
-    ax.set_xscale("log")
-    ax.set_xticks(ms)
-    ax.set_xticklabels([str(m) for m in ms])
-    ax.minorticks_off()
-    ax.set_xlabel("communication epochs M (local epochs between merges)")
-    ax.set_ylabel("final merged policy's success (mean over tasks)")
-    ax.legend(fontsize=8.5, loc="best")
+    label_axes(ax, ms, [str(m) for m in ms], True, "communication epochs M (local epochs between merges)",
+               "final merged policy's success (mean over tasks)")
     allr = [r for g in rounds for r in g["runs"]]
     ax.set_title(f"{tag} iterative merging vs M, {tasks_text(allr)}, seeds {seeds_text(sorted({r['seed'] for r in allr}))}"
                  f"\nfinal merged policy, {cfg_text(allr, 'rollouts')} episodes per task; mean over seeds, bars = min-max",
