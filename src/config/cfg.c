@@ -147,6 +147,9 @@ static const cfg_key cfg_keys[] = {
     CFG_CHOICE("env.tu_obs", env.tu_obs, "points", 0,
                "tooluse: observation, a point cloud (faithful) or the tools' and objects' keypoints (privileged state)",
                "points", "keypoints"),
+    CFG_CHOICE("env.tu_demo_end", env.tu_demo_end, "plan", 0,
+               "tooluse demonstrations: record the expert's whole plan (retreat included) or stop at the step that succeeds",
+               "plan", "success"),
 
     CFG_NUM("fleet.robots", CFG_INT, fleet.robots, "0", 0, 100000, 0,
             "number of robots N; 0 = one per MPI rank, otherwise must equal the rank count"),

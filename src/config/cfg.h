@@ -92,6 +92,8 @@ typedef enum fm_lr_schedule { FM_LR_CONSTANT = 0, FM_LR_COSINE, FM_LR_STEP, FM_L
 typedef enum fm_batch_unit { FM_BATCH_TRAJ = 0, FM_BATCH_STEPS, FM_BATCH_UNIT_COUNT } fm_batch_unit;
 /* env.tu_obs: the tool-use observation (env/tooluse.h) */
 typedef enum fm_tu_obs_kind { FM_TU_OBS_POINTS = 0, FM_TU_OBS_KEYPOINTS, FM_TU_OBS_COUNT } fm_tu_obs_kind;
+/* env.tu_demo_end: where a tool-use demonstration stops being recorded */
+typedef enum fm_tu_demo_end { FM_TU_END_PLAN = 0, FM_TU_END_SUCCESS, FM_TU_END_COUNT } fm_tu_demo_end;
 typedef enum fm_partition { FM_PARTITION_DIRICHLET = 0, FM_PARTITION_ONE_TASK, FM_PARTITION_COUNT } fm_partition;
 typedef enum fm_local_policy { FM_LOCAL_TRAINED = 0, FM_LOCAL_EXPERT, FM_LOCAL_COUNT } fm_local_policy;
 typedef enum fm_optimizer { FM_OPT_ADAM = 0, FM_OPT_SGD, FM_OPT_COUNT } fm_optimizer;
@@ -138,6 +140,7 @@ typedef struct fm_config {
         double tu_action_noise; /* demonstrations (DART): executed-action noise std / action bound */
         int tu_proprio;         /* bool: append the end-effector pose (12 values) */
         int tu_obs;             /* fm_tu_obs_kind: points or keypoints */
+        int tu_demo_end;        /* fm_tu_demo_end: demonstrations end with the plan or at success */
     } env;
     struct {
         int robots;           /* 0 = number of MPI ranks; otherwise must equal it */

@@ -694,6 +694,7 @@ fm_status fm_tooluse_build(const fm_config *cfg, fm_tooluse *env, fm_err *err)
                                   cfg->env.tu_point_noise, (uint64_t)cfg->experiment.seed, env, err));
     env->action_noise = cfg->env.tu_action_noise;
     env->obs = cfg->env.tu_obs;
+    env->demo_end = cfg->env.tu_demo_end;
 cleanup:
     free(tools);
     return status;
@@ -1191,6 +1192,8 @@ fm_status fm_tooluse_generate(const fm_tooluse *env, const int *tasks, int n_tra
                     dart_perturb(env, r, a); /* DART: the clean label is recorded, the noisy action executed */
                     if (fm_tu_step(e, a))
                         break;
+                    if (env->demo_end == FM_TU_END_SUCCESS && fm_tu_success(e))
+                        break; /* as evaluation episodes: nothing past the threshold is recorded */
                 }
                 ok = len > 0 && fm_tu_success(e);
             }

@@ -105,6 +105,7 @@ typedef struct fm_tooluse {
     int npoints;        /* points per observation (even) */
     int proprio;        /* 1: append FM_TU_PROPRIO_DIM proprioceptive values */
     int obs;            /* fm_tu_obs_kind (points after a build; fm_tooluse_build follows env.tu_obs) */
+    int demo_end;       /* fm_tu_demo_end: demonstrations run the whole plan (default) or stop at success */
     double point_noise; /* m */
     double action_noise;/* demonstrations (DART): executed action + N(0, (action_noise x bound)^2) per
                          * value, the clean expert action recorded; 0 = off */
@@ -180,7 +181,9 @@ void fm_tooluse_episode(const fm_tooluse *env, int h, const fm_policy_fn *pi, fm
 
 /* Demonstrations: trajectory i runs task tasks[i] with the expert; failed expert episodes are
  * re-drawn from the continuing stream (up to 10 tries, then FM_ENUMERIC naming the task). The
- * recorded length is the expert's plan length (<= horizon); obs_dim = fm_tooluse_obs_dim, act_dim 6.
+ * recorded length is the expert's plan length (<= horizon), or with demo_end = success the steps
+ * up to and including the one after which the task has succeeded (evaluation episodes stop
+ * there too, so no label past the success threshold is recorded); obs_dim = fm_tooluse_obs_dim, act_dim 6.
  * If attempts is non-NULL it receives the number of scenes tried (on success only). */
 fm_status fm_tooluse_generate(const fm_tooluse *env, const int *tasks, int n_traj, fm_rng *r,
                               fm_demos *out, int *attempts, fm_err *err);

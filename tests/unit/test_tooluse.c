@@ -336,6 +336,41 @@ static void test_keypoints(void)
     env4.obs = FM_TU_OBS_POINTS;
 }
 
+/* env.tu_demo_end: success. The first demonstration of each family from the same stream is a
+ * prefix of the whole-plan one (same draws until it stops); for the hammer it is shorter (the
+ * retreat after the pin is down is gone) and ends with a strike, the step that drove the pin. */
+static void test_demo_end(void)
+{
+    for (int h = 0; h < FM_TU_NFAMILY; h++) {
+        fm_demos a = {0}, b = {0};
+        fm_rng r;
+        fm_err err;
+        int task = h;
+        env4.demo_end = FM_TU_END_PLAN;
+        fm_rng_seed(&r, 70, 0, FM_STREAM_DATA);
+        fm_status sa = fm_tooluse_generate(&env4, &task, 1, &r, &a, NULL, &err);
+        env4.demo_end = FM_TU_END_SUCCESS;
+        fm_rng_seed(&r, 70, 0, FM_STREAM_DATA);
+        fm_status sb = fm_tooluse_generate(&env4, &task, 1, &r, &b, NULL, &err);
+        env4.demo_end = FM_TU_END_PLAN;
+        if (sa != FM_OK || sb != FM_OK) {
+            ok(0, "task %d: demonstrations generate: %s", h, err.msg);
+            continue;
+        }
+        int la = a.length[0], lb = b.length[0], od = a.obs_dim, same = lb <= la;
+        for (int t = 0; same && t < lb; t++)
+            same = !memcmp(a.obs + (size_t)t * od, b.obs + (size_t)t * od, sizeof(double) * od) &&
+                   !memcmp(a.act + (size_t)t * 6, b.act + (size_t)t * 6, sizeof(double) * 6);
+        ok(same, "task %d: the demonstration that stops at success (%d steps) is a prefix of the whole plan (%d)",
+           h, lb, la);
+        if (h == FM_TU_HAMMER)
+            ok(lb < la && b.act[(size_t)(lb - 1) * 6 + 2] < -0.06,
+               "hammer: %d steps instead of %d, the last label a strike (dz %.3f m)", lb, la,
+               b.act[(size_t)(lb - 1) * 6 + 2]);
+        fm_demos_free(&a), fm_demos_free(&b);
+    }
+}
+
 /* Zero actions for 10 steps: nothing moves, no family succeeds; forcing the success state
  * without contact does not count, with contact it does. */
 static void test_detectors(void)
@@ -516,6 +551,7 @@ int main(void)
     test_expert();
     test_demos();
     test_dart();
+    test_demo_end();
     fm_tooluse_free(&env4);
     return done_testing();
 }
