@@ -899,9 +899,8 @@ void fm_tu_observe(fm_tu_episode *e, fm_rng *r, double *obs)
         const double *l = t->pts + 3 * i, *gp = d->geom_xpos + 3 * g, *gm = d->geom_xmat + 9 * g;
         double w[3], v[3];
         for (int a = 0; a < 3; a++)
-            w[a] = gp[a] + gm[3 * a] * l[0] + gm[3 * a + 1] * l[1] + gm[3 * a + 2] * l[2] - pe[a];
-        for (int a = 0; a < 3; a++) /* E from world = Re^T */
-            v[a] = Re[a] * w[0] + Re[3 + a] * w[1] + Re[6 + a] * w[2];
+            w[a] = gp[a] + gm[3 * a] * l[0] + gm[3 * a + 1] * l[1] + gm[3 * a + 2] * l[2];
+        to_ee(pe, Re, w, v);
         double *o = obs + FM_TU_CHANNELS * i;
         for (int a = 0; a < 3; a++)
             o[a] = v[a] + sd * fm_rng_normal(r);
