@@ -1170,7 +1170,7 @@ fm_status fm_tooluse_generate(const fm_tooluse *env, const int *tasks, int n_tra
         FM_CHECK(h >= 0 && h < env->K, FM_EINVAL, "demonstration %d: task %d is outside [0, %d)", i, h, env->K);
         out->task[i] = h;
         int ok = 0;
-        for (int attempt = 0; attempt < 10 && !ok; attempt++) {
+        for (int attempt = 0; attempt < FM_TU_MAX_TRIES && !ok; attempt++) {
             tries_total++;
             FM_TRY(fm_tu_episode_open(env, h, r, &e, err));
             double *obs = out->obs + (size_t)i * T * p, *act = out->act + (size_t)i * T * FM_TU_ACT_DIM;
@@ -1204,8 +1204,8 @@ fm_status fm_tooluse_generate(const fm_tooluse *env, const int *tasks, int n_tra
             fm_tu_episode_close(e);
             e = NULL;
         }
-        FM_CHECK(ok, FM_ENUMERIC, "demonstration %d of task %d (%s): the expert failed 10 scenes in a row",
-                 i, h, env->task[h]->tool.name);
+        FM_CHECK(ok, FM_ENUMERIC, "demonstration %d of task %d (%s): the expert failed %d scenes in a row",
+                 i, h, env->task[h]->tool.name, FM_TU_MAX_TRIES);
     }
     if (attempts)
         *attempts = tries_total;

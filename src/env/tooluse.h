@@ -66,6 +66,7 @@
 #define FM_TU_MAX_DPOS 0.08     /* m per action, per axis */
 #define FM_TU_MAX_DROT 0.6      /* rad per action, per axis */
 #define FM_TU_NJOINT 7
+#define FM_TU_MAX_TRIES 50      /* scenes tried per demonstration (the wrench-2 expert succeeds in ~1 of 2 under DART 0.025) */
 #define FM_TU_KP_DIM 35         /* keypoint observation without proprio (fm_tu_observe) */
 
 typedef enum fm_tu_family {
@@ -180,7 +181,7 @@ void fm_tooluse_episode(const fm_tooluse *env, int h, const fm_policy_fn *pi, fm
                         fm_episode_score *out);
 
 /* Demonstrations: trajectory i runs task tasks[i] with the expert; failed expert episodes are
- * re-drawn from the continuing stream (up to 10 tries, then FM_ENUMERIC naming the task). The
+ * re-drawn from the continuing stream (up to FM_TU_MAX_TRIES, then FM_ENUMERIC naming the task). The
  * recorded length is the expert's plan length (<= horizon), or with demo_end = success the steps
  * up to and including the one after which the task has succeeded (evaluation episodes stop
  * there too, so no label past the success threshold is recorded); obs_dim = fm_tooluse_obs_dim, act_dim 6.
