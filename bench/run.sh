@@ -100,6 +100,12 @@ for kind in uniform int; do
 done
 rm -rf "$lapdir"
 
+# MT-10 (issue 14): the experts' success over 100 scenes per task and the suite's speed per core.
+mtmd=$(mktemp)
+build/bench/bench_multitask --scenes 100 --md "$mtmd" || [ $? -eq 3 ]
+{ printf '\n## %s, %s: ' "$(date -u +%Y-%m-%dT%H:%MZ)" "$(uname -sr)"; sed '1s/^# //' "$mtmd"; } | tee -a "$out"
+rm -f "$mtmd"
+
 # Merge cost against local training and merging traffic (issue 12): their own dated sections.
 ./bench/merge_cost.sh
 # Merging traffic per robot and round, FedAvg vs fleet_merge, N = 4..32 (appends its own section).

@@ -6,7 +6,7 @@
 #   slurm: an array job, one point per task, plus the aggregation job (slurm/submit_sweep.sh)
 # The ranks per point are the config's fleet.robots (4 when it does not set it).
 # The detailed figure pipelines (linear_control.sh, cartpole.sh, merge_pair.sh, merge_oneshot.sh,
-# merge_nmodels.sh, rounds.sh) draw richer figures for local runs.
+# merge_nmodels.sh, rounds.sh, tooluse.sh, mt10.sh) draw richer figures for local runs.
 # usage: pipelines/figures.sh local|slurm FIGURE...  (pipelines/figures.sh list: the figures)
 #        extra options for slurm/submit_sweep.sh in SUBMIT_ARGS (e.g. "-p PARTITION -t 02:00:00")
 set -euo pipefail
@@ -21,6 +21,11 @@ declare -A FIGS=(
     [fig4_epochs]=configs/sweeps/rounds_epochs.yaml
     [fig4_alpha]=configs/sweeps/rounds_alpha.yaml
     [fig4_participation]=configs/sweeps/rounds_participation.yaml
+    [mt10_oneshot]=configs/sweeps/mt10_oneshot.yaml
+    [mt10_barrier]=configs/sweeps/mt10_barrier.yaml
+    [mt10_rounds]=configs/sweeps/mt10_rounds.yaml
+    [mt10_rounds_alpha]=configs/sweeps/mt10_rounds_alpha.yaml
+    [mt10_participation]=configs/sweeps/mt10_participation.yaml
 )
 usage() { echo "usage: pipelines/figures.sh local|slurm FIGURE...   (figures: ${!FIGS[*]})" >&2; exit 2; }
 [ $# -ge 1 ] || usage

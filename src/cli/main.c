@@ -62,16 +62,17 @@ static const char *USAGE_GEN =
 static const char *USAGE_RENDER =
     "usage: fleet render SOURCE --task H [--policy P] [--seed S] [--out DIR] [--size WxH] [--camera C] [--quiet]\n"
     "\n"
-    "Writes DIR/frame_NNNN.png for one tool-use episode (env.kind: tooluse): the scene after every\n"
-    "action, rendered offscreen (OSMesa, no GPU needed), until success or the horizon.\n"
+    "Writes DIR/frame_NNNN.png for one tool-use or MT-10 episode (env.kind: tooluse or multitask):\n"
+    "the scene after every action, rendered offscreen (OSMesa, no GPU needed), until success (MT-10:\n"
+    "the hold after it) or the horizon.\n"
     "\n"
     "  SOURCE         a results file (.h5: its config and saved policies) or a config file (expert only)\n"
-    "  --task H       task index (family H % 4, instance H / 4 with the built-in tools)\n"
+    "  --task H       task index (tooluse: family H % 4, instance H / 4; multitask: the table's H-th task)\n"
     "  --policy P     expert (default), pooled, merged/<method> or local/<robot>\n"
     "  --seed S       scene seed (default 0)\n"
     "  --out DIR      output directory (default frames/), created if missing\n"
     "  --size WxH     image size (default 640x480, at most 1280x960)\n"
-    "  --camera C     a scene camera (front, overhead); default: a free camera over the table\n"
+    "  --camera C     a scene camera (tooluse: front, overhead); default: a free camera over the table\n"
     "exit codes: 0 ok, 2 bad arguments or config, 1 other failures\n";
 
 static const char *USAGE_INFO =

@@ -84,8 +84,9 @@ static const cfg_key cfg_keys[] = {
                "directory that receives <output_dir>/<name>/; not empty (\".\" is the current one)"),
 
     CFG_CHOICE("env.kind", env.kind, NULL, CFG_REQUIRED,
-               "benchmark family: lqg (linear control), cartpole (partially observed cart-pole) or tooluse "
-               "(tool-use manipulation in MuJoCo)", "lqg", "cartpole", "tooluse"),
+               "benchmark family: lqg (linear control), cartpole (partially observed cart-pole), tooluse "
+               "(tool-use manipulation in MuJoCo) or multitask (the MT-10 manipulation suite in MuJoCo)",
+               "lqg", "cartpole", "tooluse", "multitask"),
     CFG_CHOICE("env.system", env.system, "mild_unstable", 0,
                "open-loop system (A, B): a built-in one or custom (env.A, env.B)",
                "mild_unstable", "stable", "odd_unstable", "custom"),
@@ -150,6 +151,13 @@ static const cfg_key cfg_keys[] = {
     CFG_CHOICE("env.tu_demo_end", env.tu_demo_end, "plan", 0,
                "tooluse demonstrations: record the expert's whole plan (retreat included) or stop at the step that succeeds",
                "plan", "success"),
+    CFG_NUM("env.mt_hold", CFG_INT, env.mt_hold, "3", 0, 1000, 0,
+            "multitask: actions an episode (and a demonstration) continues after its first successful step"),
+    CFG_SCALAR("env.mt_task_id", CFG_BOOL, env.mt_task_id, "true", 0,
+               "multitask: append a one-hot task id (env.num_tasks values) to the 39-value observation"),
+    CFG_NUM("env.mt_action_noise", CFG_DOUBLE, env.mt_action_noise, "0.1", 0, 1, 0,
+            "multitask demonstrations (DART): executed action + Gaussian noise of this std per value (actions in "
+            "[-1, 1], 1 = 1 cm), clipped; the clean expert action is recorded"),
 
     CFG_NUM("fleet.robots", CFG_INT, fleet.robots, "0", 0, 100000, 0,
             "number of robots N; 0 = one per MPI rank, otherwise must equal the rank count"),
@@ -1648,6 +1656,10 @@ static void check_ranges(cfg_loader *ld)
     if (!ld->bad[tp] && ld->out->env.tu_points % 2 != 0)
         report(ld, where(ld, tp), "env.tu_points", "got %d, expected an even number (half tool, half object points)",
                ld->out->env.tu_points);
+    int nt = key_index("env.num_tasks"), kd = key_index("env.kind");
+    if (!ld->bad[nt] && !ld->bad[kd] && ld->out->env.kind == FM_ENV_MULTITASK && ld->out->env.num_tasks > FM_MT_TABLE)
+        report(ld, where(ld, nt), "env.num_tasks", "got %d, expected at most %d with env.kind multitask (the MT-10 "
+               "table has %d tasks)", ld->out->env.num_tasks, FM_MT_TABLE, FM_MT_TABLE);
 }
 
 /* ---- loading ---- */

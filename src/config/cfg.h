@@ -26,10 +26,13 @@ typedef struct fm_cfg_matrix {
     double v[FM_CFG_MAT_MAX]; /* row-major */
 } fm_cfg_matrix;
 
+#define FM_MT_TABLE 10 /* tasks in the multitask table (env/multitask.h FM_MT_NTASK) */
+
 typedef enum fm_env_kind {
     FM_ENV_LQG = 0,   /* "lqg":      linear-quadratic control (Appendix G, docs/linear.md) */
     FM_ENV_CARTPOLE,  /* "cartpole": partially observed cart-pole with set-points (docs/cartpole.md) */
     FM_ENV_TOOLUSE,   /* "tooluse":  tool-use manipulation in MuJoCo (docs/tooluse.md) */
+    FM_ENV_MULTITASK, /* "multitask": the MT-10 manipulation suite in MuJoCo (docs/multitask.md) */
     FM_ENV_COUNT
 } fm_env_kind;
 
@@ -141,6 +144,10 @@ typedef struct fm_config {
         int tu_proprio;         /* bool: append the end-effector pose (12 values) */
         int tu_obs;             /* fm_tu_obs_kind: points or keypoints */
         int tu_demo_end;        /* fm_tu_demo_end: demonstrations end with the plan or at success */
+        /* kind = multitask only (docs/multitask.md) */
+        int mt_hold;            /* actions an episode continues after its first success */
+        int mt_task_id;         /* bool: append a one-hot task id to the observation */
+        double mt_action_noise; /* demonstrations (DART): executed-action noise std (actions in [-1, 1]) */
     } env;
     struct {
         int robots;           /* 0 = number of MPI ranks; otherwise must equal it */

@@ -1,4 +1,4 @@
-/* fleet_nn.c - `fleet run` / `fleet gen` for neural policies (cart-pole, tool use): the flow
+/* fleet_nn.c - `fleet run` / `fleet gen` for neural policies (cart-pole, tool use, MT-10): the flow
  * (fm_run_nn: a list of phases), setup, per-robot data, fleet-wide normalization statistics,
  * local behavior cloning, and the training / merge settings every phase reads from the config.
  * The other phases are in fleet_nn_*.c (map in fleet_nn_internal.h). */
@@ -12,6 +12,7 @@
 /* Score names per benchmark (the SCORE_* columns). */
 static const char *SCORE_NAMES_CP[SCORE_COUNT] = {"balance", "setpoint", "cost"};
 static const char *SCORE_NAMES_TU[SCORE_COUNT] = {"success", "touched", "shortfall"};
+static const char *SCORE_NAMES_MT[SCORE_COUNT] = {"success", "at_end", "distance"};
 
 /* ---------------- settings from the config ---------------- */
 
@@ -47,6 +48,9 @@ static void spec_from_config(const fm_config *cfg, fm_nn_spec *s)
     if (cfg->env.kind == FM_ENV_TOOLUSE && cfg->env.tu_obs == FM_TU_OBS_KEYPOINTS) { /* flat state, no encoder */
         s->in_dim = FM_TU_KP_DIM + (cfg->env.tu_proprio ? FM_TU_PROPRIO_DIM : 0);
         s->out_dim = FM_TU_ACT_DIM;
+    } else if (cfg->env.kind == FM_ENV_MULTITASK) { /* Meta-World's 39 values (+ task id), 4 actions */
+        s->in_dim = FM_MT_OBS_DIM + (cfg->env.mt_task_id ? cfg->env.num_tasks : 0);
+        s->out_dim = FM_MT_ACT_DIM;
     } else if (cfg->env.kind == FM_ENV_TOOLUSE) { /* point-cloud encoder + head (docs/tooluse.md) */
         s->in_dim = cfg->env.tu_proprio ? FM_TU_PROPRIO_DIM : 0;
         s->out_dim = FM_TU_ACT_DIM;
@@ -63,8 +67,12 @@ static fm_status nn_setup(nn_ctx *c, fm_err *err)
     fm_status status = FM_OK;
     FM_TRY(fm_fleet_output(c->comm, c->cfg, &c->opts, c->out_path, sizeof c->out_path, err));
     c->tooluse = c->cfg->env.kind == FM_ENV_TOOLUSE;
-    c->score_names = c->tooluse ? SCORE_NAMES_TU : SCORE_NAMES_CP;
-    if (c->tooluse) {
+    c->multitask = c->cfg->env.kind == FM_ENV_MULTITASK;
+    c->score_names = c->tooluse ? SCORE_NAMES_TU : c->multitask ? SCORE_NAMES_MT : SCORE_NAMES_CP;
+    if (c->multitask) {
+        FM_TRY(fm_fleet_agree(c->comm, fm_multitask_build(c->cfg, &c->mt, err), err));
+        c->K = c->mt.K;
+    } else if (c->tooluse) {
         FM_TRY(fm_fleet_agree(c->comm, fm_tooluse_build(c->cfg, &c->tu, err), err));
         c->K = c->tu.K;
     } else {
@@ -84,6 +92,8 @@ fm_status fnn_env_generate(const nn_ctx *c, const int *tasks, int n, fm_rng *r, 
 {
     if (c->tooluse)
         return fm_tooluse_generate(&c->tu, tasks, n, r, out, attempts, err);
+    if (c->multitask)
+        return fm_multitask_generate(&c->mt, tasks, n, r, out, attempts, err);
     if (attempts)
         *attempts = n;
     return fm_cartpole_generate(&c->env, tasks, n, r, out, err);
@@ -135,7 +145,7 @@ static fm_status nn_data(nn_ctx *c, fm_err *err)
         }
     }
     FM_TRY(fm_fleet_agree(c->comm, local, err));
-    if (c->tooluse) { /* expert throughput and success over the fleet */
+    if (c->tooluse || c->multitask) { /* expert throughput and success over the fleet */
         double st[3] = {0, attempts, t_gen};
         for (int i = 0; i < c->demos.n_traj; i++)
             st[0] += c->demos.length[i];
@@ -206,6 +216,7 @@ static void nn_free(nn_ctx *c)
 {
     fm_cartpole_free(&c->env);
     fm_tooluse_free(&c->tu);
+    fm_multitask_free(&c->mt);
     fm_demos_free(&c->demos);
     fm_demos_free(&c->val);
     free(c->heldout);

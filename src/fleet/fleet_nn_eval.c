@@ -22,6 +22,8 @@ void fnn_episode(const nn_ctx *c, int h, int e, fm_nn_runner *run, double *acc)
     fm_episode_score s;
     if (c->tooluse)
         fm_tooluse_episode(&c->tu, h, run ? &pi : NULL, &r, &s);
+    else if (c->multitask)
+        fm_multitask_episode(&c->mt, h, run ? &pi : NULL, &r, &s);
     else
         fm_cartpole_episode(&c->env, h, run ? &pi : NULL, &r, &s);
     acc[SCORE_BALANCE] += s.balanced;

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "env/cartpole.h"
+#include "env/multitask.h"
 #include "env/tooluse.h"
 #include "fleet/fleet_common.h"
 #include "merge/merge_nn.h"
@@ -56,11 +57,13 @@ typedef struct nn_ctx {
     fm_mpi_reducer_ctx rctx;
     fm_reducer red;
     /* the benchmark */
-    int tooluse;                       /* 1: env.kind tooluse, else cart-pole */
+    int tooluse;                       /* 1: env.kind tooluse */
+    int multitask;                     /* 1: env.kind multitask (neither: cart-pole) */
     int gen_only;                      /* 1: `fleet gen` (writes the training data only: no held-out set) */
     int K;                             /* tasks */
     fm_cartpole env;
     fm_tooluse tu;
+    fm_multitask mt;
     const char **score_names;          /* [SCORE_COUNT], per benchmark */
     fm_nn_spec spec;
     /* this robot's data and policy */

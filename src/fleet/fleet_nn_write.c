@@ -64,6 +64,15 @@ static fm_status write_fleet(nn_ctx *c, fm_h5 *h, fm_err *err)
         FM_TRY(fm_h5_write_f64(h, "/system/tasks", 2, (int64_t[2]){K, 9}, tasks, err));
         FM_TRY(fm_h5_attr_text(h, "/system/tasks", "columns",
                                "family,handle_len,handle_rad,head0,head1,head2,obj0,obj1,obj2", err));
+    } else if (c->multitask) { /* the task table's entries (docs/multitask.md) */
+        char names[FM_MT_NTASK * 24] = "";
+        for (int t = 0; t < K; t++) {
+            tasks[t] = t;
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", t ? "," : "", fm_mt_task_name(t));
+        }
+        FM_TRY(fm_h5_write_f64(h, "/system/tasks", 2, (int64_t[2]){K, 1}, tasks, err));
+        FM_TRY(fm_h5_attr_text(h, "/system/tasks", "columns", "task_index", err));
+        FM_TRY(fm_h5_attr_text(h, "/system/tasks", "names", names, err));
     } else {
         for (int t = 0; t < K; t++) {
             const fm_cartpole_task *tk = &c->env.task[t];
@@ -277,7 +286,7 @@ void fnn_summary(const nn_ctx *c)
         return;
     int K = c->K, N = c->size, n = K * SCORE_COUNT;
     printf("\n%s: %d robots, %d %s tasks, %s %dx%d %s, alpha = %g, %d episodes per task\n",
-           c->cfg->experiment.name, N, K, c->tooluse ? "tool-use" : "cart-pole",
+           c->cfg->experiment.name, N, K, c->tooluse ? "tool-use" : c->multitask ? "MT-10" : "cart-pole",
            fm_cfg_enum_name("policy.arch", c->cfg->policy.arch),
            c->cfg->policy.layers, c->cfg->policy.width,
            fm_cfg_enum_name("policy.activation", c->cfg->policy.activation), c->cfg->fleet.alpha,
@@ -302,6 +311,9 @@ void fnn_summary(const nn_ctx *c)
     if (c->tooluse)
         printf("  success = pin down 1 cm / nut turned 0.4 rad / object lifted 5 cm / halves 5 cm apart, with "
                "tool contact (docs/tooluse.md)\n");
+    else if (c->multitask)
+        printf("  success = the task's criterion (Meta-World's, docs/multitask.md) met at some step; at_end = met at "
+               "the last step; distance = the task's measure at the end\n");
     else
         printf("  balance = pole up and cart on the track for the whole episode (docs/cartpole.md)\n");
     if (c->merge_sent && !c->rd) { /* what one merge cost each robot against the data it kept */

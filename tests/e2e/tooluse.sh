@@ -137,7 +137,7 @@ write_config cp.yaml experiment.name=cp env.kind=cartpole env.num_tasks=2 env.ho
 run_fleet 0 render cp.yaml --task 0 --out bad_frames
 check_rc "fleet render of a cart-pole config: exit 2" 2
 check_contains "fleet render of a cart-pole config: the message names env.kind" "$ERR" \
-    "cp.yaml: env.kind is cartpole; fleet render shows tool-use episodes"
+    "cp.yaml: env.kind is cartpole; fleet render shows tool-use and multitask episodes"
 check_absent "failed renders create no output directory" bad_frames
 
 # ---- config error: odd env.tu_points ----
