@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "env/mjutil.h"
 #include "env/multitask_internal.h"
 
 /* The hand: the tcp is the hand body's origin, between the pads; pads 8 mm apart when closed,
@@ -58,30 +59,6 @@ const char *fm_mt_task_name(int h) { return h >= 0 && h < FM_MT_NTASK ? fm_mt_ta
 
 /* ---------------------------------------------------------------- scenes */
 
-static void mt_warning_ignore(const char *msg) { (void)msg; } /* bad states are read from d->warning */
-
-static mjModel *load_xml(const char *xml, char *errbuf, int errsz)
-{
-    mjVFS *vfs = malloc(sizeof *vfs);
-    if (!vfs) {
-        snprintf(errbuf, (size_t)errsz, "out of memory");
-        return NULL;
-    }
-    mj_defaultVFS(vfs);
-    int len = (int)strlen(xml);
-    mjModel *m = NULL;
-    if (mj_makeEmptyFileVFS(vfs, "mt.xml", len) == 0) {
-        int i = mj_findFileVFS(vfs, "mt.xml");
-        memcpy(vfs->filedata[i], xml, (size_t)len);
-        m = mj_loadXML("mt.xml", vfs, errbuf, errsz);
-    } else {
-        snprintf(errbuf, (size_t)errsz, "cannot create the in-memory MJCF file");
-    }
-    mj_deleteVFS(vfs);
-    free(vfs);
-    return m;
-}
-
 static void scene_free(fm_mt_scene *s)
 {
     if (!s)
@@ -103,7 +80,7 @@ static fm_status scene_build(const mt_task_def *def, fm_mt_scene **out, fm_err *
     FM_ALLOC(xml, n);
     snprintf(xml, n, "%s%s </worldbody>\n%s%s</mujoco>\n", SCENE_HEAD, def->bodies, SCENE_TAIL, def->extra);
     char msg[512] = "";
-    s->m = load_xml(xml, msg, sizeof msg);
+    s->m = fm_mj_load_xml(xml, msg, sizeof msg);
     FM_CHECK(s->m, FM_EINVAL, "multitask %s: the scene does not compile: %s", def->name, msg);
     mjModel *m = s->m;
     static const char *SLOT[MT_NBODY_SLOTS] = {"obj", "base", "move"};
@@ -144,7 +121,7 @@ fm_status fm_multitask_build_explicit(int K, int horizon, int hold, int task_id,
     FM_CHECK(horizon >= 1, FM_EINVAL, "multitask: horizon must be >= 1, got %d", horizon);
     FM_CHECK(hold >= 0, FM_EINVAL, "multitask: hold must be >= 0, got %d", hold);
     FM_CHECK(isfinite(action_noise) && action_noise >= 0, FM_EINVAL, "multitask: action noise must be >= 0");
-    mju_user_warning = mt_warning_ignore;
+    fm_mj_quiet_warnings();
     env->K = K;
     env->horizon = horizon;
     env->hold = hold;
@@ -353,8 +330,7 @@ int fm_mt_step(fm_mt_episode *e, const double action[FM_MT_ACT_DIM])
     d->ctrl[s->act_r] = d->ctrl[s->act_l] = 0.02 * (1.0 - clip1(action[3]));
     for (int k = 0; k < FM_MT_SUBSTEPS; k++) {
         mj_step(m, d);
-        const mjWarningStat *w = d->warning;
-        if (w[mjWARN_BADQACC].number > 0 || w[mjWARN_BADQPOS].number > 0 || w[mjWARN_BADQVEL].number > 0) {
+        if (fm_mj_unstable(d)) { /* MuJoCo reset the state: the episode is over */
             e->unstable = 1;
             return 1;
         }

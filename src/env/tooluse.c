@@ -10,6 +10,7 @@
 
 #include <mujoco/mujoco.h>
 
+#include "env/mjutil.h"
 #include "env/tooluse_internal.h"
 
 static const char *FAMILY_NAME[FM_TU_NFAMILY] = {"hammer", "wrench", "spatula", "knife"};
@@ -390,38 +391,6 @@ static char *mjcf_scene(const fm_tu_tool *t)
     return b.s;
 }
 
-/* ---------------------------------------------------------------- MuJoCo error capture */
-
-/* MuJoCo's warnings (e.g. "Linesearch objective is not convex") would be printed on stdout by the
- * default handler; the ones that matter (bad qpos / qvel / qacc) are read from d->warning after
- * every step instead. MuJoCo's errors keep their default handler (print and exit): they only
- * come from running out of memory in mj_makeData / mj_copyModel, and a handler that returned would
- * let MuJoCo continue on a NULL buffer. Scene compile errors come back through mj_loadXML's
- * error buffer. */
-static void mj_warning_ignore(const char *msg) { (void)msg; }
-
-static mjModel *load_xml(const char *xml, char *errbuf, int errsz)
-{
-    mjVFS *vfs = malloc(sizeof *vfs);
-    if (!vfs) {
-        snprintf(errbuf, (size_t)errsz, "out of memory");
-        return NULL;
-    }
-    mj_defaultVFS(vfs);
-    int len = (int)strlen(xml);
-    mjModel *m = NULL;
-    if (mj_makeEmptyFileVFS(vfs, "scene.xml", len) == 0) {
-        int i = mj_findFileVFS(vfs, "scene.xml");
-        memcpy(vfs->filedata[i], xml, (size_t)len);
-        m = mj_loadXML("scene.xml", vfs, errbuf, errsz);
-    } else {
-        snprintf(errbuf, (size_t)errsz, "cannot create the in-memory MJCF file");
-    }
-    mj_deleteVFS(vfs);
-    free(vfs);
-    return m;
-}
-
 /* ---------------------------------------------------------------- point sampling */
 
 static double geom_area(const mjModel *m, int g)
@@ -577,7 +546,7 @@ static fm_status task_build(const fm_tu_tool *tool, int npoints, fm_rng *r, fm_t
     t->tool = *tool;
     xml = mjcf_scene(tool);
     FM_CHECK(xml, FM_ENOMEM, "out of memory writing the scene of tool %s", tool->name);
-    t->m = load_xml(xml, mjerr, sizeof mjerr);
+    t->m = fm_mj_load_xml(xml, mjerr, sizeof mjerr);
     FM_CHECK(t->m, FM_EINVAL, "tool %s: MuJoCo rejected the generated scene: %s", tool->name, mjerr);
     mjModel *m = t->m;
     t->site_ee = mj_name2id(m, mjOBJ_SITE, "ee");
@@ -653,7 +622,7 @@ fm_status fm_tooluse_build_tools(const fm_tu_tool *tools, int K, int horizon, in
              ">= 2 (half tool, half object), got %d", npoints);
     FM_CHECK(horizon >= 1, FM_EINVAL, "tool use: horizon must be >= 1, got %d", horizon);
     FM_CHECK(isfinite(point_noise) && point_noise >= 0, FM_EINVAL, "tool use: point noise must be >= 0");
-    mju_user_warning = mj_warning_ignore;
+    fm_mj_quiet_warnings();
     env->K = K;
     env->horizon = horizon;
     env->npoints = npoints;
@@ -1089,8 +1058,7 @@ int fm_tu_step(fm_tu_episode *e, const double action[FM_TU_ACT_DIM])
         mj_step2(e->m, e->d);
         if (!e->touched)
             check_contacts(e);
-        const mjWarningStat *w = e->d->warning; /* MuJoCo reset the state: the episode is over */
-        if (w[mjWARN_BADQACC].number > 0 || w[mjWARN_BADQPOS].number > 0 || w[mjWARN_BADQVEL].number > 0) {
+        if (fm_mj_unstable(e->d)) { /* MuJoCo reset the state: the episode is over */
             e->unstable = 1;
             return 1;
         }

@@ -244,3 +244,19 @@ if [[ ! -x $FLEET ]]; then
     fail "fleet binary is executable" "got:  $FLEET is missing" "want: run make -C $ROOT all first"
     finish
 fi
+
+# py_check DESC SCRIPT ARG...: the Python SCRIPT (sys, os, h5py and numpy as np imported; the ARGs
+# in sys.argv[1:]) exits 0 and prints exactly "ok"; anything else it prints is the diagnostic.
+py_check() {
+    local desc=$1 script=$2
+    shift 2
+    run_cmd "$PYTHON" -c "import sys, os, h5py, numpy as np
+$script" "$@"
+    if [[ $RC == 0 && $(cat "$OUT") == ok ]]; then
+        pass "$desc"
+    else
+        local diag
+        mapfile -t diag < <(head -n 8 "$OUT" "$ERR")
+        fail "$desc" "got:  exit $RC" "want: exit 0 and the output 'ok'" "${diag[@]}"
+    fi
+}

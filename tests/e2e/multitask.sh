@@ -18,20 +18,6 @@ TINY_MT=(
 N=2 K=3
 RES=$TMP/out/results.h5
 
-py_check() { # py_check DESC SCRIPT ARG...: the script prints exactly "ok"
-    local desc=$1 script=$2
-    shift 2
-    run_cmd "$PYTHON" -c "import sys, os, h5py, numpy as np
-$script" "$@"
-    if [[ $RC == 0 && $(cat "$OUT") == ok ]]; then
-        pass "$desc"
-    else
-        local diag
-        mapfile -t diag < <(head -n 8 "$OUT" "$ERR")
-        fail "$desc" "got:  exit $RC" "want: exit 0 and the output 'ok'" "${diag[@]}"
-    fi
-}
-
 # ---- the run ----
 
 write_config tiny.yaml "${TINY_MT[@]}"

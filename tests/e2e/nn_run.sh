@@ -42,20 +42,6 @@ same_objects() {
 
 # py_check DESC SCRIPT FILE...: the Python SCRIPT (sys, h5py and numpy as np imported; the FILEs
 # in sys.argv[1:]) exits 0 and prints exactly "ok"; anything else it prints is the diagnostic.
-py_check() {
-    local desc=$1 script=$2
-    shift 2
-    run_cmd "$PYTHON" -c "import sys, h5py, numpy as np
-$script" "$@"
-    if [[ $RC == 0 && $(cat "$OUT") == ok ]]; then
-        pass "$desc"
-    else
-        local diag
-        mapfile -t diag < <(head -n 8 "$OUT" "$ERR")
-        fail "$desc" "got:  exit $RC" "want: exit 0 and the output 'ok'" "${diag[@]}"
-    fi
-}
-
 # ---- the run: summary, results file ----
 
 write_config tiny.yaml "${TINY_CP[@]}"
