@@ -54,6 +54,17 @@ $(BUILD)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The binary's version (fm_version, recorded in results and checkpoints): core/version.o is rebuilt
+# when `git describe` changes (the stamp file holds the last one).
+FM_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/version.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(FM_VERSION)' | cmp -s - $@ || echo '$(FM_VERSION)' > $@
+$(BUILD)/obj/core/version.o: $(BUILD)/version.stamp
+$(BUILD)/obj/core/version.o: CFLAGS += -DFM_VERSION='"$(FM_VERSION)"'
+.PHONY: FORCE
+FORCE:
+
 $(BUILD)/libfleet.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

@@ -151,3 +151,11 @@ fm_status fm_reduce_gather_f32(const fm_reducer *r, float *all, size_t n, fm_err
 {
     return r->gather_f32(r->ctx, all, n, err);
 }
+
+uint64_t fm_fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}

@@ -67,6 +67,11 @@ fm_status fm_calloc(void *out, size_t n, size_t size, fm_err *err);
 /* ---- logging ---- */
 /* Seconds since an arbitrary fixed point (monotonic clock). */
 double fm_now(void);
+/* The binary's version (git describe of its sources at build time, or "unknown"; core/version.c). */
+const char *fm_version(void);
+/* 64-bit FNV-1a hash of n bytes, continuing from h (start with FM_FNV_START). */
+#define FM_FNV_START 0xcbf29ce484222325ULL
+uint64_t fm_fnv1a(uint64_t h, const void *data, size_t n);
 /* printf to `f` with a "[fleet] " prefix; callers decide which rank prints. */
 void fm_logf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

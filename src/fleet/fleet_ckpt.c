@@ -20,6 +20,7 @@ fm_status fm_ckpt_write(MPI_Comm comm, const char *path, const fm_ckpt_shape *sh
     FM_TRY(fm_h5_attr_text(h, "/", "kind", FM_CKPT_KIND, err));
     FM_TRY(fm_h5_attr_i64(h, "/", "format_version", FM_CKPT_FORMAT_VERSION, err));
     FM_TRY(fm_h5_attr_i64(h, "/", "ranks", shape->nranks, err));
+    FM_TRY(fm_h5_attr_text(h, "/", "binary_version", fm_version(), err));
     FM_TRY(fm_h5_attr_i64(h, "/", "rounds_done", st->done, err));
     FM_TRY(fm_h5_write_text(h, "/config", shape->config, err));
     FM_TRY(fm_h5_write_rows_f32(h, "/robot/params", 1, &P, st->params, err));
@@ -111,7 +112,7 @@ static fm_status check_rounds(const char *path, const fm_ckpt_shape *s, const do
 fm_status fm_ckpt_read(const char *path, const fm_ckpt_shape *s, fm_ckpt_state *st, fm_err *err)
 {
     fm_status status = FM_OK;
-    char *kind = NULL, *text = NULL;
+    char *kind = NULL, *text = NULL, *version = NULL;
     double v = 0, ranks = 0, done = 0, t = 0;
     size_t P = s->nparams, R = (size_t)s->rounds, C = (size_t)s->round_cols;
     double *rd = NULL;
@@ -130,6 +131,10 @@ fm_status fm_ckpt_read(const char *path, const fm_ckpt_shape *s, fm_ckpt_state *
     FM_CHECK((int)ranks == s->nranks, FM_EINVAL,
              "%s: a checkpoint of %d ranks (robots), this run has %d; rerun with -n %d, or use --force to start over",
              path, (int)ranks, s->nranks, (int)ranks);
+    FM_TRY(fm_h5_read_attr_text(path, "/", "binary_version", &version, err));
+    FM_CHECK(strcmp(version, fm_version()) == 0, FM_EINVAL,
+             "%s: a checkpoint written by fleet %s, this is fleet %s; rerun with that binary, or use --force to start "
+             "over", path, version, fm_version());
     FM_TRY(attr_int(path, "rounds_done", 1, s->rounds, &done, err));
     FM_TRY(row_f32(path, "/robot/params", s, P, st->params, 0, err));
     FM_TRY(row_f32(path, "/robot/adam_m", s, P, st->adam_m, 0, err));
@@ -147,6 +152,6 @@ fm_status fm_ckpt_read(const char *path, const fm_ckpt_shape *s, fm_ckpt_state *
     st->adam_t = (long)t;
     st->done = (int)done;
 cleanup:
-    free(kind), free(text), free(rd);
+    free(kind), free(text), free(rd), free(version);
     return status;
 }

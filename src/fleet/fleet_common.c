@@ -110,17 +110,32 @@ cleanup:
     return status;
 }
 
+void fm_fleet_fingerprint(const char *config_text, int ranks, const char *version, char out[17])
+{
+    uint64_t f = fm_fnv1a(FM_FNV_START, config_text, strlen(config_text) + 1);
+    int64_t r = ranks;
+    f = fm_fnv1a(f, &r, sizeof r);
+    f = fm_fnv1a(f, version, strlen(version) + 1);
+    snprintf(out, 17, "%016llx", (unsigned long long)f);
+}
+
 fm_status fm_fleet_write_header(fm_h5 *h, const fm_config *cfg, int robots, int tasks, fm_err *err)
 {
     fm_status status = FM_OK;
+    char *text = NULL, fp[17];
+    FM_TRY(fm_cfg_dump_alloc(cfg, &text, err));
+    fm_fleet_fingerprint(text, robots, fm_version(), fp);
+    FM_TRY(fm_h5_attr_text(h, "/", "fingerprint", fp, err));
+    FM_TRY(fm_h5_attr_text(h, "/", "binary_version", fm_version(), err));
     FM_TRY(fm_h5_attr_i64(h, "/", "format_version", FM_RESULTS_FORMAT_VERSION, err));
     FM_TRY(fm_h5_attr_text(h, "/", "kind", "fleetmerge-results", err));
     FM_TRY(fm_h5_attr_text(h, "/", "experiment", cfg->experiment.name, err));
     FM_TRY(fm_h5_attr_text(h, "/", "env", fm_cfg_enum_name("env.kind", cfg->env.kind), err));
     FM_TRY(fm_h5_attr_i64(h, "/", "num_robots", robots, err));
     FM_TRY(fm_h5_attr_i64(h, "/", "num_tasks", tasks, err));
-    FM_TRY(fm_fleet_write_config(h, cfg, err));
+    FM_TRY(fm_h5_write_text(h, "/config", text, err));
 cleanup:
+    free(text);
     return status;
 }
 

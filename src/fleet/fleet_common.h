@@ -21,6 +21,9 @@ fm_status fm_fleet_prepare_path(MPI_Comm comm, const char *path, int force, fm_e
  * config); the root attributes and /config; the /timing datasets (max over ranks). */
 fm_status fm_fleet_write_config(fm_h5 *h, const fm_config *cfg, fm_err *err);
 fm_status fm_fleet_write_header(fm_h5 *h, const fm_config *cfg, int robots, int tasks, fm_err *err);
+/* A run's fingerprint (16 hex digits + NUL): FNV-1a over its resolved config text, its rank count
+ * and the binary's version; the results file's root attribute `fingerprint` (docs/schema.md). */
+void fm_fleet_fingerprint(const char *config_text, int ranks, const char *version, char out[17]);
 fm_status fm_fleet_write_timing(fm_h5 *h, MPI_Comm comm, const double *phase, int nmerge,
                                 const double *merge_seconds, fm_err *err);
 /* Robot `rank`'s task mixture p ~ Dirichlet(alpha 1_K) and the tasks of its

@@ -394,22 +394,60 @@ cleanup:
     return status;
 }
 
-/* A sweep point whose results file exists is done: say so (rank 0) and skip it, unless --force. */
-static int sweep_point_done(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts)
+/* A sweep point whose results file exists is done if the file's fingerprint (resolved config, rank
+ * count, binary version) is this run's: say so (rank 0) and skip it. A file with another fingerprint
+ * is stale: an error naming what differs, unless --force (which reruns the point). */
+static fm_status sweep_point_done(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts, int *done,
+                                  fm_err *err)
 {
-    char path[1024];
-    int rank = 0, done = 0;
+    fm_status status = FM_OK, local = FM_OK;
+    char path[1024], *text = NULL, *old_text = NULL, *old_fp = NULL, *old_version = NULL, fp[17];
+    int rank = 0, size = 1;
+    *done = 0;
     if (cfg->sweep.index < 0 || opts->force)
-        return 0;
+        return FM_OK;
     MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
     fm_fleet_results_path(cfg, opts, path, sizeof path);
-    if (rank == 0)
-        done = access(path, F_OK) == 0;
-    MPI_Bcast(&done, 1, MPI_INT, 0, comm);
-    if (done && rank == 0)
+    if (rank == 0 && access(path, F_OK) == 0) {
+        double robots = 0;
+        local = fm_cfg_dump_alloc(cfg, &text, err);
+        if (local == FM_OK)
+            fm_fleet_fingerprint(text, size, fm_version(), fp);
+        fm_err lerr;
+        fm_err_clear(&lerr);
+        int readable = local == FM_OK && fm_h5_read_text(path, "/config", &old_text, &lerr) == FM_OK &&
+                       fm_h5_read_attr_f64(path, "/", "num_robots", &robots, &lerr) == FM_OK;
+        int has_fp = readable && fm_h5_read_attr_text(path, "/", "fingerprint", &old_fp, &lerr) == FM_OK &&
+                     fm_h5_read_attr_text(path, "/", "binary_version", &old_version, &lerr) == FM_OK;
+        if (local != FM_OK) {
+        } else if (has_fp && strcmp(old_fp, fp) == 0) {
+            *done = 1;
+        } else if (!readable) {
+            local = fm_fail(err, FM_EDATA, "sweep point %d: %s exists but is not a readable results file (%s); "
+                            "use --force to rerun the point", cfg->sweep.index, path, lerr.msg);
+        } else {
+            const char *why = strcmp(old_text, text) != 0 ? "another config (the sweep's config changed)"
+                              : (int)robots != size        ? "another number of ranks"
+                              : has_fp                     ? "another build of fleet"
+                                                           : "a fleet without fingerprints";
+            char detail[160] = "";
+            if ((int)robots != size)
+                snprintf(detail, sizeof detail, ": %d ranks, this run has %d", (int)robots, size);
+            else if (has_fp && strcmp(old_text, text) == 0)
+                snprintf(detail, sizeof detail, ": %s, this is %s", old_version, fm_version());
+            local = fm_fail(err, FM_EINVAL, "sweep point %d (%s): %s holds results of %s%s; use --force to rerun "
+                            "the point", cfg->sweep.index, cfg->sweep.overrides, path, why, detail);
+        }
+    }
+    FM_TRY(fm_fleet_agree(comm, local, err));
+    MPI_Bcast(done, 1, MPI_INT, 0, comm);
+    if (*done && rank == 0)
         fm_logf(stdout, "sweep point %d (%s) is already complete: %s (use --force to rerun)\n",
                 cfg->sweep.index, cfg->sweep.overrides, path);
-    return done;
+cleanup:
+    free(text), free(old_text), free(old_fp), free(old_version);
+    return status;
 }
 
 fm_status fm_fleet_run(MPI_Comm comm, const char *config_path, const fm_run_opts *opts, fm_err *err)
@@ -418,7 +456,9 @@ fm_status fm_fleet_run(MPI_Comm comm, const char *config_path, const fm_run_opts
     fm_config *cfg = NULL;
     FM_ALLOC(cfg, 1);
     FM_TRY(fm_fleet_load_point(comm, config_path, opts->sweep_index, cfg, err));
-    if (sweep_point_done(comm, cfg, opts))
+    int done = 0;
+    FM_TRY(sweep_point_done(comm, cfg, opts, &done, err));
+    if (done)
         goto cleanup; /* re-running a finished sweep point is a no-op */
     FM_CHECK(!opts->resume || cfg->env.kind != FM_ENV_LQG, FM_EINVAL,
              "--resume: %s has no merging rounds to resume", config_path);

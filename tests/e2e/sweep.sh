@@ -50,6 +50,21 @@ t "the point's resolved config holds its values" 0 "alpha: 5" h5dump -d /config 
 t "re-running a finished point is a no-op" 0 "sweep point 5 (fleet.alpha=5 experiment.seed=1 train.lr=0.02 merge.gl_lr=0.05) is already complete" \
     mpi run sw.yaml --sweep-index 5
 t "--force reruns it" 0 "results: ./sw/5/results.h5" mpi run sw.yaml --sweep-index 5 --force --quiet
+# Fingerprints: a finished point is only "complete" for the same resolved config, rank count and binary.
+t "the results record a fingerprint and the binary's version" 0 "@fingerprint: string[17]" "$FLEET" info sw/5/results.h5
+t "the binary's version is the one fleet reports" 0 "@binary_version" "$FLEET" info sw/5/results.h5
+sed 's/train: {steps: 30}/train: {steps: 31}/' sw.yaml > sw2.yaml
+cp sw2.yaml sw_edit.yaml
+sed -i 's/name: sw,/name: sw,/' sw_edit.yaml
+t "after a config edit a finished point is stale: exit 2 naming the point and the reason" 2 \
+    "sweep point 5 (fleet.alpha=5 experiment.seed=1 train.lr=0.02 merge.gl_lr=0.05): ./sw/5/results.h5 holds results of another config (the sweep's config changed); use --force to rerun the point" \
+    mpi run sw_edit.yaml --sweep-index 5
+before=$(md5sum sw/5/results.h5)
+t "the stale results are left as they were" 0 "$before" md5sum sw/5/results.h5
+t "with another rank count the point is stale too" 2 "holds results of another number of ranks: 2 ranks, this run has 3" \
+    timeout -k 10 300 mpirun --allow-run-as-root --oversubscribe -np 3 "$FLEET" run sw.yaml --sweep-index 5
+t "--force reruns a stale point" 0 "results: ./sw/5/results.h5" mpi run sw_edit.yaml --sweep-index 5 --force --quiet
+t "and it is then complete for the edited config" 0 "is already complete" mpi run sw_edit.yaml --sweep-index 5
 t "an index out of range is an error" 2 "sweep: got index 8, expected an index in [0, 8)" mpi run sw.yaml --sweep-index 8
 t "a negative or malformed index is a usage error" 2 "--sweep-index needs an index >= 0, got: x" "$FLEET" run sw.yaml --sweep-index x
 t "no results for a failed point" 0 "" test ! -e sw/8
