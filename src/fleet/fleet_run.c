@@ -395,8 +395,9 @@ cleanup:
 }
 
 /* A sweep point whose results file exists is done if the file's fingerprint (resolved config, rank
- * count, binary version) is this run's: say so (rank 0) and skip it. A file with another fingerprint
- * is stale: an error naming what differs, unless --force (which reruns the point). */
+ * count, binary version) is this run's: say so (rank 0) and skip it. Results of the same config and
+ * rank count by another build are kept with a warning naming both versions. Results of another config
+ * or rank count are stale: an error naming what differs, unless --force (which reruns the point). */
 static fm_status sweep_point_done(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts, int *done,
                                   fm_err *err)
 {
@@ -423,19 +424,21 @@ static fm_status sweep_point_done(MPI_Comm comm, const fm_config *cfg, const fm_
         if (local != FM_OK) {
         } else if (has_fp && strcmp(old_fp, fp) == 0) {
             *done = 1;
+        } else if (readable && strcmp(old_text, text) == 0 && (int)robots == size) {
+            /* the same config on as many ranks, by another build: kept, and said */
+            *done = 1;
+            fm_logf(stderr, "warning: sweep point %d: %s was written by fleet %s, this is fleet %s; keeping it "
+                    "(use --force to rerun the point with this build)\n", cfg->sweep.index, path,
+                    has_fp ? old_version : "(no version recorded)", fm_version());
         } else if (!readable) {
             local = fm_fail(err, FM_EDATA, "sweep point %d: %s exists but is not a readable results file (%s); "
                             "use --force to rerun the point", cfg->sweep.index, path, lerr.msg);
         } else {
             const char *why = strcmp(old_text, text) != 0 ? "another config (the sweep's config changed)"
-                              : (int)robots != size        ? "another number of ranks"
-                              : has_fp                     ? "another build of fleet"
-                                                           : "a fleet without fingerprints";
+                                                          : "another number of ranks";
             char detail[160] = "";
             if ((int)robots != size)
                 snprintf(detail, sizeof detail, ": %d ranks, this run has %d", (int)robots, size);
-            else if (has_fp && strcmp(old_text, text) == 0)
-                snprintf(detail, sizeof detail, ": %s, this is %s", old_version, fm_version());
             local = fm_fail(err, FM_EINVAL, "sweep point %d (%s): %s holds results of %s%s; use --force to rerun "
                             "the point", cfg->sweep.index, cfg->sweep.overrides, path, why, detail);
         }

@@ -8,6 +8,7 @@ FLEET=${FLEET:-$root/build/fleet}
 case $FLEET in /*) ;; *) FLEET=$root/$FLEET ;; esac
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OPENBLAS_NUM_THREADS=1
+PYTHON=${PYTHON:-/usr/bin/python3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
@@ -65,6 +66,15 @@ t "with another rank count the point is stale too" 2 "holds results of another n
     timeout -k 10 300 mpirun --allow-run-as-root --oversubscribe -np 3 "$FLEET" run sw.yaml --sweep-index 5
 t "--force reruns a stale point" 0 "results: ./sw/5/results.h5" mpi run sw_edit.yaml --sweep-index 5 --force --quiet
 t "and it is then complete for the edited config" 0 "is already complete" mpi run sw_edit.yaml --sweep-index 5
+# Results of the same config by another build: kept, with a warning naming both versions.
+"$PYTHON" - <<'PY'
+import h5py
+with h5py.File('sw/5/results.h5', 'r+') as f:
+    f.attrs['binary_version'] = 'v0-other'
+    f.attrs['fingerprint'] = '0123456789abcdef'
+PY
+t "results of another build are kept with a warning naming its version" 0 "written by fleet v0-other, this is fleet" \
+    mpi run sw_edit.yaml --sweep-index 5
 t "an index out of range is an error" 2 "sweep: got index 8, expected an index in [0, 8)" mpi run sw.yaml --sweep-index 8
 t "a negative or malformed index is a usage error" 2 "--sweep-index needs an index >= 0, got: x" "$FLEET" run sw.yaml --sweep-index x
 t "no results for a failed point" 0 "" test ! -e sw/8
