@@ -3,7 +3,9 @@
 #
 # usage: slurm/submit_sweep.sh [options] CONFIG [-- SBATCH_ARGS...]
 #
-#   -n, --ntasks N         robots = MPI ranks of every point (default 4)
+#   -n, --ntasks N         robots = MPI ranks of every point (default: each point's fleet.robots, 4
+#                          where the config leaves it 0; a point whose fleet.robots differs from N
+#                          is an error before anything is queued)
 #   -p, --partition P      partition of both jobs
 #   -t, --time T           time limit of each point (sbatch --time; default: the template's)
 #   -m, --max M            at most M points run at once (--array=...%M; default $MAX, else 8)
@@ -15,9 +17,11 @@
 #   -h, --help             this text
 #   -- SBATCH_ARGS...      passed to both sbatch calls as they are (e.g. --account=A --qos=Q)
 #
-# The number of points comes from `fleet sweep CONFIG --count`; the array job is
-# `sbatch --array=0-(count-1)%MAX slurm/sweep.sbatch CONFIG` and the aggregation job
-# `sbatch --dependency=afterok:<array job id> slurm/aggregate.sbatch RESULTS_DIR`, which writes
+# The points and their rank counts come from `fleet sweep CONFIG --ranks` (which validates every
+# point); points with the same rank count form one array job, `sbatch --array=<indices>%MAX
+# --ntasks=R slurm/sweep.sbatch CONFIG` (one job for the usual sweep, one per value of a swept
+# fleet.robots), and the aggregation job
+# `sbatch --dependency=afterok:<array job ids> slurm/aggregate.sbatch RESULTS_DIR`, which writes
 # RESULTS_DIR/sweep.csv and sweep.md. Prints both job ids. Submit from the directory the relative
 # paths of CONFIG (experiment.output_dir) refer to: it is the jobs' working directory and receives
 # the logs slurm-fleetsweep-<job>_<index>.out and slurm-fleetagg-<job>.out.
@@ -42,7 +46,7 @@ abspath() { # abspath PATH: PATH made absolute against the current directory (no
     esac
 }
 
-ntasks=4 partition="" time_limit="" max=${MAX:-8} results_dir="" config="" dependency=afterok dry_run=0
+ntasks="" partition="" time_limit="" max=${MAX:-8} results_dir="" config="" dependency=afterok dry_run=0
 fleet_args=()
 extra=()
 need_value() { # need_value OPTION REMAINING_ARGS
@@ -82,7 +86,7 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ -n $config ]] || die 2 "$usage"
-[[ $ntasks =~ ^[1-9][0-9]*$ ]] || die 2 "--ntasks: expected a positive integer, got '$ntasks'"
+[[ -z $ntasks || $ntasks =~ ^[1-9][0-9]*$ ]] || die 2 "--ntasks: expected a positive integer, got '$ntasks'"
 [[ $max =~ ^[1-9][0-9]*$ ]] || die 2 "--max (or MAX): expected a positive integer, got '$max'"
 [[ -f $config && -r $config ]] || die 2 "$config: no such readable file"
 config=$(abspath "$config")
@@ -94,11 +98,39 @@ AGGREGATE=$root/analysis/aggregate.py
 PYTHON=${PYTHON:-/usr/bin/python3}
 export FLEET AGGREGATE PYTHON
 
-# The number of points. `fleet sweep` validates the sweep (unknown keys, unequal zip groups, ...).
-count_out=$("$FLEET" sweep "$config" --count) || die $? "fleet sweep $config --count failed (see above)"
-count=$(printf '%s\n' "$count_out" | tail -n 1)
-[[ $count =~ ^[0-9]+$ ]] || die 1 "fleet sweep --count printed '$count_out', expected one integer"
+# The points and their rank counts. `fleet sweep --ranks` validates every point (unknown keys,
+# unequal zip groups, cross-key rules) and prints `I: R` (R = fleet.robots, 0 = not set).
+ranks_out=$("$FLEET" sweep "$config" --ranks) || die $? "fleet sweep $config --ranks failed (see above)"
+declare -A group=() # rank count -> comma-separated point indices
+count=0
+while IFS= read -r line; do
+    [[ $line =~ ^([0-9]+):\ ([0-9]+)$ ]] || die 1 "fleet sweep --ranks printed '$line', expected 'I: R'"
+    idx=${BASH_REMATCH[1]} r=${BASH_REMATCH[2]}
+    if [[ -n $ntasks ]]; then
+        ((r == 0 || r == ntasks)) ||
+            die 2 "point $idx sets fleet.robots: $r but --ntasks is $ntasks (leave -n out to use each point's)"
+        r=$ntasks
+    elif ((r == 0)); then
+        r=4
+    fi
+    group[$r]+="${group[$r]:+,}$idx"
+    count=$((count + 1))
+done <<< "$ranks_out"
 ((count >= 1)) || die 1 "$config: the sweep has no points"
+
+ranges() { # ranges 0,1,2,5,7,8: the indices as Slurm ranges (0-2,5,7-8)
+    local out="" start="" prev="" i
+    for i in ${1//,/ } ""; do
+        if [[ -n $prev && ( -z $i || $i -ne $((prev + 1)) ) ]]; then
+            out+="${out:+,}$start"
+            [[ $prev == "$start" ]] || out+="-$prev"
+            start=""
+        fi
+        [[ -z $start ]] && start=$i
+        prev=$i
+    done
+    printf '%s\n' "$out"
+}
 
 # The sweep's results directory, <experiment.output_dir>/<experiment.name>, read from the YAML
 # (the file is parsed as data by the script below; nothing in it reaches a shell).
@@ -131,10 +163,13 @@ PY
 fi
 results_dir=$(abspath "$results_dir")
 
-sweep_cmd=(sbatch --parsable "--array=0-$((count - 1))%$max" "--ntasks=$ntasks")
-[[ -z $partition ]] || sweep_cmd+=("--partition=$partition")
-[[ -z $time_limit ]] || sweep_cmd+=("--time=$time_limit")
-sweep_cmd+=(${extra[@]+"${extra[@]}"} "$root/slurm/sweep.sbatch" "$config" ${fleet_args[@]+"${fleet_args[@]}"})
+sweep_cmd() { # sweep_cmd RANKS: the sbatch command of the array job of the points with RANKS ranks
+    cmd=(sbatch --parsable "--array=$(ranges "${group[$1]}")%$max" "--ntasks=$1")
+    [[ -z $partition ]] || cmd+=("--partition=$partition")
+    [[ -z $time_limit ]] || cmd+=("--time=$time_limit")
+    cmd+=(${extra[@]+"${extra[@]}"} "$root/slurm/sweep.sbatch" "$config" ${fleet_args[@]+"${fleet_args[@]}"})
+}
+mapfile -t rank_counts < <(printf '%s\n' "${!group[@]}" | sort -n)
 
 # The aggregation runs only if every point succeeded (afterok); if one fails, Slurm cancels it
 # (--kill-on-invalid-dep) and aggregate.py can be run by hand on the finished points.
@@ -143,9 +178,12 @@ agg_cmd=(sbatch --parsable --kill-on-invalid-dep=yes)
 agg_cmd+=(${extra[@]+"${extra[@]}"})
 
 if ((dry_run)); then
-    printf '%q ' "${sweep_cmd[@]}"
-    echo
-    printf '%q ' "${agg_cmd[@]}" "--dependency=$dependency:<SWEEP_JOB_ID>" "$root/slurm/aggregate.sbatch" \
+    for r in "${rank_counts[@]}"; do
+        sweep_cmd "$r"
+        printf '%q ' "${cmd[@]}"
+        echo
+    done
+    printf '%q ' "${agg_cmd[@]}" "--dependency=$dependency:<SWEEP_JOB_IDS>" "$root/slurm/aggregate.sbatch" \
         "$results_dir" --expect "$count"
     echo
     exit 0
@@ -158,13 +196,19 @@ jobid() { # jobid OUTPUT: the job id of `sbatch --parsable` ("id" or "id;cluster
     printf '%s\n' "$id"
 }
 
-out=$("${sweep_cmd[@]}") || die 1 "sbatch of the sweep failed (see above)"
-sweep_id=$(jobid "$out") || die 1 "sbatch printed '$out', expected a job id"
-echo "sweep job $sweep_id: $count points (--array=0-$((count - 1))%$max), $ntasks robots each," \
-    "results in $results_dir/<index>/"
+ids=""
+for r in "${rank_counts[@]}"; do
+    sweep_cmd "$r"
+    out=$("${cmd[@]}") || die 1 "sbatch of the sweep failed (see above)${ids:+; already submitted: ${ids//:/ }}"
+    sweep_id=$(jobid "$out") || die 1 "sbatch printed '$out', expected a job id"
+    n=$(tr ',' '\n' <<< "${group[$r]}" | wc -l)
+    echo "sweep job $sweep_id: $n points (--array=$(ranges "${group[$r]}")%$max), $r robots each," \
+        "results in $results_dir/<index>/"
+    ids+=":$sweep_id"
+done
 
-out=$("${agg_cmd[@]}" "--dependency=$dependency:$sweep_id" "$root/slurm/aggregate.sbatch" \
+out=$("${agg_cmd[@]}" "--dependency=$dependency$ids" "$root/slurm/aggregate.sbatch" \
     "$results_dir" --expect "$count") ||
-    die 1 "sbatch of the aggregation failed (see above); the sweep job $sweep_id is submitted"
+    die 1 "sbatch of the aggregation failed (see above); the sweep jobs ${ids//:/ } are submitted"
 agg_id=$(jobid "$out") || die 1 "sbatch printed '$out', expected a job id"
-echo "aggregation job $agg_id ($dependency:$sweep_id): $results_dir/sweep.csv, $results_dir/sweep.md"
+echo "aggregation job $agg_id ($dependency$ids): $results_dir/sweep.csv, $results_dir/sweep.md"

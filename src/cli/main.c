@@ -81,12 +81,14 @@ static const char *USAGE_INFO =
     "Prints the attributes and datasets (shape, type) of a fleetmerge HDF5 file.\n";
 
 static const char *USAGE_SWEEP =
-    "usage: fleet sweep CONFIG --count | --list\n"
+    "usage: fleet sweep CONFIG --count | --list | --ranks\n"
     "\n"
     "A config's `sweep:` section lists section.key: [values] (cartesian product, the last key\n"
     "varying fastest), seeds: [...] and zip: [{k1: [...], k2: [...]}] groups that vary together.\n"
     "  --count   print the number of points (the size of a Slurm array: 0..count-1)\n"
     "  --list    print every point as `I: key=value ...`\n"
+    "  --ranks   print every point's fleet.robots as `I: R` (0: not set, one robot per rank)\n"
+    "Every mode loads and validates every point: a bad point is an error (exit 2) in each.\n"
     "Run point I with `mpirun -n N fleet run CONFIG --sweep-index I` (slurm/submit_sweep.sh).\n";
 
 static const char *USAGE_MERGE =
@@ -203,26 +205,34 @@ static fm_status cmd_merge(int argc, char **argv, fm_err *err)
     return fm_world_agree(local, err);
 }
 
-/* Rank 0 prints the count or the points; every rank returns the same status. */
-static fm_status sweep_print(const char *config, int list, fm_config *cfg, fm_err *err)
+/* Rank 0 prints the count, the points or their rank counts; every rank returns the same status. Every
+ * point is loaded (and so validated, cross-key rules included) in each mode, so a bad point is
+ * caught before any of them is queued. */
+enum { SWEEP_COUNT = 0, SWEEP_LIST, SWEEP_RANKS };
+static fm_status sweep_print(const char *config, int mode, fm_config *cfg, fm_err *err)
 {
     fm_status status = FM_OK;
     FM_TRY(fm_cfg_load_file(config, cfg, err));
-    if (!list) {
-        printf("%d\n", cfg->sweep.count);
-        goto cleanup;
-    }
     int count = cfg->sweep.count;
     for (int i = 0; i < count; i++) {
         fm_status st = fm_cfg_load_point(config, i, cfg, err);
         if (st != FM_OK && count == 1 && strstr(err->msg, "no sweep section")) {
             fm_err_clear(err);
-            printf("0: (no sweep section: the config is its only point)\n");
+            FM_TRY(fm_cfg_load_file(config, cfg, err));
+            if (mode == SWEEP_LIST)
+                printf("0: (no sweep section: the config is its only point)\n");
+            else if (mode == SWEEP_RANKS)
+                printf("0: %d\n", cfg->fleet.robots);
             break;
         }
         FM_TRY(st);
-        printf("%d: %s\n", i, cfg->sweep.overrides);
+        if (mode == SWEEP_LIST)
+            printf("%d: %s\n", i, cfg->sweep.overrides);
+        else if (mode == SWEEP_RANKS)
+            printf("%d: %d\n", i, cfg->fleet.robots);
     }
+    if (mode == SWEEP_COUNT)
+        printf("%d\n", count);
 cleanup:
     return status;
 }
@@ -231,13 +241,15 @@ static fm_status cmd_sweep(int argc, char **argv, fm_err *err)
 {
     fm_status status = FM_OK;
     const char *config = NULL;
-    int count = 0, list = 0;
+    int count = 0, list = 0, ranks = 0;
     fm_config *cfg = NULL;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--count"))
             count = 1;
         else if (!strcmp(argv[i], "--list"))
             list = 1;
+        else if (!strcmp(argv[i], "--ranks"))
+            ranks = 1;
         else if (argv[i][0] == '-')
             return usage_error(USAGE_SWEEP, "fleet sweep: unknown option", argv[i], err);
         else if (!config)
@@ -245,10 +257,11 @@ static fm_status cmd_sweep(int argc, char **argv, fm_err *err)
         else
             return usage_error(USAGE_SWEEP, "fleet sweep: unexpected argument", argv[i], err);
     }
-    if (!config || count + list != 1)
-        return usage_error(USAGE_SWEEP, "fleet sweep: need CONFIG and one of --count, --list", NULL, err);
+    if (!config || count + list + ranks != 1)
+        return usage_error(USAGE_SWEEP, "fleet sweep: need CONFIG and one of --count, --list, --ranks", NULL, err);
     FM_ALLOC(cfg, 1);
-    FM_TRY(fm_world_agree(fm_world_rank() == 0 ? sweep_print(config, list, cfg, err) : FM_OK, err));
+    int mode = list ? SWEEP_LIST : ranks ? SWEEP_RANKS : SWEEP_COUNT;
+    FM_TRY(fm_world_agree(fm_world_rank() == 0 ? sweep_print(config, mode, cfg, err) : FM_OK, err));
 cleanup:
     free(cfg);
     return status;

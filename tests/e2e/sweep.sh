@@ -111,5 +111,36 @@ t "a zip group of 20 keys: point 1 sets the 20th key" 0 "policy.hidden_dim=2 eva
 t "40 axes count" 0 "2" "$FLEET" sweep axes40.yaml --count
 t "40 axes: the 33rd to 40th keys are applied" 0 "merge.gl_lr=0.1 eval.rollouts=2 eval.horizon=7" \
     "$FLEET" sweep axes40.yaml --list
+# Rank counts per point (fleet.robots), and every point validated by --count and --ranks.
+cat > rob.yaml <<'YAML'
+experiment: {name: rob, output_dir: "."}
+env: {kind: lqg, num_tasks: 3, obs_dim: 8, horizon: 30}
+fleet: {demos_per_robot: 4}
+policy: {arch: dynamic_linear}
+train: {steps: 30}
+merge: {gl_steps: 30}
+eval: {rollouts: 2}
+sweep:
+  fleet.robots: [2, 3]
+  seeds: [1, 2]
+YAML
+t "--ranks prints every point's fleet.robots" 0 "2: 3" "$FLEET" sweep rob.yaml --ranks
+t "--ranks: point 1 has 2 robots" 0 "1: 2" "$FLEET" sweep rob.yaml --ranks
+t "submit_sweep.sh --dry-run: one array job per rank count, each with its points" 0 \
+    "--array=0-1%8 --ntasks=2" "$root/slurm/submit_sweep.sh" --dry-run rob.yaml
+t "submit_sweep.sh --dry-run: the 3-robot points" 0 "--array=2-3%8 --ntasks=3" "$root/slurm/submit_sweep.sh" --dry-run rob.yaml
+t "submit_sweep.sh -n 2 with a point that sets fleet.robots: 3 is an error before anything is queued" 2 \
+    "point 2 sets fleet.robots: 3 but --ntasks is 2" "$root/slurm/submit_sweep.sh" --dry-run -n 2 rob.yaml
+cat > badpoint.yaml <<'YAML'
+experiment: {name: badpoint, output_dir: "."}
+env: {kind: tooluse, num_tasks: 4, horizon: 10}
+fleet: {demos_per_robot: 2}
+policy: {arch: mlp}
+sweep:
+  env.tu_points: [32, 33]
+YAML
+t "--count validates every point: an odd env.tu_points in point 1 is an error" 2 "env.tu_points" \
+    "$FLEET" sweep badpoint.yaml --count
+t "so does --ranks" 2 "env.tu_points" "$FLEET" sweep badpoint.yaml --ranks
 echo "1..$n"
 exit $fail
