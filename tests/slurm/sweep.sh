@@ -175,6 +175,21 @@ check_eq "requeued point: results.h5 unchanged" "$(checksum "$results/0/results.
 check_eq "requeued point: the log keeps both attempts" \
     "$(grep -c "^job ${sweep_id}_0 " "slurm-fleetsweep-${sweep_id}_0.out" || true)" 2
 
+# slurm/run.sbatch submitted from another directory with SBATCH_EXPORT=NONE and no FLEET: the job
+# finds the repository's binary from the submitted script's path.
+mkdir -p "$TMP/elsewhere"
+plain="$TMP/elsewhere/plain.yaml"
+sed '/^sweep:/,$d' "$config" | sed 's/name: tiny_sweep/name: plain_run/' >"$plain"
+run_cmd bash -c 'cd "$1" && env -u FLEET SBATCH_EXPORT=NONE sbatch --parsable --ntasks=2 "$2/slurm/run.sbatch" "$3" --quiet' \
+    _ "$TMP/elsewhere" "$ROOT" "$plain"
+check_rc "sbatch slurm/run.sbatch from another directory with SBATCH_EXPORT=NONE is accepted" 0
+plain_id=$(cut -d';' -f1 "$OUT")
+wait_idle_queue 120 || true
+check_eq "that job: COMPLETED 0:0 (it found build/fleet without FLEET)" \
+    "$(job_field "$plain_id" JobState) $(job_field "$plain_id" ExitCode)" "COMPLETED 0:0"
+check_exists "and wrote its results" "$TMP/out put/plain_run/results.h5"
+[[ "$(job_field "$plain_id" JobState)" == COMPLETED ]] || sed 's/^/# /' "$TMP/elsewhere/slurm-fleetmerge-$plain_id.out" 2>/dev/null | tail -5
+
 check_absent "no file created from the config's name (values are data, not shell)" "$TMP/in dir/pwned"
 check_absent "nor in the working directory" "$TMP/pwned"
 finish
