@@ -24,9 +24,10 @@ task-specific policy of a task without data) are left out of the mean; a score a
 have is an empty cell.
 
 usage: /usr/bin/python3 analysis/aggregate.py RESULTS_DIR --csv OUT.csv [--md OUT.md] [--png OUT.png]
-                                                [--expect N]
+                                                [--expect N] [--allow-partial]
 
   --expect N   the sweep has N points: also note every index in 0..N-1 without results
+  --allow-partial  exit 0 although points are missing (default: exit 3)
   --png F      also draw the sweep: one panel per score group (rel_exact_*, log y; balance_*;
                cost_*). Points that differ only in experiment.seed are the seeds of one setting:
                markers are their mean, error bars their min-max. x = the first varied key other
@@ -36,8 +37,11 @@ usage: /usr/bin/python3 analysis/aggregate.py RESULTS_DIR --csv OUT.csv [--md OU
                (some seed did not stabilize) is a triangle in the "unstable" row at the top of
                the panel (filled: every seed, hollow: some). With nothing but the seed varied,
                x = the policy (bars). Needs python3-matplotlib (only for --png).
-Exit status: 0 when at least one point was aggregated and every results file present could be
-read; 1 otherwise (the readable points are still written); 2 on bad arguments.
+Exit status: 0 when at least one point was aggregated, every results file present could be read
+and no point is missing; 1 when some file could not be read or nothing was aggregated (the
+readable points are still written); 3 when points are missing (gaps in the indices found, or in
+0..N-1 with --expect; the outputs are written and sweep.md names them) unless --allow-partial;
+2 on bad arguments. Outputs are written to a .tmp name and renamed.
 Needs Debian's python3-h5py, python3-numpy and python3-yaml (run it with /usr/bin/python3).
 """
 import argparse
@@ -396,6 +400,8 @@ def main():
                          "key other than experiment.seed, mean over seeds with min-max bars")
     ap.add_argument("--expect", type=int, metavar="N",
                     help="the sweep's number of points: note every missing index in 0..N-1")
+    ap.add_argument("--allow-partial", action="store_true",
+                    help="exit 0 when points are missing (default: exit 3 after writing the outputs)")
     args = ap.parse_args()
 
     if not os.path.isdir(args.results_dir):
@@ -403,11 +409,12 @@ def main():
         return 1
     found = find_points(args.results_dir)
     indices = sorted(set(found) | set(range(args.expect or 0)))
-    rows, bad = [], 0
+    rows, bad, missing = [], 0, []
     for i in indices:
         path = os.path.join(args.results_dir, str(i), "results.h5")
         if not os.path.isfile(path):
             note(f"point {i}: no {path} (not run, running or failed), skipped")
+            missing.append(i)
             continue
         try:
             attrs, cfg, scores = read_point(path)
@@ -446,19 +453,25 @@ def main():
                       *(scores.get(c) for c in score_cols)])
 
     os.makedirs(os.path.dirname(os.path.abspath(args.csv)), exist_ok=True)
-    with open(args.csv, "w", newline="") as out:
+    with open(args.csv + ".tmp", "w", newline="") as out:
         w = csv.writer(out, lineterminator="\n")
         w.writerow(header)
         for r in table:
             w.writerow([fmt(v) for v in r])
+    os.replace(args.csv + ".tmp", args.csv)
     if args.md:
         os.makedirs(os.path.dirname(os.path.abspath(args.md)), exist_ok=True)
-        with open(args.md, "w") as out:
-            out.write(f"# Sweep {args.results_dir}: {len(table)} points\n\n")
+        with open(args.md + ".tmp", "w") as out:
+            total = f" of {args.expect}" if args.expect else ""
+            out.write(f"# Sweep {args.results_dir}: {len(table)} points{total}\n\n")
+            if missing:
+                out.write(f"**Partial: {len(missing)} point(s) without results: "
+                          f"{', '.join(map(str, missing))}** (not run, running or failed).\n\n")
             out.write("| " + " | ".join(header) + " |\n")
             out.write("|" + "---|" * len(header) + "\n")
             for r in table:
                 out.write("| " + " | ".join(fmt_md(v) for v in r) + " |\n")
+        os.replace(args.md + ".tmp", args.md)
     drawn = False
     if args.png:
         try:
@@ -469,7 +482,13 @@ def main():
             bad += 1
     note(f"{len(table)} points -> {args.csv}" + (f", {args.md}" if args.md else "")
          + (f", {args.png}" if drawn else ""))
-    return 1 if bad else 0
+    if bad:
+        return 1
+    if missing and not args.allow_partial:
+        note(f"partial: {len(missing)} of {len(indices)} points have no results ({', '.join(map(str, missing))}); "
+             "exit 3 (--allow-partial accepts it)")
+        return 3
+    return 0
 
 
 if __name__ == "__main__":

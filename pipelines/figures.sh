@@ -4,11 +4,12 @@
 # tidy CSV, a Markdown table and a PNG (analysis/aggregate.py: mean and min-max over seeds).
 #   local: every point one after the other on this machine (pipelines/sweep_local.sh)
 #   slurm: an array job, one point per task, plus the aggregation job (slurm/submit_sweep.sh)
-# The ranks per point are the config's fleet.robots (4 when it does not set it).
+# The ranks per point are the point's fleet.robots (4 when it does not set it).
 # The detailed figure pipelines (linear_control.sh, cartpole.sh, merge_pair.sh, merge_oneshot.sh,
 # merge_nmodels.sh, rounds.sh, tooluse.sh, mt10.sh) draw richer figures for local runs.
-# usage: pipelines/figures.sh local|slurm FIGURE...  (pipelines/figures.sh list: the figures)
-#        extra options for slurm/submit_sweep.sh in SUBMIT_ARGS (e.g. "-p PARTITION -t 02:00:00")
+# usage: pipelines/figures.sh local|slurm FIGURE... [-- SBATCH_ARGS...]  (list: the figures)
+#        extra options for slurm/submit_sweep.sh in SUBMIT_ARGS (e.g. "-p PARTITION -t 02:00:00");
+#        everything after -- goes to sbatch as it is (e.g. -- --account=A --qos=Q), slurm mode only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 declare -A FIGS=(
@@ -27,7 +28,7 @@ declare -A FIGS=(
     [mt10_rounds_alpha]=configs/sweeps/mt10_rounds_alpha.yaml
     [mt10_participation]=configs/sweeps/mt10_participation.yaml
 )
-usage() { echo "usage: pipelines/figures.sh local|slurm FIGURE...   (figures: ${!FIGS[*]})" >&2; exit 2; }
+usage() { echo "usage: pipelines/figures.sh local|slurm FIGURE... [-- SBATCH_ARGS...]   (figures: ${!FIGS[*]})" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 mode=$1
 shift
@@ -37,7 +38,20 @@ if [ "$mode" = list ]; then
 fi
 [ "$mode" = local ] || [ "$mode" = slurm ] || usage
 [ $# -ge 1 ] || usage
-for fig in "$@"; do
+figs=()
+sbatch_args=()
+while [ $# -gt 0 ]; do
+    if [ "$1" = -- ]; then
+        shift
+        sbatch_args=("$@")
+        break
+    fi
+    figs+=("$1")
+    shift
+done
+[ ${#figs[@]} -ge 1 ] || usage
+[ ${#sbatch_args[@]} -eq 0 ] || [ "$mode" = slurm ] || { echo "figures.sh: sbatch arguments (after --) need slurm mode" >&2; exit 2; }
+for fig in "${figs[@]}"; do
     cfg=${FIGS[$fig]:-}
     [ -n "$cfg" ] || { echo "figures.sh: unknown figure '$fig'" >&2; usage; }
     np=$(sed -n 's/^  robots: *\([0-9]*\).*/\1/p' "$cfg" | head -1)
@@ -47,6 +61,6 @@ for fig in "$@"; do
         pipelines/sweep_local.sh "$cfg" "$np"
     else
         read -r -a extra <<< "${SUBMIT_ARGS:-}"
-        slurm/submit_sweep.sh -n "$np" "${extra[@]}" "$cfg"
+        slurm/submit_sweep.sh ${extra[@]+"${extra[@]}"} "$cfg" -- ${sbatch_args[@]+"${sbatch_args[@]}"}
     fi
 done

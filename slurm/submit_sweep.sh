@@ -86,6 +86,11 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ -n $config ]] || die 2 "$usage"
+for a in ${extra[@]+"${extra[@]}"}; do # the array is this script's (and the aggregation is never one)
+    case $a in
+    -a | -a* | --array | --array=*) die 2 "$a after --: the array is set from the sweep (use -m/--max to limit it)" ;;
+    esac
+done
 [[ -z $ntasks || $ntasks =~ ^[1-9][0-9]*$ ]] || die 2 "--ntasks: expected a positive integer, got '$ntasks'"
 [[ $max =~ ^[1-9][0-9]*$ ]] || die 2 "--max (or MAX): expected a positive integer, got '$max'"
 [[ -f $config && -r $config ]] || die 2 "$config: no such readable file"

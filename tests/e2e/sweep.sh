@@ -75,6 +75,14 @@ with h5py.File('sw/5/results.h5', 'r+') as f:
 PY
 t "results of another build are kept with a warning naming its version" 0 "written by fleet v0-other, this is fleet" \
     mpi run sw_edit.yaml --sweep-index 5
+# A partial aggregation: exit 3 after writing, sweep.md names the missing points; --allow-partial: 0.
+t "aggregate.py with points missing: exit 3" 3 "partial: 7 of 8 points have no results" \
+    "$PYTHON" "$root/analysis/aggregate.py" sw --csv agg.csv --md agg.md --expect 8
+t "sweep.md says which points are missing" 0 "Partial: 7 point(s) without results: 0, 1, 2, 3, 4, 6, 7" cat agg.md
+t "the CSV holds the finished point" 0 "5," cat agg.csv
+t "--allow-partial accepts it: exit 0" 0 "1 points -> agg.csv" \
+    "$PYTHON" "$root/analysis/aggregate.py" sw --csv agg.csv --md agg.md --expect 8 --allow-partial
+t "no .tmp left by the aggregation" 0 "" test ! -e agg.csv.tmp -a ! -e agg.md.tmp
 t "an index out of range is an error" 2 "sweep: got index 8, expected an index in [0, 8)" mpi run sw.yaml --sweep-index 8
 t "a negative or malformed index is a usage error" 2 "--sweep-index needs an index >= 0, got: x" "$FLEET" run sw.yaml --sweep-index x
 t "no results for a failed point" 0 "" test ! -e sw/8
@@ -131,6 +139,10 @@ t "submit_sweep.sh --dry-run: one array job per rank count, each with its points
 t "submit_sweep.sh --dry-run: the 3-robot points" 0 "--array=2-3%8 --ntasks=3" "$root/slurm/submit_sweep.sh" --dry-run rob.yaml
 t "submit_sweep.sh -n 2 with a point that sets fleet.robots: 3 is an error before anything is queued" 2 \
     "point 2 sets fleet.robots: 3 but --ntasks is 2" "$root/slurm/submit_sweep.sh" --dry-run -n 2 rob.yaml
+t "submit_sweep.sh: --array after -- is refused (the aggregation is never an array)" 2 \
+    "--array=0-1 after --: the array is set from the sweep" "$root/slurm/submit_sweep.sh" --dry-run rob.yaml -- --array=0-1
+t "figures.sh slurm passes sbatch arguments after -- to both jobs" 0 \
+    "--kill-on-invalid-dep=yes --account=ACC" env SUBMIT_ARGS=--dry-run "$root/pipelines/figures.sh" slurm fig3ab_pair -- --account=ACC
 cat > badpoint.yaml <<'YAML'
 experiment: {name: badpoint, output_dir: "."}
 env: {kind: tooluse, num_tasks: 4, horizon: 10}

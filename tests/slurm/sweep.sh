@@ -190,6 +190,23 @@ check_eq "that job: COMPLETED 0:0 (it found build/fleet without FLEET)" \
 check_exists "and wrote its results" "$TMP/out put/plain_run/results.h5"
 [[ "$(job_field "$plain_id" JobState)" == COMPLETED ]] || sed 's/^/# /' "$TMP/elsewhere/slurm-fleetmerge-$plain_id.out" 2>/dev/null | tail -5
 
+# A site file (FLEET_SITE) is sourced by the job: its srun options apply (--label prefixes every line
+# of the ranks' output with the rank), without editing a tracked file.
+cat >"$TMP/site.sh" <<'SITE'
+echo "site file sourced"
+FLEET_SRUN_ARGS=(--label)
+SITE
+sed 's/name: plain_run/name: site_run/' "$plain" >"$TMP/elsewhere/site.yaml"
+run_cmd bash -c 'cd "$1" && FLEET_SITE="$4" sbatch --parsable --ntasks=2 "$2/slurm/run.sbatch" "$3"' \
+    _ "$TMP/elsewhere" "$ROOT" "$TMP/elsewhere/site.yaml" "$TMP/site.sh"
+site_id=$(cut -d';' -f1 "$OUT")
+wait_idle_queue 120 || true
+check_eq "the job with a site file: COMPLETED 0:0" \
+    "$(job_field "$site_id" JobState) $(job_field "$site_id" ExitCode)" "COMPLETED 0:0"
+check_matches "its log shows the site file was sourced" "$TMP/elsewhere/slurm-fleetmerge-$site_id.out" "^site file sourced"
+check_matches "and its srun options applied (--label: rank-prefixed lines)" \
+    "$TMP/elsewhere/slurm-fleetmerge-$site_id.out" "^0: "
+
 check_absent "no file created from the config's name (values are data, not shell)" "$TMP/in dir/pwned"
 check_absent "nor in the working directory" "$TMP/pwned"
 finish
