@@ -17,6 +17,7 @@
 #   -h, --help             this text
 #   -- SBATCH_ARGS...      passed to both sbatch calls as they are (e.g. --account=A --qos=Q)
 #
+# The sweep runs a snapshot of CONFIG taken at submission (RESULTS_DIR/submitted/<time>-<pid>.yaml).
 # The points and their rank counts come from `fleet sweep CONFIG --ranks` (which validates every
 # point); points with the same rank count form one array job, `sbatch --array=<indices>%MAX
 # --ntasks=R slurm/sweep.sbatch CONFIG` (one job for the usual sweep, one per value of a swept
@@ -167,6 +168,21 @@ PY
 ) || die 1 "cannot read experiment.output_dir and experiment.name from $config; pass --results-dir"
 fi
 results_dir=$(abspath "$results_dir")
+
+# Every task runs a snapshot of the config taken now, so an edit of CONFIG after submission cannot
+# mix two settings in one sweep: RESULTS_DIR/submitted/<UTC time>-<pid>.yaml (a header comment names
+# the original and the fleet binary's version; the results' /config is the resolved point).
+snapshot="$results_dir/submitted/$(date -u +%Y%m%dT%H%M%SZ)-$$.yaml"
+if ((dry_run)); then
+    echo "config snapshot: $snapshot (not written in a dry run)"
+else
+    mkdir -p "$results_dir/submitted" || die 1 "cannot create $results_dir/submitted"
+    if ! { printf '# snapshot of %s, submitted %s, %s\n' "$config" "$(date -u '+%F %T UTC')" "$("$FLEET" --version)" &&
+        cat "$config"; } > "$snapshot.tmp" || ! mv "$snapshot.tmp" "$snapshot"; then
+        die 1 "cannot write the config snapshot $snapshot"
+    fi
+fi
+config=$snapshot
 
 sweep_cmd() { # sweep_cmd RANKS: the sbatch command of the array job of the points with RANKS ranks
     cmd=(sbatch --parsable "--array=$(ranges "${group[$1]}")%$max" "--ntasks=$1")

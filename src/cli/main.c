@@ -26,7 +26,7 @@ static const char *USAGE =
     "\n"
     "options:\n"
     "  -h, --help     show help (also `fleet <command> --help`)\n"
-    "  --version      print the version\n"
+    "  --version      print the version and the build (git describe of the sources)\n"
     "\n"
     "Config keys: docs/config.md. File formats: docs/schema.md.\n";
 
@@ -346,8 +346,11 @@ int main(int argc, char **argv)
         /* a malformed FLEET_FAULT is reported below, and no command runs */
     } else if (!cmd || !strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help"))
         help = USAGE;
-    else if (!strcmp(cmd, "--version"))
-        help = "fleet " FLEET_VERSION "\n";
+    else if (!strcmp(cmd, "--version")) {
+        static char version[160];
+        snprintf(version, sizeof version, "fleet %s (%s)\n", FLEET_VERSION, fm_version());
+        help = version;
+    }
     else if (!strcmp(cmd, "run"))
         help = want_help(argc, argv) ? USAGE_RUN : NULL, status = help ? FM_OK : cmd_run(argc, argv, &err);
     else if (!strcmp(cmd, "gen"))

@@ -30,7 +30,7 @@ check_eq "mpirun -np 2 fleet --help prints the usage once" "$(grep -c '^usage: '
 
 run_fleet 0 --version
 check_rc "fleet --version exits 0" 0
-check_matches "fleet --version prints 'fleet X.Y.Z'" "$OUT" '^fleet [0-9]+\.[0-9]+\.[0-9]+$'
+check_matches "fleet --version prints 'fleet X.Y.Z (BUILD)'" "$OUT" '^fleet [0-9]+\.[0-9]+\.[0-9]+ \([^ ]+\)$'
 check_eq "fleet --version prints one line" "$(wc -l <"$OUT")" 1
 
 # Usage errors: exit 2, "fleet: error: ... WORD" on stderr, nothing on stdout.

@@ -65,6 +65,9 @@ run_cmd env MAX=2 "$ROOT/slurm/submit_sweep.sh" --ntasks 2 --time 00:05:00 "$con
     '--comment=sweep $(touch pwned); x'
 check_rc "slurm/submit_sweep.sh exits 0" 0
 cp "$OUT" submit.txt
+# Edit the config right after submission (2 points run at once, so 2 start later): the sweep runs
+# the snapshot taken at submission, not the edited file.
+sed -i 's/steps: 30/steps: 31/' "$config"
 sweep_id=$(sed -n 's/^sweep job \([0-9][0-9]*\):.*/\1/p' submit.txt)
 agg_id=$(sed -n 's/^aggregation job \([0-9][0-9]*\) (afterok:\([0-9]*\)).*/\1/p' submit.txt)
 check_matches "submit_sweep.sh prints the array job id and the array 0-3%2" submit.txt \
@@ -206,6 +209,20 @@ check_eq "the job with a site file: COMPLETED 0:0" \
 check_matches "its log shows the site file was sourced" "$TMP/elsewhere/slurm-fleetmerge-$site_id.out" "^site file sourced"
 check_matches "and its srun options applied (--label: rank-prefixed lines)" \
     "$TMP/elsewhere/slurm-fleetmerge-$site_id.out" "^0: "
+
+run_cmd "$PYTHON" - "$results" <<'PY'
+import glob, sys, h5py
+bad = []
+files = sorted(glob.glob(sys.argv[1] + "/[0-9]/results.h5"))
+for f in files:
+    text = h5py.File(f, "r")["config"][()].decode()
+    if "steps: 30" not in text or "steps: 31" in text:
+        bad.append(f)
+snaps = glob.glob(sys.argv[1] + "/submitted/*.yaml")
+print("points %d, with the edited config: %s; snapshots %d" % (len(files), bad, len(snaps)), file=sys.stderr)
+sys.exit(0 if len(files) == 4 and not bad and len(snaps) == 1 else 1)
+PY
+check_rc "the config edited after submission changed no point (every /config from the snapshot)" 0
 
 check_absent "no file created from the config's name (values are data, not shell)" "$TMP/in dir/pwned"
 check_absent "nor in the working directory" "$TMP/pwned"
