@@ -10,6 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <time.h>
+#include <errno.h>
 
 #include "fleet/fleet_common.h"
 #include "fleet/fleet_pooled.h"
@@ -453,13 +457,69 @@ cleanup:
     return status;
 }
 
+/* A sweep point runs once at a time: rank 0 holds an exclusive flock on <point dir>/results.h5.lock
+ * for the whole run (the kernel releases it when the process ends, however it ends, so a killed job
+ * leaves no stale lock); a second run of the same point (two submissions, a requeue racing the
+ * original) fails at once naming the holder. The file stays (it holds the last holder's host, pid
+ * and time). *fd gets the descriptor to close at the end (-1 on other ranks and outside sweeps). */
+static fm_status lock_point(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts, int *fd, fm_err *err)
+{
+    fm_status status = FM_OK, local = FM_OK;
+    char path[1100], held[256] = "";
+    int rank = 0;
+    *fd = -1;
+    if (cfg->sweep.index < 0)
+        return FM_OK;
+    MPI_Comm_rank(comm, &rank);
+    if (rank == 0) {
+        fm_fleet_results_path(cfg, opts, path, 1024);
+        strcat(path, ".lock");
+        local = fm_mkdir_parents(path, err);
+        if (local == FM_OK) {
+            *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+            if (*fd < 0)
+                local = fm_fail(err, FM_EIO, "%s: cannot open the point's lock file: %s", path, strerror(errno));
+        }
+        if (local == FM_OK && flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            ssize_t n = e == EWOULDBLOCK ? pread(*fd, held, sizeof held - 1, 0) : -1;
+            held[n > 0 ? n : 0] = '\0';
+            held[strcspn(held, "\n")] = '\0';
+            local = e == EWOULDBLOCK
+                        ? fm_fail(err, FM_EINVAL, "sweep point %d is being run by another fleet (%s; lock %s)",
+                                  cfg->sweep.index, held[0] ? held : "holder unknown", path)
+                        : fm_fail(err, FM_EIO, "%s: cannot lock: %s", path, strerror(e));
+        } else if (local == FM_OK) {
+            char host[128] = "?", line[256];
+            gethostname(host, sizeof host - 1);
+            time_t now = time(NULL);
+            char when[32];
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
+            int len = snprintf(line, sizeof line, "host %s, pid %ld, job %s, since %s\n", host, (long)getpid(),
+                               getenv("SLURM_JOB_ID") ? getenv("SLURM_JOB_ID") : "-", when);
+            if (ftruncate(*fd, 0) != 0 || pwrite(*fd, line, (size_t)len, 0) != len) {
+                /* the lock holds without its note */
+            }
+        }
+    }
+    FM_TRY(fm_fleet_agree(comm, local, err));
+cleanup:
+    if (status != FM_OK && *fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+    return status;
+}
+
 fm_status fm_fleet_run(MPI_Comm comm, const char *config_path, const fm_run_opts *opts, fm_err *err)
 {
     fm_status status = FM_OK;
     fm_config *cfg = NULL;
+    int lock_fd = -1;
     FM_ALLOC(cfg, 1);
     FM_TRY(fm_fleet_load_point(comm, config_path, opts->sweep_index, cfg, err));
     int done = 0;
+    FM_TRY(lock_point(comm, cfg, opts, &lock_fd, err));
     FM_TRY(sweep_point_done(comm, cfg, opts, &done, err));
     if (done)
         goto cleanup; /* re-running a finished sweep point is a no-op */
@@ -470,6 +530,8 @@ fm_status fm_fleet_run(MPI_Comm comm, const char *config_path, const fm_run_opts
     else
         FM_TRY(fm_run_nn(comm, cfg, opts, err));
 cleanup:
+    if (lock_fd >= 0)
+        close(lock_fd); /* releases the point's lock */
     free(cfg);
     return status;
 }

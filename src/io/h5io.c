@@ -453,8 +453,7 @@ cleanup:
     return status;
 }
 
-/* mkdir -p for the directory part of path. */
-static fm_status make_parent_dirs(const char *path, fm_err *err)
+fm_status fm_mkdir_parents(const char *path, fm_err *err)
 {
     char buf[NAME_CAP];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
@@ -483,7 +482,7 @@ fm_status fm_h5_create(MPI_Comm comm, const char *path, fm_h5 **out, fm_err *err
     FM_TRY(agree(comm, handle_new(comm, rank, size, path, out != NULL, &h, err), err));
     int rc = MPI_Comm_dup(comm, &h->close_comm);
     FM_TRY(agree(comm, rc == MPI_SUCCESS ? FM_OK : mpi_fail(err, rc, "MPI_Comm_dup (file handle)"), err));
-    FM_TRY(agree(comm, rank == 0 ? make_parent_dirs(h->path, err) : FM_OK, err));
+    FM_TRY(agree(comm, rank == 0 ? fm_mkdir_parents(h->path, err) : FM_OK, err));
     fm_guard_track(h->tmp);
     FM_TRY(agree(comm, open_file(comm, h->tmp, h->path, OPEN_CREATE, &h->file, err), err));
     *out = h;

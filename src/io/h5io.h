@@ -18,6 +18,9 @@
 
 typedef struct fm_h5 fm_h5; /* opaque writer handle */
 
+/* mkdir -p for the directory part of path (serial; FM_EIO naming the directory that failed). */
+fm_status fm_mkdir_parents(const char *path, fm_err *err);
+
 /* Create "<path>.tmp" for writing (truncating), collectively over comm; missing parent
  * directories of path are created first (by rank 0). */
 fm_status fm_h5_create(MPI_Comm comm, const char *path, fm_h5 **out, fm_err *err);

@@ -119,6 +119,18 @@ t "a zip group of 20 keys: point 1 sets the 20th key" 0 "policy.hidden_dim=2 eva
 t "40 axes count" 0 "2" "$FLEET" sweep axes40.yaml --count
 t "40 axes: the 33rd to 40th keys are applied" 0 "merge.gl_lr=0.1 eval.rollouts=2 eval.horizon=7" \
     "$FLEET" sweep axes40.yaml --list
+# One run per point at a time: a run that hangs in training (FLEET_FAULT, ended by the guard after
+# FLEET_GUARD_SECONDS) holds point 6's lock; a second run of point 6 fails at once naming the holder;
+# once the first has died the lock is free (the kernel released it) and the point runs.
+FLEET_FAULT=training@0:hang FLEET_GUARD_SECONDS=6 timeout -k 5 60 mpirun --allow-run-as-root --oversubscribe -np 2 \
+    "$FLEET" run sw.yaml --sweep-index 6 --quiet > holder.txt 2>&1 &
+holder=$!
+for _ in $(seq 50); do grep -q pid sw/6/results.h5.lock 2>/dev/null && break; sleep 0.1; done
+t "a second run of a point being run fails at once, naming the holder" 2 "sweep point 6 is being run by another fleet (host " \
+    mpi run sw.yaml --sweep-index 6 --quiet
+wait "$holder" || true
+t "after the holder died, the point runs (no stale lock)" 0 "results: ./sw/6/results.h5" mpi run sw.yaml --sweep-index 6 --quiet
+
 # Rank counts per point (fleet.robots), and every point validated by --count and --ranks.
 cat > rob.yaml <<'YAML'
 experiment: {name: rob, output_dir: "."}
