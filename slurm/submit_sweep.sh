@@ -13,6 +13,9 @@
 #                          <experiment.name> read from CONFIG, relative to this directory)
 #   -f, --fleet-arg ARG    pass ARG to every `fleet run` (repeatable), e.g. -f --quiet
 #       --afterany         aggregate even if some points failed (afterany instead of afterok)
+#       --retry            submit only the points `fleet sweep CONFIG --status` calls missing or
+#                          interrupted (not done, stale or running ones), then the aggregation
+#       --aggregate-only   submit only the aggregation job (no dependency)
 #       --dry-run          print the two sbatch commands instead of submitting
 #   -h, --help             this text
 #   -- SBATCH_ARGS...      passed to both sbatch calls as they are (e.g. --account=A --qos=Q)
@@ -33,7 +36,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
-usage="usage: slurm/submit_sweep.sh [-n NTASKS] [-p PARTITION] [-t TIME] [-m MAX] [-r RESULTS_DIR] [-f FLEET_ARG]... [--afterany] [--dry-run] CONFIG [-- SBATCH_ARGS...]"
+usage="usage: slurm/submit_sweep.sh [-n NTASKS] [-p PARTITION] [-t TIME] [-m MAX] [-r RESULTS_DIR] [-f FLEET_ARG]... [--afterany] [--retry | --aggregate-only] [--dry-run] CONFIG [-- SBATCH_ARGS...]"
 
 die() { # die STATUS MESSAGE
     echo "submit_sweep.sh: $2" >&2
@@ -47,7 +50,7 @@ abspath() { # abspath PATH: PATH made absolute against the current directory (no
     esac
 }
 
-ntasks="" partition="" time_limit="" max=${MAX:-8} results_dir="" config="" dependency=afterok dry_run=0
+ntasks="" partition="" time_limit="" max=${MAX:-8} results_dir="" config="" dependency=afterok dry_run=0 retry=0 agg_only=0
 fleet_args=()
 extra=()
 need_value() { # need_value OPTION REMAINING_ARGS
@@ -72,6 +75,8 @@ while [[ $# -gt 0 ]]; do
     -f | --fleet-arg) need_value "$1" $#; fleet_args+=("$2"); shift 2 ;;
     --fleet-arg=*) fleet_args+=("${1#*=}"); shift ;;
     --afterany) dependency=afterany; shift ;;
+    --retry) retry=1; shift ;;
+    --aggregate-only) agg_only=1; shift ;;
     --dry-run) dry_run=1; shift ;;
     --)
         shift
@@ -123,6 +128,27 @@ while IFS= read -r line; do
     count=$((count + 1))
 done <<< "$ranks_out"
 ((count >= 1)) || die 1 "$config: the sweep has no points"
+
+# --retry: keep only the points whose state is missing or interrupted.
+if ((retry)); then
+    rc=0
+    status_out=$("$FLEET" sweep "$config" --status 2>/dev/null) || rc=$?
+    ((rc == 0 || rc == 3)) || die 1 "fleet sweep $config --status failed (exit $rc; run it to see why)"
+    declare -A redo=()
+    while IFS= read -r line; do
+        [[ $line =~ ^([0-9]+):\ (missing|interrupted) ]] && redo[${BASH_REMATCH[1]}]=1
+        [[ $line =~ ^([0-9]+):\ stale ]] && echo "point ${line%%:*} has stale results: not retried (rerun it with -f --force)" >&2
+    done <<< "$status_out"
+    for r in "${!group[@]}"; do
+        kept=""
+        for i in ${group[$r]//,/ }; do
+            [[ -z ${redo[$i]:-} ]] || kept+="${kept:+,}$i"
+        done
+        if [[ -n $kept ]]; then group[$r]=$kept; else unset "group[$r]"; fi
+    done
+    ((${#group[@]} > 0)) || { echo "nothing to retry: every point is done, running or stale"; exit 0; }
+fi
+((agg_only)) && group=()
 
 ranges() { # ranges 0,1,2,5,7,8: the indices as Slurm ranges (0-2,5,7-8)
     local out="" start="" prev="" i
@@ -190,7 +216,8 @@ sweep_cmd() { # sweep_cmd RANKS: the sbatch command of the array job of the poin
     [[ -z $time_limit ]] || cmd+=("--time=$time_limit")
     cmd+=(${extra[@]+"${extra[@]}"} "$root/slurm/sweep.sbatch" "$config" ${fleet_args[@]+"${fleet_args[@]}"})
 }
-mapfile -t rank_counts < <(printf '%s\n' "${!group[@]}" | sort -n)
+rank_counts=()
+((${#group[@]} == 0)) || mapfile -t rank_counts < <(printf '%s\n' "${!group[@]}" | sort -n)
 
 # The aggregation runs only if every point succeeded (afterok); if one fails, Slurm cancels it
 # (--kill-on-invalid-dep) and aggregate.py can be run by hand on the finished points.
@@ -199,12 +226,14 @@ agg_cmd=(sbatch --parsable --kill-on-invalid-dep=yes)
 agg_cmd+=(${extra[@]+"${extra[@]}"})
 
 if ((dry_run)); then
-    for r in "${rank_counts[@]}"; do
+    for r in ${rank_counts[@]+"${rank_counts[@]}"}; do
         sweep_cmd "$r"
         printf '%q ' "${cmd[@]}"
         echo
     done
-    printf '%q ' "${agg_cmd[@]}" "--dependency=$dependency:<SWEEP_JOB_IDS>" "$root/slurm/aggregate.sbatch" \
+    dep=()
+    ((${#rank_counts[@]} == 0)) || dep=("--dependency=$dependency:<SWEEP_JOB_IDS>")
+    printf '%q ' "${agg_cmd[@]}" ${dep[@]+"${dep[@]}"} "$root/slurm/aggregate.sbatch" \
         "$results_dir" --expect "$count"
     echo
     exit 0
@@ -218,7 +247,7 @@ jobid() { # jobid OUTPUT: the job id of `sbatch --parsable` ("id" or "id;cluster
 }
 
 ids=""
-for r in "${rank_counts[@]}"; do
+for r in ${rank_counts[@]+"${rank_counts[@]}"}; do
     sweep_cmd "$r"
     out=$("${cmd[@]}") || die 1 "sbatch of the sweep failed (see above)${ids:+; already submitted: ${ids//:/ }}"
     sweep_id=$(jobid "$out") || die 1 "sbatch printed '$out', expected a job id"
@@ -228,8 +257,10 @@ for r in "${rank_counts[@]}"; do
     ids+=":$sweep_id"
 done
 
-out=$("${agg_cmd[@]}" "--dependency=$dependency$ids" "$root/slurm/aggregate.sbatch" \
+dep=()
+[[ -z $ids ]] || dep=("--dependency=$dependency$ids")
+out=$("${agg_cmd[@]}" ${dep[@]+"${dep[@]}"} "$root/slurm/aggregate.sbatch" \
     "$results_dir" --expect "$count") ||
     die 1 "sbatch of the aggregation failed (see above); the sweep jobs ${ids//:/ } are submitted"
 agg_id=$(jobid "$out") || die 1 "sbatch printed '$out', expected a job id"
-echo "aggregation job $agg_id ($dependency$ids): $results_dir/sweep.csv, $results_dir/sweep.md"
+echo "aggregation job $agg_id (${ids:+$dependency$ids}${ids:-no dependency}): $results_dir/sweep.csv, $results_dir/sweep.md"

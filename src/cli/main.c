@@ -81,13 +81,16 @@ static const char *USAGE_INFO =
     "Prints the attributes and datasets (shape, type) of a fleetmerge HDF5 file.\n";
 
 static const char *USAGE_SWEEP =
-    "usage: fleet sweep CONFIG --count | --list | --ranks\n"
+    "usage: fleet sweep CONFIG --count | --list | --ranks | --status\n"
     "\n"
     "A config's `sweep:` section lists section.key: [values] (cartesian product, the last key\n"
     "varying fastest), seeds: [...] and zip: [{k1: [...], k2: [...]}] groups that vary together.\n"
     "  --count   print the number of points (the size of a Slurm array: 0..count-1)\n"
     "  --list    print every point as `I: key=value ...`\n"
     "  --ranks   print every point's fleet.robots as `I: R` (0: not set, one robot per rank)\n"
+    "  --status  print every point's state from its directory: done, stale (results of another config\n"
+    "            or rank count), running (its lock is held), interrupted (a checkpoint: a rerun resumes\n"
+    "            it) or missing; exit 0 when every point is done, 3 otherwise\n"
     "Every mode loads and validates every point: a bad point is an error (exit 2) in each.\n"
     "Run point I with `mpirun -n N fleet run CONFIG --sweep-index I` (slurm/submit_sweep.sh).\n";
 
@@ -241,7 +244,7 @@ static fm_status cmd_sweep(int argc, char **argv, fm_err *err)
 {
     fm_status status = FM_OK;
     const char *config = NULL;
-    int count = 0, list = 0, ranks = 0;
+    int count = 0, list = 0, ranks = 0, stat = 0;
     fm_config *cfg = NULL;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--count"))
@@ -250,6 +253,8 @@ static fm_status cmd_sweep(int argc, char **argv, fm_err *err)
             list = 1;
         else if (!strcmp(argv[i], "--ranks"))
             ranks = 1;
+        else if (!strcmp(argv[i], "--status"))
+            stat = 1;
         else if (argv[i][0] == '-')
             return usage_error(USAGE_SWEEP, "fleet sweep: unknown option", argv[i], err);
         else if (!config)
@@ -257,8 +262,16 @@ static fm_status cmd_sweep(int argc, char **argv, fm_err *err)
         else
             return usage_error(USAGE_SWEEP, "fleet sweep: unexpected argument", argv[i], err);
     }
-    if (!config || count + list + ranks != 1)
-        return usage_error(USAGE_SWEEP, "fleet sweep: need CONFIG and one of --count, --list, --ranks", NULL, err);
+    if (!config || count + list + ranks + stat != 1)
+        return usage_error(USAGE_SWEEP, "fleet sweep: need CONFIG and one of --count, --list, --ranks, --status",
+                           NULL, err);
+    if (stat) {
+        int all_done = 0;
+        fm_status local = fm_world_rank() == 0 ? fm_fleet_sweep_status(config, stdout, &all_done, err) : FM_OK;
+        if (local == FM_OK && fm_world_rank() == 0 && !all_done)
+            local = fm_fail(err, FM_EPARTIAL, "%s: not every point is done (states above)", config);
+        return fm_world_agree(local, err);
+    }
     FM_ALLOC(cfg, 1);
     int mode = list ? SWEEP_LIST : ranks ? SWEEP_RANKS : SWEEP_COUNT;
     FM_TRY(fm_world_agree(fm_world_rank() == 0 ? sweep_print(config, mode, cfg, err) : FM_OK, err));

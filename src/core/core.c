@@ -44,7 +44,7 @@ const char *fm_status_name(fm_status code)
 {
     static const char *names[FM_STATUS_COUNT] = {
         "ok", "invalid argument", "invalid configuration", "I/O error",
-        "out of memory", "numerical failure", "MPI failure", "invalid data",
+        "out of memory", "numerical failure", "MPI failure", "invalid data", "incomplete sweep",
     };
     if ((int)code < 0 || code >= FM_STATUS_COUNT)
         return "unknown status";
@@ -57,6 +57,8 @@ int fm_exit_code(fm_status code)
         return 0;
     if (code == FM_ECONFIG || code == FM_EINVAL)
         return 2;
+    if (code == FM_EPARTIAL)
+        return 3;
     return 1;
 }
 

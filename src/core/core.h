@@ -23,6 +23,7 @@ typedef enum fm_status {
     FM_ENUMERIC, /* numerical failure (singular matrix, non-finite value, no convergence) */
     FM_EMPI,     /* MPI failure or another rank failed */
     FM_EDATA,    /* malformed input data (demonstration files) */
+    FM_EPARTIAL, /* a sweep is not complete (fleet sweep --status): exit code 3 */
     FM_STATUS_COUNT
 } fm_status;
 
@@ -38,7 +39,7 @@ fm_status fm_fail(fm_err *err, fm_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void fm_err_at(fm_err *err, const char *file, int line);
 const char *fm_status_name(fm_status code);
-/* Process exit code for a status: 0 ok, 2 config/usage errors, 1 otherwise. */
+/* Process exit code for a status: 0 ok, 2 config/usage errors, 3 an incomplete sweep, 1 otherwise. */
 int fm_exit_code(fm_status code);
 
 #define FM_TRY(expr)                                   \

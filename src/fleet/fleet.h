@@ -33,6 +33,12 @@ typedef struct fm_mpi_reducer_ctx {
 } fm_mpi_reducer_ctx;
 fm_reducer fm_reducer_mpi(fm_mpi_reducer_ctx *ctx, MPI_Comm comm);
 
+/* `fleet sweep CONFIG --status` (serial): one line per point, `I: STATE[ (detail)] PATH`, STATE one of
+ * done (results of this config and rank count), stale (results of another config or rank count, or
+ * unreadable), running (its lock is held), interrupted (a checkpoint, no lock: a rerun resumes it),
+ * missing; then a summary line. *all_done = 1 if every point is done. */
+fm_status fm_fleet_sweep_status(const char *config_path, FILE *out, int *all_done, fm_err *err);
+
 /* `fleet run`: the whole experiment. Collective over comm. */
 fm_status fm_fleet_run(MPI_Comm comm, const char *config_path, const fm_run_opts *opts, fm_err *err);
 /* `fleet gen`: every rank generates its robot's demonstrations and the fleet writes one

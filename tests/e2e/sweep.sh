@@ -126,10 +126,19 @@ FLEET_FAULT=training@0:hang FLEET_GUARD_SECONDS=6 timeout -k 5 60 mpirun --allow
     "$FLEET" run sw.yaml --sweep-index 6 --quiet > holder.txt 2>&1 &
 holder=$!
 for _ in $(seq 50); do grep -q pid sw/6/results.h5.lock 2>/dev/null && break; sleep 0.1; done
+t "fleet sweep --status: the held point is running" 3 "6: running ./sw/6/results.h5" "$FLEET" sweep sw.yaml --status
 t "a second run of a point being run fails at once, naming the holder" 2 "sweep point 6 is being run by another fleet (host " \
     mpi run sw.yaml --sweep-index 6 --quiet
 wait "$holder" || true
 t "after the holder died, the point runs (no stale lock)" 0 "results: ./sw/6/results.h5" mpi run sw.yaml --sweep-index 6 --quiet
+t "--status: a finished point is done" 3 "6: done (2 robots) ./sw/6/results.h5" "$FLEET" sweep sw.yaml --status
+t "--status: point 5 holds results of the edited config: stale" 3 "5: stale (results of another config)" "$FLEET" sweep sw.yaml --status
+t "--status: a point never run is missing, and a summary line" 3 "8 points: 1 done, 1 stale, 0 running, 0 interrupted, 6 missing" \
+    "$FLEET" sweep sw.yaml --status
+t "submit_sweep.sh --retry submits only the missing points (not done or stale ones)" 0 "--array=0-4\\,7%8 --ntasks=4" \
+    "$root/slurm/submit_sweep.sh" --dry-run --retry sw.yaml
+t "submit_sweep.sh --aggregate-only submits the aggregation alone (no dependency)" 0 \
+    "--kill-on-invalid-dep=yes $root/slurm/aggregate.sbatch" "$root/slurm/submit_sweep.sh" --dry-run --aggregate-only sw.yaml
 
 # Rank counts per point (fleet.robots), and every point validated by --count and --ranks.
 cat > rob.yaml <<'YAML'
