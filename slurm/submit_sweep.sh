@@ -195,6 +195,28 @@ PY
 fi
 results_dir=$(abspath "$results_dir")
 
+sweep_cmd() { # sweep_cmd RANKS: the sbatch command of the array job of the points with RANKS ranks
+    cmd=(sbatch --parsable "--array=$(ranges "${group[$1]}")%$max" "--ntasks=$1")
+    [[ -z $partition ]] || cmd+=("--partition=$partition")
+    [[ -z $time_limit ]] || cmd+=("--time=$time_limit")
+    cmd+=(${extra[@]+"${extra[@]}"} "$root/slurm/sweep.sbatch" "$config" ${fleet_args[@]+"${fleet_args[@]}"})
+}
+rank_counts=()
+((${#group[@]} == 0)) || mapfile -t rank_counts < <(printf '%s\n' "${!group[@]}" | sort -n)
+
+# Pre-flight (not in a dry run): sbatch --test-only for every rank count, so a request the partition
+# can never meet (more ranks than a node offers, a time limit over the partition's) is an error now,
+# before anything is written or queued, not a job pending forever.
+if ((!dry_run)); then
+    for r in ${rank_counts[@]+"${rank_counts[@]}"}; do
+        sweep_cmd "$r"
+        test_cmd=(sbatch --test-only "${cmd[@]:2}")
+        if ! test_out=$("${test_cmd[@]}" 2>&1); then
+            die 2 "pre-flight (sbatch --test-only) refused the $r-rank points: $(printf '%s' "$test_out" | tail -n 1)"
+        fi
+    done
+fi
+
 # Every task runs a snapshot of the config taken now, so an edit of CONFIG after submission cannot
 # mix two settings in one sweep: RESULTS_DIR/submitted/<UTC time>-<pid>.yaml (a header comment names
 # the original and the fleet binary's version; the results' /config is the resolved point).
@@ -209,15 +231,6 @@ else
     fi
 fi
 config=$snapshot
-
-sweep_cmd() { # sweep_cmd RANKS: the sbatch command of the array job of the points with RANKS ranks
-    cmd=(sbatch --parsable "--array=$(ranges "${group[$1]}")%$max" "--ntasks=$1")
-    [[ -z $partition ]] || cmd+=("--partition=$partition")
-    [[ -z $time_limit ]] || cmd+=("--time=$time_limit")
-    cmd+=(${extra[@]+"${extra[@]}"} "$root/slurm/sweep.sbatch" "$config" ${fleet_args[@]+"${fleet_args[@]}"})
-}
-rank_counts=()
-((${#group[@]} == 0)) || mapfile -t rank_counts < <(printf '%s\n' "${!group[@]}" | sort -n)
 
 # The aggregation runs only if every point succeeded (afterok); if one fails, Slurm cancels it
 # (--kill-on-invalid-dep) and aggregate.py can be run by hand on the finished points.
@@ -263,4 +276,6 @@ out=$("${agg_cmd[@]}" ${dep[@]+"${dep[@]}"} "$root/slurm/aggregate.sbatch" \
     "$results_dir" --expect "$count") ||
     die 1 "sbatch of the aggregation failed (see above); the sweep jobs ${ids//:/ } are submitted"
 agg_id=$(jobid "$out") || die 1 "sbatch printed '$out', expected a job id"
-echo "aggregation job $agg_id (${ids:+$dependency$ids}${ids:-no dependency}): $results_dir/sweep.csv, $results_dir/sweep.md"
+deps_text="no dependency"
+[[ -z $ids ]] || deps_text=$dependency$ids
+echo "aggregation job $agg_id ($deps_text): $results_dir/sweep.csv, $results_dir/sweep.md"

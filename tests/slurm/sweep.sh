@@ -59,6 +59,13 @@ run_cmd sbatch --parsable --array=4 --ntasks=2 "$ROOT/slurm/sweep.sbatch" "$conf
 bad_id=$(cut -d';' -f1 "$OUT")
 check_rc "sbatch --array=4 slurm/sweep.sbatch (out of range) is accepted" 0
 
+# Pre-flight: more ranks than the node has is refused at submission (no job pending forever).
+run_cmd "$ROOT/slurm/submit_sweep.sh" --ntasks 64 "$config"
+check_rc "submit_sweep.sh -n 64 on a small node: exit 2 before anything is queued" 2
+check_contains "the message says the pre-flight refused the 64-rank points" "$ERR" \
+    "pre-flight (sbatch --test-only) refused the 64-rank points"
+check_absent "nothing was written (no config snapshot) nor queued" "$results/submitted"
+
 # The sweep and its aggregation, through the submit script (MAX: at most 2 points at once).
 # shellcheck disable=SC2016 # the sbatch argument is literal on purpose
 run_cmd env MAX=2 "$ROOT/slurm/submit_sweep.sh" --ntasks 2 --time 00:05:00 "$config" -- \
