@@ -148,7 +148,7 @@ if ((retry)); then
     done
     ((${#group[@]} > 0)) || { echo "nothing to retry: every point is done, running or stale"; exit 0; }
 fi
-((agg_only)) && group=()
+if ((agg_only)); then group=(); fi
 
 ranges() { # ranges 0,1,2,5,7,8: the indices as Slurm ranges (0-2,5,7-8)
     local out="" start="" prev="" i
@@ -195,14 +195,30 @@ PY
 fi
 results_dir=$(abspath "$results_dir")
 
-sweep_cmd() { # sweep_cmd RANKS: the sbatch command of the array job of the points with RANKS ranks
-    cmd=(sbatch --parsable "--array=$(ranges "${group[$1]}")%$max" "--ntasks=$1")
+# Array jobs: one per rank count, split in chunks of at most the cluster's MaxArraySize tasks (array
+# indices must stay below it): chunk c of the points with R ranks holds points c*M .. c*M+M-1 as
+# array indices 0..M-1 with sweep.sbatch --offset c*M. FLEET_MAX_ARRAY_SIZE overrides M (tests).
+max_array=${FLEET_MAX_ARRAY_SIZE:-}
+[[ -n $max_array ]] || max_array=$(scontrol show config 2>/dev/null | sed -n 's/^MaxArraySize *= *\([0-9]*\).*/\1/p') || max_array=""
+[[ $max_array =~ ^[1-9][0-9]*$ ]] || max_array=1001 # Slurm's default
+declare -A job=() # "R:chunk" -> comma-separated array indices (point - chunk * max_array)
+for r in "${!group[@]}"; do
+    for i in ${group[$r]//,/ }; do
+        c=$((i / max_array))
+        job["$r:$c"]+="${job["$r:$c"]:+,}$((i - c * max_array))"
+    done
+done
+sweep_cmd() { # sweep_cmd R:CHUNK: the sbatch command of that array job
+    local r=${1%%:*} c=${1#*:}
+    cmd=(sbatch --parsable "--array=$(ranges "${job[$1]}")%$max" "--ntasks=$r")
     [[ -z $partition ]] || cmd+=("--partition=$partition")
     [[ -z $time_limit ]] || cmd+=("--time=$time_limit")
-    cmd+=(${extra[@]+"${extra[@]}"} "$root/slurm/sweep.sbatch" "$config" ${fleet_args[@]+"${fleet_args[@]}"})
+    cmd+=(${extra[@]+"${extra[@]}"} "$root/slurm/sweep.sbatch")
+    ((c == 0)) || cmd+=(--offset "$((c * max_array))")
+    cmd+=("$config" ${fleet_args[@]+"${fleet_args[@]}"})
 }
-rank_counts=()
-((${#group[@]} == 0)) || mapfile -t rank_counts < <(printf '%s\n' "${!group[@]}" | sort -n)
+rank_counts=() # the job keys, by rank count then chunk
+((${#job[@]} == 0)) || mapfile -t rank_counts < <(printf '%s\n' "${!job[@]}" | sort -t: -k1,1n -k2,2n)
 
 # Pre-flight (not in a dry run): sbatch --test-only for every rank count, so a request the partition
 # can never meet (more ranks than a node offers, a time limit over the partition's) is an error now,
@@ -212,7 +228,7 @@ if ((!dry_run)); then
         sweep_cmd "$r"
         test_cmd=(sbatch --test-only "${cmd[@]:2}")
         if ! test_out=$("${test_cmd[@]}" 2>&1); then
-            die 2 "pre-flight (sbatch --test-only) refused the $r-rank points: $(printf '%s' "$test_out" | tail -n 1)"
+            die 2 "pre-flight (sbatch --test-only) refused the ${r%%:*}-rank points: $(printf '%s' "$test_out" | tail -n 1)"
         fi
     done
 fi
@@ -264,8 +280,9 @@ for r in ${rank_counts[@]+"${rank_counts[@]}"}; do
     sweep_cmd "$r"
     out=$("${cmd[@]}") || die 1 "sbatch of the sweep failed (see above)${ids:+; already submitted: ${ids//:/ }}"
     sweep_id=$(jobid "$out") || die 1 "sbatch printed '$out', expected a job id"
-    n=$(tr ',' '\n' <<< "${group[$r]}" | wc -l)
-    echo "sweep job $sweep_id: $n points (--array=$(ranges "${group[$r]}")%$max), $r robots each," \
+    n=$(tr ',' '\n' <<< "${job[$r]}" | wc -l)
+    c=${r#*:}
+    echo "sweep job $sweep_id: $n points (--array=$(ranges "${job[$r]}")%$max$( ((c == 0)) || echo ", offset $((c * max_array))")), ${r%%:*} robots each," \
         "results in $results_dir/<index>/"
     ids+=":$sweep_id"
 done

@@ -164,6 +164,13 @@ t "submit_sweep.sh: --array after -- is refused (the aggregation is never an arr
     "--array=0-1 after --: the array is set from the sweep" "$root/slurm/submit_sweep.sh" --dry-run rob.yaml -- --array=0-1
 t "figures.sh slurm passes sbatch arguments after -- to both jobs" 0 \
     "--kill-on-invalid-dep=yes --account=ACC" env SUBMIT_ARGS=--dry-run "$root/pipelines/figures.sh" slurm fig3ab_pair -- --account=ACC
+t "above MaxArraySize a sweep is split into arrays with offsets (M = 3: point 3 is task 0 of an array at offset 3)" 0 \
+    "--array=0%8 --ntasks=3 $root/slurm/sweep.sbatch --offset 3" env FLEET_MAX_ARRAY_SIZE=3 "$root/slurm/submit_sweep.sh" --dry-run rob.yaml
+mkdir -p shim
+printf '#!/bin/sh\necho "srun $*"\n' > shim/srun
+chmod +x shim/srun
+t "sweep.sbatch --offset K: array task I runs point K + I" 0 "run rob.yaml --sweep-index 4" \
+    env PATH="$tmp/shim:$PATH" SLURM_ARRAY_TASK_ID=1 FLEET=/bin/true bash "$root/slurm/sweep.sbatch" --offset 3 rob.yaml
 cat > badpoint.yaml <<'YAML'
 experiment: {name: badpoint, output_dir: "."}
 env: {kind: tooluse, num_tasks: 4, horizon: 10}
