@@ -27,8 +27,9 @@
 # fleet.robots), and the aggregation job
 # `sbatch --dependency=afterok:<array job ids> slurm/aggregate.sbatch RESULTS_DIR`, which writes
 # RESULTS_DIR/sweep.csv and sweep.md. Prints both job ids. Submit from the directory the relative
-# paths of CONFIG (experiment.output_dir) refer to: it is the jobs' working directory and receives
-# the logs slurm-fleetsweep-<job>_<index>.out and slurm-fleetagg-<job>.out.
+# paths of CONFIG (experiment.output_dir) refer to: it is the jobs' working directory. Jobs are named
+# fleet-<name> and fleetagg-<name> (<name>: the results directory's); logs go to
+# RESULTS_DIR/logs/fleet-<name>-<job>_<index>.out and fleetagg-<name>-<job>.out.
 # Environment: FLEET (the fleet binary, default <repo>/build/fleet), PYTHON (default
 # /usr/bin/python3), MAX; the jobs receive FLEET and AGGREGATE through sbatch's default
 # --export=ALL. Nothing from the config or the arguments is evaluated by a shell.
@@ -195,6 +196,9 @@ PY
 fi
 results_dir=$(abspath "$results_dir")
 
+# Per-sweep job names (fleet-<name>, fleetagg-<name>: the results directory's name) and logs in
+# RESULTS_DIR/logs/ (<job name>-<array job>_<index>.out, appended to across requeues).
+sweep_name=$(basename "$results_dir")
 # Array jobs: one per rank count, split in chunks of at most the cluster's MaxArraySize tasks (array
 # indices must stay below it): chunk c of the points with R ranks holds points c*M .. c*M+M-1 as
 # array indices 0..M-1 with sweep.sbatch --offset c*M. FLEET_MAX_ARRAY_SIZE overrides M (tests).
@@ -210,7 +214,8 @@ for r in "${!group[@]}"; do
 done
 sweep_cmd() { # sweep_cmd R:CHUNK: the sbatch command of that array job
     local r=${1%%:*} c=${1#*:}
-    cmd=(sbatch --parsable "--array=$(ranges "${job[$1]}")%$max" "--ntasks=$r")
+    cmd=(sbatch --parsable "--array=$(ranges "${job[$1]}")%$max" "--ntasks=$r" "--job-name=fleet-$sweep_name"
+         "--output=$results_dir/logs/%x-%A_%a.out")
     [[ -z $partition ]] || cmd+=("--partition=$partition")
     [[ -z $time_limit ]] || cmd+=("--time=$time_limit")
     cmd+=(${extra[@]+"${extra[@]}"} "$root/slurm/sweep.sbatch")
@@ -240,7 +245,7 @@ snapshot="$results_dir/submitted/$(date -u +%Y%m%dT%H%M%SZ)-$$.yaml"
 if ((dry_run)); then
     echo "config snapshot: $snapshot (not written in a dry run)"
 else
-    mkdir -p "$results_dir/submitted" || die 1 "cannot create $results_dir/submitted"
+    mkdir -p "$results_dir/submitted" "$results_dir/logs" || die 1 "cannot create $results_dir/submitted and logs"
     if ! { printf '# snapshot of %s, submitted %s, %s\n' "$config" "$(date -u '+%F %T UTC')" "$("$FLEET" --version)" &&
         cat "$config"; } > "$snapshot.tmp" || ! mv "$snapshot.tmp" "$snapshot"; then
         die 1 "cannot write the config snapshot $snapshot"
@@ -250,7 +255,8 @@ config=$snapshot
 
 # The aggregation runs only if every point succeeded (afterok); if one fails, Slurm cancels it
 # (--kill-on-invalid-dep) and aggregate.py can be run by hand on the finished points.
-agg_cmd=(sbatch --parsable --kill-on-invalid-dep=yes)
+agg_cmd=(sbatch --parsable --kill-on-invalid-dep=yes "--job-name=fleetagg-$sweep_name"
+         "--output=$results_dir/logs/%x-%j.out")
 [[ -z $partition ]] || agg_cmd+=("--partition=$partition")
 agg_cmd+=(${extra[@]+"${extra[@]}"})
 

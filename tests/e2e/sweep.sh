@@ -138,7 +138,7 @@ t "--status: a point never run is missing, and a summary line" 3 "8 points: 1 do
 t "submit_sweep.sh --retry submits only the missing points (not done or stale ones)" 0 "--array=0-4\\,7%8 --ntasks=4" \
     "$root/slurm/submit_sweep.sh" --dry-run --retry sw.yaml
 t "submit_sweep.sh --aggregate-only submits the aggregation alone (no dependency)" 0 \
-    "--kill-on-invalid-dep=yes $root/slurm/aggregate.sbatch" "$root/slurm/submit_sweep.sh" --dry-run --aggregate-only sw.yaml
+    "/sw/logs/%x-%j.out $root/slurm/aggregate.sbatch" "$root/slurm/submit_sweep.sh" --dry-run --aggregate-only sw.yaml
 
 # Rank counts per point (fleet.robots), and every point validated by --count and --ranks.
 cat > rob.yaml <<'YAML'
@@ -163,9 +163,9 @@ t "submit_sweep.sh -n 2 with a point that sets fleet.robots: 3 is an error befor
 t "submit_sweep.sh: --array after -- is refused (the aggregation is never an array)" 2 \
     "--array=0-1 after --: the array is set from the sweep" "$root/slurm/submit_sweep.sh" --dry-run rob.yaml -- --array=0-1
 t "figures.sh slurm passes sbatch arguments after -- to both jobs" 0 \
-    "--kill-on-invalid-dep=yes --account=ACC" env SUBMIT_ARGS=--dry-run "$root/pipelines/figures.sh" slurm fig3ab_pair -- --account=ACC
+    "/logs/%x-%j.out --account=ACC" env SUBMIT_ARGS=--dry-run "$root/pipelines/figures.sh" slurm fig3ab_pair -- --account=ACC
 t "above MaxArraySize a sweep is split into arrays with offsets (M = 3: point 3 is task 0 of an array at offset 3)" 0 \
-    "--array=0%8 --ntasks=3 $root/slurm/sweep.sbatch --offset 3" env FLEET_MAX_ARRAY_SIZE=3 "$root/slurm/submit_sweep.sh" --dry-run rob.yaml
+    "/rob/logs/%x-%A_%a.out $root/slurm/sweep.sbatch --offset 3" env FLEET_MAX_ARRAY_SIZE=3 "$root/slurm/submit_sweep.sh" --dry-run rob.yaml
 mkdir -p shim
 printf '#!/bin/sh\necho "srun $*"\n' > shim/srun
 chmod +x shim/srun

@@ -98,7 +98,7 @@ fi
 
 # Log of a task, for diagnostics.
 task_log() { # task_log ARRAY_ID INDEX
-    local f="slurm-fleetsweep-$1_$2.out"
+    local f="$results/logs/fleet-tiny_sweep-$1_$2.out"
     if [[ -s $f ]]; then tail -n 8 "$f" | sed "s/^/$f: /"; else echo "$f: missing"; fi
 }
 
@@ -108,8 +108,8 @@ for i in 0 1 2 3; do
     check_eq "array task ${sweep_id}_$i: COMPLETED, exit code 0:0" "$state $code" "COMPLETED 0:0"
     [[ "$state $code" == "COMPLETED 0:0" ]] || task_log "$sweep_id" "$i" | sed 's/^/# /'
     check_exists "point $i wrote its results.h5" "$results/$i/results.h5"
-    check_matches "log slurm-fleetsweep-${sweep_id}_$i.out (job id and index in its name) tells point $i" \
-        "slurm-fleetsweep-${sweep_id}_$i.out" "point $i"
+    check_matches "log logs/fleet-tiny_sweep-${sweep_id}_$i.out (sweep name, job id and index) tells point $i" \
+        "$results/logs/fleet-tiny_sweep-${sweep_id}_$i.out" "point $i"
 done
 mkdir -p "$TMP/out put"
 check_no_tmp "no half-written results file" "$TMP/out put"
@@ -183,7 +183,7 @@ check_eq "requeued task: COMPLETED 0:0 after 1 restart" \
     "COMPLETED 0:0 1"
 check_eq "requeued point: results.h5 unchanged" "$(checksum "$results/0/results.h5")" "$before"
 check_eq "requeued point: the log keeps both attempts" \
-    "$(grep -c "^job ${sweep_id}_0 " "slurm-fleetsweep-${sweep_id}_0.out" || true)" 2
+    "$(grep -c "^job ${sweep_id}_0 " "$results/logs/fleet-tiny_sweep-${sweep_id}_0.out" || true)" 2
 
 # slurm/run.sbatch submitted from another directory with SBATCH_EXPORT=NONE and no FLEET: the job
 # finds the repository's binary from the submitted script's path.
