@@ -231,6 +231,21 @@ sys.exit(0 if len(files) == 4 and not bad and len(snaps) == 1 else 1)
 PY
 check_rc "the config edited after submission changed no point (every /config from the snapshot)" 0
 
+# Near its time limit a point requeues itself (sweep.sbatch traps --signal=B:USR1): a run that hangs
+# (FLEET_FAULT; the guard set to 300 s) in a 1-minute job told 50 s before the end.
+sed 's/name: tiny_sweep/name: hang_sweep/' "$config" >"$TMP/hang.yaml"
+run_cmd env FLEET_FAULT=training@0:hang FLEET_GUARD_SECONDS=300 FLEET_MAX_REQUEUES=1 \
+    sbatch --parsable --array=0 --ntasks=2 --time=00:01:00 --signal=B:USR1@50 "$ROOT/slurm/sweep.sbatch" "$TMP/hang.yaml"
+hang_id=$(cut -d';' -f1 "$OUT")
+hang_log="slurm-fleetsweep-${hang_id}_0.out"
+for _ in $(seq 120); do grep -q "time limit near" "$hang_log" 2>/dev/null && break; sleep 1; done
+check_matches "a point near its time limit requeues itself" "$hang_log" \
+    "^point 0: time limit near, requeueing \(restart 1 of at most 1\)"
+sleep 2
+restarts=$(job_field "${hang_id}_0" Restarts)
+check_eq "the task was requeued (Restarts = 1)" "${restarts:-?}" 1
+scancel "$hang_id" 2>/dev/null || true
+
 check_absent "no file created from the config's name (values are data, not shell)" "$TMP/in dir/pwned"
 check_absent "nor in the working directory" "$TMP/pwned"
 finish
