@@ -11,6 +11,8 @@
 #   -m, --max M            at most M points run at once (--array=...%M; default $MAX, else 8)
 #   -r, --results-dir D    the sweep's results directory (default: <experiment.output_dir>/
 #                          <experiment.name> read from CONFIG, relative to this directory)
+#   -s, --set KEY=VALUE    override a config key for every point (repeatable; `fleet run --set`):
+#                          validated at submission, passed to every task, recorded in each /config
 #   -f, --fleet-arg ARG    pass ARG to every `fleet run` (repeatable), e.g. -f --quiet
 #       --afterany         aggregate even if some points failed (afterany instead of afterok)
 #       --retry            submit only the points `fleet sweep CONFIG --status` calls missing or
@@ -37,7 +39,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
-usage="usage: slurm/submit_sweep.sh [-n NTASKS] [-p PARTITION] [-t TIME] [-m MAX] [-r RESULTS_DIR] [-f FLEET_ARG]... [--afterany] [--retry | --aggregate-only] [--dry-run] CONFIG [-- SBATCH_ARGS...]"
+usage="usage: slurm/submit_sweep.sh [-n NTASKS] [-p PARTITION] [-t TIME] [-m MAX] [-r RESULTS_DIR] [-s KEY=VALUE]... [-f FLEET_ARG]... [--afterany] [--retry | --aggregate-only] [--dry-run] CONFIG [-- SBATCH_ARGS...]"
 
 die() { # die STATUS MESSAGE
     echo "submit_sweep.sh: $2" >&2
@@ -53,6 +55,7 @@ abspath() { # abspath PATH: PATH made absolute against the current directory (no
 
 ntasks="" partition="" time_limit="" max=${MAX:-8} results_dir="" config="" dependency=afterok dry_run=0 retry=0 agg_only=0
 fleet_args=()
+sets=() # --set KEY=VALUE, as `--set` `KEY=VALUE` pairs for fleet
 extra=()
 need_value() { # need_value OPTION REMAINING_ARGS
     [[ $2 -ge 2 ]] || die 2 "$1 needs a value"$'\n'"$usage"
@@ -73,6 +76,8 @@ while [[ $# -gt 0 ]]; do
     --max=*) max=${1#*=}; shift ;;
     -r | --results-dir) need_value "$1" $#; results_dir=$2; shift 2 ;;
     --results-dir=*) results_dir=${1#*=}; shift ;;
+    -s | --set) need_value "$1" $#; sets+=(--set "$2"); shift 2 ;;
+    --set=*) sets+=(--set "${1#*=}"); shift ;;
     -f | --fleet-arg) need_value "$1" $#; fleet_args+=("$2"); shift 2 ;;
     --fleet-arg=*) fleet_args+=("${1#*=}"); shift ;;
     --afterany) dependency=afterany; shift ;;
@@ -112,7 +117,7 @@ export FLEET AGGREGATE PYTHON
 
 # The points and their rank counts. `fleet sweep --ranks` validates every point (unknown keys,
 # unequal zip groups, cross-key rules) and prints `I: R` (R = fleet.robots, 0 = not set).
-ranks_out=$("$FLEET" sweep "$config" --ranks) || die $? "fleet sweep $config --ranks failed (see above)"
+ranks_out=$("$FLEET" sweep "$config" ${sets[@]+"${sets[@]}"} --ranks) || die $? "fleet sweep $config --ranks failed (see above)"
 declare -A group=() # rank count -> comma-separated point indices
 count=0
 while IFS= read -r line; do
@@ -133,7 +138,7 @@ done <<< "$ranks_out"
 # --retry: keep only the points whose state is missing or interrupted.
 if ((retry)); then
     rc=0
-    status_out=$("$FLEET" sweep "$config" --status 2>/dev/null) || rc=$?
+    status_out=$("$FLEET" sweep "$config" ${sets[@]+"${sets[@]}"} --status 2>/dev/null) || rc=$?
     ((rc == 0 || rc == 3)) || die 1 "fleet sweep $config --status failed (exit $rc; run it to see why)"
     declare -A redo=()
     while IFS= read -r line; do
@@ -168,12 +173,16 @@ ranges() { # ranges 0,1,2,5,7,8: the indices as Slurm ranges (0-2,5,7-8)
 # The sweep's results directory, <experiment.output_dir>/<experiment.name>, read from the YAML
 # (the file is parsed as data by the script below; nothing in it reaches a shell).
 if [[ -z $results_dir ]]; then
-    results_dir=$("$PYTHON" - "$config" <<'PY'
+    results_dir=$("$PYTHON" - "$config" ${sets[@]+"${sets[@]}"} <<'PY'
 import sys
 import yaml
 with open(sys.argv[1]) as f:
     cfg = yaml.safe_load(f) or {}
 exp = cfg.get("experiment") or {}
+for kv in sys.argv[3::2]:  # --set KEY=VALUE (validated by fleet already)
+    key, _, value = kv.partition("=")
+    if key in ("experiment.name", "experiment.output_dir"):
+        exp[key.split(".")[1]] = yaml.safe_load(value)
 sweep = cfg.get("sweep") or {}
 keys = set(sweep)
 for group in sweep.get("zip") or []:
@@ -220,7 +229,7 @@ sweep_cmd() { # sweep_cmd R:CHUNK: the sbatch command of that array job
     [[ -z $time_limit ]] || cmd+=("--time=$time_limit")
     cmd+=(${extra[@]+"${extra[@]}"} "$root/slurm/sweep.sbatch")
     ((c == 0)) || cmd+=(--offset "$((c * max_array))")
-    cmd+=("$config" ${fleet_args[@]+"${fleet_args[@]}"})
+    cmd+=("$config" ${sets[@]+"${sets[@]}"} ${fleet_args[@]+"${fleet_args[@]}"})
 }
 rank_counts=() # the job keys, by rank count then chunk
 ((${#job[@]} == 0)) || mapfile -t rank_counts < <(printf '%s\n' "${!job[@]}" | sort -t: -k1,1n -k2,2n)
@@ -247,6 +256,7 @@ if ((dry_run)); then
 else
     mkdir -p "$results_dir/submitted" "$results_dir/logs" || die 1 "cannot create $results_dir/submitted and logs"
     if ! { printf '# snapshot of %s, submitted %s, %s\n' "$config" "$(date -u '+%F %T UTC')" "$("$FLEET" --version)" &&
+        { ((${#sets[@]} == 0)) || printf '# with %s\n' "${sets[*]}"; } &&
         cat "$config"; } > "$snapshot.tmp" || ! mv "$snapshot.tmp" "$snapshot"; then
         die 1 "cannot write the config snapshot $snapshot"
     fi

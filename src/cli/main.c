@@ -31,7 +31,8 @@ static const char *USAGE =
     "Config keys: docs/config.md. File formats: docs/schema.md.\n";
 
 static const char *USAGE_RUN =
-    "usage: mpirun -n N fleet run CONFIG [--sweep-index I] [--force] [--quiet] [--resume] [--output FILE]\n"
+    "usage: mpirun -n N fleet run CONFIG [--set KEY=VALUE]... [--sweep-index I] [--force] [--quiet] [--resume]\n"
+    "                                    [--output FILE]\n"
     "\n"
     "Runs the experiment of CONFIG with one robot per MPI rank and writes\n"
     "<experiment.output_dir>/<experiment.name>/results.h5 (written to a .tmp name, then renamed).\n"
@@ -43,7 +44,11 @@ static const char *USAGE_RUN =
     "  --resume       continue merging rounds from <results>.ckpt, and fail if there is none\n"
     "                 (re-running the same command resumes too, when a checkpoint exists)\n"
     "  --output FILE  write the results to FILE instead\n"
-    "exit codes: 0 ok, 2 bad config or arguments, 1 other failures\n"
+    "  --set KEY=VALUE  override a config key, e.g. --set fleet.alpha=0.1 --set 'merge.methods=[average]'\n"
+    "                 (repeatable, the last one of a key wins; validated like the file's value and\n"
+    "                 recorded in the results' /config; a swept key cannot be set)\n"
+    "exit codes: 0 ok, 1 runtime failure, 2 bad config or a refused run (existing or stale results, a\n"
+    "checkpoint of another run), 4 aborted (a rank stuck: the watchdog ended the job), 64 bad command line\n"
     "\n"
     "A failure on one rank ends every rank with its message. Environment:\n"
     "  FLEET_GUARD_SECONDS=S  a rank that failed alone ends the job if the others do not agree\n"
@@ -53,7 +58,7 @@ static const char *USAGE_RUN =
     "                 barriers, results, collective_write, checkpoint, resume (docs/faults.md)\n";
 
 static const char *USAGE_GEN =
-    "usage: mpirun -n N fleet gen CONFIG -o FILE [--force]\n"
+    "usage: mpirun -n N fleet gen CONFIG -o FILE [--set KEY=VALUE]... [--force]\n"
     "\n"
     "Every rank draws its robot's task mixture p_i ~ Dirichlet(alpha 1_K) and generates its\n"
     "demonstrations with the expert; the fleet writes them to one demonstrations file\n"
@@ -73,7 +78,7 @@ static const char *USAGE_RENDER =
     "  --out DIR      output directory (default frames/), created if missing\n"
     "  --size WxH     image size (default 640x480, at most 1280x960)\n"
     "  --camera C     a scene camera (tooluse: front, overhead); default: a free camera over the table\n"
-    "exit codes: 0 ok, 2 bad arguments or config, 1 other failures\n";
+    "exit codes: 0 ok, 1 failure, 2 bad config, 64 bad command line\n";
 
 static const char *USAGE_INFO =
     "usage: fleet info FILE\n"
@@ -81,7 +86,7 @@ static const char *USAGE_INFO =
     "Prints the attributes and datasets (shape, type) of a fleetmerge HDF5 file.\n";
 
 static const char *USAGE_SWEEP =
-    "usage: fleet sweep CONFIG --count | --list | --ranks | --status\n"
+    "usage: fleet sweep CONFIG [--set KEY=VALUE]... --count | --list | --ranks | --status\n"
     "\n"
     "A config's `sweep:` section lists section.key: [values] (cartesian product, the last key\n"
     "varying fastest), seeds: [...] and zip: [{k1: [...], k2: [...]}] groups that vary together.\n"
@@ -92,6 +97,7 @@ static const char *USAGE_SWEEP =
     "            or rank count), running (its lock is held), interrupted (a checkpoint: a rerun resumes\n"
     "            it) or missing; exit 0 when every point is done, 3 otherwise\n"
     "Every mode loads and validates every point: a bad point is an error (exit 2) in each.\n"
+    "--set KEY=VALUE overrides a key for every point (as `fleet run --set`; pass the same ones there).\n"
     "Run point I with `mpirun -n N fleet run CONFIG --sweep-index I` (slurm/submit_sweep.sh).\n";
 
 static const char *USAGE_MERGE =
@@ -115,14 +121,44 @@ static int want_help(int argc, char **argv)
 
 static fm_status usage_error(const char *usage, const char *msg, const char *arg, fm_err *err)
 {
-    fm_fail(err, FM_EINVAL, "%s%s%s\n%s", msg, arg ? ": " : "", arg ? arg : "", usage);
-    return FM_EINVAL;
+    fm_fail(err, FM_EUSAGE, "%s%s%s\n%s", msg, arg ? ": " : "", arg ? arg : "", usage);
+    return FM_EUSAGE;
+}
+
+/* Take every `--set KEY=VALUE` (or `--set=KEY=VALUE`) out of argv (*argc shrinks) and hand them to
+ * the config loader (fm_cfg_set_overrides), which validates each like the file's value. */
+enum { MAX_SETS = 256 };
+static fm_status take_sets(int *argc, char **argv, const char *usage, fm_err *err)
+{
+    static const char *sets[MAX_SETS];
+    int n = 0, j = 2;
+    for (int i = 2; i < *argc; i++) {
+        const char *v = NULL;
+        if (!strcmp(argv[i], "--set"))
+            v = i + 1 < *argc ? argv[++i] : NULL;
+        else if (!strncmp(argv[i], "--set=", 6))
+            v = argv[i] + 6;
+        else {
+            argv[j++] = argv[i];
+            continue;
+        }
+        if (!v)
+            return usage_error(usage, "--set needs KEY=VALUE, e.g. --set fleet.alpha=0.1", NULL, err);
+        if (n == MAX_SETS)
+            return usage_error(usage, "too many --set options (at most 256)", NULL, err);
+        sets[n++] = v;
+    }
+    *argc = j;
+    fm_cfg_set_overrides(sets, n);
+    return FM_OK;
 }
 
 static fm_status cmd_run(int argc, char **argv, fm_err *err)
 {
     fm_run_opts opts = {.sweep_index = -1};
     const char *config = NULL;
+    if (take_sets(&argc, argv, USAGE_RUN, err) != FM_OK)
+        return FM_EUSAGE;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--force"))
             opts.force = 1;
@@ -159,6 +195,8 @@ static fm_status cmd_gen(int argc, char **argv, fm_err *err)
 {
     const char *config = NULL, *out = NULL;
     int force = 0;
+    if (take_sets(&argc, argv, USAGE_GEN, err) != FM_OK)
+        return FM_EUSAGE;
     for (int i = 2; i < argc; i++) {
         if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc)
             out = argv[++i];
@@ -246,6 +284,8 @@ static fm_status cmd_sweep(int argc, char **argv, fm_err *err)
     const char *config = NULL;
     int count = 0, list = 0, ranks = 0, stat = 0;
     fm_config *cfg = NULL;
+    if (take_sets(&argc, argv, USAGE_SWEEP, err) != FM_OK)
+        return FM_EUSAGE;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--count"))
             count = 1;

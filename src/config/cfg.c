@@ -425,7 +425,20 @@ typedef struct cfg_loader {
     int point;                /* sweep point to load, -1 = none */
     cfg_tag *tags;            /* explicit tags, sorted by index (malloc'ed) */
     size_t ntags, tags_cap;
+    int use_sets;             /* apply the command line's --set overrides (file loads) */
+    const char *set_label;    /* while an override is applied: its "KEY=VALUE" (messages) */
+    int set_of[CFG_NKEYS];    /* 1 + the override that set key i, 0 = none */
 } cfg_loader;
+
+/* The command line's --set KEY=VALUE overrides (fm_cfg_set_overrides): process-wide, set once. */
+static const char *const *cfg_sets;
+static int cfg_nsets;
+
+void fm_cfg_set_overrides(const char *const *sets, int n)
+{
+    cfg_sets = sets;
+    cfg_nsets = n > 0 && sets ? n : 0;
+}
 
 static cfg_pos pos_of(const yaml_node_t *node)
 {
@@ -468,7 +481,10 @@ static void report(cfg_loader *ld, cfg_pos at, const char *key, const char *fmt,
 {
     char line[CFG_LINE_MAX];
     va_list ap;
-    int n = snprintf(line, sizeof line, "%s:%d:%d: %s: ", ld->name, at.line, at.col, key);
+    /* a key set on the command line is reported as its override (line -1 - s: override s) */
+    const char *set = ld->set_label ? ld->set_label : at.line < 0 ? cfg_sets[-1 - at.line] : NULL;
+    int n = set ? snprintf(line, sizeof line, "%s: --set %s: %s: ", ld->name, set, key)
+                : snprintf(line, sizeof line, "%s:%d:%d: %s: ", ld->name, at.line, at.col, key);
     if (n >= 0 && (size_t)n < sizeof line) {
         va_start(ap, fmt);
         vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
@@ -1195,6 +1211,64 @@ static void load_root(cfg_loader *ld, const yaml_node_t *root)
     }
 }
 
+/* ---- command-line overrides ---- */
+
+/* One `--set KEY=VALUE`: VALUE is read as a YAML value (a scalar or a flow list such as [a, b])
+ * and set exactly as the file's value of KEY would be, after the file (so it replaces the file's
+ * value; a later --set of the same key wins). Explicit tags are not read in overrides. */
+static void load_set(cfg_loader *ld, int s)
+{
+    const char *arg = cfg_sets[s], *eq = strchr(arg, '=');
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    char key[160];
+    ld->set_label = arg;
+    if (!eq || eq == arg) {
+        report(ld, (cfg_pos){1, 1}, "--set", "expected KEY=VALUE, e.g. fleet.alpha=0.1");
+        goto done;
+    }
+    snprintf(key, sizeof key, "%.*s", (int)((size_t)(eq - arg) < 150 ? eq - arg : 150), arg);
+    int i = key_index(key);
+    if (i < 0) {
+        report(ld, (cfg_pos){1, 1}, key, "not a config key (expected section.key, e.g. fleet.alpha)");
+        goto done;
+    }
+    if (!yaml_parser_initialize(&parser)) {
+        report(ld, (cfg_pos){1, 1}, key, "cannot create a YAML parser");
+        goto done;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)(eq + 1), strlen(eq + 1));
+    int have = yaml_parser_load(&parser, &doc);
+    const yaml_node_t *root = have ? yaml_document_get_root_node(&doc) : NULL;
+    if (!have)
+        report(ld, (cfg_pos){1, 1}, key, "not a YAML value: %s", parser.problem ? parser.problem : "parse error");
+    else if (!root)
+        report(ld, (cfg_pos){1, 1}, key, "expected a value after '='");
+    else {
+        yaml_document_t *file_doc = ld->doc;
+        size_t ntags = ld->ntags;
+        ld->doc = &doc, ld->ntags = 0; /* the override's own document; the file's tags do not apply */
+        ld->seen[i] = 1;
+        ld->key_at[i] = (cfg_pos){-1 - s, 0};
+        ld->set_of[i] = s + 1;
+        ld->bad[i] = !set_value(ld, &cfg_keys[i], root);
+        ld->doc = file_doc, ld->ntags = ntags;
+    }
+    if (have)
+        yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+done:
+    ld->set_label = NULL;
+}
+
+static void load_sets(cfg_loader *ld)
+{
+    if (!ld->use_sets || ld->root_bad)
+        return;
+    for (int s = 0; s < cfg_nsets; s++)
+        load_set(ld, s);
+}
+
 /* ---- sweeps ---- */
 
 enum { SWEEP_MAX_POINTS = 10000000 };
@@ -1266,6 +1340,11 @@ static int sweep_key(cfg_loader *ld, const yaml_node_t *key, const yaml_node_t *
         return 0;
     }
     used[i] = 1;
+    if (ld->set_of[i]) {
+        report(ld, pos_of(key), label, "also set by --set %s: a swept key takes its values from the sweep",
+               cfg_sets[ld->set_of[i] - 1]);
+        return 0;
+    }
     if (!sweep_values(ld, i, val, label))
         return 0;
     sweep_axis *ax = &plan->axis[plan->naxes];
@@ -1823,6 +1902,7 @@ static fm_status load_document(cfg_loader *ld, yaml_parser_t *parser, fm_err *er
     }
     ld->doc = &doc;
     load_root(ld, yaml_document_get_root_node(&doc));
+    load_sets(ld);
     load_sweep(ld);
     have_extra = yaml_parser_load(parser, &extra); /* must be the end of the stream */
     FM_CHECK(have_extra || parser->error != YAML_MEMORY_ERROR, FM_ENOMEM, "%s: out of memory parsing YAML",
@@ -1852,8 +1932,8 @@ cleanup:
     return status;
 }
 
-static fm_status cfg_load(const char *text, size_t len, const char *name, int point, fm_config *out,
-                          fm_err *err)
+static fm_status cfg_load(const char *text, size_t len, const char *name, int point, int use_sets,
+                          fm_config *out, fm_err *err)
 {
     fm_status status = FM_OK;
     yaml_parser_t parser;
@@ -1862,6 +1942,7 @@ static fm_status cfg_load(const char *text, size_t len, const char *name, int po
 
     memset(&ld, 0, sizeof ld);
     ld.point = point;
+    ld.use_sets = use_sets;
     ld.name = name;
     ld.text = text;
     ld.len = len;
@@ -1896,7 +1977,7 @@ fm_status fm_cfg_load_string(const char *text, const char *name, fm_config *out,
 {
     fm_status status = FM_OK;
     FM_CHECK(text && out, FM_EINVAL, "fm_cfg_load_string: NULL %s", text ? "out" : "text");
-    FM_TRY(cfg_load(text, strlen(text), name ? name : "<string>", -1, out, err));
+    FM_TRY(cfg_load(text, strlen(text), name ? name : "<string>", -1, 0, out, err));
 cleanup:
     return status;
 }
@@ -1973,7 +2054,7 @@ fm_status fm_cfg_load_point(const char *path, int index, fm_config *out, fm_err 
     size_t len = 0;
     FM_CHECK(path && out, FM_EINVAL, "fm_cfg_load_file: NULL %s", path ? "out" : "path");
     FM_TRY(read_file(path, &text, &len, err));
-    FM_TRY(cfg_load(text, len, path, index, out, err));
+    FM_TRY(cfg_load(text, len, path, index, 1, out, err));
 cleanup:
     free(text);
     return status;

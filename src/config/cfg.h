@@ -246,6 +246,13 @@ fm_status fm_cfg_load_file(const char *path, fm_config *out, fm_err *err);
  * own value, at its line:col. out->sweep gets the count, the index and the point's overrides.
  * An index out of range is an FM_ECONFIG error naming the count. */
 fm_status fm_cfg_load_point(const char *path, int index, fm_config *out, fm_err *err);
+/* The command line's overrides, `section.key=VALUE` each (`fleet run CONFIG --set K=V ...`):
+ * every later fm_cfg_load_file / fm_cfg_load_point applies them after the file's sections (a
+ * later one of the same key wins), each VALUE read as YAML and validated exactly like the file's
+ * value, errors reported as `FILE: --set K=V: key: message`; a swept key cannot be overridden.
+ * fm_cfg_load_string (a stored resolved config) does not apply them. Process-wide, set once
+ * before loading; `sets` must outlive the loads. */
+void fm_cfg_set_overrides(const char *const *sets, int n);
 /* Same, from text in memory (at most 1 MiB); `name` stands for the file in messages. */
 fm_status fm_cfg_load_string(const char *text, const char *name, fm_config *out, fm_err *err);
 /* Fill `out` with every default (no required key set). */

@@ -45,6 +45,7 @@ const char *fm_status_name(fm_status code)
     static const char *names[FM_STATUS_COUNT] = {
         "ok", "invalid argument", "invalid configuration", "I/O error",
         "out of memory", "numerical failure", "MPI failure", "invalid data", "incomplete sweep",
+        "usage error",
     };
     if ((int)code < 0 || code >= FM_STATUS_COUNT)
         return "unknown status";
@@ -59,6 +60,8 @@ int fm_exit_code(fm_status code)
         return 2;
     if (code == FM_EPARTIAL)
         return 3;
+    if (code == FM_EUSAGE)
+        return 64; /* EX_USAGE of sysexits.h */
     return 1;
 }
 

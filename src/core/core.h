@@ -16,14 +16,15 @@
 
 typedef enum fm_status {
     FM_OK = 0,
-    FM_EINVAL,   /* bad argument from a caller or a user (command line) */
-    FM_ECONFIG,  /* invalid configuration file */
+    FM_EINVAL,   /* bad argument from a caller, or a refused request (conflicting results, checkpoint) */
+    FM_ECONFIG,  /* invalid configuration file (or --set override) */
     FM_EIO,      /* file system or HDF5 failure */
     FM_ENOMEM,   /* allocation failed */
     FM_ENUMERIC, /* numerical failure (singular matrix, non-finite value, no convergence) */
     FM_EMPI,     /* MPI failure or another rank failed */
     FM_EDATA,    /* malformed input data (demonstration files) */
     FM_EPARTIAL, /* a sweep is not complete (fleet sweep --status): exit code 3 */
+    FM_EUSAGE,   /* bad command line (unknown option, missing argument): exit code 64 */
     FM_STATUS_COUNT
 } fm_status;
 
@@ -40,6 +41,10 @@ fm_status fm_fail(fm_err *err, fm_status code, const char *fmt, ...)
 void fm_err_at(fm_err *err, const char *file, int line);
 const char *fm_status_name(fm_status code);
 /* Process exit code for a status: 0 ok, 2 config/usage errors, 3 an incomplete sweep, 1 otherwise. */
+/* The process exit code of a status (README "Exit codes"): 0 success, 1 runtime failure, 2 bad
+ * config or a refused request, 3 incomplete sweep, 64 usage (4, an aborted job, is the guard's:
+ * io/guard.h). */
+#define FM_EXIT_ABORTED 4
 int fm_exit_code(fm_status code);
 
 #define FM_TRY(expr)                                   \

@@ -197,6 +197,8 @@ static fm_status nn_train_local(nn_ctx *c, fm_err *err)
     fm_status status = FM_OK;
     fm_nn_train_opts o;
     fm_rng r;
+    if (c->done_local) /* restored from the checkpoint */
+        goto cleanup;
     fnn_train_opts(c->cfg, &o);
     FM_TRY(fnn_new_model(c, &c->local, c->cfg->fleet.shared_init, err));
     fm_rng_seed(&r, (uint64_t)c->cfg->experiment.seed, (uint64_t)c->rank, FM_STREAM_TRAIN);
@@ -206,6 +208,7 @@ static fm_status nn_train_local(nn_ctx *c, fm_err *err)
     if (local == FM_OK)
         local = fm_nn_train_steps(&c->demos, &o, NULL, &c->local_steps, err);
     FM_TRY(fm_fleet_agree(c->comm, local, err));
+    c->done_local = 1;
 cleanup:
     return status;
 }
@@ -214,6 +217,7 @@ cleanup:
 
 static void nn_free(nn_ctx *c)
 {
+    fnn_rounds_free(c);
     fm_cartpole_free(&c->env);
     fm_tooluse_free(&c->tu);
     fm_multitask_free(&c->mt);
@@ -258,6 +262,8 @@ fm_status fm_run_nn(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts
              "--resume: %s has no merging rounds (fleet.rounds) to resume", cfg->source);
     FM_TRY(nn_setup(c, err));
     PHASE(0, "robot data", nn_data(c, err));
+    if (c->cfg->fleet.rounds > 0) /* the rounds' state; a checkpoint restores the phases it holds */
+        FM_TRY(fm_fleet_agree_phase(c->comm, fnn_rounds_begin(c, err), err));
     PHASE(1, "local training", nn_train_local(c, err));
     if (c->cfg->fleet.rounds > 0)
         PHASE(2, "merging rounds", fnn_rounds(c, err));

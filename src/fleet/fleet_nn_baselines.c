@@ -18,6 +18,8 @@ fm_status fnn_pooled(nn_ctx *c, fm_err *err)
     fm_status status = FM_OK;
     fm_nn_train_opts o;
     fm_rng r;
+    if (c->done_pooled) /* restored from the checkpoint */
+        goto cleanup;
     fnn_train_opts(c->cfg, &o);
     FM_TRY(fm_fleet_agree(c->comm, fm_fleet_fault("pooled", err), err));
     FM_TRY(fnn_new_model(c, &c->pooled, 1, err));
@@ -25,6 +27,9 @@ fm_status fnn_pooled(nn_ctx *c, fm_err *err)
     FM_TRY(fm_fleet_agree_phase(c->comm, fm_nn_train(&c->pooled, &c->demos, &o, &c->red, &r, &c->pooled_loss, err),
                                 err));
     FM_TRY(fm_nn_train_steps(&c->demos, &o, &c->red, &c->pooled_steps, err));
+    c->done_pooled = 1;
+    if (c->rs) /* a rounds run: a restart does not train it again */
+        FM_TRY(fnn_ckpt_save(c, "pooled", err));
 cleanup:
     return status;
 }
@@ -108,6 +113,8 @@ fm_status fnn_task_specific(nn_ctx *c, fm_err *err)
     fm_model m = {0};
     fm_nn_runner *run = NULL;
     fm_nn_train_opts o;
+    if (c->done_ts) /* restored from the checkpoint */
+        goto cleanup;
     fnn_train_opts(c->cfg, &o);
     fm_status local = fm_calloc(&c->ts_scores, (size_t)K * SCORE_COUNT, sizeof *c->ts_scores, err);
     FM_TRY(fm_fleet_agree(c->comm, local == FM_OK ? fm_fleet_fault("task_specific", err) : local, err));
@@ -133,6 +140,9 @@ fm_status fnn_task_specific(nn_ctx *c, fm_err *err)
             c->ts_scores[(size_t)h * SCORE_COUNT + q] = cnt > 0 ? acc[q] / R : NAN;
         fm_demos_free(&sub);
     }
+    c->done_ts = 1;
+    if (c->rs) /* a rounds run: a restart does not compute them again */
+        FM_TRY(fnn_ckpt_save(c, "task_specific", err));
 cleanup:
     fm_nn_runner_free(run);
     fm_model_free(&m);

@@ -86,6 +86,9 @@ typedef struct nn_ctx {
     /* merging rounds */
     double *rd;                        /* [rounds][ROUND_COUNT] */
     double *rd_bytes;                  /* [N][rounds][3]: bytes sent, received, left out (0/1) */
+    struct fnn_rounds_state *rs;       /* the robots' side of the rounds, kept for the checkpoint */
+    int done_local, done_pooled, done_ts; /* 1: that baseline is finished (or restored from the
+                                        * checkpoint: its phase is then not run again) */
     /* baselines */
     fm_model pooled;
     double pooled_loss;
@@ -118,6 +121,7 @@ fm_status fnn_env_generate(const nn_ctx *c, const int *tasks, int n, fm_rng *r, 
 
 /* ---- the phases, in the order fm_run_nn runs them ---- */
 
+fm_status fnn_rounds_begin(nn_ctx *c, fm_err *err);  /* fleet_nn_rounds.c: state, resume */
 fm_status fnn_merge(nn_ctx *c, fm_err *err);         /* fleet_nn_oneshot.c */
 fm_status fnn_rounds(nn_ctx *c, fm_err *err);        /* fleet_nn_rounds.c */
 fm_status fnn_pooled(nn_ctx *c, fm_err *err);        /* fleet_nn_baselines.c */
@@ -133,6 +137,10 @@ void fnn_summary(const nn_ctx *c);                   /* fleet_nn_write.c: rank 0
 
 /* <results>.ckpt, the checkpoint of a rounds run (fleet_nn_rounds.c). Local. */
 void fnn_ckpt_path(const nn_ctx *c, char *buf, size_t cap);
+/* Collective, rounds runs only (c->rs): checkpoint everything finished so far; `after` names the
+ * phase just finished ("round 3", "pooled", "task_specific"; the FLEET_STOP_AFTER test hook). */
+fm_status fnn_ckpt_save(nn_ctx *c, const char *after, fm_err *err);
+void fnn_rounds_free(nn_ctx *c);
 /* Episode e of task h with the policy of run (NULL: the expert), scores added to acc[SCORE_COUNT];
  * common random numbers: the same start and noise for every policy (fleet_nn_eval.c). Local. */
 void fnn_episode(const nn_ctx *c, int h, int e, fm_nn_runner *run, double *acc);

@@ -13,8 +13,10 @@
 #include "fleet/fleet_ckpt.h"
 #include "fleet/fleet_nn_internal.h"
 
-/* This robot's side of the rounds: what it trains, what the checkpoint keeps, the round's scratch. */
-typedef struct round_state {
+/* This robot's side of the rounds: what it trains, what the checkpoint keeps, the round's scratch.
+ * Lives from fnn_rounds_begin (before local training) to the end of the run (c->rs), so that the
+ * baselines after the rounds can be checkpointed with it. */
+struct fnn_rounds_state {
     fm_model robot;              /* this robot's policy */
     fm_adam adam;                /* its optimizer, carried across rounds (fleet.reset_optimizer) */
     double *mine;                /* [R][3] this robot's bytes sent, received, left out (0/1) */
@@ -22,14 +24,17 @@ typedef struct round_state {
     fm_merge_nn_opts merge;
     double bytes[2];             /* this robot's payload so far: sent, received */
     int *part, *fin, *scratch;   /* [N] participant flags, finite flags, scratch of the draw */
+    int done;                    /* rounds complete (restored from the checkpoint, then run) */
     double t0;                   /* start of the rounds (seconds) */
-} round_state;
+};
+typedef struct fnn_rounds_state round_state;
 
 /* ---------------- checkpoints ---------------- */
 
-/* After every round, <results>.ckpt (written to .tmp, renamed) holds the config, the rounds done,
- * every robot's parameters and Adam state, the merged model and the metrics so far; a rerun of the
- * same command continues after the last complete round. */
+/* After local training, after every round and after each baseline that follows the rounds,
+ * <results>.ckpt (written to .tmp, renamed) holds the config, the rounds done, every robot's
+ * parameters and Adam state, the merged model, the metrics so far and the finished baselines; a
+ * rerun of the same command continues after the last finished phase (fleet_ckpt.h). */
 void fnn_ckpt_path(const nn_ctx *c, char *buf, size_t cap) { snprintf(buf, cap, "%s.ckpt", c->out_path); }
 
 /* The checkpoint's shape for this run (fleet_ckpt.h); config is the caller's resolved config text. */
@@ -39,42 +44,61 @@ static fm_ckpt_shape ckpt_shape(const nn_ctx *c, const round_state *st, const ch
                            .round_cols = ROUND_COUNT, .max_count_col = ROUND_PARTICIPANTS,
                            /* scores are NaN when eval.round_rollouts is 0 */
                            .nan_ok_cols = 1u << ROUND_BALANCE | 1u << ROUND_COST,
-                           .nparams = st->robot.layout.total};
+                           .nparams = st->robot.layout.total, .nts = c->K * SCORE_COUNT};
 }
 
-static fm_status ckpt_write(nn_ctx *c, const round_state *st, int done, fm_err *err)
+/* Tests only: FLEET_STOP_AFTER=ROUND (a number: after that round, 0 = after local training) or
+ * FLEET_STOP_AFTER=PHASE (pooled, task_specific) ends the run with an error right after that
+ * checkpoint, leaving it as a crash would. Unset in normal use. */
+static int stop_requested(const char *after)
+{
+    const char *f = getenv("FLEET_STOP_AFTER");
+    char round[32];
+    if (!f)
+        return 0;
+    snprintf(round, sizeof round, "round %s", f);
+    return strcmp(after, f) == 0 || strcmp(after, round) == 0;
+}
+
+/* Collective: write the checkpoint of everything finished so far (st->done rounds, the baselines
+ * whose c->done_* flag is set); `after` names the phase just finished ("round 3", "pooled"). */
+fm_status fnn_ckpt_save(nn_ctx *c, const char *after, fm_err *err)
 {
     fm_status status = FM_OK;
+    const round_state *st = c->rs;
     char path[1100], *config = NULL;
     fnn_ckpt_path(c, path, sizeof path);
     fm_status local = fm_cfg_dump_alloc(c->cfg, &config, err);
     FM_TRY(fm_fleet_agree(c->comm, local == FM_OK ? fm_fleet_fault("checkpoint", err) : local, err));
     fm_ckpt_shape shape = ckpt_shape(c, st, config);
-    fm_ckpt_state cs = {.done = done, .adam_t = st->adam.t, .params = st->robot.w, .adam_m = st->adam.m,
-                        .adam_v = st->adam.v, .comm = st->mine, .merged = c->merged[0].w, .rounds = c->rd};
+    fm_ckpt_state cs = {.done = st->done, .adam_t = st->adam.t, .params = st->robot.w, .adam_m = st->adam.m,
+                        .adam_v = st->adam.v, .comm = st->mine, .merged = c->merged[0].w, .rounds = c->rd,
+                        .local = c->local.w, .local_fit = {c->local_loss, (double)c->local_steps},
+                        .have_pooled = c->done_pooled, .pooled = c->pooled.w,
+                        .pooled_fit = {c->pooled_loss, (double)c->pooled_steps},
+                        .have_ts = c->done_ts, .ts = c->ts_scores};
     FM_TRY(fm_ckpt_write(c->comm, path, &shape, &cs, err));
+    FM_CHECK(!stop_requested(after), FM_EIO, "stopped after %s (FLEET_STOP_AFTER, a test hook)", after);
 cleanup:
     free(config);
     return status;
 }
 
-/* Resume from a checkpoint of the same config and rank count: *done = rounds already complete (0 = none). */
-static fm_status ckpt_read(nn_ctx *c, round_state *st, int *done, fm_err *err)
+/* Read the checkpoint (local: the caller agrees): cs's buffers are the caller's, sized by the shape. */
+static fm_status ckpt_read(nn_ctx *c, round_state *st, fm_ckpt_state *cs, int *found, fm_err *err)
 {
     fm_status status = FM_OK;
     char path[1100], *config = NULL;
-    *done = 0;
+    *found = 0;
     fnn_ckpt_path(c, path, sizeof path);
     if (access(path, F_OK) != 0)
         goto cleanup;
-    FM_TRY(fm_fleet_fault("resume", err)); /* ckpt_read is local: the caller agrees */
+    *found = 1;
+    FM_TRY(fm_fleet_fault("resume", err));
     FM_TRY(fm_cfg_dump_alloc(c->cfg, &config, err));
     fm_ckpt_shape shape = ckpt_shape(c, st, config);
-    fm_ckpt_state cs = {.params = st->robot.w, .adam_m = st->adam.m, .adam_v = st->adam.v, .comm = st->mine,
-                        .merged = c->merged[0].w, .rounds = c->rd};
-    FM_TRY(fm_ckpt_read(path, &shape, &cs, err));
-    st->adam.t = cs.adam_t;
-    *done = cs.done;
+    FM_TRY(fm_ckpt_read(path, &shape, cs, err));
+    st->adam.t = cs->adam_t;
 cleanup:
     free(config);
     return status;
@@ -90,15 +114,6 @@ static void round_participants(const nn_ctx *c, int r, int *chosen, int *scratch
     fm_rng rng;
     fm_rng_seed(&rng, (uint64_t)c->cfg->experiment.seed, FM_RANK_SHARED, FM_STREAM_MERGE + 5000 + (uint64_t)r);
     fm_rng_choose(&rng, N, k, chosen, scratch);
-}
-
-/* Tests only: FLEET_STOP_AFTER="ROUND" (1-based) ends the run with an error right after that
- * round's checkpoint, leaving the checkpoint as a crash would. Unset in normal use. */
-static int stop_requested(int r)
-{
-    const char *f = getenv("FLEET_STOP_AFTER");
-    int round = -1;
-    return f && sscanf(f, "%d", &round) == 1 && round == r + 1;
 }
 
 static int model_finite(const fm_model *m, double loss)
@@ -251,81 +266,139 @@ static fm_status round_run(nn_ctx *c, round_state *st, int r, const char *merge_
     FM_TRY(round_score(c, &row[ROUND_BALANCE], &row[ROUND_COST], err));
     row[ROUND_SECONDS] = fm_now() - st->t0;
     round_progress(c, r, row);
-    FM_TRY(ckpt_write(c, st, r + 1, err));
-    FM_CHECK(!stop_requested(r), FM_EIO, "stopped after round %d (FLEET_STOP_AFTER, a test hook)", r + 1);
+    st->done = r + 1;
+    char after[32];
+    snprintf(after, sizeof after, "round %d", r + 1);
+    FM_TRY(fnn_ckpt_save(c, after, err));
 cleanup:
     return status;
 }
 
 /* ---------------- the rounds ---------------- */
 
-/* Resume from <results>.ckpt when it exists (--force removes it first): *done = rounds complete on
- * every rank. The ranks must see the same checkpoint. */
-static fm_status rounds_resume(nn_ctx *c, round_state *st, int *done, fm_err *err)
+/* A model of c->spec holding the parameters w (the fleet's normalization, like every new model). */
+static fm_status restore_model(nn_ctx *c, fm_model *m, int shared, const float *w, fm_err *err)
 {
     fm_status status = FM_OK;
-    int R = c->cfg->fleet.rounds;
-    *done = 0;
+    FM_TRY(fnn_new_model(c, m, shared, err));
+    memcpy(m->w, w, sizeof(float) * m->layout.total);
+cleanup:
+    return status;
+}
+
+/* Collective: the phases every rank restored must be the same (ranks that see different files,
+ * node-local or stale caches, must not diverge). */
+static fm_status resume_agree(nn_ctx *c, int found, const fm_ckpt_state *cs, fm_err *err)
+{
+    int mine[4] = {found, found ? cs->done : -1, found && cs->have_pooled, found && cs->have_ts}, lo[4], hi[4];
+    MPI_Allreduce(mine, lo, 4, MPI_INT, MPI_MIN, c->comm);
+    MPI_Allreduce(mine, hi, 4, MPI_INT, MPI_MAX, c->comm);
+    if (memcmp(lo, hi, sizeof lo) != 0)
+        return fm_fail(err, FM_EDATA, "%s.ckpt: the ranks see different checkpoints (rounds done from %d to %d): "
+                       "is the results directory shared by every node?", c->out_path, lo[1], hi[1]);
+    return FM_OK;
+}
+
+/* Before local training: the rounds' state, and what <results>.ckpt restores when it exists
+ * (--force removes it first): every robot's own policy, the rounds done, the pooled policy and the
+ * task-specific scores; the phases restored set c->done_* and are not run again. */
+fm_status fnn_rounds_begin(nn_ctx *c, fm_err *err)
+{
+    fm_status status = FM_OK;
+    int R = c->cfg->fleet.rounds, N = c->size, found = 0;
+    float *lw = NULL, *pw = NULL;
+    double *ts = NULL;
+    round_state *st = NULL;
+    FM_ALLOC(c->rs, 1);
+    st = c->rs;
+    fnn_train_opts(c->cfg, &st->train);
+    st->train.epochs = c->cfg->fleet.local_epochs;
+    fm_fleet_merge_nn_opts(c->cfg, &st->merge);
+    c->nmerged = 1;
+    FM_ALLOC(c->merged, 1);
+    FM_ALLOC(c->merged_loss, 1);
+    FM_ALLOC(c->merge_seconds, 1);
+    FM_ALLOC(c->mlog, 1);
+    FM_ALLOC(st->part, N);
+    FM_ALLOC(st->fin, N);
+    FM_ALLOC(st->scratch, N);
+    FM_ALLOC(c->rd, (size_t)R * ROUND_COUNT);
+    FM_ALLOC(st->mine, (size_t)R * 3);
+    FM_TRY(fnn_new_model(c, &st->robot, c->cfg->fleet.shared_init, err));
+    FM_TRY(fm_model_create(&c->merged[0], &c->spec, err));
+    fm_model_copy(&c->merged[0], &st->robot);
+    FM_TRY(fm_adam_create(&st->adam, st->robot.layout.total, err));
+    size_t P = st->robot.layout.total;
+    FM_ALLOC(lw, P);
+    FM_ALLOC(pw, P);
+    FM_ALLOC(ts, (size_t)c->K * SCORE_COUNT);
     if (c->opts.force && c->rank == 0) { /* --force starts over */
         char ck[1100];
         fnn_ckpt_path(c, ck, sizeof ck);
         remove(ck);
     }
     MPI_Barrier(c->comm);
-    FM_TRY(fm_fleet_agree(c->comm, ckpt_read(c, st, done, err), err));
-    int lo = *done, hi = *done; /* ranks that see different files (node-local or stale caches) must not diverge */
-    MPI_Allreduce(done, &lo, 1, MPI_INT, MPI_MIN, c->comm);
-    MPI_Allreduce(done, &hi, 1, MPI_INT, MPI_MAX, c->comm);
-    FM_CHECK(lo == hi, FM_EDATA, "%s.ckpt: the ranks see different checkpoints (rounds done from %d to %d): "
-             "is the results directory shared by every node?", c->out_path, lo, hi);
-    FM_CHECK(!c->opts.resume || *done > 0, FM_EINVAL, "--resume: no checkpoint %s.ckpt to continue from",
-             c->out_path);
-    if (*done > 0 && c->rank == 0 && !c->opts.quiet)
-        fm_logf(stdout, "resuming after round %d/%d from the checkpoint\n", *done, R);
+    fm_ckpt_state cs = {.params = st->robot.w, .adam_m = st->adam.m, .adam_v = st->adam.v, .comm = st->mine,
+                        .merged = c->merged[0].w, .rounds = c->rd, .local = lw, .pooled = pw, .ts = ts};
+    FM_TRY(fm_fleet_agree(c->comm, ckpt_read(c, st, &cs, &found, err), err));
+    FM_TRY(fm_fleet_agree(c->comm, resume_agree(c, found, &cs, err), err));
+    FM_CHECK(!c->opts.resume || found, FM_EINVAL, "--resume: no checkpoint %s.ckpt to continue from", c->out_path);
+    if (!found)
+        goto cleanup;
+    st->done = cs.done;
+    FM_TRY(restore_model(c, &c->local, c->cfg->fleet.shared_init, lw, err));
+    c->local_loss = cs.local_fit[0], c->local_steps = (long)cs.local_fit[1], c->done_local = 1;
+    if (cs.have_pooled) {
+        FM_TRY(restore_model(c, &c->pooled, 1, pw, err));
+        c->pooled_loss = cs.pooled_fit[0], c->pooled_steps = (long)cs.pooled_fit[1], c->done_pooled = 1;
+    }
+    if (cs.have_ts) {
+        c->ts_scores = ts, ts = NULL;
+        c->done_ts = 1;
+    }
+    if (c->rank == 0 && !c->opts.quiet)
+        fm_logf(stdout, "resuming after round %d/%d from the checkpoint (restored: the robots' own policies%s%s)\n",
+                st->done, R, c->done_pooled ? ", the pooled policy" : "",
+                c->done_ts ? ", the task-specific scores" : "");
 cleanup:
+    free(lw), free(pw), free(ts);
     return status;
 }
 
-/* R rounds: every robot trains M local epochs on its own data, the round's participants are
- * merged with merge.methods[0], every robot restarts from the merged model. A robot whose
- * parameters or loss are not finite is left out of that round's merge (recorded, warned).
- * Leaves c->merged[0] (its BC loss, the rounds' wall time), c->rd and c->rd_bytes. */
+void fnn_rounds_free(nn_ctx *c)
+{
+    round_state *st = c->rs;
+    if (!st)
+        return;
+    fm_model_free(&st->robot);
+    fm_adam_free(&st->adam);
+    free(st->part), free(st->fin), free(st->scratch), free(st->mine);
+    free(st);
+    c->rs = NULL;
+}
+
+/* R rounds (after fnn_rounds_begin and local training): every robot trains M local epochs on its
+ * own data, the round's participants are merged with merge.methods[0], every robot restarts from
+ * the merged model. A robot whose parameters or loss are not finite is left out of that round's
+ * merge (recorded, warned). Leaves c->merged[0] (its BC loss, the rounds' wall time), c->rd and
+ * c->rd_bytes. */
 fm_status fnn_rounds(nn_ctx *c, fm_err *err)
 {
     fm_status status = FM_OK;
-    int R = c->cfg->fleet.rounds, N = c->size, done = 0;
-    round_state st = {0};
-    fnn_train_opts(c->cfg, &st.train);
-    st.train.epochs = c->cfg->fleet.local_epochs;
-    fm_fleet_merge_nn_opts(c->cfg, &st.merge);
-    c->nmerged = 1;
-    FM_ALLOC(c->merged, 1);
-    FM_ALLOC(c->merged_loss, 1);
-    FM_ALLOC(c->merge_seconds, 1);
-    FM_ALLOC(c->mlog, 1);
-    FM_ALLOC(st.part, N);
-    FM_ALLOC(st.fin, N);
-    FM_ALLOC(st.scratch, N);
-    FM_ALLOC(c->rd, (size_t)R * ROUND_COUNT);
-    FM_ALLOC(st.mine, (size_t)R * 3);
-    FM_TRY(fnn_new_model(c, &st.robot, c->cfg->fleet.shared_init, err));
-    FM_TRY(fm_model_create(&c->merged[0], &c->spec, err));
-    fm_model_copy(&c->merged[0], &st.robot);
-    FM_TRY(fm_adam_create(&st.adam, st.robot.layout.total, err));
-    st.t0 = fm_now();
-    FM_TRY(rounds_resume(c, &st, &done, err));
+    int R = c->cfg->fleet.rounds, N = c->size;
+    round_state *st = c->rs;
+    st->t0 = fm_now();
+    if (st->done == 0) /* the local baselines are finished: a restart begins at round 1 */
+        FM_TRY(fnn_ckpt_save(c, "round 0", err));
     char merge_phase[96];
     snprintf(merge_phase, sizeof merge_phase, "merge:%s", fnn_method_name(c, 0));
-    for (int r = done; r < R; r++)
-        FM_TRY(round_run(c, &st, r, merge_phase, err));
+    for (int r = st->done; r < R; r++)
+        FM_TRY(round_run(c, st, r, merge_phase, err));
     c->merged_loss[0] = c->rd[(size_t)(R - 1) * ROUND_COUNT + ROUND_LOSS];
-    c->merge_seconds[0] = fm_now() - st.t0;
+    c->merge_seconds[0] = fm_now() - st->t0;
     FM_ALLOC(c->rd_bytes, (size_t)N * R * 3); /* every robot's [bytes sent, received, excluded] */
-    memcpy(c->rd_bytes + (size_t)c->rank * R * 3, st.mine, sizeof(double) * R * 3);
+    memcpy(c->rd_bytes + (size_t)c->rank * R * 3, st->mine, sizeof(double) * R * 3);
     FM_TRY(fm_reduce_sum(&c->red, c->rd_bytes, N * R * 3, err));
 cleanup:
-    fm_model_free(&st.robot);
-    fm_adam_free(&st.adam);
-    free(st.part), free(st.fin), free(st.scratch), free(st.mine);
     return status;
 }

@@ -1,5 +1,6 @@
 /* guard.c - see guard.h. */
 #define _POSIX_C_SOURCE 200809L
+#include "core/core.h"
 #include "io/guard.h"
 
 #include <errno.h>
@@ -65,8 +66,8 @@ static void fire(const char *msg, int secs)
     fflush(stderr);
     remove_tracked();
     if (guard.provided == MPI_THREAD_MULTIPLE)
-        MPI_Abort(MPI_COMM_WORLD, 1);
-    _exit(1); /* the main thread may be inside MPI: mpirun / srun end the job on this exit */
+        MPI_Abort(MPI_COMM_WORLD, FM_EXIT_ABORTED);
+    _exit(FM_EXIT_ABORTED); /* the main thread may be inside MPI: mpirun / srun end the job on this exit */
 }
 
 static void *watchdog(void *arg)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cli.sh - the `fleet` command line: help, version, usage errors (exit 2, message on stderr).
+# cli.sh - the `fleet` command line: help, version, usage errors (exit 64, message on stderr), --set.
 set -euo pipefail
 source "$(dirname "$0")/lib.bash"
 
@@ -18,7 +18,7 @@ help_case() { # help_case ARGS NEEDLE...: `fleet ARGS` prints help containing ev
 }
 help_case "--help" "run CONFIG" "gen CONFIG" "info FILE" "--version"
 help_case "-h" "usage: fleet <command>"
-help_case "run --help" "--force" "--quiet" "--output FILE" "2 bad config or arguments"
+help_case "run --help" "--force" "--quiet" "--output FILE" "--set KEY=VALUE" "2 bad config" "64 bad command line"
 help_case "run tiny.yaml -h" "fleet run CONFIG"
 help_case "gen --help" "fleet gen CONFIG -o FILE"
 help_case "info --help" "fleet info FILE"
@@ -33,12 +33,12 @@ check_rc "fleet --version exits 0" 0
 check_matches "fleet --version prints 'fleet X.Y.Z (BUILD)'" "$OUT" '^fleet [0-9]+\.[0-9]+\.[0-9]+ \([^ ]+\)$'
 check_eq "fleet --version prints one line" "$(wc -l <"$OUT")" 1
 
-# Usage errors: exit 2, "fleet: error: ... WORD" on stderr, nothing on stdout.
+# Usage errors: exit 64 (EX_USAGE; 2 is a bad config), "fleet: error: ... WORD" on stderr, nothing on stdout.
 usage_error() { # usage_error WORD ARGS...
     local word=$1
     shift
     run_fleet 0 "$@"
-    check_rc "fleet $* exits 2" 2
+    check_rc "fleet $* exits 64" 64
     check_matches "fleet $*: stderr has an error naming '$word'" "$ERR" "^fleet: error: .*${word}"
     check_eq "fleet $*: nothing on stdout" "$(cat "$OUT")" ""
 }
@@ -51,10 +51,12 @@ usage_error "missing CONFIG" run --force --quiet
 usage_error "--output" run tiny.yaml --output
 usage_error "need CONFIG and -o FILE" gen tiny.yaml
 usage_error "need exactly one FILE" info
+usage_error "--set needs KEY=VALUE" run tiny.yaml --set
+usage_error "--set needs KEY=VALUE" sweep tiny.yaml --count --set
 
-# Under mpirun the usage error is reported once and mpirun's exit status is still 2.
+# Under mpirun the usage error is reported once and mpirun's exit status is still 64.
 run_fleet 2 run
-check_rc "mpirun -np 2 fleet run (no CONFIG) exits 2" 2
+check_rc "mpirun -np 2 fleet run (no CONFIG) exits 64" 64
 check_eq "mpirun -np 2 fleet run: the error is printed once" "$(grep -c '^fleet: error: ' "$ERR")" 1
 check_contains "mpirun -np 2 fleet run: the error says CONFIG is missing" "$ERR" "missing CONFIG"
 

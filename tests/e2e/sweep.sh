@@ -84,7 +84,7 @@ t "--allow-partial accepts it: exit 0" 0 "1 points -> agg.csv" \
     "$PYTHON" "$root/analysis/aggregate.py" sw --csv agg.csv --md agg.md --expect 8 --allow-partial
 t "no .tmp left by the aggregation" 0 "" test ! -e agg.csv.tmp -a ! -e agg.md.tmp
 t "an index out of range is an error" 2 "sweep: got index 8, expected an index in [0, 8)" mpi run sw.yaml --sweep-index 8
-t "a negative or malformed index is a usage error" 2 "--sweep-index needs an index >= 0, got: x" "$FLEET" run sw.yaml --sweep-index x
+t "a negative or malformed index is a usage error" 64 "--sweep-index needs an index >= 0, got: x" "$FLEET" run sw.yaml --sweep-index x
 t "no results for a failed point" 0 "" test ! -e sw/8
 printf 'sweep:\n  fleet.alfa: [1, 2]\n' >> bad.yaml
 cat sw.yaml | sed '/^sweep:/,$d' > plain.yaml
@@ -182,5 +182,24 @@ YAML
 t "--count validates every point: an odd env.tu_points in point 1 is an error" 2 "env.tu_points" \
     "$FLEET" sweep badpoint.yaml --count
 t "so does --ranks" 2 "env.tu_points" "$FLEET" sweep badpoint.yaml --ranks
+# --set KEY=VALUE: recorded in the point's /config; the point's fingerprint includes it, so --status
+# with the same overrides calls it done and without them stale; submit_sweep.sh passes them on.
+t "fleet run --set overrides a key of a sweep point" 0 "results: ./sw/7/results.h5" \
+    mpi run sw.yaml --sweep-index 7 --quiet --set train.steps=25 --set=merge.gl_steps=20
+t "the point's /config holds the overridden values" 0 "steps: 25" h5dump -d /config sw/7/results.h5
+t "the same --set: --status calls the point done" 3 "7: done (2 robots)" \
+    "$FLEET" sweep sw.yaml --status --set train.steps=25 --set merge.gl_steps=20
+t "without them: stale" 3 "7: stale (results of another config)" "$FLEET" sweep sw.yaml --status
+t "a bad --set is a config error naming it (exit 2)" 2 "sw.yaml: --set train.steps=-1: train.steps: got -1" \
+    mpi run sw.yaml --sweep-index 0 --set train.steps=-1
+t "a swept key cannot be overridden" 2 "also set by --set fleet.alpha=1" "$FLEET" sweep sw.yaml --count --set fleet.alpha=1
+t "submit_sweep.sh -s passes every --set to fleet run" 0 "sweep.sbatch $tmp/./sw/submitted/" \
+    "$root/slurm/submit_sweep.sh" --dry-run -s train.steps=25 --set=merge.gl_steps=20 sw.yaml
+t "after the config, in order" 0 ".yaml --set train.steps=25 --set merge.gl_steps=20" \
+    "$root/slurm/submit_sweep.sh" --dry-run -s train.steps=25 --set=merge.gl_steps=20 sw.yaml
+t "submit_sweep.sh validates them before anything is queued" 2 "--set train.steps=x" \
+    "$root/slurm/submit_sweep.sh" --dry-run -s train.steps=x sw.yaml
+t "an overridden experiment.name moves the results directory" 0 "$tmp/./renamed/submitted/" \
+    "$root/slurm/submit_sweep.sh" --dry-run -s experiment.name=renamed sw.yaml
 echo "1..$n"
 exit $fail

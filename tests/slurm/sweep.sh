@@ -3,8 +3,9 @@
 # slurm/submit_sweep.sh submits a 4-point array (fleet.alpha x seeds, 2 ranks = robots per point,
 # srun --mpi=pmix) plus the aggregation job (afterok); every array task must complete with exit
 # code 0:0, every point write its results.h5 and the CSV hold 4 rows matching `fleet sweep --list`.
-# Also: a point outside the sweep fails its task with exit code 2, and a requeued finished point
-# reruns as a no-op (its results file untouched). Skipped where Slurm or munge is not installed.
+# Also: a point outside the sweep fails its task with exit code 2, a requeued finished point
+# reruns as a no-op (its results file untouched), and a rounds point near its time limit requeues
+# itself and finishes without redoing a phase. Skipped where Slurm or munge is not installed.
 # The config's file name and output directory contain spaces and shell metacharacters: values are
 # data, never shell.
 set -euo pipefail
@@ -231,20 +232,58 @@ sys.exit(0 if len(files) == 4 and not bad and len(snaps) == 1 else 1)
 PY
 check_rc "the config edited after submission changed no point (every /config from the snapshot)" 0
 
-# Near its time limit a point requeues itself (sweep.sbatch traps --signal=B:USR1): a run that hangs
-# (FLEET_FAULT; the guard set to 300 s) in a 1-minute job told 50 s before the end.
-sed 's/name: tiny_sweep/name: hang_sweep/' "$config" >"$TMP/hang.yaml"
-run_cmd env FLEET_FAULT=training@0:hang FLEET_GUARD_SECONDS=300 FLEET_MAX_REQUEUES=1 \
-    sbatch --parsable --array=0 --ntasks=2 --time=00:01:00 --signal=B:USR1@50 "$ROOT/slurm/sweep.sbatch" "$TMP/hang.yaml"
-hang_id=$(cut -d';' -f1 "$OUT")
-hang_log="slurm-fleetsweep-${hang_id}_0.out"
-for _ in $(seq 120); do grep -q "time limit near" "$hang_log" 2>/dev/null && break; sleep 1; done
-check_matches "a point near its time limit requeues itself" "$hang_log" \
+# Near its time limit a point requeues itself (sweep.sbatch traps --signal=B:USR1) and the requeued
+# run finishes without redoing a phase. A 1-minute job told 50 s before the end; FLEET is a wrapper
+# that, on the first attempt, makes rank 0 hang in the task-specific references (after the local
+# training, 3 merging rounds and pooled training are checkpointed), and on the restart injects a
+# fault into every one of those phases: the restart completes only if it runs none of them again.
+cat >"$TMP/rq.yaml" <<EOF
+experiment: {name: rq_sweep, seed: 2, output_dir: "$TMP/rq"}
+env: {kind: cartpole, num_tasks: 2, horizon: 40}
+fleet: {demos_per_robot: 8, rounds: 3, local_epochs: 1}
+policy: {arch: mlp, layers: 1, width: 16}
+train: {batch_size: 4}
+merge: {methods: [fleet_merge], fm_steps: 3, fm_epochs: 1, fm_batch: 4}
+eval: {rollouts: 2, round_rollouts: 1, task_specific: true}
+sweep:
+  seeds: [2]
+EOF
+cat >"$TMP/fleet-wrap.sh" <<'WRAP'
+#!/bin/sh
+if [ "${SLURM_RESTART_COUNT:-0}" = 0 ]; then
+    FLEET_FAULT=task_specific@0:hang
+else
+    FLEET_FAULT=training@0,training@1,merge@0,merge@1,pooled@0,pooled@1
+fi
+export FLEET_FAULT
+exec "$REAL_FLEET" "$@"
+WRAP
+chmod +x "$TMP/fleet-wrap.sh"
+run_cmd env FLEET="$TMP/fleet-wrap.sh" REAL_FLEET="$FLEET" FLEET_GUARD_SECONDS=300 FLEET_MAX_REQUEUES=1 \
+    sbatch --parsable --array=0 --ntasks=2 --time=00:01:00 --signal=B:USR1@50 "$ROOT/slurm/sweep.sbatch" "$TMP/rq.yaml"
+rq_id=$(cut -d';' -f1 "$OUT")
+rq_log="slurm-fleetsweep-${rq_id}_0.out"
+for _ in $(seq 120); do grep -q "time limit near" "$rq_log" 2>/dev/null && break; sleep 1; done
+check_matches "a point near its time limit requeues itself" "$rq_log" \
     "^point 0: time limit near, requeueing \(restart 1 of at most 1\)"
-sleep 2
-restarts=$(job_field "${hang_id}_0" Restarts)
-check_eq "the task was requeued (Restarts = 1)" "${restarts:-?}" 1
-scancel "$hang_id" 2>/dev/null || true
+check_exists "the first attempt left its checkpoint" "$TMP/rq/rq_sweep/0/results.h5.ckpt"
+# a requeued job waits for the credential lifetime (120 s) before it is eligible: start it now
+for _ in $(seq 20); do [[ $(job_field "${rq_id}_0" JobState) == PENDING ]] && break; sleep 1; done
+run_cmd scontrol update "JobId=${rq_id}_0" StartTime=now
+if wait_idle_queue 90; then
+    pass "the requeued point finished"
+else
+    mapfile -t diag < <(squeue 2>&1; tail -n 5 "$rq_log")
+    fail "the requeued point finished within 90 s" "${diag[@]}"
+fi
+check_eq "requeued point: COMPLETED 0:0 after 1 restart" \
+    "$(job_field "${rq_id}_0" JobState) $(job_field "${rq_id}_0" ExitCode) $(job_field "${rq_id}_0" Restarts)" \
+    "COMPLETED 0:0 1"
+check_matches "the restart resumed with the finished phases restored (none redone: each would fault)" "$rq_log" \
+    "resuming after round 3/3 from the checkpoint \(restored: the robots' own policies, the pooled policy\)"
+check_exists "the point's results are written" "$TMP/rq/rq_sweep/0/results.h5"
+check_absent "and its checkpoint removed" "$TMP/rq/rq_sweep/0/results.h5.ckpt"
+scancel "$rq_id" 2>/dev/null || true
 
 check_absent "no file created from the config's name (values are data, not shell)" "$TMP/in dir/pwned"
 check_absent "nor in the working directory" "$TMP/pwned"

@@ -658,14 +658,66 @@ static fm_status load_point_text(const char *text, int index, fm_config *out, fm
     fclose(f);
     fm_err_clear(err);
     fm_status st = fm_cfg_load_point(path, index, out, err);
-    char *colon = strstr(err->msg, path); /* report messages with the name cfg.yaml */
-    if (colon) {
+    char *at; /* report messages with the name cfg.yaml (every line) */
+    while ((at = strstr(err->msg, path)) != NULL) {
         char rest[sizeof err->msg];
-        snprintf(rest, sizeof rest, "cfg.yaml%s", colon + strlen(path));
-        snprintf(err->msg, sizeof err->msg, "%s", rest);
+        snprintf(rest, sizeof rest, "cfg.yaml%s", at + strlen(path));
+        snprintf(at, sizeof err->msg - (size_t)(at - err->msg), "%s", rest);
     }
     unlink(path);
     return st;
+}
+
+/* --set KEY=VALUE (fm_cfg_set_overrides): applied after the file's sections, validated like its
+ * values, errors naming the override; never applied to a stored config (a string load). */
+static void test_overrides(void)
+{
+    fm_err err;
+    const char *sets[] = {"fleet.alpha=0.25", "merge.methods=[average, linear_gl]", "train.steps=7",
+                          "train.steps=9", "experiment.description=x=y"};
+    fm_cfg_set_overrides(sets, 5);
+    is_int(load_point_text(BASE "fleet:\n  alpha: 3\ntrain:\n  steps: 4\n", -1, &cfg_b, &err), FM_OK,
+           "a file with --set overrides loads");
+    ok(cfg_b.fleet.alpha == 0.25, "--set fleet.alpha=0.25 replaces the file's 3");
+    ok(cfg_b.merge.num_methods == 2 && cfg_b.merge.methods[0] == FM_MERGE_AVERAGE &&
+           cfg_b.merge.methods[1] == FM_MERGE_LINEAR_GL, "a flow list value");
+    is_int(cfg_b.train.steps, 9, "the last --set of a key wins");
+    is_str(cfg_b.experiment.description, "x=y", "the text after the first '=' is the value");
+    int n = fm_cfg_dump(&cfg_b, dump_buf, (int)sizeof dump_buf);
+    ok(n > 0 && strstr(dump_buf, "  alpha: 0.25\n") && strstr(dump_buf, "  steps: 9\n"),
+       "the resolved config (the results' /config) holds the overridden values");
+    is_int(load(BASE "fleet:\n  alpha: 3\n", &cfg_a, &err), FM_OK, "a config from a string (a stored one)");
+    ok(cfg_a.fleet.alpha == 3, "is not overridden");
+    is_int(load_point_text(BASE "sweep:\n  train.lr: [0.1, 0.2]\n", 1, &cfg_b, &err), FM_OK,
+           "a sweep point with overrides of other keys");
+    ok(cfg_b.train.lr == 0.2 && cfg_b.fleet.alpha == 0.25, "has the point's value and the override");
+
+    const char *bad[] = {"fleet.alpha=0", "fleet.bogus=1", "noequals", "train.lr=[1", "env.horizon=",
+                         "=5"};
+    fm_cfg_set_overrides(bad, 6);
+    is_int(load_point_text(BASE, -1, &cfg_b, &err), FM_ECONFIG, "bad overrides: FM_ECONFIG (exit code 2)");
+    is_str(err.msg,
+           "cfg.yaml: --set fleet.alpha=0: fleet.alpha: got 0, expected a value in (0, 1e+06]\n"
+           "cfg.yaml: --set fleet.bogus=1: fleet.bogus: not a config key (expected section.key, e.g. fleet.alpha)\n"
+           "cfg.yaml: --set noequals: --set: expected KEY=VALUE, e.g. fleet.alpha=0.1\n"
+           "cfg.yaml: --set train.lr=[1: train.lr: not a YAML value: did not find expected ',' or ']'\n"
+           "cfg.yaml: --set env.horizon=: env.horizon: expected a value after '='\n"
+           "cfg.yaml: --set =5: --set: expected KEY=VALUE, e.g. fleet.alpha=0.1",
+           "every bad override listed, each named");
+    const char *swept[] = {"fleet.alpha=2"};
+    fm_cfg_set_overrides(swept, 1);
+    is_int(load_point_text(BASE "sweep:\n  fleet.alpha: [0.1, 1]\n", 0, &cfg_b, &err), FM_ECONFIG,
+           "overriding a swept key is an error");
+    is_str(err.msg, "cfg.yaml:8:3: sweep.fleet.alpha: also set by --set fleet.alpha=2: a swept key takes its values "
+           "from the sweep", "naming both");
+    const char *cross[] = {"fleet.rounds=2"};
+    fm_cfg_set_overrides(cross, 1);
+    is_int(load_point_text(BASE, -1, &cfg_b, &err), FM_ECONFIG, "a cross-key rule broken by an override");
+    has_str(err.msg, "cfg.yaml: --set fleet.rounds=2: fleet.rounds: got 2, expected 0: merging rounds need neural "
+            "policies\n", "is reported at the override");
+    fm_cfg_set_overrides(NULL, 0);
+    is_int(load_point_text(BASE "fleet:\n  alpha: 3\n", -1, &cfg_b, &err), FM_OK, "overrides cleared");
+    ok(cfg_b.fleet.alpha == 3, "the file's value again");
 }
 
 static void test_sweep(void)
@@ -1150,6 +1202,7 @@ int main(void)
     test_cartpole_ranges();
     test_many_errors();
     test_sweep();
+    test_overrides();
     test_sweep_limits();
     test_nesting();
     test_encoding_and_files();
