@@ -15,8 +15,8 @@
 #                          validated at submission, passed to every task, recorded in each /config
 #   -f, --fleet-arg ARG    pass ARG to every `fleet run` (repeatable), e.g. -f --quiet
 #       --afterany         aggregate even if some points failed (afterany instead of afterok)
-#       --retry            submit only the points `fleet sweep CONFIG --status` calls missing or
-#                          interrupted (not done, stale or running ones), then the aggregation
+#       --retry            submit only the points `fleet sweep CONFIG --status` calls missing,
+#                          interrupted or failed (not done, stale or running ones), then the aggregation
 #       --aggregate-only   submit only the aggregation job (no dependency)
 #       --dry-run          print the two sbatch commands instead of submitting
 #   -h, --help             this text
@@ -142,7 +142,7 @@ if ((retry)); then
     ((rc == 0 || rc == 3)) || die 1 "fleet sweep $config --status failed (exit $rc; run it to see why)"
     declare -A redo=()
     while IFS= read -r line; do
-        [[ $line =~ ^([0-9]+):\ (missing|interrupted) ]] && redo[${BASH_REMATCH[1]}]=1
+        [[ $line =~ ^([0-9]+):\ (missing|interrupted|failed) ]] && redo[${BASH_REMATCH[1]}]=1
         [[ $line =~ ^([0-9]+):\ stale ]] && echo "point ${line%%:*} has stale results: not retried (rerun it with -f --force)" >&2
     done <<< "$status_out"
     for r in "${!group[@]}"; do

@@ -95,7 +95,8 @@ static const char *USAGE_SWEEP =
     "  --ranks   print every point's fleet.robots as `I: R` (0: not set, one robot per rank)\n"
     "  --status  print every point's state from its directory: done, stale (results of another config\n"
     "            or rank count), running (its lock is held), interrupted (a checkpoint: a rerun resumes\n"
-    "            it) or missing; exit 0 when every point is done, 3 otherwise\n"
+    "            it), failed (its last run's exit code and error) or missing; exit 0 when every point\n"
+    "            is done, 3 otherwise\n"
     "Every mode loads and validates every point: a bad point is an error (exit 2) in each.\n"
     "--set KEY=VALUE overrides a key for every point (as `fleet run --set`; pass the same ones there).\n"
     "Run point I with `mpirun -n N fleet run CONFIG --sweep-index I` (slurm/submit_sweep.sh).\n";

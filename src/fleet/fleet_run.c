@@ -511,6 +511,30 @@ cleanup:
     return status;
 }
 
+/* Rank 0, sweep points only: <results>.failed records why the point's last run failed (exit code,
+ * time, job, the error's first line) for `fleet sweep --status`; a run that ends well removes it.
+ * Best effort: a run killed from outside (signal, node failure) leaves none (its state then says
+ * interrupted or missing). */
+static void note_outcome(const fm_config *cfg, const fm_run_opts *opts, fm_status status, const fm_err *err)
+{
+    char path[1100];
+    fm_fleet_results_path(cfg, opts, path, 1024);
+    strcat(path, ".failed");
+    if (status == FM_OK) {
+        remove(path);
+        return;
+    }
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return;
+    time_t now = time(NULL);
+    char when[32];
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
+    fprintf(f, "exit %d, %s, job %s: %.*s\n", fm_exit_code(status), when,
+            getenv("SLURM_JOB_ID") ? getenv("SLURM_JOB_ID") : "-", (int)strcspn(err->msg, "\n"), err->msg);
+    fclose(f);
+}
+
 fm_status fm_fleet_run(MPI_Comm comm, const char *config_path, const fm_run_opts *opts, fm_err *err)
 {
     fm_status status = FM_OK;
@@ -530,8 +554,10 @@ fm_status fm_fleet_run(MPI_Comm comm, const char *config_path, const fm_run_opts
     else
         FM_TRY(fm_run_nn(comm, cfg, opts, err));
 cleanup:
-    if (lock_fd >= 0)
-        close(lock_fd); /* releases the point's lock */
+    if (lock_fd >= 0) { /* this run held the point (rank 0): record how it ended, then release it */
+        note_outcome(cfg, opts, status, err);
+        close(lock_fd);
+    }
     free(cfg);
     return status;
 }

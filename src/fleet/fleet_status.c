@@ -1,7 +1,7 @@
 /* fleet_status.c - `fleet sweep CONFIG --status`: the state of every point of a sweep, read from
  * its directory (serial, no MPI): done, stale (results of another config or rank count), running
  * (its lock is held; with merging rounds, how many are done), interrupted (a checkpoint and no
- * lock: a rerun resumes it) or missing. */
+ * lock: a rerun resumes it), missing, or failed (<results>.failed: the last run's exit code and error). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +28,21 @@ static int lock_held(const char *results)
     return held;
 }
 
+/* The first line of <results>.failed (why the point's last run failed), or "" without one. */
+static void failed_note(const char *results, char *buf, size_t cap)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s.failed", results);
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    if (!fgets(buf, (int)cap, f))
+        buf[0] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    fclose(f);
+}
+
 /* Rounds done in the point's checkpoint (<results>.ckpt), or -1 without one. */
 static int ckpt_rounds(const char *results)
 {
@@ -46,8 +61,8 @@ fm_status fm_fleet_sweep_status(const char *config_path, FILE *out, int *all_don
     fm_status status = FM_OK;
     fm_config *cfg = NULL;
     char *text = NULL, *old = NULL;
-    int count[5] = {0}; /* done, stale, running, interrupted, missing */
-    static const char *NAME[5] = {"done", "stale", "running", "interrupted", "missing"};
+    int count[6] = {0}; /* done, stale, running, interrupted, missing, failed */
+    static const char *NAME[6] = {"done", "stale", "running", "interrupted", "missing", "failed"};
     FM_ALLOC(cfg, 1);
     FM_TRY(fm_cfg_load_file(config_path, cfg, err));
     FM_CHECK(cfg->sweep.count >= 1 && cfg->sweep.index < 0, FM_EINVAL, "%s: no sweep", config_path);
@@ -84,17 +99,21 @@ fm_status fm_fleet_sweep_status(const char *config_path, FILE *out, int *all_don
                 state = 0;
                 snprintf(detail, sizeof detail, " (%d robots)", (int)robots);
             }
-        } else if (rounds >= 0) {
-            state = 3;
-            snprintf(detail, sizeof detail, " (round %d of %d done; a rerun resumes it)", rounds, R);
         } else {
-            state = 4;
+            char why[300];
+            failed_note(path, why, sizeof why);
+            state = why[0] ? 5 : rounds >= 0 ? 3 : 4;
+            if (rounds >= 0)
+                snprintf(detail, sizeof detail, " (round %d of %d done; a rerun resumes it%s%s)", rounds, R,
+                         why[0] ? "; " : "", why);
+            else if (why[0])
+                snprintf(detail, sizeof detail, " (%s)", why);
         }
         count[state]++;
         fprintf(out, "%d: %s%s %s\n", i, NAME[state], detail, path);
     }
-    fprintf(out, "%d points: %d done, %d stale, %d running, %d interrupted, %d missing\n", n, count[0], count[1],
-            count[2], count[3], count[4]);
+    fprintf(out, "%d points: %d done, %d stale, %d running, %d interrupted, %d missing, %d failed\n", n, count[0],
+            count[1], count[2], count[3], count[4], count[5]);
     *all_done = count[0] == n;
 cleanup:
     free(cfg), free(text), free(old);

@@ -133,9 +133,13 @@ wait "$holder" || true
 t "after the holder died, the point runs (no stale lock)" 0 "results: ./sw/6/results.h5" mpi run sw.yaml --sweep-index 6 --quiet
 t "--status: a finished point is done" 3 "6: done (2 robots) ./sw/6/results.h5" "$FLEET" sweep sw.yaml --status
 t "--status: point 5 holds results of the edited config: stale" 3 "5: stale (results of another config)" "$FLEET" sweep sw.yaml --status
-t "--status: a point never run is missing, and a summary line" 3 "8 points: 1 done, 1 stale, 0 running, 0 interrupted, 6 missing" \
-    "$FLEET" sweep sw.yaml --status
-t "submit_sweep.sh --retry submits only the missing points (not done or stale ones)" 0 "--array=0-4\\,7%8 --ntasks=4" \
+FLEET_FAULT=training@0 mpi run sw.yaml --sweep-index 1 --quiet > /dev/null 2>&1 || true
+t "--status: a point whose run failed says how (its .failed note)" 3 \
+    "1: failed (exit 1, " "$FLEET" sweep sw.yaml --status
+t "with the error's first line" 3 "job -: rank 0: injected fault in training (FLEET_FAULT))" "$FLEET" sweep sw.yaml --status
+t "--status: a point never run is missing, and a summary line" 3 \
+    "8 points: 1 done, 1 stale, 0 running, 0 interrupted, 5 missing, 1 failed" "$FLEET" sweep sw.yaml --status
+t "submit_sweep.sh --retry submits only the missing and failed points (not done or stale ones)" 0 "--array=0-4\\,7%8 --ntasks=4" \
     "$root/slurm/submit_sweep.sh" --dry-run --retry sw.yaml
 t "submit_sweep.sh --aggregate-only submits the aggregation alone (no dependency)" 0 \
     "/sw/logs/%x-%j.out $root/slurm/aggregate.sbatch" "$root/slurm/submit_sweep.sh" --dry-run --aggregate-only sw.yaml
@@ -201,5 +205,7 @@ t "submit_sweep.sh validates them before anything is queued" 2 "--set train.step
     "$root/slurm/submit_sweep.sh" --dry-run -s train.steps=x sw.yaml
 t "an overridden experiment.name moves the results directory" 0 "$tmp/./renamed/submitted/" \
     "$root/slurm/submit_sweep.sh" --dry-run -s experiment.name=renamed sw.yaml
+t "a failed point that then runs well" 0 "results: ./sw/1/results.h5" mpi run sw.yaml --sweep-index 1 --quiet
+t "loses its .failed note" 0 "" test ! -e sw/1/results.h5.failed
 echo "1..$n"
 exit $fail
