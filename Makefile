@@ -3,7 +3,7 @@ CC ?= mpicc
 ifeq ($(origin CC),default)
 CC := mpicc
 endif
-PKGS ?= hdf5-openmpi scalapack-openmpi lapacke openblas yaml-0.1 libpng
+PKGS ?= hdf5-openmpi scalapack-openmpi lapacke openblas yaml-0.1 libpng zlib
 # MuJoCo 2.2.2 (tool-use benchmark) and OSMesa (offscreen rendering) ship no pkg-config file.
 MUJOCO_LIBS ?= -lmujoco -lOSMesa
 # Asked once per make invocation. `run`, `check` and `asan` install the packages first and then re-enter make,

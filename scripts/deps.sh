@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deps.sh - install every Debian package fleetmerge needs to build, run and test, if any is missing
 # (idempotent; needs root + apt). Build: MPI, ScaLAPACK, parallel HDF5, libyaml, OpenBLAS/LAPACKE, MuJoCo,
-# OSMesa, libpng. Runs and analysis: hdf5-tools, Debian's python3 packages. Tests: Slurm + munge (a real
+# OSMesa, libpng, zlib. Runs and analysis: hdf5-tools, Debian's python3 packages, the supervised data
+# sets (Fashion-MNIST's idx files, the King James Bible text). Tests: Slurm + munge (a real
 # single-node cluster in tests/slurm/), clang + libFuzzer (tests/fuzz/).
 # On clusters without root, skip this and point pkg-config at the site's modules (README); without apt or
 # root it only lists what is missing and exits 1.
@@ -14,8 +15,9 @@ if [ $# -gt 0 ]; then
 fi
 pkgs=(libopenmpi-dev openmpi-bin libscalapack-openmpi-dev libhdf5-openmpi-dev hdf5-tools
       libyaml-dev libopenblas-dev liblapacke-dev pkg-config
-      libmujoco-dev libosmesa6-dev libpng-dev
-      python3-h5py python3-matplotlib python3-numpy
+      libmujoco-dev libosmesa6-dev libpng-dev zlib1g-dev
+      python3-h5py python3-matplotlib python3-numpy python3-yaml
+      dataset-fashion-mnist bible-kjv
       slurm-wlm munge clang libclang-rt-14-dev libfuzzer-14-dev)
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps.sh: not a Debian system; install the equivalents of: ${pkgs[*]}" >&2

@@ -7,7 +7,8 @@
 #                          where the config leaves it 0; a point whose fleet.robots differs from N
 #                          is an error before anything is queued)
 #   -p, --partition P      partition of both jobs
-#   -t, --time T           time limit of each point (sbatch --time; default: the template's)
+#   -t, --time T           time limit of each point without its own experiment.time_limit
+#                          (sbatch --time; default: the template's)
 #   -m, --max M            at most M points run at once (--array=...%M; default $MAX, else 8)
 #   -r, --results-dir D    the sweep's results directory (default: <experiment.output_dir>/
 #                          <experiment.name> read from CONFIG, relative to this directory)
@@ -23,10 +24,10 @@
 #   -- SBATCH_ARGS...      passed to both sbatch calls as they are (e.g. --account=A --qos=Q)
 #
 # The sweep runs a snapshot of CONFIG taken at submission (RESULTS_DIR/submitted/<time>-<pid>.yaml).
-# The points and their rank counts come from `fleet sweep CONFIG --ranks` (which validates every
-# point); points with the same rank count form one array job, `sbatch --array=<indices>%MAX
-# --ntasks=R slurm/sweep.sbatch CONFIG` (one job for the usual sweep, one per value of a swept
-# fleet.robots), and the aggregation job
+# The points, their rank counts and time limits come from `fleet sweep CONFIG --resources` (which
+# validates every point); points with the same rank count and experiment.time_limit form one array
+# job, `sbatch --array=<indices>%MAX --ntasks=R [--time=T] slurm/sweep.sbatch CONFIG` (one job for the
+# usual sweep, one per value of a swept fleet.robots or time limit), and the aggregation job
 # `sbatch --dependency=afterok:<array job ids> slurm/aggregate.sbatch RESULTS_DIR`, which writes
 # RESULTS_DIR/sweep.csv and sweep.md. Prints both job ids. Submit from the directory the relative
 # paths of CONFIG (experiment.output_dir) refer to: it is the jobs' working directory. Jobs are named
@@ -115,14 +116,16 @@ AGGREGATE=$root/analysis/aggregate.py
 PYTHON=${PYTHON:-/usr/bin/python3}
 export FLEET AGGREGATE PYTHON
 
-# The points and their rank counts. `fleet sweep --ranks` validates every point (unknown keys,
-# unequal zip groups, cross-key rules) and prints `I: R` (R = fleet.robots, 0 = not set).
-ranks_out=$("$FLEET" sweep "$config" ${sets[@]+"${sets[@]}"} --ranks) || die $? "fleet sweep $config --ranks failed (see above)"
-declare -A group=() # rank count -> comma-separated point indices
+# The points, their rank counts and time limits. `fleet sweep --resources` validates every point
+# (unknown keys, unequal zip groups, cross-key rules) and prints `I: R T` (R = fleet.robots, 0 = not
+# set; T = experiment.time_limit, - = not set). Points with the same R and T form one array job.
+res_out=$("$FLEET" sweep "$config" ${sets[@]+"${sets[@]}"} --resources) ||
+    die $? "fleet sweep $config --resources failed (see above)"
+declare -A group=() # "R|T" -> comma-separated point indices
 count=0
 while IFS= read -r line; do
-    [[ $line =~ ^([0-9]+):\ ([0-9]+)$ ]] || die 1 "fleet sweep --ranks printed '$line', expected 'I: R'"
-    idx=${BASH_REMATCH[1]} r=${BASH_REMATCH[2]}
+    [[ $line =~ ^([0-9]+):\ ([0-9]+)\ ([0-9:-]+)$ ]] || die 1 "fleet sweep --resources printed '$line', expected 'I: R T'"
+    idx=${BASH_REMATCH[1]} r=${BASH_REMATCH[2]} t=${BASH_REMATCH[3]}
     if [[ -n $ntasks ]]; then
         ((r == 0 || r == ntasks)) ||
             die 2 "point $idx sets fleet.robots: $r but --ntasks is $ntasks (leave -n out to use each point's)"
@@ -130,12 +133,13 @@ while IFS= read -r line; do
     elif ((r == 0)); then
         r=4
     fi
-    group[$r]+="${group[$r]:+,}$idx"
+    [[ $t != - ]] || t=$time_limit # the point's experiment.time_limit, else -t (else the template's)
+    group["$r|$t"]+="${group["$r|$t"]:+,}$idx"
     count=$((count + 1))
-done <<< "$ranks_out"
+done <<< "$res_out"
 ((count >= 1)) || die 1 "$config: the sweep has no points"
 
-# --retry: keep only the points whose state is missing or interrupted.
+# --retry: keep only the points whose state is missing, interrupted or failed.
 if ((retry)); then
     rc=0
     status_out=$("$FLEET" sweep "$config" ${sets[@]+"${sets[@]}"} --status 2>/dev/null) || rc=$?
@@ -214,25 +218,26 @@ sweep_name=$(basename "$results_dir")
 max_array=${FLEET_MAX_ARRAY_SIZE:-}
 [[ -n $max_array ]] || max_array=$(scontrol show config 2>/dev/null | sed -n 's/^MaxArraySize *= *\([0-9]*\).*/\1/p') || max_array=""
 [[ $max_array =~ ^[1-9][0-9]*$ ]] || max_array=1001 # Slurm's default
-declare -A job=() # "R:chunk" -> comma-separated array indices (point - chunk * max_array)
-for r in "${!group[@]}"; do
-    for i in ${group[$r]//,/ }; do
+declare -A job=() # "R|T|chunk" -> comma-separated array indices (point - chunk * max_array)
+for g in "${!group[@]}"; do
+    for i in ${group[$g]//,/ }; do
         c=$((i / max_array))
-        job["$r:$c"]+="${job["$r:$c"]:+,}$((i - c * max_array))"
+        job["$g|$c"]+="${job["$g|$c"]:+,}$((i - c * max_array))"
     done
 done
-sweep_cmd() { # sweep_cmd R:CHUNK: the sbatch command of that array job
-    local r=${1%%:*} c=${1#*:}
+sweep_cmd() { # sweep_cmd R|T|CHUNK: the sbatch command of that array job
+    local r=${1%%|*} rest=${1#*|} t c
+    t=${rest%|*} c=${rest##*|}
     cmd=(sbatch --parsable "--array=$(ranges "${job[$1]}")%$max" "--ntasks=$r" "--job-name=fleet-$sweep_name"
          "--output=$results_dir/logs/%x-%A_%a.out")
     [[ -z $partition ]] || cmd+=("--partition=$partition")
-    [[ -z $time_limit ]] || cmd+=("--time=$time_limit")
+    [[ -z $t ]] || cmd+=("--time=$t")
     cmd+=(${extra[@]+"${extra[@]}"} "$root/slurm/sweep.sbatch")
     ((c == 0)) || cmd+=(--offset "$((c * max_array))")
     cmd+=("$config" ${sets[@]+"${sets[@]}"} ${fleet_args[@]+"${fleet_args[@]}"})
 }
-rank_counts=() # the job keys, by rank count then chunk
-((${#job[@]} == 0)) || mapfile -t rank_counts < <(printf '%s\n' "${!job[@]}" | sort -t: -k1,1n -k2,2n)
+rank_counts=() # the job keys, by rank count, time limit, then chunk
+((${#job[@]} == 0)) || mapfile -t rank_counts < <(printf '%s\n' "${!job[@]}" | sort -t'|' -k1,1n -k2,2 -k3,3n)
 
 # Pre-flight (not in a dry run): sbatch --test-only for every rank count, so a request the partition
 # can never meet (more ranks than a node offers, a time limit over the partition's) is an error now,
@@ -242,7 +247,7 @@ if ((!dry_run)); then
         sweep_cmd "$r"
         test_cmd=(sbatch --test-only "${cmd[@]:2}")
         if ! test_out=$("${test_cmd[@]}" 2>&1); then
-            die 2 "pre-flight (sbatch --test-only) refused the ${r%%:*}-rank points: $(printf '%s' "$test_out" | tail -n 1)"
+            die 2 "pre-flight (sbatch --test-only) refused the ${r%%|*}-rank points: $(printf '%s' "$test_out" | tail -n 1)"
         fi
     done
 fi
@@ -297,8 +302,8 @@ for r in ${rank_counts[@]+"${rank_counts[@]}"}; do
     out=$("${cmd[@]}") || die 1 "sbatch of the sweep failed (see above)${ids:+; already submitted: ${ids//:/ }}"
     sweep_id=$(jobid "$out") || die 1 "sbatch printed '$out', expected a job id"
     n=$(tr ',' '\n' <<< "${job[$r]}" | wc -l)
-    c=${r#*:}
-    echo "sweep job $sweep_id: $n points (--array=$(ranges "${job[$r]}")%$max$( ((c == 0)) || echo ", offset $((c * max_array))")), ${r%%:*} robots each," \
+    c=${r##*|} t=${r#*|} t=${t%|*}
+    echo "sweep job $sweep_id: $n points (--array=$(ranges "${job[$r]}")%$max$( ((c == 0)) || echo ", offset $((c * max_array))")), ${r%%|*} robots each,${t:+ time limit $t,}" \
         "results in $results_dir/<index>/"
     ids+=":$sweep_id"
 done

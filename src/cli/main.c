@@ -86,13 +86,15 @@ static const char *USAGE_INFO =
     "Prints the attributes and datasets (shape, type) of a fleetmerge HDF5 file.\n";
 
 static const char *USAGE_SWEEP =
-    "usage: fleet sweep CONFIG [--set KEY=VALUE]... --count | --list | --ranks | --status\n"
+    "usage: fleet sweep CONFIG [--set KEY=VALUE]... --count | --list | --ranks | --resources | --status\n"
     "\n"
     "A config's `sweep:` section lists section.key: [values] (cartesian product, the last key\n"
     "varying fastest), seeds: [...] and zip: [{k1: [...], k2: [...]}] groups that vary together.\n"
     "  --count   print the number of points (the size of a Slurm array: 0..count-1)\n"
     "  --list    print every point as `I: key=value ...`\n"
     "  --ranks   print every point's fleet.robots as `I: R` (0: not set, one robot per rank)\n"
+    "  --resources  print `I: R T`: fleet.robots and experiment.time_limit (`-`: not set), what\n"
+    "            slurm/submit_sweep.sh groups the points by\n"
     "  --status  print every point's state from its directory: done, stale (results of another config\n"
     "            or rank count), running (its lock is held), interrupted (a checkpoint: a rerun resumes\n"
     "            it), failed (its last run's exit code and error) or missing; exit 0 when every point\n"
@@ -250,7 +252,7 @@ static fm_status cmd_merge(int argc, char **argv, fm_err *err)
 /* Rank 0 prints the count, the points or their rank counts; every rank returns the same status. Every
  * point is loaded (and so validated, cross-key rules included) in each mode, so a bad point is
  * caught before any of them is queued. */
-enum { SWEEP_COUNT = 0, SWEEP_LIST, SWEEP_RANKS };
+enum { SWEEP_COUNT = 0, SWEEP_LIST, SWEEP_RANKS, SWEEP_RESOURCES };
 static fm_status sweep_print(const char *config, int mode, fm_config *cfg, fm_err *err)
 {
     fm_status status = FM_OK;
@@ -265,6 +267,8 @@ static fm_status sweep_print(const char *config, int mode, fm_config *cfg, fm_er
                 printf("0: (no sweep section: the config is its only point)\n");
             else if (mode == SWEEP_RANKS)
                 printf("0: %d\n", cfg->fleet.robots);
+            else if (mode == SWEEP_RESOURCES)
+                printf("0: %d %s\n", cfg->fleet.robots, cfg->experiment.time_limit[0] ? cfg->experiment.time_limit : "-");
             break;
         }
         FM_TRY(st);
@@ -272,6 +276,8 @@ static fm_status sweep_print(const char *config, int mode, fm_config *cfg, fm_er
             printf("%d: %s\n", i, cfg->sweep.overrides);
         else if (mode == SWEEP_RANKS)
             printf("%d: %d\n", i, cfg->fleet.robots);
+        else if (mode == SWEEP_RESOURCES)
+            printf("%d: %d %s\n", i, cfg->fleet.robots, cfg->experiment.time_limit[0] ? cfg->experiment.time_limit : "-");
     }
     if (mode == SWEEP_COUNT)
         printf("%d\n", count);
@@ -283,7 +289,7 @@ static fm_status cmd_sweep(int argc, char **argv, fm_err *err)
 {
     fm_status status = FM_OK;
     const char *config = NULL;
-    int count = 0, list = 0, ranks = 0, stat = 0;
+    int count = 0, list = 0, ranks = 0, stat = 0, res = 0;
     fm_config *cfg = NULL;
     if (take_sets(&argc, argv, USAGE_SWEEP, err) != FM_OK)
         return FM_EUSAGE;
@@ -296,6 +302,8 @@ static fm_status cmd_sweep(int argc, char **argv, fm_err *err)
             ranks = 1;
         else if (!strcmp(argv[i], "--status"))
             stat = 1;
+        else if (!strcmp(argv[i], "--resources"))
+            res = 1;
         else if (argv[i][0] == '-')
             return usage_error(USAGE_SWEEP, "fleet sweep: unknown option", argv[i], err);
         else if (!config)
@@ -303,9 +311,10 @@ static fm_status cmd_sweep(int argc, char **argv, fm_err *err)
         else
             return usage_error(USAGE_SWEEP, "fleet sweep: unexpected argument", argv[i], err);
     }
-    if (!config || count + list + ranks + stat != 1)
-        return usage_error(USAGE_SWEEP, "fleet sweep: need CONFIG and one of --count, --list, --ranks, --status",
-                           NULL, err);
+    if (!config || count + list + ranks + stat + res != 1)
+        return usage_error(USAGE_SWEEP,
+                           "fleet sweep: need CONFIG and one of --count, --list, --ranks, --resources, --status", NULL,
+                           err);
     if (stat) {
         int all_done = 0;
         fm_status local = fm_world_rank() == 0 ? fm_fleet_sweep_status(config, stdout, &all_done, err) : FM_OK;
@@ -314,7 +323,7 @@ static fm_status cmd_sweep(int argc, char **argv, fm_err *err)
         return fm_world_agree(local, err);
     }
     FM_ALLOC(cfg, 1);
-    int mode = list ? SWEEP_LIST : ranks ? SWEEP_RANKS : SWEEP_COUNT;
+    int mode = list ? SWEEP_LIST : ranks ? SWEEP_RANKS : res ? SWEEP_RESOURCES : SWEEP_COUNT;
     FM_TRY(fm_world_agree(fm_world_rank() == 0 ? sweep_print(config, mode, cfg, err) : FM_OK, err));
 cleanup:
     free(cfg);

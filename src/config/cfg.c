@@ -40,6 +40,7 @@ enum {                                      /* cfg_key.flags */
     CFG_DIRNAME = 2,  /* CFG_STRING: a directory name, [A-Za-z0-9._-], not . or .. */
     CFG_DIRPATH = 4,  /* CFG_STRING: a directory path, not "" */
     CFG_ZERO_OK = 8,  /* CFG_DOUBLE: 0 is allowed besides [min, max] */
+    CFG_SLURMTIME = 16, /* CFG_STRING: "" or a Slurm time limit (sbatch --time's formats) */
 };
 #define CFG_MAX_CHOICES 12
 
@@ -82,6 +83,11 @@ static const cfg_key cfg_keys[] = {
             "master seed; every random stream is derived from (seed, rank, stream)"),
     CFG_SCALAR("experiment.output_dir", CFG_STRING, experiment.output_dir, "results", CFG_DIRPATH,
                "directory that receives <output_dir>/<name>/; not empty (\".\" is the current one)"),
+    CFG_SCALAR("experiment.time_limit", CFG_STRING, experiment.time_limit, "", CFG_SLURMTIME,
+               "Slurm time limit of this run when slurm/submit_sweep.sh submits it (its array job's --time; "
+               "sweep it with the keys that vary the work); sbatch's formats MM, MM:SS, HH:MM:SS, D-HH, "
+               "D-HH:MM, D-HH:MM:SS; \"\" (default): submit_sweep.sh's -t or the job template's; "
+               "`fleet run` itself ignores it"),
 
     CFG_CHOICE("env.kind", env.kind, NULL, CFG_REQUIRED,
                "benchmark family: lqg (linear control), cartpole (partially observed cart-pole), tooluse "
@@ -743,6 +749,33 @@ static void tiny_message(cfg_buf *msg, const char *s, size_t n)
     buf_printf(msg, ", expected 0 or a magnitude of at least %.17g (no subnormal numbers)", DBL_MIN);
 }
 
+/* A Slurm time limit as sbatch --time takes it: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS
+ * (every field one or more digits), or "" (unset). */
+static int check_slurm_time(const char *s, size_t n, cfg_buf *msg)
+{
+    size_t fields = 0, digits = 0;
+    int day = 0, ok = n == 0;
+    for (size_t i = 0; i <= n && n > 0; i++) {
+        char c = i < n ? s[i] : '\0';
+        if (c >= '0' && c <= '9') {
+            digits++;
+            continue;
+        }
+        if (digits == 0 || digits > 6 || (c != ':' && c != '-' && c != '\0') || (c == '-' && (day || fields)))
+            break;
+        day |= c == '-';
+        fields++, digits = 0;
+        if (c == '\0')
+            ok = fields <= (day ? 4u : 3u);
+    }
+    if (ok)
+        return 1;
+    buf_printf(msg, "got \"");
+    buf_escaped(msg, s, n, CFG_GOT_MAX);
+    buf_printf(msg, "\", expected a Slurm time limit (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS) or \"\"");
+    return 0;
+}
+
 static int check_dirname(const char *s, size_t n, cfg_buf *msg)
 {
     if (n == 0) {
@@ -819,6 +852,8 @@ static int set_scalar(const cfg_key *k, const char *s, size_t n, int quoted, fm_
             return 0;
         }
         if ((k->flags & CFG_DIRNAME) && !check_dirname(s, n, msg))
+            return 0;
+        if ((k->flags & CFG_SLURMTIME) && !check_slurm_time(s, n, msg))
             return 0;
         memset(field(cfg, k), 0, k->size);
         memcpy(field(cfg, k), s, n);

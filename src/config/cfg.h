@@ -109,6 +109,7 @@ typedef struct fm_config {
         char description[FM_CFG_STR];
         int64_t seed;
         char output_dir[FM_CFG_STR];
+        char time_limit[32];  /* Slurm --time of the run's array job ("" = not set) */
     } experiment;
     struct {
         int kind;             /* fm_env_kind */

@@ -174,9 +174,9 @@ fm_status fm_ckpt_read(const char *path, const fm_ckpt_shape *s, fm_ckpt_state *
              FM_CKPT_KIND);
     /* the build first: an older build's checkpoint is refused for what it is, not as damaged */
     FM_TRY(fm_h5_read_attr_text(path, "/", "binary_version", &version, err));
-    FM_CHECK(strcmp(version, fm_version()) == 0, FM_EINVAL,
+    FM_CHECK(!s->version || strcmp(version, s->version) == 0, FM_EINVAL,
              "%s: a checkpoint written by fleet %s, this is fleet %s; rerun with that binary, or use --force to start "
-             "over", path, version, fm_version());
+             "over", path, version, s->version);
     FM_TRY(attr_int(path, "format_version", FM_CKPT_FORMAT_VERSION, FM_CKPT_FORMAT_VERSION, &v, err));
     FM_TRY(fm_h5_read_text(path, "/config", &text, err));
     FM_CHECK(strcmp(text, s->config) == 0, FM_EINVAL,

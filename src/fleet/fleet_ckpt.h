@@ -28,6 +28,7 @@ typedef struct fm_ckpt_shape {
     int max_count_col;    /* column holding a count in [0, nranks] (participants), or -1 */
     size_t nparams;       /* P: parameters of one model */
     int nts;              /* values of the task-specific scores (tasks x scores; NaN allowed), >= 1 */
+    const char *version;  /* the build that must have written it (fm_version()); NULL: any (fuzzing) */
 } fm_ckpt_shape;
 
 /* The state of one rank; every buffer is owned by the caller and sized by the shape. */

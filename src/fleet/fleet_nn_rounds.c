@@ -44,7 +44,8 @@ static fm_ckpt_shape ckpt_shape(const nn_ctx *c, const round_state *st, const ch
                            .round_cols = ROUND_COUNT, .max_count_col = ROUND_PARTICIPANTS,
                            /* scores are NaN when eval.round_rollouts is 0 */
                            .nan_ok_cols = 1u << ROUND_BALANCE | 1u << ROUND_COST,
-                           .nparams = st->robot.layout.total, .nts = c->K * SCORE_COUNT};
+                           .nparams = st->robot.layout.total, .nts = c->K * SCORE_COUNT,
+                           .version = fm_version()};
 }
 
 /* Tests only: FLEET_STOP_AFTER=ROUND (a number: after that round, 0 = after local training) or

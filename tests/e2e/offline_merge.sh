@@ -25,16 +25,16 @@ check() { # check DESCRIPTION COMMAND...
         fail=1
     fi
 }
-fails_with() { # fails_with DESCRIPTION NEEDLE COMMAND...: exit 2 and NEEDLE on stderr
-    local what=$1 needle=$2 rc=0
+fails_with() { # fails_with DESCRIPTION NEEDLE COMMAND...: exit $WANT (default 2) and NEEDLE on stderr
+    local what=$1 needle=$2 rc=0 want=${WANT:-2}
     shift 2
     n=$((n + 1))
     "$@" > out.txt 2> err.txt || rc=$?
-    if [ "$rc" = 2 ] && grep -qF -- "$needle" err.txt; then
+    if [ "$rc" = "$want" ] && grep -qF -- "$needle" err.txt; then
         echo "ok $n - $what"
     else
         echo "not ok $n - $what"
-        echo "#   exit $rc, want 2 and stderr containing: $needle"
+        echo "#   exit $rc, want $want and stderr containing: $needle"
         sed 's/^/#   /' err.txt | head -5
         fail=1
     fi
@@ -86,7 +86,7 @@ fails_with "a neural method on linear policies" "sinkhorn_data does not apply" \
 fails_with "an unknown method" "unknown method 'fedavg'" "$FLEET" merge nn/results.h5 --method fedavg -o x.h5
 fails_with "an existing output without --force" "already exists" \
     "$FLEET" merge nn/results.h5 --method average -o m_average.h5
-fails_with "missing -o" "need RESULTS, --method and -o" "$FLEET" merge nn/results.h5 --method average
+WANT=64 fails_with "missing -o: a usage error (64)" "need RESULTS, --method and -o" "$FLEET" merge nn/results.h5 --method average
 check "no stray output" test ! -e x.h5
 echo "1..$n"
 exit $fail

@@ -205,6 +205,27 @@ t "submit_sweep.sh validates them before anything is queued" 2 "--set train.step
     "$root/slurm/submit_sweep.sh" --dry-run -s train.steps=x sw.yaml
 t "an overridden experiment.name moves the results directory" 0 "$tmp/./renamed/submitted/" \
     "$root/slurm/submit_sweep.sh" --dry-run -s experiment.name=renamed sw.yaml
+# Per-point time limits: experiment.time_limit zipped with the key that varies the work; points with
+# the same rank count and limit form one array job with that --time; -t covers points without one.
+cat > tl.yaml <<'YAML'
+experiment: {name: tl, output_dir: "."}
+env: {kind: lqg, num_tasks: 3, obs_dim: 8, horizon: 30}
+fleet: {demos_per_robot: 4, robots: 2}
+policy: {arch: dynamic_linear}
+sweep:
+  zip:
+    - {train.steps: [30, 3000, 60], experiment.time_limit: ["10", "2:00:00", ""]}
+YAML
+t "fleet sweep --resources prints ranks and time limit per point" 0 "1: 2 2:00:00" "$FLEET" sweep tl.yaml --resources
+t "a point without a limit prints -" 0 "2: 2 -" "$FLEET" sweep tl.yaml --resources
+t "submit_sweep.sh: the 10-minute point is its own array job" 0 "--array=0%8 --ntasks=2 --job-name=fleet-tl --output=$tmp/./tl/logs/%x-%A_%a.out --time=10 " \
+    "$root/slurm/submit_sweep.sh" --dry-run -t 30 tl.yaml
+t "the 2-hour point another" 0 "--array=1%8 --ntasks=2 --job-name=fleet-tl --output=$tmp/./tl/logs/%x-%A_%a.out --time=2:00:00 " \
+    "$root/slurm/submit_sweep.sh" --dry-run -t 30 tl.yaml
+t "and the point without one gets -t" 0 "--array=2%8 --ntasks=2 --job-name=fleet-tl --output=$tmp/./tl/logs/%x-%A_%a.out --time=30 " \
+    "$root/slurm/submit_sweep.sh" --dry-run -t 30 tl.yaml
+t "a malformed time limit is a config error" 2 'experiment.time_limit: got "2h", expected a Slurm time limit' \
+    "$FLEET" sweep sw.yaml --count --set experiment.time_limit=2h
 t "a failed point that then runs well" 0 "results: ./sw/1/results.h5" mpi run sw.yaml --sweep-index 1 --quiet
 t "loses its .failed note" 0 "" test ! -e sw/1/results.h5.failed
 echo "1..$n"

@@ -6,7 +6,8 @@
  *   config  = the file's /config text (so the config comparison passes), "" when unreadable;
  *   nranks, P = the dims of /robot/params when 2-D and small (else 2 and 8);
  *   R       = the columns of /robot/comm / 3 when small (else 3);
- *   metrics = fleet_nn_rounds.c's: 6 columns, column 0 a participant count, columns 2 and 3 may be NaN.
+ *   metrics = fleet_nn_rounds.c's: 6 columns, column 0 a participant count, columns 2 and 3 may be NaN;
+ *   task-specific values = the length of /task_specific when small (else 6); any build (version NULL).
  * fm_ckpt_read then reads the rows of rank 0 and of rank nranks - 1. (A checkpoint of another run is
  * a file whose datasets disagree with /robot/params and /robot/comm: mutations make those.) Buffers are exactly the shape's size, so
  * ASan sees any overrun. Any status is fine; crashes, leaks, UB and timeouts are the findings.
@@ -49,7 +50,7 @@ static void dataset_dims(const char *dset, int *nd, int64_t dims[FM_H5_MAX_DIMS]
 static fm_ckpt_shape shape_of_file(const char *config)
 {
     fm_ckpt_shape s = {.config = config, .nranks = 2, .rounds = 3, .round_cols = ROUND_COLS,
-                       .nan_ok_cols = 1u << 2 | 1u << 3, .max_count_col = 0, .nparams = 8};
+                       .nan_ok_cols = 1u << 2 | 1u << 3, .max_count_col = 0, .nparams = 8, .nts = 6};
     int64_t dims[FM_H5_MAX_DIMS] = {0};
     int nd = -1;
     dataset_dims("/robot/params", &nd, dims);
@@ -60,6 +61,9 @@ static fm_ckpt_shape shape_of_file(const char *config)
     dataset_dims("/robot/comm", &nd, dims);
     if (nd == 2 && dims[1] >= 3 && dims[1] <= 3 * MAX_ROUNDS && dims[1] % 3 == 0)
         s.rounds = (int)(dims[1] / 3);
+    dataset_dims("/task_specific", &nd, dims);
+    if (nd == 1 && dims[0] >= 1 && dims[0] <= 3 * MAX_ROUNDS)
+        s.nts = (int)dims[0];
     return s;
 }
 
@@ -70,10 +74,12 @@ static void read_ckpt(const fm_ckpt_shape *s)
     fm_ckpt_state st = {.params = malloc(P * sizeof(float)), .adam_m = malloc(P * sizeof(float)),
                         .adam_v = malloc(P * sizeof(float)), .merged = malloc(P * sizeof(float)),
                         .comm = malloc(3 * R * sizeof(double)),
-                        .rounds = malloc(R * (size_t)s->round_cols * sizeof(double))};
+                        .rounds = malloc(R * (size_t)s->round_cols * sizeof(double)),
+                        .local = malloc(P * sizeof(float)), .pooled = malloc(P * sizeof(float)),
+                        .ts = malloc((size_t)s->nts * sizeof(double))};
     fm_err err;
     fm_err_clear(&err);
-    if (st.params && st.adam_m && st.adam_v && st.merged && st.comm && st.rounds) {
+    if (st.params && st.adam_m && st.adam_v && st.merged && st.comm && st.rounds && st.local && st.pooled && st.ts) {
         char what[128];
         fm_status rc = fm_ckpt_read(scratch_path, s, &st, &err);
         snprintf(what, sizeof what, "fm_ckpt_read(ranks %d, rank %d, R %d, P %zu)", s->nranks, s->rank, s->rounds,
@@ -81,6 +87,7 @@ static void read_ckpt(const fm_ckpt_shape *s)
         report(what, rc, &err);
     }
     free(st.rounds), free(st.comm), free(st.merged), free(st.adam_v), free(st.adam_m), free(st.params);
+    free(st.local), free(st.pooled), free(st.ts);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -720,6 +720,31 @@ static void test_overrides(void)
     ok(cfg_b.fleet.alpha == 3, "the file's value again");
 }
 
+/* experiment.time_limit: "" or sbatch --time's formats, checked field by field. */
+static void test_time_limit(void)
+{
+    static const char *good[] = {"\"\"", "90", "\"01:00:00\"", "5:30", "1-12", "2-0:30", "\"1-12:30:00\""};
+    static const char *bad[] = {"2h", "1:2:3:4", "1-2-3", "\"12:\"", "\":30\"", "1234567", "-5", "1-2:3:4:5"};
+    char text[256];
+    fm_err err;
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        snprintf(text, sizeof text, "experiment:\n  name: run1\n  time_limit: %s\npolicy:\n  arch: static_linear\n"
+                 "env:\n  kind: lqg\n", good[i]);
+        expect_ok(text, good[i]);
+    }
+    is_int(load("experiment:\n  name: run1\n  time_limit: 1-12:30\npolicy:\n  arch: static_linear\nenv:\n  kind: lqg\n",
+                &cfg_a, &err), FM_OK, "a time limit loads");
+    is_str(cfg_a.experiment.time_limit, "1-12:30", "as written");
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(text, sizeof text, "experiment:\n  name: run1\n  time_limit: %s\npolicy:\n  arch: static_linear\n"
+                 "env:\n  kind: lqg\n", bad[i]);
+        is_int(load(text, &cfg_a, &err), FM_ECONFIG, "time_limit %s is refused", bad[i]);
+        has_str(err.msg, "cfg.yaml:3:15: experiment.time_limit: got ", "at the value");
+        has_str(err.msg, "expected a Slurm time limit (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS) or \"\"",
+                "naming the formats");
+    }
+}
+
 static void test_sweep(void)
 {
     fm_err err;
@@ -1203,6 +1228,7 @@ int main(void)
     test_many_errors();
     test_sweep();
     test_overrides();
+    test_time_limit();
     test_sweep_limits();
     test_nesting();
     test_encoding_and_files();

@@ -136,12 +136,13 @@ static void test_watchdog(void)
     ok(f != NULL, "create a tracked file");
     if (f)
         fclose(f);
-    is_int(in_child(deadline_passes, out, sizeof out), 1, "a deadline that passes ends the process with 1");
+    is_int(in_child(deadline_passes, out, sizeof out), FM_EXIT_ABORTED,
+           "a deadline that passes ends the process with 4 (aborted)");
     has_str(out, "fleet: error: rank -1: boom\n", "it prints the armed message");
     has_str(out, "the other ranks did not agree within 1 s", "and how long it waited");
     struct stat st;
     ok(stat(TRACKED, &st) != 0, "it removes the tracked files");
-    is_int(in_child(fail_not_disarmed, out, sizeof out), 1, "fm_guard_disarm does not cancel fm_guard_fail");
+    is_int(in_child(fail_not_disarmed, out, sizeof out), FM_EXIT_ABORTED, "fm_guard_disarm does not cancel fm_guard_fail");
     has_str(out, "fleet: error: rank -1: broken file\n", "the failure's message is printed");
     unlink(TRACKED);
 }
