@@ -39,7 +39,7 @@ for alpha in $ALPHAS; do
         || { echo "ablation_f.sh: ALPHAS: '$alpha' is not a number" >&2; exit 2; }
     for seed in $SEEDS; do
         [[ "$seed" =~ ^[0-9]+$ ]] || { echo "ablation_f.sh: SEEDS: '$seed' is not an integer" >&2; exit 2; }
-        run_variant "$cfg" "a${alpha}_s${seed}" "$seed" "$NP" -e "s/^  alpha: .*/  alpha: ${alpha}/"
+        run_variant "$cfg" "a${alpha}_s${seed}" "$seed" "$NP" "fleet.alpha=${alpha}"
         files+=("$RUN_RESULT")
     done
 done

@@ -15,24 +15,27 @@ pipeline_defaults() {
 # The experiment.name of a config file (empty if none).
 config_name() { sed -n 's/^  name: *"\{0,1\}\([A-Za-z0-9._-]*\).*/\1/p' "$1" | head -1; }
 
-# run_variant CFG TAG SEED NP [SED_ARGS...]
-# Writes CFG with experiment.name <name>_<TAG>, experiment.seed SEED and output_dir $OUT (those
-# lines dropped, then set right after "experiment:", so a config without them works too), plus
-# any extra sed expressions (e.g. -e 's/^  alpha: .*/  alpha: 10/'), runs it on NP ranks with
-# --force --quiet, stops the pipeline if the run fails, and sets RUN_RESULT to its results file.
-# Config values are data: they go to sed and to fleet as arguments, never through a shell.
+# yaml_quote TEXT: TEXT as a YAML single-quoted scalar (a --set value that stays text).
+yaml_quote() { printf "'%s'" "${1//\'/\'\'}"; }
+
+# run_variant CFG TAG SEED NP [KEY=VALUE...]
+# Runs CFG on NP ranks with --force --quiet and the command-line overrides experiment.name
+# <name>_<TAG>, experiment.seed SEED, experiment.output_dir $OUT and every KEY=VALUE given (fleet run
+# --set: validated like the file, recorded in the results' /config; the file is not rewritten),
+# stops the pipeline if the run fails, and sets RUN_RESULT to its results file.
+# Config values are data: they go to fleet as arguments, never through a shell.
 run_variant() {
-    local cfg=$1 tag=$2 seed=$3 np=$4 name run t0=$SECONDS status=0
+    local cfg=$1 tag=$2 seed=$3 np=$4 name kv t0=$SECONDS status=0
     shift 4
     [ -f "$cfg" ] || { echo "$PIPELINE: $cfg: no such config" >&2; exit 2; }
     name=$(config_name "$cfg")
     [ -n "$name" ] || { echo "$PIPELINE: $cfg: no experiment.name" >&2; exit 2; }
-    run="$PIPELINE_TMP/${name}_${tag}.yaml"
-    sed "$@" -e '/^  name: /d' -e '/^  seed: /d' -e '/^  output_dir: /d' \
-        -e "/^experiment:/a\\  name: ${name}_${tag}\\n  seed: ${seed}\\n  output_dir: \"$OUT\"" \
-        "$cfg" > "$run"
+    local sets=(--set "experiment.name=${name}_${tag}" --set "experiment.seed=${seed}"
+                --set "experiment.output_dir=$(yaml_quote "$OUT")")
+    for kv in "$@"; do sets+=(--set "$kv"); done
     echo "== $cfg $tag ($np robots)"
-    $MPIRUN -np "$np" "$FLEET" run "$run" --force --quiet | { grep -v '^results:' || true; } || status=$?
+    $MPIRUN -np "$np" "$FLEET" run "$cfg" "${sets[@]}" --force --quiet | { grep -v '^results:' || true; } ||
+        status=$?
     if [ "$status" -ne 0 ]; then
         echo "$PIPELINE: $cfg $tag: fleet run failed (exit $status)" >&2
         exit "$status"

@@ -28,7 +28,7 @@ PIPELINE=merge_nmodels.sh PIPELINE_TMP=$tmp
 for n in $NS; do
     [[ "$n" =~ ^[0-9]+$ && "$n" -ge 2 ]] || { echo "merge_nmodels.sh: NS: '$n' is not a count >= 2" >&2; exit 2; }
     for seed in $SEEDS; do
-        run_variant "$cfg" "n${n}_s${seed}" "$seed" "$n" -e "s/^  robots: .*/  robots: ${n}/"
+        run_variant "$cfg" "n${n}_s${seed}" "$seed" "$n" "fleet.robots=${n}"
         files+=("$RUN_RESULT")
     done
 done

@@ -42,7 +42,7 @@ for alpha in $ALPHAS; do
     [[ "$alpha" =~ ^[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?$ ]] \
         || { echo "merge_oneshot.sh: ALPHAS: '$alpha' is not a number" >&2; exit 2; }
     for seed in $SEEDS; do
-        run_variant "$cfg" "a${alpha}_s${seed}" "$seed" "$NP" -e "s/^  alpha: .*/  alpha: ${alpha}/"
+        run_variant "$cfg" "a${alpha}_s${seed}" "$seed" "$NP" "fleet.alpha=${alpha}"
         files+=("$RUN_RESULT")
     done
 done

@@ -39,21 +39,20 @@ for p in "$@"; do
         exit 2
     fi
 done
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$OUT"
 
-# run_sweep NAME: every point of configs/sweeps/NAME.yaml with output_dir $OUT.
+# run_sweep NAME: every point of configs/sweeps/NAME.yaml with output_dir $OUT (a --set override;
+# the config is not rewritten), each on its fleet.robots ranks (fleet sweep --ranks) unless NP is set.
 run_sweep() {
-    local name=$1 cfg="$tmp/$1.yaml" count np i t0
-    sed -e '/^  output_dir: /d' -e "/^experiment:/a\\  output_dir: \"$OUT\"" "configs/sweeps/$name.yaml" > "$cfg"
-    count=$("$FLEET" sweep "$cfg" --count)
-    np=${NP:-$(sed -n 's/^  robots: *\([0-9]*\).*/\1/p' "$cfg" | head -1)}
-    echo "== $name: $count points, $np ranks each -> $OUT/$name/"
+    local name=$1 cfg="configs/sweeps/$1.yaml" count np i t0
+    local out=(--set "experiment.output_dir='${OUT//\'/\'\'}'")
+    count=$("$FLEET" sweep "$cfg" "${out[@]}" --count)
+    echo "== $name: $count points -> $OUT/$name/"
     for ((i = 0; i < count; i++)); do
         t0=$SECONDS
-        echo "-- point $i: $("$FLEET" sweep "$cfg" --list | sed -n "s/^$i: //p")"
-        $MPIRUN -np "$np" "$FLEET" run "$cfg" --sweep-index "$i" --quiet | { grep -v '^results:' || true; }
+        np=${NP:-$("$FLEET" sweep "$cfg" "${out[@]}" --ranks | sed -n "s/^$i: //p")}
+        echo "-- point $i ($np ranks): $("$FLEET" sweep "$cfg" "${out[@]}" --list | sed -n "s/^$i: //p")"
+        $MPIRUN -np "$np" "$FLEET" run "$cfg" "${out[@]}" --sweep-index "$i" --quiet | { grep -v '^results:' || true; }
         echo "   ($((SECONDS - t0)) s)"
     done
 }

@@ -11,9 +11,10 @@
 #                  participation, NP robots
 #   participation  fleet.participation in PARTS with NP_PART robots (fleet.robots and -np), M =
 #                  SWEEP_M, the config's alpha
-# every one for every method in METHODS and every seed in SEEDS. Only the config lines
-# "  local_epochs:", "  rounds:", "  alpha:", "  participation:", "  robots:" and "  methods:"
-# are changed (and experiment name, seed, output_dir). Stops at the first failed run.
+# every one for every method in METHODS and every seed in SEEDS. The config is not rewritten: each
+# run overrides fleet.local_epochs, fleet.rounds, fleet.alpha, fleet.participation, fleet.robots,
+# merge.methods and the experiment name, seed and output_dir on the command line (fleet run --set).
+# Stops at the first failed run.
 #   $OUT/<name>_m<M>_<method>_s<seed>/results.h5              epochs sweep
 #   $OUT/<name>_a<alpha>_<method>_s<seed>/results.h5          alpha sweep
 #   $OUT/<name>_n<N>_p<participation>_<method>_s<seed>/results.h5   participation sweep
@@ -56,7 +57,7 @@ esac
 [ -f "$cfg" ] || die "$cfg: no such config"
 name=$(sed -n 's/^  name: *"\{0,1\}\([A-Za-z0-9._-]*\).*/\1/p' "$cfg" | head -1)
 [ -n "$name" ] || die "$cfg: no experiment.name"
-for key in local_epochs rounds alpha participation robots methods; do
+for key in alpha participation; do # the values a sweep keeps fixed are read from the file
     [ "$(grep -c "^  $key: " "$cfg")" -eq 1 ] || die "$cfg: needs exactly one '  $key:' line"
 done
 # the config's own values of the keys a sweep keeps fixed
@@ -103,21 +104,16 @@ sweep_estimate() { # label "method rounds ranks" ... (one per run configuration,
 # run_one TAG RANKS M ALPHA PARTICIPATION METHOD SEED
 run_one() {
     local tag="$1_$6_s$7" np=$2 m=$3 alpha=$4 part=$5 method=$6 seed=$7
-    local rounds=$((TOTAL_EPOCHS / m)) run="$tmp/${name}_$1_$6_s$7.yaml" status=0 t0=$SECONDS
-    # same config, only these lines changed (name, seed and output_dir dropped, then set right
-    # after "experiment:")
-    sed -e "s/^  local_epochs: .*/  local_epochs: ${m}/" \
-        -e "s/^  rounds: .*/  rounds: ${rounds}/" \
-        -e "s/^  alpha: .*/  alpha: ${alpha}/" \
-        -e "s/^  participation: .*/  participation: ${part}/" \
-        -e "s/^  robots: .*/  robots: ${np}/" \
-        -e "s/^  methods: .*/  methods: [${method}]/" \
-        -e '/^  name: /d' -e '/^  seed: /d' -e '/^  output_dir: /d' \
-        -e "/^experiment:/a\\  name: ${name}_${tag}\\n  seed: ${seed}\\n  output_dir: \"$OUT\"" \
-        "$cfg" > "$run"
+    local rounds=$((TOTAL_EPOCHS / m)) status=0 t0=$SECONDS
+    # the same config with these keys overridden on the command line (fleet run --set; recorded in
+    # the results' /config, the file is not rewritten)
+    local sets=(--set "fleet.local_epochs=${m}" --set "fleet.rounds=${rounds}" --set "fleet.alpha=${alpha}"
+                --set "fleet.participation=${part}" --set "fleet.robots=${np}" --set "merge.methods=[${method}]"
+                --set "experiment.name=${name}_${tag}" --set "experiment.seed=${seed}"
+                --set "experiment.output_dir='${OUT//\'/\'\'}'")
     echo "== ${name}_${tag}: $method, M = $m x $rounds rounds, alpha $alpha, participation $part," \
          "$np robots, seed $seed (estimate ~$(estimate "$method" "$rounds" "$np") s)"
-    $MPIRUN -np "$np" "$FLEET" run "$run" --force --quiet > "$tmp/log" 2>&1 || status=$?
+    $MPIRUN -np "$np" "$FLEET" run "$cfg" "${sets[@]}" --force --quiet > "$tmp/log" 2>&1 || status=$?
     if [ "$status" -ne 0 ]; then
         cat "$tmp/log" >&2
         echo "rounds.sh: ${name}_${tag}: fleet run failed (exit $status)" >&2

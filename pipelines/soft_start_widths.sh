@@ -34,7 +34,7 @@ done
 extra=()
 if [ -n "$START_MASS" ]; then
     [[ "$START_MASS" =~ ^0?[.][0-9]+$ ]] || { echo "soft_start_widths.sh: START_MASS: '$START_MASS' not in (0, 1)" >&2; exit 2; }
-    extra=(-e '/^  fm_start_mass: /d' -e "/^merge:/a\\  fm_start_mass: ${START_MASS}")
+    extra=("merge.fm_start_mass=${START_MASS}")
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -46,8 +46,7 @@ for run in $RUNS; do
         || { echo "soft_start_widths.sh: RUNS: '$run' is not WIDTH:EPOCHS" >&2; exit 2; }
     w=${BASH_REMATCH[1]} e=${BASH_REMATCH[2]}
     run_variant "$cfg" "w${w}_e${e}${START_MASS:+_m$START_MASS}_s${SEED}" "$SEED" "$NP" \
-        -e "s/^  width: .*/  width: ${w}/" -e "s/^  epochs: .*/  epochs: ${e}/" \
-        -e "s/^  methods: .*/  methods: [average, fleet_merge]/" "${extra[@]}"
+        "policy.width=${w}" "train.epochs=${e}" "merge.methods=[average, fleet_merge]" "${extra[@]}"
     files+=("$RUN_RESULT")
 done
 "$PYTHON" - "${files[@]}" <<'EOF'

@@ -21,10 +21,10 @@
 #   $OUT/<name>_shared_a<alpha>_s<seed>/results.h5           the same with SHARED_INIT=1
 #   $OUT/<name>_m<M>_<method>_s<seed>/results.h5             iterative runs
 #   $OUT/tooluse.md, $OUT/tooluse.png                        report and figure
-# Only the config lines "  alpha:", "  robots:" (= NP), and for the rounds "  local_epochs:",
-# "  rounds:", "  methods:", "  epochs:" are changed (and experiment name, seed, output_dir), a
-# "  shared_init: true" line is added under "fleet:" with SHARED_INIT=1, plus the quick-mode
-# overrides below. Stops at the first failed run; each run prints its summary and its time.
+# The configs are not rewritten: each run gets command-line overrides (fleet run --set) of
+# fleet.alpha, fleet.robots (= NP), for the rounds fleet.local_epochs, fleet.rounds, merge.methods,
+# train.epochs, fleet.shared_init with SHARED_INIT=1, the experiment name, seed and output_dir, plus
+# the quick-mode overrides below. Stops at the first failed run; each run prints its summary and its time.
 #   expert   build/bench/bench_tooluse: the expert's success per family over SCENES (100) random scenes
 #            per task -> $OUT/tooluse_expert.md (exit 3 of the benchmark = the 90% target is missed)
 # usage: pipelines/tooluse.sh [expert|oneshot|barrier|wide|rounds|all]      (-h, --help: this text)
@@ -121,29 +121,24 @@ need_keys() { # CONFIG KEY...
     done
 }
 cfg_value() { sed -n "s/^  $2: *\([0-9.eE+-]*\).*/\1/p" "$1" | head -1; } # CONFIG KEY
-QUICK_KEYS=(demos_per_robot epochs tu_points rollouts num_tasks)
-# the quick-mode overrides as sed arguments (EPOCHS: train.epochs; the rounds set their own)
+# the quick-mode overrides as fleet run --set values (EPOCHS: train.epochs; the rounds set their own)
 overrides=()
-[ -z "$DEMOS" ] || overrides+=(-e "s/^  demos_per_robot: .*/  demos_per_robot: ${DEMOS}/")
-[ -z "$POINTS" ] || overrides+=(-e "s/^  tu_points: .*/  tu_points: ${POINTS}/")
-[ -z "$ROLLOUTS" ] || overrides+=(-e "s/^  rollouts: .*/  rollouts: ${ROLLOUTS}/")
-[ -z "$TASKS" ] || overrides+=(-e "s/^  num_tasks: .*/  num_tasks: ${TASKS}/")
-overrides+=(-e "s/^  robots: .*/  robots: ${NP}/")
-# quick mode also shortens the warm start's fine-tuning (absent from a config: no change)
-[ "${QUICK:-0}" != 1 ] || overrides+=(-e "s/^  finetune_epochs: .*/  finetune_epochs: 2/")
+[ -z "$DEMOS" ] || overrides+=("fleet.demos_per_robot=${DEMOS}")
+[ -z "$POINTS" ] || overrides+=("env.tu_points=${POINTS}")
+[ -z "$ROLLOUTS" ] || overrides+=("eval.rollouts=${ROLLOUTS}")
+[ -z "$TASKS" ] || overrides+=("env.num_tasks=${TASKS}")
+overrides+=("fleet.robots=${NP}")
+# quick mode also shortens the warm start's fine-tuning
+[ "${QUICK:-0}" != 1 ] || overrides+=("eval.finetune_epochs=2")
 
 for p in oneshot barrier wide; do
     cfgvar=${p^^}_CONFIG
     if [ "$part" = "$p" ] || [ "$part" = all ]; then
-        need_keys "${!cfgvar}" alpha robots "${QUICK_KEYS[@]}"
-        if [ "$SHARED_INIT" = 1 ]; then # the line is inserted under "fleet:", so there must be one and no other
-            [ "$(grep -c '^fleet:' "${!cfgvar}")" -eq 1 ] || die "${!cfgvar}: SHARED_INIT=1 needs one 'fleet:' section"
-            ! grep -q '^  shared_init:' "${!cfgvar}" || die "${!cfgvar}: SHARED_INIT=1, but the config sets shared_init"
-        fi
+        [ -f "${!cfgvar}" ] || die "${!cfgvar}: no such config"
     fi
 done
 if [ "$part" = rounds ] || [ "$part" = all ]; then
-    need_keys "$ROUNDS_CONFIG" alpha robots rounds local_epochs methods "${QUICK_KEYS[@]}"
+    need_keys "$ROUNDS_CONFIG" rounds local_epochs # their product is the epochs every M divides
     r0=$(cfg_value "$ROUNDS_CONFIG" rounds) m0=$(cfg_value "$ROUNDS_CONFIG" local_epochs)
     if ! is_int "$r0" || ! is_int "$m0"; then
         die "$ROUNDS_CONFIG: fleet.rounds '$r0' / local_epochs '$m0' are not positive integers"
@@ -172,15 +167,15 @@ quick=""
 
 oneshot() { # CONFIG ALPHAS: one-shot runs of CONFIG at every alpha and seed
     local cfg=$1 alphas=$2 alpha seed epochs=() init=() tag=""
-    [ -z "$EPOCHS" ] || epochs=(-e "s/^  epochs: .*/  epochs: ${EPOCHS}/")
+    [ -z "$EPOCHS" ] || epochs=("train.epochs=${EPOCHS}")
     if [ "$SHARED_INIT" = 1 ]; then # fleet.shared_init: one initialization for every robot
-        init=(-e "s/^fleet:/fleet:\n  shared_init: true/") tag=shared_
+        init=("fleet.shared_init=true") tag=shared_
     fi
     echo "== one-shot: $cfg, alpha in $alphas, seeds $SEEDS, $NP robots$quick${tag:+, shared initialization}"
     for alpha in $alphas; do
         for seed in $SEEDS; do
             run_variant "$cfg" "${tag}a${alpha}_s${seed}" "$seed" "$NP" "${overrides[@]}" "${epochs[@]}" "${init[@]}" \
-                -e "s/^  alpha: .*/  alpha: ${alpha}/"
+                "fleet.alpha=${alpha}"
             files+=("$RUN_RESULT")
             nruns=$((nruns + 1))
         done
@@ -196,9 +191,8 @@ iterative() {
         for method in $ROUND_METHODS; do
             for seed in $SEEDS; do
                 run_variant "$ROUNDS_CONFIG" "m${m}_${method}_s${seed}" "$seed" "$NP" "${overrides[@]}" \
-                    -e "s/^  local_epochs: .*/  local_epochs: ${m}/" -e "s/^  rounds: .*/  rounds: ${rounds}/" \
-                    -e "s/^  methods: .*/  methods: [${method}]/" -e "s/^  alpha: .*/  alpha: ${ROUNDS_ALPHA}/" \
-                    -e "s/^  epochs: .*/  epochs: ${TOTAL}/"
+                    "fleet.local_epochs=${m}" "fleet.rounds=${rounds}" "merge.methods=[${method}]" \
+                    "fleet.alpha=${ROUNDS_ALPHA}" "train.epochs=${TOTAL}"
                 files+=("$RUN_RESULT")
                 nruns=$((nruns + 1))
             done
