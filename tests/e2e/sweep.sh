@@ -173,8 +173,13 @@ t "above MaxArraySize a sweep is split into arrays with offsets (M = 3: point 3 
 mkdir -p shim
 printf '#!/bin/sh\necho "srun $*"\n' > shim/srun
 chmod +x shim/srun
-t "sweep.sbatch --offset K: array task I runs point K + I" 0 "run rob.yaml --sweep-index 4" \
+t "sweep.sbatch --offset K: array task I runs point K + I" 1 "run rob.yaml --sweep-index 4" \
     env PATH="$tmp/shim:$PATH" SLURM_ARRAY_TASK_ID=1 FLEET=/bin/true bash "$root/slurm/sweep.sbatch" --offset 3 rob.yaml
+# A step that "succeeds" without results (a node failure, a killed srun: here srun does nothing) is
+# not a success: sweep.sbatch checks the point's state after an exit code of 0.
+t "sweep.sbatch: exit 0 without results fails the task, naming the point's state" 1 \
+    "point 0: fleet run exited with 0 but the point is not done (missing" \
+    env PATH="$tmp/shim:$PATH" SLURM_ARRAY_TASK_ID=0 FLEET="$FLEET" bash "$root/slurm/sweep.sbatch" sw.yaml --quiet
 cat > badpoint.yaml <<'YAML'
 experiment: {name: badpoint, output_dir: "."}
 env: {kind: tooluse, num_tasks: 4, horizon: 10}
@@ -194,6 +199,9 @@ t "the point's /config holds the overridden values" 0 "steps: 25" h5dump -d /con
 t "the same --set: --status calls the point done" 3 "7: done (2 robots)" \
     "$FLEET" sweep sw.yaml --status --set train.steps=25 --set merge.gl_steps=20
 t "without them: stale" 3 "7: stale (results of another config)" "$FLEET" sweep sw.yaml --status
+t "sweep.sbatch: a point that is done passes (its --set overrides checked too)" 0 "point 7: fleet run exited with 0" \
+    env PATH="$tmp/shim:$PATH" SLURM_ARRAY_TASK_ID=7 FLEET="$FLEET" bash "$root/slurm/sweep.sbatch" sw.yaml \
+    --set train.steps=25 --quiet --set=merge.gl_steps=20
 t "a bad --set is a config error naming it (exit 2)" 2 "sw.yaml: --set train.steps=-1: train.steps: got -1" \
     mpi run sw.yaml --sweep-index 0 --set train.steps=-1
 t "a swept key cannot be overridden" 2 "also set by --set fleet.alpha=1" "$FLEET" sweep sw.yaml --count --set fleet.alpha=1
