@@ -13,13 +13,7 @@ source "$(dirname "$0")/lib.bash"
 BOUND=${FAULT_BOUND:-40}
 export FLEET_GUARD_SECONDS=3
 
-if cluster_start; then
-    pass "single-node Slurm cluster started: node $NODE idle"
-else
-    mapfile -t diag < <(cluster_logs)
-    fail "single-node Slurm cluster started" "${diag[@]}"
-    finish
-fi
+require_cluster
 
 write_config lqg.yaml "${TINY_LQG[@]}" experiment.name=slurm_faults "experiment.output_dir=\"$TMP\"" \
     'merge.methods=[average]' train.steps=20 eval.rollouts=1

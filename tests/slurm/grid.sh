@@ -12,13 +12,7 @@ set -euo pipefail
 # shellcheck source=lib.bash
 source "$(dirname "$0")/lib.bash"
 
-if cluster_start; then
-    pass "single-node Slurm cluster started: node $NODE idle"
-else
-    mapfile -t diag < <(cluster_logs)
-    fail "single-node Slurm cluster started" "${diag[@]}"
-    finish
-fi
+require_cluster
 
 # wait_jobs DESC: every job finished within the test's timeout
 wait_jobs() {

@@ -216,6 +216,18 @@ cluster_stop() {
     return 0
 }
 
+# require_cluster: start the cluster (a passing check) or report why with its logs and finish.
+require_cluster() {
+    local diag
+    if cluster_start; then
+        pass "single-node Slurm cluster started: node $NODE idle"
+    else
+        mapfile -t diag < <(cluster_logs)
+        fail "single-node Slurm cluster started" "${diag[@]}"
+        finish
+    fi
+}
+
 # No job in a non-final state (pending, running, completing, ...) is left.
 wait_idle_queue() { # wait_idle_queue TIMEOUT_SECONDS
     local deadline=$((SECONDS + $1))
