@@ -21,8 +21,9 @@ void fm_nn_spec_format(const fm_nn_spec *s, char *buf, size_t cap)
     char hid[128], enc[128];
     format_list(s->hidden, s->nhidden, hid, sizeof hid);
     format_list(s->enc_hidden, s->npoints > 0 ? s->enc_nlayers : 0, enc, sizeof enc);
-    snprintf(buf, cap, "arch=%s act=%s in=%d out=%d hidden=%s points=%d channels=%d enc=%s",
-             ARCH[s->arch], ACT[s->act], s->in_dim, s->out_dim, hid, s->npoints, s->pc_channels, enc);
+    snprintf(buf, cap, "arch=%s act=%s in=%d out=%d hidden=%s points=%d channels=%d enc=%s%s",
+             ARCH[s->arch], ACT[s->act], s->in_dim, s->out_dim, hid, s->npoints, s->pc_channels, enc,
+             s->loss == FM_NN_LOSS_XENT ? " loss=xent" : ""); /* absent: the BC loss (older files too) */
 }
 
 static int parse_list(const char *v, int *out, int max)
@@ -70,6 +71,10 @@ fm_status fm_nn_spec_parse(const char *text, fm_nn_spec *s, fm_err *err)
         if (!ok)
             return fm_fail(err, FM_EDATA, "model spec '%s': bad value for %s", text, keys[k]);
     }
+    const char *loss = strstr(text, " loss=");
+    if (loss && strcmp(loss, " loss=xent") != 0)
+        return fm_fail(err, FM_EDATA, "model spec '%s': bad value for loss= (expected xent or nothing)", text);
+    s->loss = loss ? FM_NN_LOSS_XENT : FM_NN_LOSS_MSE;
     return FM_OK;
 }
 

@@ -398,6 +398,26 @@ double fm_nn_loss_grad(const fm_model *m, fm_nn_ws *ws, const float *obs, const 
     int R = T * B, d = m->spec.out_dim;
     forward_rows(m, ws, obs, T, B, NULL);
     double loss = 0.0;
+    if (m->spec.loss == FM_NN_LOSS_XENT) {
+        for (int r = 0; r < R; r++) {
+            float w = mask ? mask[r] : 1.0f;
+            const float *y = ws->y + (size_t)r * d, *t = target + (size_t)r * d;
+            float *dy = ws->dy + (size_t)r * d;
+            double mx = y[0], z = 0.0, tsum = 0.0, ty = 0.0;
+            for (int j = 1; j < d; j++)
+                mx = y[j] > mx ? y[j] : mx;
+            for (int j = 0; j < d; j++)
+                z += exp((double)y[j] - mx), tsum += t[j], ty += (double)t[j] * y[j];
+            double lse = mx + log(z); /* loss_r = sum_j t_j (lse - y_j) */
+            loss += (double)w * (tsum * lse - ty);
+            for (int j = 0; j < d; j++) /* d loss_r / d y_j = (sum t) softmax_j - t_j */
+                dy[j] = w * (float)(tsum * exp((double)y[j] - lse) - t[j]);
+            *count += w;
+        }
+        if (grad)
+            backward(m, ws, T, B, grad);
+        return loss;
+    }
     for (int r = 0; r < R; r++) {
         float w = mask ? mask[r] : 1.0f;
         for (int j = 0; j < d; j++) {

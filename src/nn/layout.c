@@ -36,6 +36,8 @@ static fm_status check_spec(const fm_nn_spec *s, fm_err *err)
     FM_CHECK(s->arch >= 0 && s->arch < FM_NN_ARCH_COUNT, FM_EINVAL, "nn: unknown arch %d", s->arch);
     FM_CHECK(s->act >= 0 && s->act < FM_NN_ACT_COUNT, FM_EINVAL, "nn: unknown activation %d", s->act);
     FM_CHECK(s->out_dim > 0 && s->in_dim >= 0, FM_EINVAL, "nn: bad in/out dims %d/%d", s->in_dim, s->out_dim);
+    FM_CHECK(s->loss >= 0 && s->loss < FM_NN_LOSS_COUNT && (s->loss != FM_NN_LOSS_XENT || s->out_dim >= 2), FM_EINVAL,
+             "nn: loss %d with %d outputs (cross-entropy needs at least 2 classes)", s->loss, s->out_dim);
     FM_CHECK(s->nhidden >= 1 && s->nhidden <= FM_NN_MAX_LAYERS - 1, FM_EINVAL,
              "nn: nhidden: hidden layers must be 1..%d, got %d", FM_NN_MAX_LAYERS - 1, s->nhidden);
     for (int i = 0; i < s->nhidden; i++)

@@ -117,7 +117,7 @@ void fm_nn_norm_set(fm_model *m, const double *sums)
     }
     for (int j = np * C; j < od; j++)
         set_stats(&sums[j], &sums[od + j], n, &m->obs_mean[j], &m->obs_std[j]);
-    for (int j = 0; j < ad; j++)
+    for (int j = 0; j < ad && sp->loss != FM_NN_LOSS_XENT; j++) /* logits: not normalized */
         set_stats(&sums[2 * od + j], &sums[2 * od + ad + j], n, &m->act_mean[j], &m->act_std[j]);
 }
 

@@ -48,6 +48,10 @@ typedef struct fm_layout {
 
 typedef enum fm_nn_arch { FM_NN_MLP = 0, FM_NN_RNN, FM_NN_ARCH_COUNT } fm_nn_arch;
 typedef enum fm_nn_act { FM_NN_TANH = 0, FM_NN_RELU, FM_NN_ACT_COUNT } fm_nn_act;
+/* The training loss: the BC loss of Eq. 2.4 (squared error in normalized action units), or softmax
+ * cross-entropy over the out_dim outputs (classification: outputs are logits, targets a
+ * distribution over the classes, usually one-hot; no action normalization). */
+typedef enum fm_nn_loss { FM_NN_LOSS_MSE = 0, FM_NN_LOSS_XENT, FM_NN_LOSS_COUNT } fm_nn_loss;
 
 typedef struct fm_nn_spec {
     int arch;                        /* fm_nn_arch */
@@ -60,6 +64,7 @@ typedef struct fm_nn_spec {
     int pc_channels;                 /* channels per point (4: xyz + tool/object mask) */
     int enc_nlayers;                 /* per-point MLP layers (ReLU), >= 1 when npoints > 0 */
     int enc_hidden[FM_NN_MAX_LAYERS];/* their widths; the last is the pooled feature size */
+    int loss;                        /* fm_nn_loss (0: the BC loss) */
 } fm_nn_spec;
 
 typedef struct fm_model {
@@ -101,7 +106,8 @@ void fm_nn_forward(const fm_model *m, fm_nn_ws *ws, const float *obs, int T, int
 /* BC loss of Eq. 2.4 in normalized action units: returns sum over masked steps of
  * ||(pred - target) / act_std||^2 (double accumulation); *count += masked steps;
  * grad (may be NULL) += d loss / d w, full backpropagation through time. T, B must not
- * exceed the workspace's. */
+ * exceed the workspace's. With spec.loss FM_NN_LOSS_XENT the sum is instead of the softmax
+ * cross-entropy -sum_j target_j log softmax(pred)_j (pred: logits, no normalization). */
 double fm_nn_loss_grad(const fm_model *m, fm_nn_ws *ws, const float *obs, const float *target,
                        const float *mask, int T, int B, float *grad, double *count);
 

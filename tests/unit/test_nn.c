@@ -17,6 +17,7 @@
 
 #include "core/core.h"
 #include "data/data.h"
+#include "fleet/fleet_model.h"
 #include "nn/nn.h"
 #include "tap.h"
 
@@ -112,7 +113,8 @@ static void batch_make(batch *bt, const fm_nn_spec *s, int T, int B, int padding
         for (int p = 0; p < s->npoints; p++)
             bt->obs[row * bt->od + (size_t)p * s->pc_channels + s->pc_channels - 1] =
                 fm_rng_uniform(r) < 0.5 ? 0.0f : 1.0f;
-    fill_uniform(r, R * bt->ad, -1.0, 1.0, bt->target);
+    /* cross-entropy targets are class weights (>= 0); the squared error takes any value */
+    fill_uniform(r, R * bt->ad, s->loss == FM_NN_LOSS_XENT ? 0.0 : -1.0, 1.0, bt->target);
     for (int t = 0; t < T; t++)
         for (int b = 0; b < B; b++) {
             int on = !padding || (b == 0 ? t != 1 : t < T - 1 - b);
@@ -402,6 +404,14 @@ static double ref_loss(const fm_model *m, const double *w, const batch *bt)
             if (s->npoints > 0)
                 ref_encode(m, w, x, feat);
             ref_head(m, w, feat, x + npc, state, y);
+            if (s->loss == FM_NN_LOSS_XENT) { /* -sum_j t_j log softmax(y)_j, written out */
+                double z = 0.0;
+                for (int j = 0; j < bt->ad; j++)
+                    z += exp(y[j]);
+                for (int j = 0; j < bt->ad; j++)
+                    loss -= bt->mask[row] * bt->target[row * bt->ad + j] * (y[j] - log(z));
+                continue;
+            }
             for (int j = 0; j < bt->ad; j++) {
                 double tgt = ((double)bt->target[row * bt->ad + j] - m->act_mean[j]) / m->act_std[j];
                 loss += bt->mask[row] * (y[j] - tgt) * (y[j] - tgt);
@@ -611,6 +621,68 @@ static void test_gradients(void)
     check_masked_targets("masked encoder+rnn", &enc_rnn, 18);
     check_grad_contract("contract rnn relu", &rnn_relu, 19);
     check_grad_contract("contract encoder+mlp", &enc_mlp, 20);
+}
+
+/* Softmax cross-entropy (classification, spec.loss = FM_NN_LOSS_XENT): central-difference
+ * gradients through MLP and RNN heads (random, not normalized targets: the formula holds for any
+ * target weights), the loss against its closed form log-sum-exp(y) - y_c for one-hot targets, and
+ * the model spec string round trip. */
+static void test_xent(void)
+{
+    fm_nn_spec mlp = spec_mlp(FM_NN_RELU), rnn = spec_rnn(FM_NN_TANH);
+    mlp.loss = rnn.loss = FM_NN_LOSS_XENT;
+    mlp.out_dim = rnn.out_dim = 3;
+    check_grad("grad mlp xent", &mlp, 31, 0);
+    check_grad("grad rnn xent (padded mask)", &rnn, 32, 1);
+
+    fm_model m;
+    if (!ok(make_model(&m, &mlp, 33), "xent: model"))
+        return;
+    for (int j = 0; j < mlp.out_dim; j++) /* logits: identity action normalization */
+        m.act_mean[j] = 0.0f, m.act_std[j] = 1.0f;
+    enum { B = 6, D = 3 };
+    fm_rng r;
+    fm_rng_seed(&r, 34, 0, FM_STREAM_DATA);
+    float obs[B * 3], target[B * D] = {0}, act[B * D];
+    fill_uniform(&r, B * 3, -2.0, 2.0, obs);
+    for (int b = 0; b < B; b++)
+        target[b * D + b % D] = 1.0f;
+    fm_nn_ws *ws = make_ws(&m, 1, B);
+    fm_nn_forward(&m, ws, obs, 1, B, act);
+    double want = 0.0, count = 0.0;
+    for (int b = 0; b < B; b++) {
+        double z = 0.0;
+        for (int j = 0; j < D; j++)
+            z += exp((double)act[b * D + j]);
+        want += log(z) - act[b * D + b % D];
+    }
+    double got = fm_nn_loss_grad(&m, ws, obs, target, NULL, 1, B, NULL, &count);
+    is_close(got, want, 1e-5 * fabs(want), 0.0, "xent loss = sum of log-sum-exp(logits) - logit of the class");
+    is_close(count, B, 0.0, 0.0, "xent: every row counted");
+    fm_nn_ws_free(ws);
+
+    char text[512];
+    fm_nn_spec back;
+    fm_err err;
+    fm_err_clear(&err);
+    fm_nn_spec_format(&mlp, text, sizeof text);
+    has_str(text, " loss=xent", "the spec string says loss=xent");
+    ok(fm_nn_spec_parse(text, &back, &err) == FM_OK && back.loss == FM_NN_LOSS_XENT && back.out_dim == 3,
+       "and parses back (%s)", err.msg);
+    fm_nn_spec plain = spec_mlp(FM_NN_RELU);
+    fm_nn_spec_format(&plain, text, sizeof text);
+    ok(!strstr(text, "loss=") && fm_nn_spec_parse(text, &back, &err) == FM_OK && back.loss == FM_NN_LOSS_MSE,
+       "a BC-loss spec has no loss= (as in older files) and parses as the BC loss");
+    strcat(text, " loss=hinge");
+    ok(fm_nn_spec_parse(text, &back, &err) == FM_EDATA && strstr(err.msg, "bad value for loss="),
+       "an unknown loss is refused (%s)", err.msg);
+    fm_nn_spec one = mlp;
+    one.out_dim = 1;
+    fm_layout l;
+    fm_err_clear(&err);
+    ok(fm_nn_layout(&one, &l, &err) == FM_EINVAL && strstr(err.msg, "cross-entropy needs at least 2 classes"),
+       "cross-entropy over one output is refused (%s)", err.msg);
+    fm_model_free(&m);
 }
 
 /* ================= 3. permutation invariance (Prop. 3.1) ================= */
@@ -1047,6 +1119,7 @@ int main(void)
 {
     test_layout();
     test_gradients();
+    test_xent();
     test_permutation();
     test_scaling();
     test_runner();
