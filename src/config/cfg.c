@@ -92,7 +92,7 @@ static const cfg_key cfg_keys[] = {
     CFG_CHOICE("env.kind", env.kind, NULL, CFG_REQUIRED,
                "benchmark family: lqg (linear control), cartpole (partially observed cart-pole), tooluse "
                "(tool-use manipulation in MuJoCo) or multitask (the MT-10 manipulation suite in MuJoCo)",
-               "lqg", "cartpole", "tooluse", "multitask"),
+               "lqg", "cartpole", "tooluse", "multitask", "supervised"),
     CFG_CHOICE("env.system", env.system, "mild_unstable", 0,
                "open-loop system (A, B): a built-in one or custom (env.A, env.B)",
                "mild_unstable", "stable", "odd_unstable", "custom"),
@@ -164,6 +164,13 @@ static const cfg_key cfg_keys[] = {
     CFG_NUM("env.mt_action_noise", CFG_DOUBLE, env.mt_action_noise, "0.1", 0, 1, 0,
             "multitask demonstrations (DART): executed action + Gaussian noise of this std per value (actions in "
             "[-1, 1], 1 = 1 cm), clipped; the clean expert action is recorded"),
+    CFG_SCALAR("env.sv_data", CFG_STRING, env.sv_data, "/usr/share/datasets/fashion-mnist", CFG_DIRPATH,
+               "supervised: directory of the IDX files train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+               "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each may end in .gz; Debian's "
+               "dataset-fashion-mnist by default)"),
+    CFG_NUM("env.sv_train", CFG_INT, env.sv_train, "60000", 1, CFG_INT32_MAX, 0,
+            "supervised: training examples used, the first ones of the file (all when larger), split among the "
+            "robots by class with Dirichlet(fleet.alpha) shares"),
 
     CFG_NUM("fleet.robots", CFG_INT, fleet.robots, "0", 0, 100000, 0,
             "number of robots N; 0 = one per MPI rank, otherwise must equal the rank count"),
@@ -1774,6 +1781,22 @@ static void check_ranges(cfg_loader *ld)
     if (!ld->bad[nt] && !ld->bad[kd] && ld->out->env.kind == FM_ENV_MULTITASK && ld->out->env.num_tasks > FM_MT_TABLE)
         report(ld, where(ld, nt), "env.num_tasks", "got %d, expected at most %d with env.kind multitask (the MT-10 "
                "table has %d tasks)", ld->out->env.num_tasks, FM_MT_TABLE, FM_MT_TABLE);
+    if (!ld->bad[kd] && ld->out->env.kind == FM_ENV_SUPERVISED) { /* what classification has no use for */
+        const fm_config *c = ld->out;
+        int ia = key_index("policy.arch"), iv = key_index("eval.val_demos"), iff = key_index("eval.finetune_demos");
+        if (!ld->bad[nt] && c->env.num_tasks > 256)
+            report(ld, where(ld, nt), "env.num_tasks", "got %d classes, expected at most 256 with env.kind supervised",
+                   c->env.num_tasks);
+        if (!ld->bad[ia] && c->policy.arch != FM_ARCH_MLP)
+            report(ld, where(ld, ia), "policy.arch", "got %s, expected mlp with env.kind supervised (images)",
+                   fm_cfg_enum_name("policy.arch", c->policy.arch));
+        if (!ld->bad[iv] && c->eval.val_demos > 0)
+            report(ld, where(ld, iv), "eval.val_demos", "got %d, expected 0 with env.kind supervised (the test set "
+                   "is the held-out evaluation)", c->eval.val_demos);
+        if (!ld->bad[iff] && c->eval.finetune_demos > 0)
+            report(ld, where(ld, iff), "eval.finetune_demos", "got %d, expected 0 with env.kind supervised",
+                   c->eval.finetune_demos);
+    }
 }
 
 /* ---- loading ---- */

@@ -33,6 +33,7 @@ typedef enum fm_env_kind {
     FM_ENV_CARTPOLE,  /* "cartpole": partially observed cart-pole with set-points (docs/cartpole.md) */
     FM_ENV_TOOLUSE,   /* "tooluse":  tool-use manipulation in MuJoCo (docs/tooluse.md) */
     FM_ENV_MULTITASK, /* "multitask": the MT-10 manipulation suite in MuJoCo (docs/multitask.md) */
+    FM_ENV_SUPERVISED, /* "supervised": labelled-image classification, one client per rank (docs/supervised.md) */
     FM_ENV_COUNT
 } fm_env_kind;
 
@@ -149,6 +150,8 @@ typedef struct fm_config {
         int mt_hold;            /* actions an episode continues after its first success */
         int mt_task_id;         /* bool: append a one-hot task id to the observation */
         double mt_action_noise; /* demonstrations (DART): executed-action noise std (actions in [-1, 1]) */
+        char sv_data[FM_CFG_STR]; /* supervised: directory of the IDX files (train-*, t10k-*) */
+        int sv_train;           /* supervised: training examples used (the first ones of the file) */
     } env;
     struct {
         int robots;           /* 0 = number of MPI ranks; otherwise must equal it */

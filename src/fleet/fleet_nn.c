@@ -13,6 +13,7 @@
 static const char *SCORE_NAMES_CP[SCORE_COUNT] = {"balance", "setpoint", "cost"};
 static const char *SCORE_NAMES_TU[SCORE_COUNT] = {"success", "touched", "shortfall"};
 static const char *SCORE_NAMES_MT[SCORE_COUNT] = {"success", "at_end", "distance"};
+static const char *SCORE_NAMES_SV[SCORE_COUNT] = {"accuracy", "top2", "xent"};
 
 /* ---------------- settings from the config ---------------- */
 
@@ -48,6 +49,10 @@ static void spec_from_config(const fm_config *cfg, fm_nn_spec *s)
     if (cfg->env.kind == FM_ENV_TOOLUSE && cfg->env.tu_obs == FM_TU_OBS_KEYPOINTS) { /* flat state, no encoder */
         s->in_dim = FM_TU_KP_DIM + (cfg->env.tu_proprio ? FM_TU_PROPRIO_DIM : 0);
         s->out_dim = FM_TU_ACT_DIM;
+    } else if (cfg->env.kind == FM_ENV_SUPERVISED) { /* pixels in, K logits out, cross-entropy */
+        s->in_dim = 0; /* set from the data (nn_setup) */
+        s->out_dim = cfg->env.num_tasks;
+        s->loss = FM_NN_LOSS_XENT;
     } else if (cfg->env.kind == FM_ENV_MULTITASK) { /* Meta-World's 39 values (+ task id), 4 actions */
         s->in_dim = FM_MT_OBS_DIM + (cfg->env.mt_task_id ? cfg->env.num_tasks : 0);
         s->out_dim = FM_MT_ACT_DIM;
@@ -68,8 +73,13 @@ static fm_status nn_setup(nn_ctx *c, fm_err *err)
     FM_TRY(fm_fleet_output(c->comm, c->cfg, &c->opts, c->out_path, sizeof c->out_path, err));
     c->tooluse = c->cfg->env.kind == FM_ENV_TOOLUSE;
     c->multitask = c->cfg->env.kind == FM_ENV_MULTITASK;
-    c->score_names = c->tooluse ? SCORE_NAMES_TU : c->multitask ? SCORE_NAMES_MT : SCORE_NAMES_CP;
-    if (c->multitask) {
+    c->supervised = c->cfg->env.kind == FM_ENV_SUPERVISED;
+    c->score_names = c->tooluse ? SCORE_NAMES_TU : c->multitask ? SCORE_NAMES_MT
+                     : c->supervised ? SCORE_NAMES_SV : SCORE_NAMES_CP;
+    if (c->supervised) {
+        FM_TRY(fm_fleet_agree(c->comm, fm_classify_build(c->cfg, &c->cls, err), err));
+        c->K = c->cls.K;
+    } else if (c->multitask) {
         FM_TRY(fm_fleet_agree(c->comm, fm_multitask_build(c->cfg, &c->mt, err), err));
         c->K = c->mt.K;
     } else if (c->tooluse) {
@@ -80,6 +90,8 @@ static fm_status nn_setup(nn_ctx *c, fm_err *err)
         c->K = c->env.K;
     }
     spec_from_config(c->cfg, &c->spec);
+    if (c->supervised)
+        c->spec.in_dim = c->cls.dim;
     c->red = fm_reducer_mpi(&c->rctx, c->comm);
 cleanup:
     return status;
@@ -94,6 +106,8 @@ fm_status fnn_env_generate(const nn_ctx *c, const int *tasks, int n, fm_rng *r, 
         return fm_tooluse_generate(&c->tu, tasks, n, r, out, attempts, err);
     if (c->multitask)
         return fm_multitask_generate(&c->mt, tasks, n, r, out, attempts, err);
+    if (c->supervised) /* the data are a split of a fixed set, not generated (config: no val/finetune demos) */
+        return fm_fail(err, FM_EINVAL, "env.kind supervised: no demonstrations are generated");
     if (attempts)
         *attempts = n;
     return fm_cartpole_generate(&c->env, tasks, n, r, out, err);
@@ -123,6 +137,19 @@ static fm_status nn_data(nn_ctx *c, fm_err *err)
         goto cleanup;
     }
     FM_ALLOC(c->mixture, K);
+    if (c->supervised) { /* this client's shard of the labelled set (the mixture: its class shares) */
+        local = fm_fleet_fault("data", err);
+        if (local == FM_OK)
+            local = fm_classify_shard(cfg, &c->cls, cfg->fleet.shared_data ? 0 : c->rank, c->size, &c->demos,
+                                      c->mixture, err);
+        FM_TRY(fm_fleet_agree(c->comm, local, err));
+        double n = c->demos.n_traj;
+        FM_TRY(fm_reduce_sum(&c->red, &n, 1, err));
+        if (c->rank == 0 && !c->opts.quiet)
+            fm_logf(stdout, "data: %.0f labelled examples of %s split by class, Dirichlet(%g) shares; robot 0 holds "
+                    "%d\n", n, cfg->env.sv_data, cfg->fleet.alpha, c->demos.n_traj);
+        goto cleanup;
+    }
     FM_ALLOC(tasks, cfg->fleet.demos_per_robot);
     int who = cfg->fleet.shared_data ? 0 : c->rank; /* shared_data: everyone draws robot 0's data */
     fm_fleet_draw_tasks(cfg, who, K, c->mixture, tasks);
@@ -221,6 +248,7 @@ static void nn_free(nn_ctx *c)
     fm_cartpole_free(&c->env);
     fm_tooluse_free(&c->tu);
     fm_multitask_free(&c->mt);
+    fm_classify_free(&c->cls);
     fm_demos_free(&c->demos);
     fm_demos_free(&c->val);
     free(c->heldout);

@@ -20,7 +20,9 @@ void fnn_episode(const nn_ctx *c, int h, int e, fm_nn_runner *run, double *acc)
                 FM_STREAM_COUNT + (uint64_t)h * c->cfg->eval.rollouts + e);
     fm_policy_fn pi = {.reset = runner_reset, .act = runner_act, .ctx = run};
     fm_episode_score s;
-    if (c->tooluse)
+    if (c->supervised)
+        fm_classify_episode(&c->cls, h, e, run ? &pi : NULL, &s);
+    else if (c->tooluse)
         fm_tooluse_episode(&c->tu, h, run ? &pi : NULL, &r, &s);
     else if (c->multitask)
         fm_multitask_episode(&c->mt, h, run ? &pi : NULL, &r, &s);

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "env/cartpole.h"
+#include "env/classify.h"
 #include "env/multitask.h"
 #include "env/tooluse.h"
 #include "fleet/fleet_common.h"
@@ -64,6 +65,8 @@ typedef struct nn_ctx {
     fm_cartpole env;
     fm_tooluse tu;
     fm_multitask mt;
+    int supervised;                    /* 1: env.kind supervised (classification; the "tasks" are classes) */
+    fm_classify cls;
     const char **score_names;          /* [SCORE_COUNT], per benchmark */
     fm_nn_spec spec;
     /* this robot's data and policy */

@@ -73,6 +73,12 @@ static fm_status write_fleet(nn_ctx *c, fm_h5 *h, fm_err *err)
         FM_TRY(fm_h5_write_f64(h, "/system/tasks", 2, (int64_t[2]){K, 1}, tasks, err));
         FM_TRY(fm_h5_attr_text(h, "/system/tasks", "columns", "task_index", err));
         FM_TRY(fm_h5_attr_text(h, "/system/tasks", "names", names, err));
+    } else if (c->supervised) { /* the classes, and the test examples of each */
+        for (int t = 0; t < K; t++)
+            tasks[2 * t] = t, tasks[2 * t + 1] = c->cls.start[t + 1] - c->cls.start[t];
+        FM_TRY(fm_h5_write_f64(h, "/system/tasks", 2, (int64_t[2]){K, 2}, tasks, err));
+        FM_TRY(fm_h5_attr_text(h, "/system/tasks", "columns", "class,test_examples", err));
+        FM_TRY(fm_h5_attr_text(h, "/system/tasks", "data", c->cfg->env.sv_data, err));
     } else {
         for (int t = 0; t < K; t++) {
             const fm_cartpole_task *tk = &c->env.task[t];
@@ -286,7 +292,7 @@ void fnn_summary(const nn_ctx *c)
         return;
     int K = c->K, N = c->size, n = K * SCORE_COUNT;
     printf("\n%s: %d robots, %d %s tasks, %s %dx%d %s, alpha = %g, %d episodes per task\n",
-           c->cfg->experiment.name, N, K, c->tooluse ? "tool-use" : c->multitask ? "MT-10" : "cart-pole",
+           c->cfg->experiment.name, N, K, c->tooluse ? "tool-use" : c->multitask ? "MT-10" : c->supervised ? "classification" : "cart-pole",
            fm_cfg_enum_name("policy.arch", c->cfg->policy.arch),
            c->cfg->policy.layers, c->cfg->policy.width,
            fm_cfg_enum_name("policy.activation", c->cfg->policy.activation), c->cfg->fleet.alpha,
@@ -311,6 +317,9 @@ void fnn_summary(const nn_ctx *c)
     if (c->tooluse)
         printf("  success = pin down 1 cm / nut turned 0.4 rad / object lifted 5 cm / halves 5 cm apart, with "
                "tool contact (docs/tooluse.md)\n");
+    else if (c->supervised)
+        printf("  tasks = classes; accuracy = top logit is the class, top2 = among the two top logits, xent = "
+               "cross-entropy, on eval.rollouts test examples per class (docs/supervised.md)\n");
     else if (c->multitask)
         printf("  success = the task's criterion (Meta-World's, docs/multitask.md) met at some step; at_end = met at "
                "the last step; distance = the task's measure at the end\n");

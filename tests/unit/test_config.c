@@ -369,7 +369,7 @@ static void test_error_kinds(void)
     expect_ok(BASE "  r_scale: 1e6\n  q_log_min: -10\n  q_log_max: 10\n", "closed bounds are included");
     expect_ok(BASE "  r_scale: 1e-4\n", "r_scale at its minimum");
     expect_error("experiment:\n  name: a\nenv:\n  kind: lqx\npolicy:\n  arch: static_linear\n",
-                 "cfg.yaml:4:9: env.kind: got \"lqx\", expected one of [lqg, cartpole, tooluse, multitask]", "bad enum");
+                 "cfg.yaml:4:9: env.kind: got \"lqx\", expected one of [lqg, cartpole, tooluse, multitask, supervised]", "bad enum");
     expect_error(BASE "merge:\n  methods: [average, fedavg]\n",
                  "cfg.yaml:8:22: merge.methods: got \"fedavg\", expected one of [average, linear_perm, linear_gl, git_rebasin, sinkhorn_rebasin, fleet_merge, fleet_merge_soft, fleet_merge_simplex, fleet_merge_average, sinkhorn_data]",
                  "bad enum in a list");
@@ -610,7 +610,7 @@ static void test_many_errors(void)
                  "policy:\n"
                  "  hidden_dim: 3\n",
                  "cfg.yaml:3:9: experiment.seed: got -1, expected a value in [0, 2147483647]\n"
-                 "cfg.yaml:5:9: env.kind: got \"lqx\", expected one of [lqg, cartpole, tooluse, multitask]\n"
+                 "cfg.yaml:5:9: env.kind: got \"lqx\", expected one of [lqg, cartpole, tooluse, multitask, supervised]\n"
                  "cfg.yaml:6:12: env.horizon: got \"1.5\", expected an integer\n"
                  "cfg.yaml:7:3: env.foo: unknown key\n"
                  "cfg.yaml:9:3: policy.arch: missing required key",
