@@ -18,7 +18,9 @@ a note on stderr) and writes one row per point, ordered by index:
                                                    cost_<policy> = mean of /eval/<policy>/balance
                                                    and /eval/<policy>/cost;
                                                    tool use (env tooluse): success_<policy> and
-                                                   shortfall_<policy> likewise.
+                                                   shortfall_<policy> likewise; MT-10 (multitask):
+                                                   success_ and distance_; classification
+                                                   (supervised): accuracy_ and xent_.
 For the per-robot policy `local` ([N, K]) the mean is over robots and tasks. NaN entries (e.g. a
 task-specific policy of a task without data) are left out of the mean; a score a point does not
 have is an empty cell.
@@ -56,7 +58,8 @@ import yaml
 
 ROOT_ATTRS = ("experiment", "env", "num_robots", "num_tasks")
 # score datasets per environment: (dataset under /eval/<policy>/, column prefix)
-SCORES = {"lqg": ("rel_exact",), "cartpole": ("balance", "cost"), "tooluse": ("success", "shortfall")}
+SCORES = {"lqg": ("rel_exact",), "cartpole": ("balance", "cost"), "tooluse": ("success", "shortfall"),
+          "multitask": ("success", "distance"), "supervised": ("accuracy", "xent")}
 
 
 def note(msg):
@@ -154,8 +157,11 @@ SEED = "experiment.seed"
 GROUP_TITLES = {"rel_exact": ("rel_exact: exact cost / optimal cost", "mean over tasks (1 = optimal)"),
                 "balance": ("balance: episodes balanced", "fraction (higher is better)"),
                 "cost": ("cost: quadratic cost per step", "mean over tasks (lower is better)"),
-                "success": ("success: tool-use episodes solved", "fraction (higher is better)"),
-                "shortfall": ("shortfall: 1 - progress / threshold", "mean over tasks (lower is better)")}
+                "success": ("success: episodes solved", "fraction (higher is better)"),
+                "shortfall": ("shortfall: 1 - progress / threshold", "mean over tasks (lower is better)"),
+                "distance": ("distance: the task's measure at the end", "mean over tasks (lower is better)"),
+                "accuracy": ("accuracy: test examples classified right", "fraction (higher is better)"),
+                "xent": ("xent: cross-entropy on the test examples", "mean over classes (lower is better)")}
 LINESTYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1, 1, 1)), "v"),
               ((0, (1, 3)), "P")]
 
@@ -184,7 +190,7 @@ def plot_png(path, rows, varied, score_cols):
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    order = [s for v in SCORES.values() for s in v]
+    order = list(dict.fromkeys(s for v in SCORES.values() for s in v))  # each metric once
     groups = []  # (metric, [(policy, column)])
     for m in order:
         cols = [(c[len(m) + 1:], c) for c in score_cols if c.startswith(m + "_")]
@@ -442,7 +448,7 @@ def main():
             if c not in score_cols:
                 score_cols.append(c)
     # scores grouped by metric (rel_exact_*, then balance_*, then cost_*), policies as first seen
-    order = [s for v in SCORES.values() for s in v]
+    order = list(dict.fromkeys(s for v in SCORES.values() for s in v))  # each metric once
     score_cols.sort(key=lambda c: next((n for n, s in enumerate(order) if c.startswith(s + "_")),
                                        len(order)))
 

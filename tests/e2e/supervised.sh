@@ -84,6 +84,16 @@ for g in /eval /models /fleet /config; do
     check_rc "same config, seed and ranks: $g identical" 0
 done
 
+# a sweep over alpha, aggregated: accuracy and cross-entropy columns per policy
+cp sv.yaml svs.yaml
+printf 'sweep:\n  fleet.alpha: [0.5, 5]\n' >> svs.yaml
+sed -i 's/^  name: sv$/  name: svs/' svs.yaml
+for i in 0 1; do run_fleet 2 run svs.yaml --sweep-index "$i" --quiet --set train.epochs=5; done
+run_cmd "$PYTHON" "$ROOT/analysis/aggregate.py" svs --csv svs.csv --md svs.md --png svs.png
+check_rc "aggregate.py over the supervised sweep" 0
+check_matches "its CSV has accuracy and xent columns per policy" svs.csv "accuracy_pooled.*xent_pooled|xent_pooled.*accuracy_pooled"
+check_exists "and a figure" svs.png
+
 # errors
 run_fleet 1 run sv.yaml --output c.h5 --set env.num_tasks=5
 check_rc "num_tasks other than the data's classes: exit 2" 2
