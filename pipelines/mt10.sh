@@ -45,7 +45,7 @@ mkdir -p "$OUT"
 # the config is not rewritten), each on its fleet.robots ranks (fleet sweep --ranks) unless NP is set.
 run_sweep() {
     local name=$1 cfg="configs/sweeps/$1.yaml" count np i t0
-    local out=(--set "experiment.output_dir='${OUT//\'/\'\'}'")
+    local out=(--set "experiment.output_dir=$(yaml_quote "$OUT")")
     count=$("$FLEET" sweep "$cfg" "${out[@]}" --count)
     echo "== $name: $count points -> $OUT/$name/"
     for ((i = 0; i < count; i++)); do

@@ -72,8 +72,8 @@ fm_status fm_classify_build(const fm_config *cfg, fm_classify *c, fm_err *err)
     FM_CHECK(t.classes == K, FM_ECONFIG, "%s: env.num_tasks is %d but the test set has %d classes", cfg->source, K,
              t.classes);
     c->K = K, c->dim = t.dim, c->ntest = t.n;
-    FM_ALLOC(c->test, (size_t)t.n * t.dim);
-    memcpy(c->test, t.images.data, (size_t)t.n * t.dim);
+    c->test = t.images.data; /* the pixels as read: taken over, not copied */
+    t.images.data = NULL;
     FM_ALLOC(c->by_class, t.n);
     FM_ALLOC(c->start, K + 1);
     FM_ALLOC(fill, K);

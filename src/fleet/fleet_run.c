@@ -457,6 +457,15 @@ cleanup:
     return status;
 }
 
+/* Who and when, for the notes a sweep point leaves (its lock, its .failed): the current UTC time
+ * into when[32], and the Slurm job ("-" outside Slurm). */
+static const char *run_stamp(char when[32])
+{
+    time_t now = time(NULL);
+    strftime(when, 32, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
+    return getenv("SLURM_JOB_ID") ? getenv("SLURM_JOB_ID") : "-";
+}
+
 /* A sweep point runs once at a time: rank 0 holds an exclusive flock on <point dir>/results.h5.lock
  * for the whole run (the kernel releases it when the process ends, however it ends, so a killed job
  * leaves no stale lock); a second run of the same point (two submissions, a requeue racing the
@@ -490,13 +499,11 @@ static fm_status lock_point(MPI_Comm comm, const fm_config *cfg, const fm_run_op
                                   cfg->sweep.index, held[0] ? held : "holder unknown", path)
                         : fm_fail(err, FM_EIO, "%s: cannot lock: %s", path, strerror(e));
         } else if (local == FM_OK) {
-            char host[128] = "?", line[256];
+            char host[128] = "?", line[256], when[32];
             gethostname(host, sizeof host - 1);
-            time_t now = time(NULL);
-            char when[32];
-            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
-            int len = snprintf(line, sizeof line, "host %s, pid %ld, job %s, since %s\n", host, (long)getpid(),
-                               getenv("SLURM_JOB_ID") ? getenv("SLURM_JOB_ID") : "-", when);
+            const char *job = run_stamp(when);
+            int len = snprintf(line, sizeof line, "host %s, pid %ld, job %s, since %s\n", host, (long)getpid(), job,
+                               when);
             if (ftruncate(*fd, 0) != 0 || pwrite(*fd, line, (size_t)len, 0) != len) {
                 /* the lock holds without its note */
             }
@@ -527,11 +534,10 @@ static void note_outcome(const fm_config *cfg, const fm_run_opts *opts, fm_statu
     FILE *f = fopen(path, "w");
     if (!f)
         return;
-    time_t now = time(NULL);
     char when[32];
-    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
-    fprintf(f, "exit %d, %s, job %s: %.*s\n", fm_exit_code(status), when,
-            getenv("SLURM_JOB_ID") ? getenv("SLURM_JOB_ID") : "-", (int)strcspn(err->msg, "\n"), err->msg);
+    const char *job = run_stamp(when);
+    fprintf(f, "exit %d, %s, job %s: %.*s\n", fm_exit_code(status), when, job, (int)strcspn(err->msg, "\n"),
+            err->msg);
     fclose(f);
 }
 
