@@ -169,8 +169,16 @@ static const cfg_key cfg_keys[] = {
                "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each may end in .gz; Debian's "
                "dataset-fashion-mnist by default)"),
     CFG_NUM("env.sv_train", CFG_INT, env.sv_train, "60000", 1, CFG_INT32_MAX, 0,
-            "supervised: training examples used, the first ones of the file (all when larger), split among the "
-            "robots by class with Dirichlet(fleet.alpha) shares"),
+            "supervised: training examples used, the first ones of the file (all when larger; text: training "
+            "windows, evenly spaced over the corpus), split among the robots by class with Dirichlet(fleet.alpha) "
+            "shares"),
+    CFG_CHOICE("env.sv_kind", env.sv_kind, "images", 0,
+               "supervised: labelled images (IDX files in env.sv_data) or text for next-character prediction "
+               "(env.sv_data: a file of 'BookC:V text' lines as `bible -f` prints; tasks = groups of books)",
+               "images", "text"),
+    CFG_NUM("env.sv_window", CFG_INT, env.sv_window, "80", 1, 1000, 0,
+            "supervised text: characters an example reads, one step each, before the character it predicts "
+            "(LEAF's Shakespeare task: 80)"),
 
     CFG_NUM("fleet.robots", CFG_INT, fleet.robots, "0", 0, 100000, 0,
             "number of robots N; 0 = one per MPI rank, otherwise must equal the rank count"),
@@ -1787,9 +1795,10 @@ static void check_ranges(cfg_loader *ld)
         if (!ld->bad[nt] && c->env.num_tasks > 256)
             report(ld, where(ld, nt), "env.num_tasks", "got %d classes, expected at most 256 with env.kind supervised",
                    c->env.num_tasks);
-        if (!ld->bad[ia] && c->policy.arch != FM_ARCH_MLP)
-            report(ld, where(ld, ia), "policy.arch", "got %s, expected mlp with env.kind supervised (images)",
-                   fm_cfg_enum_name("policy.arch", c->policy.arch));
+        int text = c->env.sv_kind == FM_SV_TEXT;
+        if (!ld->bad[ia] && !ld->bad[key_index("env.sv_kind")] && c->policy.arch != (text ? FM_ARCH_RNN : FM_ARCH_MLP))
+            report(ld, where(ld, ia), "policy.arch", "got %s, expected %s with env.kind supervised (%s)",
+                   fm_cfg_enum_name("policy.arch", c->policy.arch), text ? "rnn" : "mlp", text ? "text" : "images");
         if (!ld->bad[iv] && c->eval.val_demos > 0)
             report(ld, where(ld, iv), "eval.val_demos", "got %d, expected 0 with env.kind supervised (the test set "
                    "is the held-out evaluation)", c->eval.val_demos);

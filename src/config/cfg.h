@@ -95,6 +95,8 @@ typedef enum fm_lr_schedule { FM_LR_CONSTANT = 0, FM_LR_COSINE, FM_LR_STEP, FM_L
 /* train.batch_unit: what one minibatch entry is */
 typedef enum fm_batch_unit { FM_BATCH_TRAJ = 0, FM_BATCH_STEPS, FM_BATCH_UNIT_COUNT } fm_batch_unit;
 /* env.tu_obs: the tool-use observation (env/tooluse.h) */
+/* env.sv_kind: what a supervised client's data are (env/classify.h) */
+typedef enum fm_sv_kind { FM_SV_IMAGES = 0, FM_SV_TEXT, FM_SV_COUNT } fm_sv_kind;
 typedef enum fm_tu_obs_kind { FM_TU_OBS_POINTS = 0, FM_TU_OBS_KEYPOINTS, FM_TU_OBS_COUNT } fm_tu_obs_kind;
 /* env.tu_demo_end: where a tool-use demonstration stops being recorded */
 typedef enum fm_tu_demo_end { FM_TU_END_PLAN = 0, FM_TU_END_SUCCESS, FM_TU_END_COUNT } fm_tu_demo_end;
@@ -150,8 +152,10 @@ typedef struct fm_config {
         int mt_hold;            /* actions an episode continues after its first success */
         int mt_task_id;         /* bool: append a one-hot task id to the observation */
         double mt_action_noise; /* demonstrations (DART): executed-action noise std (actions in [-1, 1]) */
-        char sv_data[FM_CFG_STR]; /* supervised: directory of the IDX files (train-*, t10k-*) */
-        int sv_train;           /* supervised: training examples used (the first ones of the file) */
+        char sv_data[FM_CFG_STR]; /* supervised: directory of the IDX files (train-*, t10k-*), or the text file */
+        int sv_train;           /* supervised: training examples used (images: the first ones; text: windows) */
+        int sv_kind;            /* fm_sv_kind: images (IDX) or text (next-character prediction) */
+        int sv_window;          /* supervised text: characters read before each prediction (LEAF: 80) */
     } env;
     struct {
         int robots;           /* 0 = number of MPI ranks; otherwise must equal it */

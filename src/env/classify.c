@@ -67,11 +67,13 @@ fm_status fm_classify_build(const fm_config *cfg, fm_classify *c, fm_err *err)
     raw_split t = {0};
     int *fill = NULL;
     *c = (fm_classify){0};
+    if (cfg->env.sv_kind == FM_SV_TEXT)
+        return fm_classify_text_build(cfg, c, err);
     FM_TRY(raw_read(cfg->env.sv_data, "t10k", &t, err));
     int K = cfg->env.num_tasks;
     FM_CHECK(t.classes == K, FM_ECONFIG, "%s: env.num_tasks is %d but the test set has %d classes", cfg->source, K,
              t.classes);
-    c->K = K, c->dim = t.dim, c->ntest = t.n;
+    c->K = K, c->dim = t.dim, c->nout = K, c->ntest = t.n;
     c->test = t.images.data; /* the pixels as read: taken over, not copied */
     t.images.data = NULL;
     FM_ALLOC(c->by_class, t.n);
@@ -97,6 +99,7 @@ cleanup:
 void fm_classify_free(fm_classify *c)
 {
     free(c->test), free(c->by_class), free(c->start);
+    free(c->chars), free(c->group_start), free(c->test_start);
     *c = (fm_classify){0};
 }
 
@@ -106,6 +109,8 @@ fm_status fm_classify_shard(const fm_config *cfg, const fm_classify *c, int rank
     fm_status status = FM_OK;
     raw_split t = {0};
     int *y = NULL, *client = NULL;
+    if (c->text)
+        return fm_classify_text_shard(cfg, c, rank, size, out, mixture, err);
     FM_TRY(raw_read(cfg->env.sv_data, "train", &t, err));
     FM_CHECK(t.dim == c->dim && t.classes == c->K, FM_EDATA,
              "%s: %d classes of %d pixels, but the test set has %d classes of %d pixels", t.ipath, t.classes, t.dim,
@@ -143,6 +148,10 @@ cleanup:
 
 void fm_classify_episode(const fm_classify *c, int h, int e, const fm_policy_fn *pi, fm_episode_score *s)
 {
+    if (c->text) {
+        fm_classify_text_episode(c, h, e, pi, s);
+        return;
+    }
     *s = (fm_episode_score){.balanced = 1, .at_setpoint = 1, .steps = 1};
     if (!pi)
         return; /* the label itself */

@@ -90,8 +90,8 @@ static fm_status nn_setup(nn_ctx *c, fm_err *err)
         c->K = c->env.K;
     }
     spec_from_config(c->cfg, &c->spec);
-    if (c->supervised)
-        c->spec.in_dim = c->cls.dim;
+    if (c->supervised) /* images: pixels in, K logits out; text: one-hot characters in, next-character logits out */
+        c->spec.in_dim = c->cls.dim, c->spec.out_dim = c->cls.nout;
     c->red = fm_reducer_mpi(&c->rctx, c->comm);
 cleanup:
     return status;
@@ -146,8 +146,9 @@ static fm_status nn_data(nn_ctx *c, fm_err *err)
         double n = c->demos.n_traj;
         FM_TRY(fm_reduce_sum(&c->red, &n, 1, err));
         if (c->rank == 0 && !c->opts.quiet)
-            fm_logf(stdout, "data: %.0f labelled examples of %s split by class, Dirichlet(%g) shares; robot 0 holds "
-                    "%d\n", n, cfg->env.sv_data, cfg->fleet.alpha, c->demos.n_traj);
+            fm_logf(stdout, "data: %.0f %s of %s split by %s, Dirichlet(%g) shares; robot 0 holds %d\n", n,
+                    c->cls.text ? "training windows" : "labelled examples", cfg->env.sv_data,
+                    c->cls.text ? "task (group of documents)" : "class", cfg->fleet.alpha, c->demos.n_traj);
         goto cleanup;
     }
     FM_ALLOC(tasks, cfg->fleet.demos_per_robot);

@@ -73,6 +73,19 @@ static fm_status write_fleet(nn_ctx *c, fm_h5 *h, fm_err *err)
         FM_TRY(fm_h5_write_f64(h, "/system/tasks", 2, (int64_t[2]){K, 1}, tasks, err));
         FM_TRY(fm_h5_attr_text(h, "/system/tasks", "columns", "task_index", err));
         FM_TRY(fm_h5_attr_text(h, "/system/tasks", "names", names, err));
+    } else if (c->supervised && c->cls.text) { /* the groups of documents, their test windows, the vocabulary */
+        for (int t = 0; t < K; t++) {
+            double row[4] = {t, c->cls.start[t + 1] - c->cls.start[t], (double)c->cls.group_start[t],
+                             (double)(c->cls.group_start[t + 1] - c->cls.group_start[t])};
+            memcpy(tasks + 4 * t, row, sizeof row);
+        }
+        FM_TRY(fm_h5_write_f64(h, "/system/tasks", 2, (int64_t[2]){K, 4}, tasks, err));
+        FM_TRY(fm_h5_attr_text(h, "/system/tasks", "columns", "task,test_windows,first_char,chars", err));
+        FM_TRY(fm_h5_attr_text(h, "/system/tasks", "data", c->cfg->env.sv_data, err));
+        char vocab[257] = "";
+        for (int k = 0; k < c->cls.nout; k++)
+            vocab[k] = (char)c->cls.byte_of[k];
+        FM_TRY(fm_h5_attr_text(h, "/system/tasks", "vocabulary", vocab, err));
     } else if (c->supervised) { /* the classes, and the test examples of each */
         for (int t = 0; t < K; t++)
             tasks[2 * t] = t, tasks[2 * t + 1] = c->cls.start[t + 1] - c->cls.start[t];
@@ -292,7 +305,7 @@ void fnn_summary(const nn_ctx *c)
         return;
     int K = c->K, N = c->size, n = K * SCORE_COUNT;
     printf("\n%s: %d robots, %d %s tasks, %s %dx%d %s, alpha = %g, %d episodes per task\n",
-           c->cfg->experiment.name, N, K, c->tooluse ? "tool-use" : c->multitask ? "MT-10" : c->supervised ? "classification" : "cart-pole",
+           c->cfg->experiment.name, N, K, c->tooluse ? "tool-use" : c->multitask ? "MT-10" : c->supervised && c->cls.text ? "next-character" : c->supervised ? "classification" : "cart-pole",
            fm_cfg_enum_name("policy.arch", c->cfg->policy.arch),
            c->cfg->policy.layers, c->cfg->policy.width,
            fm_cfg_enum_name("policy.activation", c->cfg->policy.activation), c->cfg->fleet.alpha,
@@ -317,6 +330,10 @@ void fnn_summary(const nn_ctx *c)
     if (c->tooluse)
         printf("  success = pin down 1 cm / nut turned 0.4 rad / object lifted 5 cm / halves 5 cm apart, with "
                "tool contact (docs/tooluse.md)\n");
+    else if (c->supervised && c->cls.text)
+        printf("  tasks = groups of documents; accuracy = the character after a test window of %d is the top logit, "
+               "top2 = among the two top logits, xent = its cross-entropy, on eval.rollouts test windows per task "
+               "(docs/supervised.md)\n", c->cls.window);
     else if (c->supervised)
         printf("  tasks = classes; accuracy = top logit is the class, top2 = among the two top logits, xent = "
                "cross-entropy, on eval.rollouts test examples per class (docs/supervised.md)\n");

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# appendix_f.sh - the paper's Appendix F supervised ablations (Figure 7 analogs, issue 16): one-shot
+# merges of clients' models, each client holding a Dirichlet(alpha) share of every class (task).
+#   alpha     MLP on Fashion-MNIST vs alpha in {0.1, 1, 10}                       (Figure 7 a)
+#   cnn       the small CNN on Fashion-MNIST vs alpha (stands in for CIFAR-10)   (Figure 7 b-c)
+#   nmodels   MLP vs the number of clients N in {2, 5, 10, 20}                   (Figure 7 d)
+#   ablation  fleet_merge against its ablations _soft, _simplex, _average and sinkhorn_data (Figure 7 e)
+#   rnn       next-character RNN on the King James Bible vs N in {2, 5, 10, 20}  (Figure 7 f)
+#   barrier   two MLPs of one dataset from independent inits: loss / accuracy barrier before and
+#             after alignment (the literature's anchor)
+# Every point runs for every seed in SEEDS on its N ranks; then analysis/appendix_f_report.py writes
+#   $OUT/appendix_f.md and $OUT/appendix_f.png   (results files: $OUT/<config>_<panel>_<point>_s<seed>/)
+# SIZE=quick (default) fits in about 30 minutes on 2 cores: 6,000 images, MLP 784-256-256-10,
+# 3 epochs; RNN 2x128 on 3,000 windows. SIZE=full uses the configs' own sizes (20,000 images,
+# 784-512-512-10, 5 epochs; 10,000 windows, 10 epochs), several hours on 2 cores.
+# The corpus for the RNN is written once by Debian's bible-kjv: bible -f Gen1:1-Rev22:21.
+# usage: pipelines/appendix_f.sh [-h|--help] [PANEL...]   (default: all panels)
+# env:   SEEDS="1 2 3" SIZE=quick|full OUT=results FLEET=build/fleet PYTHON=/usr/bin/python3 MPIRUN="mpirun ..."
+set -euo pipefail
+cd "$(dirname "$0")/.."
+usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
+case "${1:-}" in -h|--help) usage; exit 0 ;; esac
+SEEDS=${SEEDS:-"1 2 3"}
+SIZE=${SIZE:-quick}
+PIPELINE=appendix_f.sh
+. pipelines/lib.sh
+pipeline_defaults
+panels=("$@")
+[ ${#panels[@]} -gt 0 ] || panels=(alpha cnn nmodels ablation rnn barrier)
+for p in "${panels[@]}"; do
+    case $p in alpha|cnn|nmodels|ablation|rnn|barrier) ;;
+    *) echo "$PIPELINE: unknown panel '$p' (alpha, cnn, nmodels, ablation, rnn, barrier)" >&2; exit 2 ;;
+    esac
+done
+for seed in $SEEDS; do
+    [[ "$seed" =~ ^[0-9]+$ ]] || { echo "$PIPELINE: SEEDS: '$seed' is not an integer" >&2; exit 2; }
+done
+case $SIZE in
+quick)
+    mlp=(env.sv_train=6000 policy.width=256 train.epochs=3 eval.rollouts=100)
+    cnn=(env.sv_train=6000 train.epochs=3 eval.rollouts=100)
+    rnn=(env.sv_train=3000 train.epochs=6 eval.rollouts=60) ;;
+full)
+    mlp=(env.sv_train=20000 policy.width=512 train.epochs=5 eval.rollouts=200)
+    cnn=()
+    rnn=() ;;
+*) echo "$PIPELINE: SIZE: '$SIZE' is not quick or full" >&2; exit 2 ;;
+esac
+MLP=configs/fmnist_mlp.yaml CNN=configs/fmnist_cnn.yaml RNN=configs/kjv_rnn.yaml
+ABLATION="merge.methods=[average, git_rebasin, sinkhorn_data, fleet_merge, fleet_merge_soft, fleet_merge_simplex, fleet_merge_average]"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+PIPELINE_TMP=$tmp
+files=()
+start=$SECONDS
+
+corpus() { # the King James Bible as `bible -f` prints it, written once
+    KJV="$OUT/data/kjv.txt"
+    [ -s "$KJV" ] && return
+    command -v bible >/dev/null || { echo "$PIPELINE: the rnn panel needs bible-kjv (make deps)" >&2; exit 2; }
+    mkdir -p "$OUT/data"
+    bible -f Gen1:1-Rev22:21 > "$KJV.tmp"
+    mv "$KJV.tmp" "$KJV"
+}
+
+for panel in "${panels[@]}"; do
+    for seed in $SEEDS; do
+        case $panel in
+        alpha)
+            for a in 0.1 1 10; do
+                run_variant "$MLP" "alpha_a${a}_s${seed}" "$seed" 5 "fleet.alpha=$a" "${mlp[@]}"
+                files+=("$RUN_RESULT")
+            done ;;
+        cnn)
+            [ -f "$CNN" ] || { echo "$PIPELINE: $CNN: no such config (the cnn panel needs policy.arch cnn)" >&2; exit 2; }
+            for a in 0.1 1 10; do
+                run_variant "$CNN" "alpha_a${a}_s${seed}" "$seed" 5 "fleet.alpha=$a" "${cnn[@]}"
+                files+=("$RUN_RESULT")
+            done ;;
+        nmodels)
+            for n in 2 5 10 20; do
+                run_variant "$MLP" "nmodels_n${n}_s${seed}" "$seed" "$n" "fleet.robots=$n" "${mlp[@]}"
+                files+=("$RUN_RESULT")
+            done ;;
+        ablation)
+            run_variant "$MLP" "ablation_s${seed}" "$seed" 5 "$ABLATION" "${mlp[@]}"
+            files+=("$RUN_RESULT") ;;
+        rnn)
+            corpus
+            for n in 2 5 10 20; do
+                run_variant "$RNN" "nmodels_n${n}_s${seed}" "$seed" "$n" "fleet.robots=$n" \
+                    "env.sv_data=$(yaml_quote "$KJV")" "${rnn[@]}"
+                files+=("$RUN_RESULT")
+            done ;;
+        barrier)
+            run_variant "$MLP" "barrier_s${seed}" "$seed" 2 fleet.robots=2 fleet.shared_data=true \
+                eval.barrier_points=11 "merge.methods=[average, git_rebasin, fleet_merge]" "${mlp[@]}"
+            files+=("$RUN_RESULT") ;;
+        esac
+    done
+done
+"$PYTHON" analysis/appendix_f_report.py "${files[@]}" --md "$OUT/appendix_f.md" --png "$OUT/appendix_f.png"
+cat "$OUT/appendix_f.md"
+echo "figure: $OUT/appendix_f.png   report: $OUT/appendix_f.md   ($((SECONDS - start)) s, ${#files[@]} runs)"
