@@ -260,3 +260,20 @@ $script" "$@"
         fail "$desc" "got:  exit $RC" "want: exit 0 and the output 'ok'" "${diag[@]}"
     fi
 }
+
+# h5check DESC FILE < PYTHON: the script sees f (the h5py file, opened read-only) and check(cond,
+# what); the check passes when every condition holds, else it fails listing the ones that did not.
+h5check() {
+    local desc=$1 file=$2 body
+    body=$(cat)
+    run_cmd "$PYTHON" -c "import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], 'r')
+bad = []
+def check(cond, what):
+    if not cond:
+        bad.append(what)
+$body
+print(chr(10).join(bad), file=sys.stderr)
+sys.exit(1 if bad else 0)" "$file"
+    if [[ $RC == 0 ]]; then pass "$desc"; else fail "$desc" "$(head -n 6 "$ERR")"; fi
+}

@@ -8,21 +8,6 @@
 # King James Bible when Debian's bible-kjv is installed, errors, and determinism.
 source "$(dirname "$0")/lib.bash"
 
-h5check() { # h5check DESC FILE < PYTHON (f: the h5py file; check(cond, what))
-    local desc=$1 file=$2 body
-    body=$(cat)
-    run_cmd "$PYTHON" -c "import sys, h5py, numpy as np
-f = h5py.File(sys.argv[1], 'r')
-bad = []
-def check(cond, what):
-    if not cond:
-        bad.append(what)
-$body
-print(chr(10).join(bad), file=sys.stderr)
-sys.exit(1 if bad else 0)" "$file"
-    if [[ $RC == 0 ]]; then pass "$desc"; else fail "$desc" "$(head -n 6 "$ERR")"; fi
-}
-
 # four documents of two verses each; a document's verses continue its pattern
 run_cmd "$PYTHON" - corpus.txt <<'PY'
 import sys
