@@ -121,7 +121,7 @@ bad_rl "episodes not a multiple of batch" "rl.episodes: got 20, expected a multi
     rl.batch=3 rl.merge_every=3
 bad_rl "force above cp_force_max" "rl.force: got 30, expected at most env.cp_force_max (20 N)" rl.force=30
 bad_rl "gamma out of range" "rl.gamma: got 1.5, expected a value in [0, 1]" rl.gamma=1.5
-bad_rl "an unknown baseline" "rl.baseline: got "mean", expected one of [none, running, episode]" rl.baseline=mean
+bad_rl "an unknown baseline" 'rl.baseline: got "mean", expected one of [none, running, episode]' rl.baseline=mean
 bad_rl "merging rounds with rl" "fleet.rounds: got 3, expected 0 with rl.enabled" fleet.rounds=3
 bad_rl "an unknown rl key" "rl.episode: unknown key" rl.episode=5
 run_fleet 2 gen tiny.yaml -o "$TMP/bad/demos.h5"
