@@ -36,6 +36,8 @@ static const char *USAGE_RUN =
     "\n"
     "Runs the experiment of CONFIG with one robot per MPI rank and writes\n"
     "<experiment.output_dir>/<experiment.name>/results.h5 (written to a .tmp name, then renamed).\n"
+    "With rl.enabled: true every robot runs REINFORCE on its own cart-pole episodes instead, and the\n"
+    "fleet averages the policies every rl.merge_every episodes (online RL, docs/rl.md).\n"
     "\n"
     "  --force        overwrite an existing results file\n"
     "  --quiet        no progress lines (the summary table is still printed)\n"

@@ -314,6 +314,32 @@ static const cfg_key cfg_keys[] = {
             "rounds: episodes per task for the merged model's score after every round (0 = none)"),
     CFG_NUM("eval.finetune_epochs", CFG_INT, eval.finetune_epochs, "5", 0, 1000000, 0,
             "warm start: epochs of fine-tuning, and of training the fresh policy"),
+
+    CFG_SCALAR("rl.enabled", CFG_BOOL, rl.enabled, "false", 0,
+               "online RL: every robot trains by REINFORCE on its own cart-pole episodes (env.kind cartpole, "
+               "policy.arch mlp) instead of demonstrations + BC"),
+    CFG_NUM("rl.episodes", CFG_INT, rl.episodes, "500", 1, 100000000, 0, "rl: training episodes per robot"),
+    CFG_NUM("rl.merge_every", CFG_INT, rl.merge_every, "10", 0, 100000000, 0,
+            "rl: average the robots' policies (one allreduce) after every k local episodes; 0 = never"),
+    CFG_NUM("rl.batch", CFG_INT, rl.batch, "1", 1, 100000, 0, "rl: episodes per Adam step"),
+    CFG_NUM("rl.lr", CFG_DOUBLE, rl.lr, "0.01", 0, 10, CFG_LO_OPEN, "rl: Adam learning rate"),
+    CFG_NUM("rl.gamma", CFG_DOUBLE, rl.gamma, "0.99", 0, 1, 0, "rl: discount of the returns-to-go"),
+    CFG_NUM("rl.horizon", CFG_INT, rl.horizon, "200", 1, 1000000, 0,
+            "rl: steps per episode; reward 1 per step until the pole falls, so the return is at most this"),
+    CFG_CHOICE("rl.baseline", rl.baseline, "running", 0,
+               "rl: none (A_t = G_t), running (G_t minus a running mean of earlier episodes' G_t at step t) or "
+               "episode (G_t standardized over the episode)", "none", "running", "episode"),
+    CFG_NUM("rl.baseline_rate", CFG_DOUBLE, rl.baseline_rate, "0.1", 0, 1, CFG_LO_OPEN,
+            "rl, running baseline: b_t += rate (G_t - b_t) after every episode that reached step t"),
+    CFG_CHOICE("rl.observation", rl.observation, "state", 0,
+               "rl: the policy sees the full state (x, x_dot, theta, theta_dot) or the cart-pole's partial "
+               "observation (x + n, theta + n, x*)", "state", "pomdp"),
+    CFG_NUM("rl.force", CFG_DOUBLE, rl.force, "10", 0, 1000, CFG_LO_OPEN,
+            "rl: the two actions push the cart with -force or +force (N); at most env.cp_force_max"),
+    CFG_NUM("rl.eval_episodes", CFG_INT, rl.eval_episodes, "20", 1, 1000000, 0,
+            "rl: episodes per robot that score the final local and merged policies"),
+    CFG_NUM("rl.log_every", CFG_INT, rl.log_every, "100", 0, 100000000, 0,
+            "rl: a progress line every this many episodes (0 = none)"),
 };
 
 #define CFG_NKEYS (sizeof cfg_keys / sizeof cfg_keys[0])
@@ -1743,6 +1769,39 @@ static void check_rounds(cfg_loader *ld)
                "fleet.local_epochs per round)", c->train.nn_steps);
 }
 
+/* Online RL: the cart-pole dynamics, an MLP, no demonstrations or merging rounds; whole batches. */
+static void check_rl(cfg_loader *ld)
+{
+    const fm_config *c = ld->out;
+    int ie = key_index("rl.enabled"), ik = key_index("env.kind"), ia = key_index("policy.arch");
+    if (ld->bad[ie] || !c->rl.enabled)
+        return;
+    if (!ld->bad[ik] && ld->seen[ik] && c->env.kind != FM_ENV_CARTPOLE)
+        report(ld, where(ld, ie), "rl.enabled", "got true with env.kind %s, expected env.kind cartpole (online RL "
+               "runs on the cart-pole dynamics)", fm_cfg_enum_name("env.kind", c->env.kind));
+    if (!ld->bad[ia] && ld->seen[ia] && c->policy.arch != FM_ARCH_MLP)
+        report(ld, where(ld, ia), "policy.arch", "got %s, expected mlp with rl.enabled",
+               fm_cfg_enum_name("policy.arch", c->policy.arch));
+    int ir = key_index("fleet.rounds"), id = key_index("fleet.data");
+    if (!ld->bad[ir] && c->fleet.rounds > 0)
+        report(ld, where(ld, ir), "fleet.rounds", "got %d, expected 0 with rl.enabled (rl.merge_every sets how "
+               "often the policies are averaged)", c->fleet.rounds);
+    if (!ld->bad[id] && c->fleet.data[0])
+        report(ld, where(ld, id), "fleet.data", "got a demonstrations file, expected \"\" with rl.enabled (online "
+               "RL collects its own episodes)");
+    int ib = key_index("rl.batch"), im = key_index("rl.merge_every"), in = key_index("rl.episodes");
+    if (!ld->bad[ib] && !ld->bad[im] && c->rl.merge_every % c->rl.batch != 0)
+        report(ld, where(ld, im), "rl.merge_every", "got %d, expected a multiple of rl.batch (%d): policies are "
+               "averaged between Adam steps", c->rl.merge_every, c->rl.batch);
+    if (!ld->bad[ib] && !ld->bad[in] && c->rl.episodes % c->rl.batch != 0)
+        report(ld, where(ld, in), "rl.episodes", "got %d, expected a multiple of rl.batch (%d)", c->rl.episodes,
+               c->rl.batch);
+    int iff = key_index("rl.force"), icf = key_index("env.cp_force_max");
+    if (!ld->bad[iff] && !ld->bad[icf] && c->rl.force > c->env.cp_force_max)
+        report(ld, where(ld, iff), "rl.force", "got %g, expected at most env.cp_force_max (%g N)", c->rl.force,
+               c->env.cp_force_max);
+}
+
 /* Noise-free dynamics only with full-state observations: the Kalman filter of an unstable
  * system has no stabilizing solution without process noise. */
 static void check_noise(cfg_loader *ld)
@@ -1989,6 +2048,7 @@ static fm_status load_document(cfg_loader *ld, yaml_parser_t *parser, fm_err *er
     check_results_path(ld);
     check_arch(ld);
     check_rounds(ld);
+    check_rl(ld);
 
 cleanup:
     ld->doc = NULL;

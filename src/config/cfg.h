@@ -104,6 +104,15 @@ typedef enum fm_partition { FM_PARTITION_DIRICHLET = 0, FM_PARTITION_ONE_TASK, F
 typedef enum fm_local_policy { FM_LOCAL_TRAINED = 0, FM_LOCAL_EXPERT, FM_LOCAL_COUNT } fm_local_policy;
 typedef enum fm_optimizer { FM_OPT_ADAM = 0, FM_OPT_SGD, FM_OPT_COUNT } fm_optimizer;
 typedef enum fm_pooled_ls { FM_POOLED_NORMAL = 0, FM_POOLED_SCALAPACK, FM_POOLED_COUNT } fm_pooled_ls;
+/* rl.baseline: what REINFORCE subtracts from the returns-to-go (docs/rl.md) */
+typedef enum fm_rl_baseline {
+    FM_RL_BASELINE_NONE = 0, /* "none": A_t = G_t */
+    FM_RL_BASELINE_RUNNING,  /* "running": A_t = G_t - b_t, b_t a running mean of earlier episodes' G_t */
+    FM_RL_BASELINE_EPISODE,  /* "episode": A_t = (G_t - mean G) / std G over the episode's steps */
+    FM_RL_BASELINE_COUNT
+} fm_rl_baseline;
+/* rl.observation: what the policy sees */
+typedef enum fm_rl_obs { FM_RL_OBS_STATE = 0, FM_RL_OBS_POMDP, FM_RL_OBS_COUNT } fm_rl_obs;
 
 typedef struct fm_config {
     char source[1024];       /* file the config came from (for messages) */
@@ -233,6 +242,21 @@ typedef struct fm_config {
                                * held-out BC loss; 0 = none */
         int round_rollouts;   /* rounds: episodes per task for the per-round score (0 = none) */
     } eval;
+    struct {                  /* online RL (REINFORCE) on the cart-pole dynamics, docs/rl.md */
+        int enabled;          /* bool: `fleet run` trains by REINFORCE instead of demonstrations + BC */
+        int episodes;         /* training episodes per robot */
+        int merge_every;      /* average the fleet's policies every k episodes; 0 = never */
+        int batch;            /* episodes per Adam step */
+        double lr;            /* Adam step size */
+        double gamma;         /* discount of the returns-to-go */
+        int horizon;          /* steps per episode (the most reward an episode can earn) */
+        int baseline;         /* fm_rl_baseline */
+        double baseline_rate; /* running baseline: b_t += rate (G_t - b_t) */
+        int observation;      /* fm_rl_obs: full state, or the cart-pole's partial observation */
+        double force;         /* N: the two actions push the cart with -force or +force */
+        int eval_episodes;    /* episodes per robot to score the final policies */
+        int log_every;        /* progress line every this many episodes (0 = none) */
+    } rl;
     struct {                  /* not config keys: filled by the loader from the `sweep` section */
         int count;            /* points of the sweep (1 without a sweep section) */
         int index;            /* the point this config is, -1 = the base config */

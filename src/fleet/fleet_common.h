@@ -45,5 +45,8 @@ fm_status fm_fleet_agree_phase(MPI_Comm comm, fm_status local, fm_err *err);
 /* The neural-policy flow of `fleet run` / `fleet gen` (fleet_nn.c), after the config is loaded. */
 fm_status fm_run_nn(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts, fm_err *err);
 fm_status fm_gen_nn(MPI_Comm comm, const fm_config *cfg, const char *out_path, int force, fm_err *err);
+/* The online RL flow of `fleet run` with rl.enabled (fleet_rl.c, docs/rl.md): REINFORCE on every
+ * robot's own cart-pole episodes, policies averaged every rl.merge_every episodes. Collective. */
+fm_status fm_run_rl(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts, fm_err *err);
 
 #endif

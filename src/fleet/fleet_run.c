@@ -555,7 +555,9 @@ fm_status fm_fleet_run(MPI_Comm comm, const char *config_path, const fm_run_opts
         goto cleanup; /* re-running a finished sweep point is a no-op */
     FM_CHECK(!opts->resume || cfg->env.kind != FM_ENV_LQG, FM_EINVAL,
              "--resume: %s has no merging rounds to resume", config_path);
-    if (cfg->env.kind == FM_ENV_LQG)
+    if (cfg->rl.enabled)
+        FM_TRY(fm_run_rl(comm, cfg, opts, err));
+    else if (cfg->env.kind == FM_ENV_LQG)
         FM_TRY(run_linear(comm, cfg, opts, err));
     else
         FM_TRY(fm_run_nn(comm, cfg, opts, err));
@@ -577,6 +579,9 @@ fm_status fm_fleet_gen(MPI_Comm comm, const char *config_path, const char *out_p
     FM_TRY(fm_fleet_load_config(comm, config_path, cfg, err));
     FM_CHECK(cfg->fleet.data[0] == '\0', FM_ECONFIG,
              "%s: fleet.data: `fleet gen` generates demonstrations; remove fleet.data", config_path);
+    FM_CHECK(!cfg->rl.enabled, FM_ECONFIG,
+             "%s: rl.enabled: an online RL run collects its own episodes; `fleet gen` has no demonstrations to write",
+             config_path);
     if (cfg->env.kind == FM_ENV_LQG)
         FM_TRY(gen_linear(comm, cfg, out_path, force, err));
     else
