@@ -24,6 +24,7 @@
 typedef struct fm_classify {
     int K;          /* classes (= env.num_tasks) */
     int dim;        /* features per example (rows x cols) */
+    int rows, cols; /* image size (row-major pixels) */
     int ntest;      /* test examples */
     uint8_t *test;  /* [ntest][dim] pixels */
     int *by_class;  /* [ntest] test example indices grouped by class, file order within a class */
