@@ -119,7 +119,8 @@ fm_status fm_nn_layout(const fm_nn_spec *s, fm_layout *l, fm_err *err)
             int g = new_group(l, s->conv_channels[j]);
             snprintf(name, sizeof name, "conv%d.w", j);
             FM_TRY(add_tensor(l, name, s->conv_channels[j], prev * kk, g, gprev, err));
-            set_col_block(l, kk);
+            if (gprev != FM_NN_NO_GROUP) /* the image's channels are not permuted: no block */
+                set_col_block(l, kk);
             snprintf(name, sizeof name, "conv%d.b", j);
             FM_TRY(add_tensor(l, name, s->conv_channels[j], 0, g, FM_NN_NO_GROUP, err));
             gprev = g, prev = s->conv_channels[j];

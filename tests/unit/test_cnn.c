@@ -113,7 +113,7 @@ static void test_layout(void)
     if (!ok(fm_nn_layout(&s, &l, &err) == FM_OK, "tiny cnn: layout (%s)", err.msg))
         return;
     static const struct { const char *name; int r, c, g0, g1, b1; } want[] = {
-        {"conv0.w", 3, 9, 0, -1, 9}, {"conv0.b", 3, 1, 0, -1, 1}, {"conv1.w", 4, 27, 1, 0, 9},
+        {"conv0.w", 3, 9, 0, -1, 1}, {"conv0.b", 3, 1, 0, -1, 1}, {"conv1.w", 4, 27, 1, 0, 9},
         {"conv1.b", 4, 1, 1, -1, 1}, {"head0.w", 5, 16, 2, 1, 4}, {"head0.b", 5, 1, 2, -1, 1},
         {"head1.w", 3, 5, -1, 2, 1}, {"head1.b", 3, 1, -1, -1, 1}};
     int n = (int)(sizeof want / sizeof want[0]), good = l.ntensors == n && l.ngroups == 3;
