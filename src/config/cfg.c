@@ -213,9 +213,9 @@ static const cfg_key cfg_keys[] = {
             "dynamic policy state dimension; 0 = the system's state dimension"),
     CFG_NUM("policy.init_scale", CFG_DOUBLE, policy.init_scale, "0", 0, 1e3, 0,
             "std of the initial B, C entries; 0 = 1/sqrt(input dimension of the matrix)"),
-    CFG_NUM("policy.layers", CFG_INT, policy.layers, "2", 1, 7, 0, "mlp/rnn: hidden layers"),
-    CFG_NUM("policy.width", CFG_INT, policy.width, "64", 1, 4096, 0, "mlp/rnn: units per hidden layer"),
-    CFG_CHOICE("policy.activation", policy.activation, "tanh", 0, "mlp/rnn: hidden activation", "tanh",
+    CFG_NUM("policy.layers", CFG_INT, policy.layers, "2", 1, 7, 0, "mlp/rnn/cnn: hidden layers (a cnn's head, after its conv layers)"),
+    CFG_NUM("policy.width", CFG_INT, policy.width, "64", 1, 4096, 0, "mlp/rnn/cnn: units per hidden layer"),
+    CFG_CHOICE("policy.activation", policy.activation, "tanh", 0, "mlp/rnn/cnn: hidden activation (of the head; conv layers use ReLU)", "tanh",
                "relu"),
     CFG_INT_LIST_KEY("policy.conv_channels", policy.conv_channels, policy.conv_nlayers, "[32, 64]", 1, 1024,
                      "cnn: output channels of each conv layer (1 to 8 layers; each conv_kernel x conv_kernel, "
