@@ -91,8 +91,33 @@ cleanup:
     return status;
 }
 
-/* Encoder: enc{j}.w [e_j x e_{j-1}], enc{j}.b; head: head0.wpc (pooled feature columns),
- * head0.w (flat observation columns), head{i}.b, head{i}.rec (RNN), last layer = readout. */
+/* conv{j}.w [c_j x c_{j-1} k k] (column block k k: the taps of one input channel) and conv{j}.b,
+ * one group per layer; gives the head's input: the last group, C H W columns, block H W. */
+static fm_status add_conv_stack(const fm_nn_spec *s, fm_layout *l, int *gprev, int *prev, int *block,
+                                fm_err *err)
+{
+    fm_status status = FM_OK;
+    char name[32];
+    int C, H, W, kk = s->conv_k * s->conv_k, gp = FM_NN_NO_GROUP, p = s->img_c;
+    FM_TRY(fm_nn_cnn_map(s, &C, &H, &W, err));
+    for (int j = 0; j < s->nconv; j++) {
+        int g = new_group(l, s->conv_channels[j]);
+        snprintf(name, sizeof name, "conv%d.w", j);
+        FM_TRY(add_tensor(l, name, s->conv_channels[j], p * kk, g, gp, err));
+        if (gp != FM_NN_NO_GROUP) /* the image's channels are not permuted: no block */
+            set_col_block(l, kk);
+        snprintf(name, sizeof name, "conv%d.b", j);
+        FM_TRY(add_tensor(l, name, s->conv_channels[j], 0, g, FM_NN_NO_GROUP, err));
+        gp = g, p = s->conv_channels[j];
+    }
+    *gprev = gp, *prev = C * H * W, *block = H * W;
+cleanup:
+    return status;
+}
+
+/* Encoder: enc{j}.w [e_j x e_{j-1}], enc{j}.b; conv stack (cnn): conv{j}.w, conv{j}.b; head:
+ * head0.wpc (pooled feature columns), head0.w (flat observation or conv feature columns),
+ * head{i}.b, head{i}.rec (RNN), last layer = readout. */
 fm_status fm_nn_layout(const fm_nn_spec *s, fm_layout *l, fm_err *err)
 {
     fm_status status = FM_OK;
@@ -111,22 +136,8 @@ fm_status fm_nn_layout(const fm_nn_spec *s, fm_layout *l, fm_err *err)
     int gpc = gprev, npc = s->npoints > 0 ? prev : 0;
     gprev = FM_NN_NO_GROUP, prev = s->in_dim;
     int block0 = 1; /* columns per unit of head0.w's column group (H W after a conv stack) */
-    if (s->arch == FM_NN_CNN) {
-        int C, H, W, kk = s->conv_k * s->conv_k;
-        FM_TRY(fm_nn_cnn_map(s, &C, &H, &W, err));
-        prev = s->img_c;
-        for (int j = 0; j < s->nconv; j++) { /* conv{j}.w [c_j x c_{j-1} k k], column block k k */
-            int g = new_group(l, s->conv_channels[j]);
-            snprintf(name, sizeof name, "conv%d.w", j);
-            FM_TRY(add_tensor(l, name, s->conv_channels[j], prev * kk, g, gprev, err));
-            if (gprev != FM_NN_NO_GROUP) /* the image's channels are not permuted: no block */
-                set_col_block(l, kk);
-            snprintf(name, sizeof name, "conv%d.b", j);
-            FM_TRY(add_tensor(l, name, s->conv_channels[j], 0, g, FM_NN_NO_GROUP, err));
-            gprev = g, prev = s->conv_channels[j];
-        }
-        prev = C * H * W, block0 = H * W;
-    }
+    if (s->arch == FM_NN_CNN)
+        FM_TRY(add_conv_stack(s, l, &gprev, &prev, &block0, err));
     for (int i = 0; i <= s->nhidden; i++) {
         int last = i == s->nhidden, rows = last ? s->out_dim : s->hidden[i];
         int g = last ? FM_NN_NO_GROUP : new_group(l, rows);
