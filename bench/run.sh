@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # run.sh - benchmarks, each measured side by side with its reference in one run; appends
-# a dated section to bench/RESULTS.md. usage: bench/run.sh   (after `make all`)
+# a dated section to bench/RESULTS.md.
+# usage: bench/run.sh [PART...]   (after `make all`); PART: linbc nn cnn lap mt10 merge_cost traffic
+# (default: all of them, in this order)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
@@ -9,6 +11,15 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 out=bench/RESULTS.md
 [ -f "$out" ] || printf '# Benchmark results\n\nAppended by `make bench` (bench/run.sh); one section per run.\n' > "$out"
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+parts=("$@")
+want() { # want PART: no arguments means every part
+    [ ${#parts[@]} -eq 0 ] && return 0
+    local p
+    for p in "${parts[@]}"; do [ "$p" = "$1" ] && return 0; done
+    return 1
+}
+stamp() { printf '%s, %s (%s cores), %s' "$(date -u +%Y-%m-%dT%H:%MZ)" "$cpu" "$(grep -c ^processor /proc/cpuinfo)" "$(uname -sr)"; }
+if want linbc; then
 {
     printf '\n## %s, %s (%s cores), %s\n\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$cpu" "$(grep -c ^processor /proc/cpuinfo)" "$(uname -sr)"
     printf 'Dynamic linear policy, BC loss + BPTT gradient (Algorithm 2 inner loop), one thread each\n'
@@ -30,12 +41,18 @@ for shape in "4 50 2 64 100 20" "32 50 2 64 100 10" "64 256 8 32 200 3"; do
     s=$(awk -v a="$c" -v b="$r" 'BEGIN{printf "%.1fx", a / b}')
     printf '| %s | %s | %s | %s | %s | %.3g | %.3g | %s |\n' "$k" "$p" "$m" "$n" "$T" "$c" "$r" "$s" | tee -a "$out"
 done
+fi
 
 # Neural policy training (issue 3): fleetmerge C vs PyTorch, single process, one thread each.
 NN=build/bench/bench_nn
 TORCH_OK=1
 "$PYTHON" -c "import torch" 2>/dev/null || TORCH_OK=0
+best_line() { # best of 3 by the 2nd field; prints the whole line
+    for _ in 1 2 3; do "$@"; done | sort -k2 -g | tail -1
+}
+if want nn; then
 peak=$($NN peak | awk '{print $3}')
+want linbc || printf '\n## %s\n' "$(stamp)" >> "$out" # the table's heading otherwise comes with linbc's
 {
     printf '\nNeural policy training, one process and one thread each (OPENBLAS_NUM_THREADS=1,\n'
     printf 'torch.set_num_threads(1)); samples/s = rows per second (MLP: batch rows; RNN: time steps),\n'
@@ -43,9 +60,6 @@ peak=$($NN peak | awk '{print $3}')
     printf '| model | fleetmerge samples/s | GFLOP/s (%% of peak) | peak RSS MiB | PyTorch samples/s | PyTorch peak RSS MiB | ratio | target |\n'
     printf '|---|---|---|---|---|---|---|---|\n'
 } >> "$out"
-best_line() { # best of 3 by the 2nd field; prints the whole line
-    for _ in 1 2 3; do "$@"; done | sort -k2 -g | tail -1
-}
 for spec in "mlp 60 1.5x (a) MLP 39-512-512-512-4, ReLU, Adam, batch 256" "rnn 25 3x (b) Elman RNN 2x128 tanh, T=100, batch 32, Adam, full BPTT"; do
     read -r kind steps target label <<<"$spec"
     c=$(best_line $NN "$kind" "$steps")
@@ -56,7 +70,40 @@ for spec in "mlp 60 1.5x (a) MLP 39-512-512-512-4, ReLU, Adam, batch 256" "rnn 2
     pct=$(awk -v g="$cg" -v p="$peak" 'BEGIN{printf "%.1f (%.0f%%)", g, 100 * g / p}')
     printf '| %s | %.0f | %s | %.1f | %.0f | %.1f | %s | >= %s |\n' "$label" "$cs" "$pct" "$cm" "$ts" "$tm" "$ratio" "$target" | tee -a "$out"
 done
+fi
 
+# CNN training (issue 16): fleetmerge C vs PyTorch, the same model, one thread each, timed by the
+# process's CPU time (bench_nn.c says why); C and PyTorch runs alternate, best of 5 each.
+if want cnn; then
+peak=$($NN peak | awk '{print $3}')
+torch_v=$("$PYTHON" -c 'import torch; print(torch.__version__, "oneDNN" if torch.backends.mkldnn.is_available() else "no oneDNN")' 2>/dev/null || echo missing)
+{
+    printf '\n## %s: CNN training (bench_nn cnn vs ref_nn_torch.py cnn)\n\n' "$(stamp)"
+    printf 'Forward + backward + Adam of 1x28x28 -> conv 32 5x5 -> ReLU -> pool -> conv 64 5x5 -> ReLU -> pool ->\n'
+    printf 'dense 128 ReLU -> 10, softmax cross-entropy, batch 64; one thread each (OPENBLAS_NUM_THREADS=1,\n'
+    printf 'torch.set_num_threads(1), PyTorch %s); samples/s = images per second of process CPU time\n' "$torch_v"
+    printf '(user + system), best of 5 alternating runs of 20 steps; load average at the start: %s.\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+    printf 'Measured single-thread sgemm peak (1024^3, wall clock): %s GFLOP/s.\n\n' "$peak"
+    printf '| model | fleetmerge samples/s | GFLOP/s | peak RSS MiB | PyTorch samples/s | PyTorch peak RSS MiB | ratio | target |\n'
+    printf '|---|---|---|---|---|---|---|---|\n'
+} >> "$out"
+cbest="cnn 0 0 0" tbest="cnn 0 0 0"
+for _ in 1 2 3 4 5; do
+    c=$($NN cnn 20)
+    cbest=$(printf '%s\n%s\n' "$cbest" "$c" | sort -k2 -g | tail -1)
+    if [ "$TORCH_OK" = 1 ]; then
+        t=$("$PYTHON" bench/ref_nn_torch.py cnn 20)
+        tbest=$(printf '%s\n%s\n' "$tbest" "$t" | sort -k2 -g | tail -1)
+    fi
+done
+read -r _ cs cg cm <<<"$cbest"
+read -r _ ts _ tm <<<"$tbest"
+ratio=$(awk -v a="$cs" -v b="$ts" 'BEGIN{ if (b > 0) printf "%.2fx", a / b; else print "n/a (no torch)" }')
+printf '| CNN 1x28x28, conv 32-64 5x5, dense 128, batch 64, Adam | %.0f | %.1f | %.1f | %.0f | %.1f | %s | >= 1.0x |\n' \
+    "$cs" "$cg" "$cm" "$ts" "$tm" "$ratio" | tee -a "$out"
+fi
+
+if want lap; then
 # Dense linear assignment (issue 4): lap_solve vs scipy.optimize.linear_sum_assignment, minimizing the
 # very same matrix: bench_lap draws it from a fixed seed and writes it (float64, row-major) to a
 # temporary file that ref_lap_scipy.py reads with numpy.fromfile; both report "lap KIND N ms total".
@@ -99,15 +146,18 @@ for kind in uniform int; do
     done
 done
 rm -rf "$lapdir"
+fi
 
 # MT-10 (issue 14): the experts' success over 100 scenes per task and the suite's speed per core.
+if want mt10; then
 mtmd=$(mktemp)
 build/bench/bench_multitask --scenes 100 --md "$mtmd" || [ $? -eq 3 ]
 { printf '\n## %s, %s: ' "$(date -u +%Y-%m-%dT%H:%MZ)" "$(uname -sr)"; sed '1s/^# //' "$mtmd"; } | tee -a "$out"
 rm -f "$mtmd"
+fi
 
 # Merge cost against local training and merging traffic (issue 12): their own dated sections.
-./bench/merge_cost.sh
+if want merge_cost; then ./bench/merge_cost.sh; fi
 # Merging traffic per robot and round, FedAvg vs fleet_merge, N = 4..32 (appends its own section).
-./bench/traffic.sh
+if want traffic; then ./bench/traffic.sh; fi
 echo "wrote $out"

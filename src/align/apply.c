@@ -38,21 +38,27 @@ static size_t max_tensor(const fm_layout *l)
 
 /* Y = P X and Y = X P^T in float32 (X = W, r x c); a NULL P is the identity. The soft permutation
  * of a 512-unit layer is O(n^3) per step of the soft update: float32 GEMMs halve its cost against
- * double, at a relative rounding of ~1e-7 (0/1 matrices still act exactly). */
-static void left(int r, int c, const float *P, const float *X, float *Y)
+ * double, at a relative rounding of ~1e-7 (0/1 matrices still act exactly).
+ * With a block b along the permuted axis, P acts as the Kronecker product P (x) I_b: rows in
+ * blocks of b are a contiguous [n x b c] matrix (one GEMM), columns in blocks of b make every row
+ * an [n x b] matrix that P multiplies from the left. */
+static void left(int r, int c, int b, const float *P, const float *X, float *Y)
 {
     if (P)
-        la_sgemm(0, 0, r, c, r, 1.0f, P, X, 0.0f, Y);
+        la_sgemm(0, 0, r / b, b * c, r / b, 1.0f, P, X, 0.0f, Y);
     else
         memcpy(Y, X, sizeof(float) * (size_t)r * c);
 }
 
-static void right_t(int r, int c, const float *X, const float *P, float *Y)
+static void right_t(int r, int c, int b, const float *X, const float *P, float *Y)
 {
-    if (P)
+    if (!P)
+        memcpy(Y, X, sizeof(float) * (size_t)r * c);
+    else if (b == 1)
         la_sgemm(0, 1, r, c, c, 1.0f, X, P, 0.0f, Y);
     else
-        memcpy(Y, X, sizeof(float) * (size_t)r * c);
+        for (int x = 0; x < r; x++)
+            la_sgemm(0, 0, c / b, b, c / b, 1.0f, P, X + (size_t)x * c, 0.0f, Y + (size_t)x * c);
 }
 
 /* Scratch: two tensors, a square group-sized product, and float32 copies of the group matrices. */
@@ -102,8 +108,8 @@ fm_status fm_apply_soft(const fm_layout *l, const double *const *P, const float 
     for (int i = 0; i < l->ntensors; i++) {
         const fm_tensor *t = &l->t[i];
         int r = t->shape[0], c = t->shape[1];
-        left(r, c, group_matrix(&w, t->group[0]), in + t->offset, w.A);
-        right_t(r, c, w.A, group_matrix(&w, t->group[1]), out + t->offset);
+        left(r, c, fm_tensor_block(t, 0), group_matrix(&w, t->group[0]), in + t->offset, w.A);
+        right_t(r, c, fm_tensor_block(t, 1), w.A, group_matrix(&w, t->group[1]), out + t->offset);
     }
 cleanup:
     ws_free(&w);
@@ -117,6 +123,21 @@ static void add_to(size_t nn, const float *src, double *dst)
         dst[j] += src[j];
 }
 
+/* T (n x n) = sum over the r rows x of G_x A_x^T, G_x and A_x row x of G and A viewed as
+ * [n x b] (the column units of a blocked axis and their b elements): dP_c of a blocked column
+ * axis, G^T A when b = 1. */
+static void col_block_product(int r, int c, int b, const float *G, const float *A, float *T)
+{
+    int n = c / b;
+    if (b == 1) {
+        la_sgemm(1, 0, c, c, r, 1.0f, G, A, 0.0f, T);
+        return;
+    }
+    memset(T, 0, sizeof(float) * (size_t)n * n);
+    for (int x = 0; x < r; x++)
+        la_sgemm(0, 1, n, n, b, 1.0f, G + (size_t)x * c, A + (size_t)x * c, 1.0f, T);
+}
+
 fm_status fm_apply_soft_grad(const fm_layout *l, const double *const *P, const float *in,
                              const float *G, double *const *dP, fm_err *err)
 {
@@ -126,18 +147,21 @@ fm_status fm_apply_soft_grad(const fm_layout *l, const double *const *P, const f
     for (int i = 0; i < l->ntensors; i++) {
         const fm_tensor *t = &l->t[i];
         int r = t->shape[0], c = t->shape[1], gr = t->group[0], gc = t->group[1];
+        int br = fm_tensor_block(t, 0), bc = fm_tensor_block(t, 1);
         if (!((gr >= 0 && dP[gr]) || (gc >= 0 && dP[gc])))
             continue;
         const float *W = in + t->offset, *Gt = G + t->offset;
-        if (gr >= 0 && dP[gr]) { /* dP_r += G (W P_c^T)^T */
-            right_t(r, c, W, group_matrix(&w, gc), w.A);
-            la_sgemm(0, 1, r, r, c, 1.0f, Gt, w.A, 0.0f, w.T);
-            add_to((size_t)r * r, w.T, dP[gr]);
+        if (gr >= 0 && dP[gr]) { /* dP_r += G (W P_c^T)^T, both viewed as [n_r x br c] */
+            int n = r / br;
+            right_t(r, c, bc, W, group_matrix(&w, gc), w.A);
+            la_sgemm(0, 1, n, n, br * c, 1.0f, Gt, w.A, 0.0f, w.T);
+            add_to((size_t)n * n, w.T, dP[gr]);
         }
-        if (gc >= 0 && dP[gc]) { /* dP_c += G^T (P_r W) */
-            left(r, c, group_matrix(&w, gr), W, w.A);
-            la_sgemm(1, 0, c, c, r, 1.0f, Gt, w.A, 0.0f, w.T);
-            add_to((size_t)c * c, w.T, dP[gc]);
+        if (gc >= 0 && dP[gc]) { /* dP_c += G^T (P_r W), summed over each unit's block */
+            int n = c / bc;
+            left(r, c, br, group_matrix(&w, gr), W, w.A);
+            col_block_product(r, c, bc, Gt, w.A, w.T);
+            add_to((size_t)n * n, w.T, dP[gc]);
         }
     }
 cleanup:

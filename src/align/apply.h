@@ -6,7 +6,9 @@
  * position perm[i]) is P[perm[i]][i] = 1. Every tensor transforms as W' = P_r W P_c^T, with P_r
  * (P_c) the matrix of the group of its rows (columns), identity for ungrouped axes: W_ff ->
  * P_l W_ff P_{l-1}^T, W_rec -> P W_rec P^T, b -> P b (Eq. 3.3). Soft P are doubly stochastic
- * (Sinkhorn, Eq. 3.2); the map is linear in each P. */
+ * (Sinkhorn, Eq. 3.2); the map is linear in each P. Along an axis with a block b (nn.h: a conv
+ * weight's k k taps per input channel, a dense layer's H W columns per flattened channel) the
+ * matrix acting is P (x) I_b: every unit moves (or mixes) with its whole block. */
 #ifndef FM_APPLY_H
 #define FM_APPLY_H
 

@@ -31,6 +31,7 @@ typedef enum cfg_type {
     CFG_ENUM,      /* int, index into choices */
     CFG_ENUM_LIST, /* int[], YAML sequence of choices, count in count_offset */
     CFG_MATRIX,    /* fm_cfg_matrix, YAML list of rows of numbers */
+    CFG_INT_LIST,  /* int[], YAML sequence of integers in [min, max], count in count_offset */
     CFG_TYPE_COUNT
 } cfg_type;
 
@@ -48,7 +49,7 @@ typedef struct cfg_key {
     const char *key;       /* "section.name" */
     cfg_type type;
     size_t offset, size;   /* of the field in fm_config */
-    size_t count_offset;   /* CFG_ENUM_LIST: offset of the int element count */
+    size_t count_offset;   /* CFG_ENUM_LIST, CFG_INT_LIST: offset of the int element count */
     const char *def;       /* default as YAML text ("[a, b]" for lists); NULL: no default */
     double min, max;       /* CFG_INT, CFG_DOUBLE: allowed range; CFG_STRING: max = longest (0: the field) */
     int open;              /* CFG_LO_OPEN | CFG_HI_OPEN */
@@ -70,6 +71,9 @@ typedef struct cfg_key {
 #define CFG_CHOICE_LIST(k, m, count, def, doc, ...)                                            \
     { k, CFG_ENUM_LIST, CFG_FIELD(m), offsetof(fm_config, count), def, 0, 0, 0, { __VA_ARGS__, NULL }, \
       0, doc }
+
+#define CFG_INT_LIST_KEY(k, m, count, def, lo, hi, doc) \
+    { k, CFG_INT_LIST, CFG_FIELD(m), offsetof(fm_config, count), def, lo, hi, 0, { NULL }, 0, doc }
 
 #define CFG_INT32_MAX 2147483647.0
 
@@ -210,16 +214,22 @@ static const cfg_key cfg_keys[] = {
             "fraction of robots whose local policy is stored as the equivalent (A, -B, -C)"),
 
     CFG_CHOICE("policy.arch", policy.arch, NULL, CFG_REQUIRED,
-               "static_linear: u = K y; dynamic_linear: x' = A x + B y, u = C x'; mlp; rnn (Elman)",
-               "static_linear", "dynamic_linear", "mlp", "rnn"),
+               "static_linear: u = K y; dynamic_linear: x' = A x + B y, u = C x'; mlp; rnn (Elman); cnn (conv "
+               "layers then an mlp head; env.kind supervised only)",
+               "static_linear", "dynamic_linear", "mlp", "rnn", "cnn"),
     CFG_NUM("policy.hidden_dim", CFG_INT, policy.hidden_dim, "0", 0, 1024, 0,
             "dynamic policy state dimension; 0 = the system's state dimension"),
     CFG_NUM("policy.init_scale", CFG_DOUBLE, policy.init_scale, "0", 0, 1e3, 0,
             "std of the initial B, C entries; 0 = 1/sqrt(input dimension of the matrix)"),
-    CFG_NUM("policy.layers", CFG_INT, policy.layers, "2", 1, 7, 0, "mlp/rnn: hidden layers"),
-    CFG_NUM("policy.width", CFG_INT, policy.width, "64", 1, 4096, 0, "mlp/rnn: units per hidden layer"),
-    CFG_CHOICE("policy.activation", policy.activation, "tanh", 0, "mlp/rnn: hidden activation", "tanh",
+    CFG_NUM("policy.layers", CFG_INT, policy.layers, "2", 1, 7, 0, "mlp/rnn/cnn: hidden layers (a cnn's head, after its conv layers)"),
+    CFG_NUM("policy.width", CFG_INT, policy.width, "64", 1, 4096, 0, "mlp/rnn/cnn: units per hidden layer"),
+    CFG_CHOICE("policy.activation", policy.activation, "tanh", 0, "mlp/rnn/cnn: hidden activation (of the head; conv layers use ReLU)", "tanh",
                "relu"),
+    CFG_INT_LIST_KEY("policy.conv_channels", policy.conv_channels, policy.conv_nlayers, "[32, 64]", 1, 1024,
+                     "cnn: output channels of each conv layer (1 to 8 layers; each conv_kernel x conv_kernel, "
+                     "'same' padding, ReLU, 2x2 max pooling)"),
+    CFG_NUM("policy.conv_kernel", CFG_INT, policy.conv_kernel, "5", 1, 15, 0,
+            "cnn: kernel size of every conv layer, odd (padding conv_kernel / 2 keeps the map size)"),
     CFG_NUM("policy.enc_layers", CFG_INT, policy.enc_layers, "2", 1, 7, 0,
             "tooluse: layers of the shared per-point encoder (ReLU) before max pooling over the points"),
     CFG_NUM("policy.enc_width", CFG_INT, policy.enc_width, "64", 1, 4096, 0,
@@ -727,6 +737,7 @@ static const char *type_expect(cfg_type t)
     case CFG_STRING: return "a string";
     case CFG_ENUM_LIST: return "a list";
     case CFG_MATRIX: return "a list of rows of numbers";
+    case CFG_INT_LIST: return "a list of integers";
     default: return "a value";
     }
 }
@@ -994,6 +1005,50 @@ static int set_enum_list(cfg_loader *ld, const cfg_key *k, const yaml_node_t *no
     return ok;
 }
 
+/* A non-empty list of integers, each in [min, max], at most as many as the field holds. */
+static int set_int_list(cfg_loader *ld, const cfg_key *k, const yaml_node_t *node)
+{
+    if (node->type != YAML_SEQUENCE_NODE) {
+        report_got(ld, node, k->key, "", type_expect(CFG_INT_LIST));
+        return 0;
+    }
+    size_t n = seq_len(node), cap = k->size / sizeof(int);
+    if (n == 0 || n > cap) {
+        report(ld, pos_of(node), k->key, "got %zu entries, expected a list of 1 to %zu integers", n, cap);
+        return 0;
+    }
+    int *vals = field(ld->out, k), count = 0, ok = 1;
+    memset(vals, 0, k->size);
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *it = item(ld, node, i);
+        char prefix[48], msg[256];
+        cfg_buf b = { msg, sizeof msg, 0 };
+        long long v = 0;
+        int tag = TAG_NONE;
+        snprintf(prefix, sizeof prefix, "entry %zu: ", i + 1);
+        msg[0] = '\0';
+        if (!tag_ok(ld, it, TAGS(TAG_INT), k->key, prefix, "an integer", &tag)) {
+            ok = 0;
+            continue;
+        }
+        const char *s = it->type == YAML_SCALAR_NODE ? (const char *)it->data.scalar.value : "";
+        size_t len = it->type == YAML_SCALAR_NODE ? it->data.scalar.length : 0;
+        if (it->type != YAML_SCALAR_NODE || (tag == TAG_NONE && !is_plain(it)) || !parse_int(s, len, &v)) {
+            report_got(ld, it, k->key, prefix, "an integer");
+            ok = 0;
+            continue;
+        }
+        if (!check_range(k, (double)v, s, len, &b)) {
+            report(ld, pos_of(it), k->key, "%s%s", prefix, msg);
+            ok = 0;
+            continue;
+        }
+        vals[count++] = (int)v;
+    }
+    memcpy((char *)ld->out + k->count_offset, &count, sizeof count);
+    return ok;
+}
+
 /* Shape of a list of rows; reports the first problem. */
 static int matrix_shape(cfg_loader *ld, const cfg_key *k, const yaml_node_t *node, int *rows, int *cols)
 {
@@ -1108,6 +1163,8 @@ static int set_value(cfg_loader *ld, const cfg_key *k, const yaml_node_t *node)
         return set_enum_list(ld, k, node);
     if (k->type == CFG_MATRIX)
         return set_matrix(ld, k, node);
+    if (k->type == CFG_INT_LIST)
+        return set_int_list(ld, k, node);
     if (node->type != YAML_SCALAR_NODE) {
         if (k->type == CFG_ENUM) {
             char expect[256];
@@ -1735,6 +1792,9 @@ static void check_arch(cfg_loader *ld)
     if (c->env.kind == FM_ENV_LQG && !linear)
         report(ld, where(ld, ia), "policy.arch", "got %s, expected static_linear or dynamic_linear for kind: lqg",
                fm_cfg_enum_name("policy.arch", c->policy.arch));
+    if (c->env.kind != FM_ENV_LQG && c->env.kind != FM_ENV_SUPERVISED && c->policy.arch == FM_ARCH_CNN)
+        report(ld, where(ld, ia), "policy.arch", "got cnn, expected mlp or rnn for kind: %s (cnn needs image "
+               "observations: env.kind supervised)", fm_cfg_enum_name("env.kind", c->env.kind));
     if (c->env.kind != FM_ENV_LQG && linear)
         report(ld, where(ld, ia), "policy.arch", "got %s, expected mlp or rnn for kind: %s",
                fm_cfg_enum_name("policy.arch", c->policy.arch), fm_cfg_enum_name("env.kind", c->env.kind));
@@ -1855,9 +1915,14 @@ static void check_ranges(cfg_loader *ld)
             report(ld, where(ld, nt), "env.num_tasks", "got %d classes, expected at most 256 with env.kind supervised",
                    c->env.num_tasks);
         int text = c->env.sv_kind == FM_SV_TEXT;
-        if (!ld->bad[ia] && !ld->bad[key_index("env.sv_kind")] && c->policy.arch != (text ? FM_ARCH_RNN : FM_ARCH_MLP))
+        if (!ld->bad[ia] && !ld->bad[key_index("env.sv_kind")] &&
+            (text ? c->policy.arch != FM_ARCH_RNN : c->policy.arch != FM_ARCH_MLP && c->policy.arch != FM_ARCH_CNN))
             report(ld, where(ld, ia), "policy.arch", "got %s, expected %s with env.kind supervised (%s)",
-                   fm_cfg_enum_name("policy.arch", c->policy.arch), text ? "rnn" : "mlp", text ? "text" : "images");
+                   fm_cfg_enum_name("policy.arch", c->policy.arch), text ? "rnn" : "mlp or cnn", text ? "text" : "images");
+        int ik2 = key_index("policy.conv_kernel");
+        if (!ld->bad[ia] && !ld->bad[ik2] && c->policy.arch == FM_ARCH_CNN && c->policy.conv_kernel % 2 == 0)
+            report(ld, where(ld, ik2), "policy.conv_kernel", "got %d, expected an odd size ('same' padding "
+                   "conv_kernel / 2)", c->policy.conv_kernel);
         if (!ld->bad[iv] && c->eval.val_demos > 0)
             report(ld, where(ld, iv), "eval.val_demos", "got %d, expected 0 with env.kind supervised (the test set "
                    "is the held-out evaluation)", c->eval.val_demos);
@@ -2203,7 +2268,7 @@ static void default_list(const cfg_key *k, fm_config *out)
         while (*s == '[' || *s == ' ' || *s == ',')
             s++;
         size_t n = strcspn(s, ",]");
-        int v = choice_index(k, s, n);
+        int v = k->type == CFG_INT_LIST ? atoi(s) : choice_index(k, s, n);
         if (n == 0)
             break;
         if (v >= 0)
@@ -2227,7 +2292,7 @@ void fm_cfg_defaults(fm_config *out)
         cfg_buf msg = { scratch, sizeof scratch, 0 };
         if (!k->def)
             continue;
-        if (k->type == CFG_ENUM_LIST)
+        if (k->type == CFG_ENUM_LIST || k->type == CFG_INT_LIST)
             default_list(k, out);
         else /* defaults are valid by construction; test_config checks every one */
             (void)set_scalar(k, k->def, strlen(k->def), k->type == CFG_STRING, out, &msg);
@@ -2280,6 +2345,17 @@ static void dump_value(cfg_buf *b, const cfg_key *k, const fm_config *cfg)
                 buf_printf(b, "%s%s", i ? ", " : "", name);
             else
                 buf_printf(b, "%s%d", i ? ", " : "", iv);
+        }
+        buf_putc(b, ']');
+        break;
+    }
+    case CFG_INT_LIST: {
+        int count = 0;
+        memcpy(&count, (const char *)cfg + k->count_offset, sizeof count);
+        buf_putc(b, '[');
+        for (int i = 0; i < count && i < (int)(k->size / sizeof(int)); i++) {
+            memcpy(&iv, (const char *)p + (size_t)i * sizeof(int), sizeof iv);
+            buf_printf(b, "%s%d", i ? ", " : "", iv);
         }
         buf_putc(b, ']');
         break;

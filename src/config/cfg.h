@@ -57,6 +57,7 @@ typedef enum fm_arch {
     FM_ARCH_DYNAMIC_LINEAR,    /* "dynamic_linear": x' = A x + B y, u = C x' (Eq. G.8, Algorithm 2) */
     FM_ARCH_MLP,               /* "mlp": feed-forward network on one observation (Eq. 2.1) */
     FM_ARCH_RNN,               /* "rnn": multi-layer Elman network (Eq. 2.2) */
+    FM_ARCH_CNN,               /* "cnn": conv layers + 2x2 max pooling, then an mlp head (supervised) */
     FM_ARCH_COUNT
 } fm_arch;
 
@@ -188,6 +189,9 @@ typedef struct fm_config {
         int layers;           /* mlp/rnn: hidden layers */
         int width;            /* mlp/rnn: units per hidden layer */
         int activation;       /* mlp/rnn: 0 tanh, 1 relu (fm_nn_act) */
+        int conv_nlayers;     /* cnn: conv layers (entries of conv_channels) */
+        int conv_channels[8]; /* cnn: output channels of each conv layer (FM_NN_MAX_LAYERS) */
+        int conv_kernel;      /* cnn: odd kernel size of every conv layer */
         int enc_layers;       /* tooluse: per-point encoder layers (ReLU) before max pooling */
         int enc_width;        /* tooluse: their width (the pooled feature size) */
     } policy;

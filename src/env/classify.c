@@ -74,6 +74,7 @@ fm_status fm_classify_build(const fm_config *cfg, fm_classify *c, fm_err *err)
     FM_CHECK(t.classes == K, FM_ECONFIG, "%s: env.num_tasks is %d but the test set has %d classes", cfg->source, K,
              t.classes);
     c->K = K, c->dim = t.dim, c->nout = K, c->ntest = t.n;
+    c->rows = (int)t.images.dims[1], c->cols = (int)t.images.dims[2];
     c->test = t.images.data; /* the pixels as read: taken over, not copied */
     t.images.data = NULL;
     FM_ALLOC(c->by_class, t.n);

@@ -40,6 +40,7 @@ typedef struct fm_classify {
     int K;          /* classes (= env.num_tasks) */
     int dim;        /* features per example (rows x cols; text: the vocabulary size) */
     int nout;       /* outputs of the policy: K classes, or (text) the vocabulary size */
+    int rows, cols; /* image size (row-major pixels; text: 0) */
     int ntest;      /* test examples */
     uint8_t *test;  /* [ntest][dim] pixels (images) */
     /* text only (text = 1): the corpus as vocabulary indices and the test windows */

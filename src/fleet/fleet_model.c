@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *ARCH[FM_NN_ARCH_COUNT] = {"mlp", "rnn"};
+static const char *ARCH[FM_NN_ARCH_COUNT] = {"mlp", "rnn", "cnn"};
 static const char *ACT[FM_NN_ACT_COUNT] = {"tanh", "relu"};
 
 static void format_list(const int *v, int n, char *buf, size_t cap)
@@ -18,11 +18,16 @@ static void format_list(const int *v, int n, char *buf, size_t cap)
 
 void fm_nn_spec_format(const fm_nn_spec *s, char *buf, size_t cap)
 {
-    char hid[128], enc[128];
+    char hid[128], enc[128], conv[128], cnn[200] = "";
     format_list(s->hidden, s->nhidden, hid, sizeof hid);
     format_list(s->enc_hidden, s->npoints > 0 ? s->enc_nlayers : 0, enc, sizeof enc);
-    snprintf(buf, cap, "arch=%s act=%s in=%d out=%d hidden=%s points=%d channels=%d enc=%s%s",
-             ARCH[s->arch], ACT[s->act], s->in_dim, s->out_dim, hid, s->npoints, s->pc_channels, enc,
+    if (s->arch == FM_NN_CNN) { /* only for cnn: other specs read as before the conv fields existed */
+        format_list(s->conv_channels, s->nconv, conv, sizeof conv);
+        snprintf(cnn, sizeof cnn, " conv=%s kernel=%d image=%dx%dx%d", conv, s->conv_k, s->img_c, s->img_h,
+                 s->img_w);
+    }
+    snprintf(buf, cap, "arch=%s act=%s in=%d out=%d hidden=%s points=%d channels=%d enc=%s%s%s",
+             ARCH[s->arch], ACT[s->act], s->in_dim, s->out_dim, hid, s->npoints, s->pc_channels, enc, cnn,
              s->loss == FM_NN_LOSS_XENT ? " loss=xent" : ""); /* absent: the BC loss (older files too) */
 }
 
@@ -70,6 +75,16 @@ fm_status fm_nn_spec_parse(const char *text, fm_nn_spec *s, fm_err *err)
         }
         if (!ok)
             return fm_fail(err, FM_EDATA, "model spec '%s': bad value for %s", text, keys[k]);
+    }
+    if (s->arch == FM_NN_CNN) { /* " conv=32,64 kernel=5 image=1x28x28" */
+        const char *v = strstr(text, " conv="), *k = strstr(text, " kernel="), *im = strstr(text, " image=");
+        char tail;
+        if (!v || (s->nconv = parse_list(v + 6, s->conv_channels, FM_NN_MAX_LAYERS)) < 1)
+            return fm_fail(err, FM_EDATA, "model spec '%s': arch=cnn needs conv= (a list of channel counts)", text);
+        if (!k || sscanf(k + 8, "%d%c", &s->conv_k, &tail) < 1 || s->conv_k < 1)
+            return fm_fail(err, FM_EDATA, "model spec '%s': arch=cnn needs kernel= (the kernel size)", text);
+        if (!im || sscanf(im + 7, "%dx%dx%d", &s->img_c, &s->img_h, &s->img_w) != 3)
+            return fm_fail(err, FM_EDATA, "model spec '%s': arch=cnn needs image=CxHxW", text);
     }
     const char *loss = strstr(text, " loss=");
     if (loss && strcmp(loss, " loss=xent") != 0)

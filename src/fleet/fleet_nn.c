@@ -41,7 +41,8 @@ static void progress(const nn_ctx *c, const char *what)
 
 static void spec_from_config(const fm_config *cfg, fm_nn_spec *s)
 {
-    *s = (fm_nn_spec){.arch = cfg->policy.arch == FM_ARCH_RNN ? FM_NN_RNN : FM_NN_MLP,
+    *s = (fm_nn_spec){.arch = cfg->policy.arch == FM_ARCH_RNN ? FM_NN_RNN
+                              : cfg->policy.arch == FM_ARCH_CNN ? FM_NN_CNN : FM_NN_MLP,
                       .act = cfg->policy.activation, .in_dim = FM_CARTPOLE_OBS_DIM,
                       .out_dim = FM_CARTPOLE_ACT_DIM, .nhidden = cfg->policy.layers};
     for (int i = 0; i < s->nhidden; i++)
@@ -50,9 +51,13 @@ static void spec_from_config(const fm_config *cfg, fm_nn_spec *s)
         s->in_dim = FM_TU_KP_DIM + (cfg->env.tu_proprio ? FM_TU_PROPRIO_DIM : 0);
         s->out_dim = FM_TU_ACT_DIM;
     } else if (cfg->env.kind == FM_ENV_SUPERVISED) { /* pixels in, K logits out, cross-entropy */
-        s->in_dim = 0; /* set from the data (nn_setup) */
+        s->in_dim = 0; /* set from the data (nn_setup), as is a cnn's image size */
         s->out_dim = cfg->env.num_tasks;
         s->loss = FM_NN_LOSS_XENT;
+        s->nconv = s->arch == FM_NN_CNN ? cfg->policy.conv_nlayers : 0;
+        for (int j = 0; j < s->nconv; j++)
+            s->conv_channels[j] = cfg->policy.conv_channels[j];
+        s->conv_k = s->arch == FM_NN_CNN ? cfg->policy.conv_kernel : 0;
     } else if (cfg->env.kind == FM_ENV_MULTITASK) { /* Meta-World's 39 values (+ task id), 4 actions */
         s->in_dim = FM_MT_OBS_DIM + (cfg->env.mt_task_id ? cfg->env.num_tasks : 0);
         s->out_dim = FM_MT_ACT_DIM;
@@ -90,8 +95,11 @@ static fm_status nn_setup(nn_ctx *c, fm_err *err)
         c->K = c->env.K;
     }
     spec_from_config(c->cfg, &c->spec);
-    if (c->supervised) /* images: pixels in, K logits out; text: one-hot characters in, next-character logits out */
+    if (c->supervised) { /* images: pixels in, K logits out; text: one-hot characters in, next-character logits */
         c->spec.in_dim = c->cls.dim, c->spec.out_dim = c->cls.nout;
+        if (c->spec.arch == FM_NN_CNN) /* one grey channel of rows x cols pixels */
+            c->spec.img_c = 1, c->spec.img_h = c->cls.rows, c->spec.img_w = c->cls.cols;
+    }
     c->red = fm_reducer_mpi(&c->rctx, c->comm);
 cleanup:
     return status;

@@ -304,9 +304,14 @@ void fnn_summary(const nn_ctx *c)
     if (c->rank != 0)
         return;
     int K = c->K, N = c->size, n = K * SCORE_COUNT;
-    printf("\n%s: %d robots, %d %s tasks, %s %dx%d %s, alpha = %g, %d episodes per task\n",
+    char conv[96] = ""; /* a cnn's conv part: "conv 16,32 k5 +" */
+    for (int j = 0; c->spec.arch == FM_NN_CNN && j < c->spec.nconv; j++)
+        snprintf(conv + strlen(conv), sizeof conv - strlen(conv), "%s%d", j ? "," : " conv ", c->spec.conv_channels[j]);
+    if (c->spec.arch == FM_NN_CNN)
+        snprintf(conv + strlen(conv), sizeof conv - strlen(conv), " k%d +", c->spec.conv_k);
+    printf("\n%s: %d robots, %d %s tasks, %s%s %dx%d %s, alpha = %g, %d episodes per task\n",
            c->cfg->experiment.name, N, K, c->tooluse ? "tool-use" : c->multitask ? "MT-10" : c->supervised && c->cls.text ? "next-character" : c->supervised ? "classification" : "cart-pole",
-           fm_cfg_enum_name("policy.arch", c->cfg->policy.arch),
+           fm_cfg_enum_name("policy.arch", c->cfg->policy.arch), conv,
            c->cfg->policy.layers, c->cfg->policy.width,
            fm_cfg_enum_name("policy.activation", c->cfg->policy.activation), c->cfg->fleet.alpha,
            c->cfg->eval.rollouts);

@@ -16,9 +16,11 @@ static void permute_except(const fm_layout *l, const float *A, const int *const 
     fm_layout_permute(l, tmp, A, out);
 }
 
-/* M[i][j] += similarity of A's unit i with B's unit j over every tensor axis in group g.
- * Ap is A permuted on every other group; for recurrent tensors (both axes in g) the other axis
- * uses g's current permutation. */
+/* M[i][j] += similarity of A's unit i with B's unit j over every tensor axis in group g: the inner
+ * product of the two units' slices, a unit's whole block along a blocked axis (the k x k taps of
+ * an input channel of a conv weight, the H x W columns of a flattened channel), as Git Re-Basin
+ * does for conv channels. Ap is A permuted on every other group; for recurrent tensors (both axes
+ * in g) the other axis uses g's current permutation. */
 static void group_similarity(const fm_layout *l, int g, const float *Ap, const float *B,
                              const int *pg, double *M, double *ad, double *bd)
 {
@@ -26,18 +28,24 @@ static void group_similarity(const fm_layout *l, int g, const float *Ap, const f
     memset(M, 0, sizeof(double) * (size_t)n * n);
     for (int k = 0; k < l->ntensors; k++) {
         const fm_tensor *t = &l->t[k];
-        int r = t->shape[0], c = t->shape[1];
+        int r = t->shape[0], c = t->shape[1], br = fm_tensor_block(t, 0), bc = fm_tensor_block(t, 1);
         int rows = t->group[0] == g, cols = t->group[1] == g && !rows;
         if (!rows && !cols)
             continue;
         const float *a = Ap + t->offset, *b = B + t->offset;
         int perm_cols = rows && t->group[1] == g; /* recurrent: B's columns in g's current order */
-        for (size_t q = 0; q < (size_t)r * c; q++)
-            ad[q] = a[q], bd[q] = perm_cols ? b[q - q % c + (size_t)pg[q % c]] : b[q];
-        if (rows) /* M += A Bp' : <A[i, .], B[j, perm(.)]> */
-            la_gemm(0, 1, r, r, c, 1.0, ad, bd, 1.0, M); /* r = n: the group's units */
-        else /* M += A' B : <A[., i], B[., j]> */
+        for (size_t q = 0; q < (size_t)r * c; q++) {
+            int col = (int)(q % (size_t)c);
+            ad[q] = a[q];
+            bd[q] = perm_cols ? b[q - (size_t)col + (size_t)pg[col / bc] * bc + col % bc] : b[q];
+        }
+        if (rows) /* M += A Bp' over [n x br c] views: <A[i, .], B[j, perm(.)]> */
+            la_gemm(0, 1, n, n, br * c, 1.0, ad, bd, 1.0, M);
+        else if (bc == 1) /* M += A' B : <A[., i], B[., j]> */
             la_gemm(1, 0, c, c, r, 1.0, ad, bd, 1.0, M); /* c = n */
+        else /* M += sum_x A_x B_x' with row x viewed as [n x bc]: <A[., i block], B[., j block]> */
+            for (int x = 0; x < r; x++)
+                la_gemm(0, 1, n, n, bc, 1.0, ad + (size_t)x * c, bd + (size_t)x * c, 1.0, M);
     }
 }
 

@@ -21,6 +21,9 @@ struct fm_nn_ws {
     float *y, *dy;                     /* [R x out] normalized prediction and its gradient */
     float *da, *db;                    /* [R x max width] scratch */
     float *dea, *deb;                  /* [R * np x max encoder width] scratch */
+    fm_cnn_ws *cnn;                    /* arch cnn: the conv front (cnn.c) */
+    const float *in0;                  /* [R x k0] the head's input: x, or the conv features */
+    int k0;
     float *state[FM_NN_MAX_LAYERS];    /* [h_i] RNN state carried by fm_nn_step */
     int nh, h[FM_NN_MAX_LAYERS];       /* hidden widths (for the state) */
 };
@@ -32,6 +35,9 @@ static int max_width(const fm_nn_spec *s)
         w = s->hidden[i] > w ? s->hidden[i] : w;
     for (int j = 0; s->npoints && j < s->enc_nlayers; j++)
         w = s->enc_hidden[j] > w ? s->enc_hidden[j] : w;
+    int C = 0, H = 0, W = 0; /* the conv features' gradient goes through the same scratch */
+    if (s->arch == FM_NN_CNN && fm_nn_cnn_map(s, &C, &H, &W, NULL) == FM_OK)
+        w = C * H * W > w ? C * H * W : w;
     return w;
 }
 
@@ -49,6 +55,11 @@ fm_status fm_nn_ws_create(const fm_model *m, int T, int B, fm_nn_ws **out, fm_er
     FM_ALLOC(ws->dy, R * s->out_dim);
     FM_ALLOC(ws->da, R * W);
     FM_ALLOC(ws->db, R * W);
+    ws->in0 = ws->x, ws->k0 = s->in_dim;
+    if (s->arch == FM_NN_CNN) {
+        FM_TRY(fm_cnn_ws_create(s, ws->R, &ws->cnn, err));
+        ws->k0 = fm_cnn_feat(ws->cnn);
+    }
     ws->nh = s->nhidden;
     for (int i = 0; i < s->nhidden; i++) {
         ws->h[i] = s->hidden[i];
@@ -78,6 +89,7 @@ void fm_nn_ws_free(fm_nn_ws *ws)
         return;
     free(ws->x), free(ws->pts), free(ws->pool), free(ws->arg), free(ws->y), free(ws->dy);
     free(ws->da), free(ws->db), free(ws->dea), free(ws->deb);
+    fm_cnn_ws_free(ws->cnn);
     for (int i = 0; i < FM_NN_MAX_LAYERS; i++)
         free(ws->enc[i]), free(ws->hid[i]), free(ws->state[i]);
     free(ws);
@@ -200,10 +212,10 @@ static void head_input(const fm_model *m, fm_nn_ws *ws, int i, int R, float *Z)
         gemm_nt(R, rows, s->enc_hidden[s->enc_nlayers - 1], ws->pool, P(m, "head0.wpc"), 0.0f, Z);
         beta = 1.0f;
     }
-    int k = i == 0 ? s->in_dim : s->hidden[i - 1];
+    int k = i == 0 ? ws->k0 : s->hidden[i - 1];
     snprintf(name, sizeof name, "head%d.w", i);
     if (k > 0)
-        gemm_nt(R, rows, k, i == 0 ? ws->x : ws->hid[i - 1], P(m, name), beta, Z);
+        gemm_nt(R, rows, k, i == 0 ? ws->in0 : ws->hid[i - 1], P(m, name), beta, Z);
     else if (beta == 0.0f)
         memset(Z, 0, sizeof(float) * (size_t)R * rows);
     snprintf(name, sizeof name, "head%d.b", i);
@@ -242,6 +254,8 @@ static void forward_rows(const fm_model *m, fm_nn_ws *ws, const float *obs, int 
     normalize_input(m, ws, obs, R);
     if (s->npoints > 0)
         encoder_forward(m, ws, R);
+    if (s->arch == FM_NN_CNN)
+        ws->in0 = fm_cnn_forward(m, ws->cnn, ws->x, R);
     for (int i = 0; i < s->nhidden; i++)
         head_layer(m, ws, i, T, B, h0 ? h0[i] : NULL);
     head_input(m, ws, s->nhidden, R, ws->y);
@@ -313,14 +327,14 @@ static void head_layer_grad(const fm_model *m, fm_nn_ws *ws, int i, int R, const
                             float *grad, float *dIn)
 {
     const fm_nn_spec *s = &m->spec;
-    int rows = i == s->nhidden ? s->out_dim : s->hidden[i], k = i == 0 ? s->in_dim : s->hidden[i - 1];
+    int rows = i == s->nhidden ? s->out_dim : s->hidden[i], k = i == 0 ? ws->k0 : s->hidden[i - 1];
     char name[32];
     snprintf(name, sizeof name, "head%d.b", i);
     colsum_acc(R, rows, dZ, G(m, grad, name));
     snprintf(name, sizeof name, "head%d.w", i);
     if (k > 0)
-        gemm_tn_acc(R, rows, k, dZ, i == 0 ? ws->x : ws->hid[i - 1], G(m, grad, name));
-    if (i > 0)
+        gemm_tn_acc(R, rows, k, dZ, i == 0 ? ws->in0 : ws->hid[i - 1], G(m, grad, name));
+    if (i > 0 || s->arch == FM_NN_CNN) /* the input's gradient: a hidden layer's, or the conv features' */
         gemm_nn(R, k, rows, dZ, P(m, name), 0.0f, dIn);
     if (i == 0 && s->npoints > 0) {
         int e = s->enc_hidden[s->enc_nlayers - 1];
@@ -390,6 +404,8 @@ static void backward(const fm_model *m, fm_nn_ws *ws, int T, int B, float *grad)
     }
     if (s->npoints > 0)
         encoder_grad(m, ws, R, dcur, grad);
+    if (s->arch == FM_NN_CNN)
+        fm_cnn_backward(m, ws->cnn, ws->x, R, dcur, grad);
 }
 
 double fm_nn_loss_grad(const fm_model *m, fm_nn_ws *ws, const float *obs, const float *target,

@@ -11,6 +11,10 @@
  *     per-point MLP with ReLU (enc_hidden[0..enc_nlayers)), then max pooling over the points;
  *     the pooled feature is concatenated before the flat observation part.
  *   mlp head:  h^{l+1} = act(W^l h^l + b^l) for hidden layers; action = W^L h^L + b^L (linear).
+ *   cnn (arch FM_NN_CNN): conv layers (ReLU, 2x2 max pooling) on the image observation, the flattened
+ *     map feeding an mlp head (conv.h, cnn.c). Layout: conv{j}.w [c_j x c_{j-1} k k] with groups
+ *     (g_j, g_{j-1}) and blocks (1, k k), conv{j}.b [c_j]; head0.w [h_0 x C H W] with column group
+ *     g_last and block H W.
  *   rnn head:  h_t^{l+1} = tanh/relu(W_rec^{l+1} h_{t-1}^{l+1} + W_ff^l h_t^l + b^l) for every hidden
  *     layer (Eq. 2.2), h_0 = 0; action = linear readout W^L h_t^L + b^L. Eq. 2.2 also applies the
  *     activation and a recurrent weight to the action layer; a linear readout is the usual choice
@@ -34,6 +38,9 @@ typedef struct fm_tensor {
     int ndim;      /* 1 (bias) or 2 (weight [out x in]) */
     int shape[2];
     int group[2];  /* permutation group of each axis, FM_NN_NO_GROUP if none */
+    int block[2];  /* elements per unit along each axis (>= 1; 0 reads as 1): unit i of the axis's
+                    * group occupies [i block, (i + 1) block), e.g. a conv weight's k*k taps per
+                    * input channel, or a dense layer's H*W columns per channel of a flattened map */
     size_t offset; /* first element in the flat buffer */
     size_t size;
 } fm_tensor;
@@ -46,7 +53,7 @@ typedef struct fm_layout {
     int group_size[FM_NN_MAX_GROUPS];   /* hidden units in each permutation group */
 } fm_layout;
 
-typedef enum fm_nn_arch { FM_NN_MLP = 0, FM_NN_RNN, FM_NN_ARCH_COUNT } fm_nn_arch;
+typedef enum fm_nn_arch { FM_NN_MLP = 0, FM_NN_RNN, FM_NN_CNN, FM_NN_ARCH_COUNT } fm_nn_arch;
 typedef enum fm_nn_act { FM_NN_TANH = 0, FM_NN_RELU, FM_NN_ACT_COUNT } fm_nn_act;
 /* The training loss: the BC loss of Eq. 2.4 (squared error in normalized action units), or softmax
  * cross-entropy over the out_dim outputs (classification: outputs are logits, targets a
@@ -65,6 +72,14 @@ typedef struct fm_nn_spec {
     int enc_nlayers;                 /* per-point MLP layers (ReLU), >= 1 when npoints > 0 */
     int enc_hidden[FM_NN_MAX_LAYERS];/* their widths; the last is the pooled feature size */
     int loss;                        /* fm_nn_loss (0: the BC loss) */
+    /* arch FM_NN_CNN only: the flat observation is an image [img_c][img_h][img_w] (in_dim =
+     * img_c img_h img_w); nconv conv layers of conv_channels[j] output channels, each a
+     * conv_k x conv_k kernel (odd), stride 1, zero padding conv_k / 2 ('same'), ReLU, then 2x2
+     * max pooling; the flattened last map [C][H][W] feeds the MLP head. */
+    int nconv;
+    int conv_channels[FM_NN_MAX_LAYERS];
+    int conv_k;
+    int img_c, img_h, img_w;
 } fm_nn_spec;
 
 typedef struct fm_model {
@@ -79,10 +94,20 @@ typedef struct fm_model {
 int fm_nn_obs_dim(const fm_nn_spec *spec);
 /* Validate a spec and build its layout. FM_EINVAL naming the bad field. */
 fm_status fm_nn_layout(const fm_nn_spec *spec, fm_layout *out, fm_err *err);
+/* Elements per unit along axis (0 rows, 1 columns) of t: t->block[axis], or 1 when unset. */
+static inline int fm_tensor_block(const fm_tensor *t, int axis)
+{
+    return t->block[axis] > 0 ? t->block[axis] : 1;
+}
+/* arch FM_NN_CNN: check the conv part of spec (the image matches in_dim, an odd kernel, every
+ * map at least 2 x 2 before pooling) and give the last map's channels and size after pooling
+ * (C, H, W may be NULL). FM_EINVAL naming the field. */
+fm_status fm_nn_cnn_map(const fm_nn_spec *spec, int *C, int *H, int *W, fm_err *err);
 /* Find a tensor by name; NULL if absent. */
 const fm_tensor *fm_layout_find(const fm_layout *l, const char *name);
-/* Text description of the layout ("name [r x c] groups (g0, g1)\n" per tensor), used to check
- * that a saved model matches. Returns bytes needed, like snprintf. */
+/* Text description of the layout ("name [r x c] groups (g0, g1)\n" per tensor, with
+ * " blocks (b0, b1)" before the newline when a block is not 1), used to check that a saved model
+ * matches. Returns bytes needed, like snprintf. */
 int fm_layout_describe(const fm_layout *l, char *buf, int cap);
 
 /* Allocate a model for spec (parameters zero, identity normalization). */
@@ -119,8 +144,9 @@ void fm_nn_runner_reset(fm_nn_runner *r);   /* h = 0 */
 void fm_nn_runner_act(fm_nn_runner *r, const double *obs, double *action);
 
 /* ---- permutations of hidden units (Prop. 3.1, Eq. 3.3) ----
- * perms[g] is a permutation of group g: unit i moves to position perms[g][i]. NULL entries
- * mean identity. out = P(in) for any buffer with the layout (parameters, gradients). */
+ * perms[g] is a permutation of group g: unit i moves to position perms[g][i] (with its whole
+ * block of elements along a blocked axis). NULL entries mean identity. out = P(in) for any
+ * buffer with the layout (parameters, gradients). */
 void fm_layout_permute(const fm_layout *l, const int *const *perms, const float *in, float *out);
 
 /* ---- normalization ----

@@ -146,8 +146,9 @@ static fm_status train_state_create(train_state *s, const fm_model *m, const fm_
     int T = steps ? 1 : o->window > 0 && o->window < d->horizon ? o->window : d->horizon;
     size_t n = m->layout.total;
     *s = (train_state){0};
-    FM_CHECK(!steps || m->spec.arch == FM_NN_MLP, FM_EINVAL,
-             "training: minibatches of single steps need an MLP head (an RNN needs whole sequences)");
+    FM_CHECK(!steps || m->spec.arch != FM_NN_RNN, FM_EINVAL,
+             "training: minibatches of single steps need a feed-forward policy, mlp or cnn (an RNN needs whole "
+             "sequences)");
     s->nitems = steps ? count_steps(d) : d->n_traj;
     FM_CHECK(s->nitems < INT32_MAX, FM_EINVAL, "training: %d or more recorded steps in one robot's data, more than "
              "single-step minibatches can index", INT32_MAX);

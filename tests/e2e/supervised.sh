@@ -86,7 +86,7 @@ check_rc "a missing data directory: exit 1" 1
 check_contains "naming the file" "$ERR" "nowhere/t10k-images-idx3-ubyte"
 run_fleet 1 run sv.yaml --output c.h5 --set policy.arch=rnn
 check_rc "an RNN on images: exit 2" 2
-check_contains "a config error" "$ERR" "policy.arch: got rnn, expected mlp with env.kind supervised"
+check_contains "a config error" "$ERR" "policy.arch: got rnn, expected mlp or cnn with env.kind supervised"
 run_fleet 1 run sv.yaml --output c.h5 --set eval.val_demos=4
 check_contains "held-out demonstrations do not apply" "$ERR" "eval.val_demos: got 4, expected 0 with env.kind supervised"
 printf 'garbage' | gzip > data/bad.gz
@@ -94,6 +94,45 @@ cp -r data bad && cp data/bad.gz bad/t10k-labels-idx1-ubyte.gz
 run_fleet 1 run sv.yaml --output c.h5 --set 'env.sv_data="bad"'
 check_rc "a damaged labels file: exit 1" 1
 check_contains "naming it" "$ERR" "bad/t10k-labels-idx1-ubyte.gz"
+check_absent "no results from a failed run" c.h5
+
+# policy.arch cnn on the 4x4 fixture: conv 4 (3x3) -> pool 2x2 -> conv 4 -> pool 1x1 -> 16 -> 4 logits
+run_fleet 3 run sv.yaml --output cnn.h5 --set policy.arch=cnn --set 'policy.conv_channels=[4, 4]' \
+    --set policy.conv_kernel=3 --set 'merge.methods=[average, git_rebasin, fleet_merge]'
+check_rc "a 3-client cnn run on the fixture" 0
+check_contains "the summary names the conv part" "$OUT" "cnn conv 4,4 k3 + 1x16"
+h5check "cnn: separates the classes; the spec and layout record the conv part and its blocks" cnn.h5 <<'PY'
+import numpy as np
+pooled = f["/eval/pooled/accuracy"][()]
+check(pooled.min() >= 0.9, "pooled cnn accuracy >= 90%% on every class: %s" % pooled)
+for m in ("git_rebasin", "fleet_merge"):
+    acc = f["/eval/%s/accuracy" % m][()].mean()
+    check(acc >= 0.5, "%s merged cnn accuracy %.3f well above chance (25%%)" % (m, acc))
+def text(a):
+    return a.decode() if isinstance(a, bytes) else a
+spec, layout = text(f["/models/pooled"].attrs["spec"]), text(f["/models/pooled"].attrs["layout"])
+check(spec.startswith("arch=cnn ") and " conv=4,4 kernel=3 image=1x4x4 loss=xent" in spec, "spec: %s" % spec)
+check("conv1.w [4 x 36] groups (1, 0) blocks (1, 9)" in layout, "conv1.w's input channels in blocks of 9: %s" % layout)
+check("head0.w [16 x 4] groups (2, 1)\n" in layout, "head0.w reads a 1x1 map: block 1, no blocks text: %s" % layout)
+check(f["/models/pooled/params"].shape[0] == 4 * 9 + 4 + 4 * 36 + 4 + 16 * 4 + 16 + 4 * 16 + 4, "parameter count")
+PY
+run_cmd "$FLEET" merge cnn.h5 --method git_rebasin -o cnn_m.h5
+check_rc "fleet merge reads the saved cnn models back (spec and layout)" 0
+run_cmd h5diff cnn.h5 cnn_m.h5 /models/merged/git_rebasin/params /models/merged/git_rebasin/params
+check_rc "and its offline git_rebasin merge equals the run's bit for bit" 0
+run_fleet 3 run sv.yaml --output cnn2.h5 --set policy.arch=cnn --set 'policy.conv_channels=[4, 4]' \
+    --set policy.conv_kernel=3 --set 'merge.methods=[average, git_rebasin, fleet_merge]'
+run_cmd h5diff cnn.h5 cnn2.h5 /eval /eval
+check_rc "cnn: same config, seed and ranks: /eval identical" 0
+run_fleet 1 run sv.yaml --output c.h5 --set policy.arch=cnn --set 'policy.conv_channels=[4, 4, 4]' --set policy.conv_kernel=3
+check_rc "a conv stack deeper than the 4x4 images allow: exit 2 (settings that do not fit the data)" 2
+check_contains "naming the layer" "$ERR" "conv layer 2's map is 1 x 1, too small for 2x2 pooling"
+run_fleet 1 run sv.yaml --output c.h5 --set policy.arch=cnn --set policy.conv_kernel=4
+check_rc "an even kernel: exit 2" 2
+check_contains "a config error naming the key" "$ERR" "policy.conv_kernel: got 4, expected an odd size"
+run_fleet 1 run sv.yaml --output c.h5 --set policy.arch=cnn --set 'policy.conv_channels=[4, 0]'
+check_rc "a zero channel count: exit 2" 2
+check_contains "naming the key and entry" "$ERR" "policy.conv_channels: entry 2: got 0, expected a value in [1, 1024]"
 check_absent "no results from a failed run" c.h5
 
 # Fashion-MNIST itself (Debian's dataset-fashion-mnist), a small slice

@@ -1146,6 +1146,7 @@ static void test_enum_names(void)
         { "policy.arch", FM_ARCH_DYNAMIC_LINEAR, "dynamic_linear" },
         { "policy.arch", FM_ARCH_MLP, "mlp" },
         { "policy.arch", FM_ARCH_RNN, "rnn" },
+        { "policy.arch", FM_ARCH_CNN, "cnn" },
         { "policy.activation", 1, "relu" },
         { "train.optimizer", FM_OPT_ADAM, "adam" },
         { "train.optimizer", FM_OPT_SGD, "sgd" },
@@ -1212,10 +1213,52 @@ static void test_neural_keys(void)
                  "cfg.yaml:3:29: policy.layers: got 0, expected a value in [1, 7]", "layers out of range");
 }
 
+/* The cnn policy: its keys (a list of channel counts, an odd kernel) and env.kind supervised only. */
+static void test_cnn_keys(void)
+{
+#define SV "experiment: {name: a}\nenv: {kind: supervised}\n"
+    expect_ok(SV "policy: {arch: cnn}\n", "supervised with a cnn");
+    ok(cfg_a.policy.conv_nlayers == 2 && cfg_a.policy.conv_channels[0] == 32 && cfg_a.policy.conv_channels[1] == 64 &&
+           cfg_a.policy.conv_kernel == 5, "cnn defaults: conv_channels [32, 64], conv_kernel 5");
+    expect_ok(SV "policy: {arch: cnn, conv_channels: [16, 8, 4], conv_kernel: 3}\n", "cnn keys set");
+    ok(cfg_a.policy.conv_nlayers == 3 && cfg_a.policy.conv_channels[0] == 16 && cfg_a.policy.conv_channels[2] == 4 &&
+           cfg_a.policy.conv_kernel == 3, "cnn keys read");
+    char *dump = NULL;
+    fm_err err;
+    fm_err_clear(&err);
+    if (fm_cfg_dump_alloc(&cfg_a, &dump, &err) == FM_OK)
+        has_str(dump, "  conv_channels: [16, 8, 4]\n", "the dump writes the channel list");
+    free(dump);
+    expect_error("experiment: {name: a}\nenv: {kind: cartpole}\npolicy: {arch: cnn}\n",
+                 "cfg.yaml:3:10: policy.arch: got cnn, expected mlp or rnn for kind: cartpole (cnn needs image "
+                 "observations: env.kind supervised)", "cnn on cartpole");
+    expect_error(SV "policy: {arch: rnn}\n",
+                 "cfg.yaml:3:10: policy.arch: got rnn, expected mlp or cnn with env.kind supervised (images)",
+                 "rnn on supervised");
+    expect_error(SV "policy: {arch: cnn, conv_channels: [16, 0]}\n",
+                 "cfg.yaml:3:41: policy.conv_channels: entry 2: got 0, expected a value in [1, 1024]",
+                 "a zero channel count");
+    expect_error(SV "policy: {arch: cnn, conv_channels: []}\n",
+                 "cfg.yaml:3:36: policy.conv_channels: got 0 entries, expected a list of 1 to 8 integers",
+                 "an empty channel list");
+    expect_error(SV "policy: {arch: cnn, conv_channels: [1, 2, 3, 4, 5, 6, 7, 8, 9]}\n",
+                 "cfg.yaml:3:36: policy.conv_channels: got 9 entries, expected a list of 1 to 8 integers",
+                 "too many conv layers");
+    expect_error(SV "policy: {arch: cnn, conv_channels: 16}\n",
+                 "cfg.yaml:3:36: policy.conv_channels: got \"16\", expected a list of integers", "a scalar channel list");
+    expect_error(SV "policy: {arch: cnn, conv_channels: [8, 2.5]}\n",
+                 "cfg.yaml:3:40: policy.conv_channels: entry 2: got \"2.5\", expected an integer", "a fractional channel count");
+    expect_error(SV "policy: {arch: cnn, conv_kernel: 4}\n",
+                 "cfg.yaml:3:21: policy.conv_kernel: got 4, expected an odd size ('same' padding conv_kernel / 2)",
+                 "an even kernel");
+#undef SV
+}
+
 int main(void)
 {
     test_defaults();
     test_neural_keys();
+    test_cnn_keys();
     test_full();
     test_scalar_syntax();
     test_error_kinds();

@@ -187,7 +187,8 @@ static void test_step_batches(void)
     fm_model rnn;
     make_model(&rnn, FM_NN_RNN, &d, 3);
     fm_err_clear(&err);
-    ok(fm_nn_train(&rnn, &d, &o, NULL, &tr, &l, &err) == FM_EINVAL && strstr(err.msg, "MLP"),
+    ok(fm_nn_train(&rnn, &d, &o, NULL, &tr, &l, &err) == FM_EINVAL &&
+           strstr(err.msg, "need a feed-forward policy, mlp or cnn"),
        "an RNN refuses single-step minibatches: %s", err.msg);
     fm_model_free(&rnn), fm_model_free(&m), fm_model_free(&m0);
     fm_demos_free(&d);
