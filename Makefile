@@ -17,7 +17,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 endif
 PKG_MISSING := $(if $(strip $(PKG_LIBS)),,$(shell pkg-config --print-errors --exists $(PKGS) 2>&1 | head -3))
 # Stops a compile (not the parse) when the libraries are not found, with the reason and the remedy.
-need_pkgs = $(if $(strip $(PKG_LIBS)$(EXTRA_LIBS)),,$(error pkg-config cannot find the libraries ($(PKGS)):   $(or $(PKG_MISSING),pkg-config not installed). Run `make deps` (Debian, root) or set PKG_CONFIG_PATH   / PKG_CFLAGS and PKG_LIBS (README, "Installing on a cluster")))
+need_pkgs = $(if $(strip $(PKG_LIBS)$(EXTRA_LIBS)),,$(error pkg-config cannot find the libraries ($(PKGS)):   $(or $(PKG_MISSING),pkg-config not installed). Run `make deps` (Debian, root) or set PKG_CONFIG_PATH   / PKG_CFLAGS and PKG_LIBS (docs/cluster.md, "1. Build with the site's modules")))
 # -fno-math-errno, -fno-trapping-math and the dynamic vectorizer cost model let GCC vectorize the elementwise
 # loops of nn/ (Adam, activations); measured 1.5x faster MLP training (bench/RESULTS.md).
 CFLAGS ?= -O2 -g -fno-math-errno -fno-trapping-math -fvect-cost-model=dynamic
