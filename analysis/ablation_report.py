@@ -16,7 +16,6 @@ from the resolved config stored in each file (/config).
 
 usage: /usr/bin/python3 analysis/ablation_report.py RESULTS.h5 ... --md OUT.md [--png OUT.png]
 """
-import argparse
 import math
 import os
 import sys
@@ -194,9 +193,7 @@ def plot(groups, pols, vals, path):
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n".join(__doc__.splitlines()[1:]))
+    ap = fc.argparser(__doc__)
     ap.add_argument("files", nargs="+", metavar="RESULTS.h5", help="results of pipelines/ablation_f.sh")
     ap.add_argument("--md", required=True, help="output Markdown report")
     ap.add_argument("--png", help="output PNG")

@@ -214,6 +214,13 @@ def machine_markdown(runs):
 
 # ---------------------------------------------------------------- command lines and figures
 
+def argparser(doc, **kw):
+    """An argparse parser: description = doc's first line, the --help epilog = the rest of doc as written."""
+    import argparse
+    return argparse.ArgumentParser(description=doc.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   epilog="\n".join(doc.splitlines()[1:]), **kw)
+
+
 def png_md_args(doc, argv=None, results_help=None, png_help=None, md_help=None):
     """The command line of the one-figure reports: RESULTS.h5 ... --png OUT.png --md OUT.md (both required);
     description = doc's first line. argv None: sys.argv."""

@@ -18,7 +18,6 @@ formatting, the plot style and the results files' checks, are in fmcommon.py):
   - the figure: one PNG of panels (one-shot success vs alpha, iterative curves, final success vs M, barrier
     curves; the entry points add their own), panels without data left out.
 """
-import argparse
 import dataclasses
 import math
 import os
@@ -761,9 +760,7 @@ def tail_markdown(runs, png):
 def run(kind, argv):
     """The entry points' main: read the files, group them, write kind.compose's Markdown and kind.panels' PNG."""
     fc.PROG = kind.prog
-    ap = argparse.ArgumentParser(prog=kind.prog, description=kind.doc.splitlines()[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n".join(kind.doc.splitlines()[1:]))
+    ap = fc.argparser(kind.doc, prog=kind.prog)
     ap.add_argument("files", nargs="+", metavar="RESULTS.h5", help=kind.files_help)
     ap.add_argument("--md", default=kind.default_md, help="output Markdown report (default: %(default)s)")
     ap.add_argument("--png", help="output figure (default: the --md path with .png)")

@@ -26,7 +26,6 @@ Targets (issue 4):
 usage: /usr/bin/python3 analysis/merge_report.py [--pair RESULTS.h5 ...] [--oneshot RESULTS.h5 ...]
            [--png-pair OUT.png] [--png-oneshot OUT.png] --md OUT.md
 """
-import argparse
 import functools
 import math
 import re
@@ -324,8 +323,8 @@ def target_b(groups):
                     verdict_rows.append(False)
                 continue
             fb, gb, lb = (score(r, p, "balance") for p in (FM, GIT, "local"))
-            fc, gc = score(r, FM, "cost"), score(r, GIT, "cost")
-            p1, p2, p3 = fb >= LOCAL_FRACTION * lb - EPS, fb > gb + EPS, fc < gc - EPS
+            fmc, gc = score(r, FM, "cost"), score(r, GIT, "cost")
+            p1, p2, p3 = fb >= LOCAL_FRACTION * lb - EPS, fb > gb + EPS, fmc < gc - EPS
             ok = p1 and p2 and p3
             counted = any(abs(g["alpha"] - a) < 1e-9 for a in TARGET_ALPHAS) and r["robots"] == TARGET_ROBOTS
             if counted:
@@ -333,7 +332,7 @@ def target_b(groups):
             yn = lambda b: "yes" if b else "NO"
             out.append(f"| {fa(g['alpha'])}{'' if counted else ' (info)'} | {r['seed']} | {pct(fb)} | "
                        f"{pct(LOCAL_FRACTION * lb)} (local {pct(lb)}) | {yn(p1)} | {pct(gb)} | {yn(p2)} | "
-                       f"{num(fc)} | {num(gc)} | {yn(p3)} | **{yn(ok)}** |")
+                       f"{num(fmc)} | {num(gc)} | {yn(p3)} | **{yn(ok)}** |")
     have = {round(g["alpha"], 9) for g in groups if g["robots"] == TARGET_ROBOTS}
     missing = [a for a in TARGET_ALPHAS if round(a, 9) not in have]
     if missing:
@@ -481,9 +480,7 @@ def timing_markdown(all_groups):
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n".join(__doc__.splitlines()[1:]))
+    ap = fc.argparser(__doc__)
     ap.add_argument("--pair", nargs="+", default=[], metavar="RESULTS.h5",
                     help="results of the mode-connectivity runs (pipelines/merge_pair.sh)")
     ap.add_argument("--oneshot", nargs="+", default=[], metavar="RESULTS.h5",
