@@ -14,21 +14,16 @@
 # env:   NP=5 ALPHAS="1 0.1" SEEDS="1 2 3" OUT=results FLEET=build/fleet PYTHON=/usr/bin/python3
 #        MPIRUN="mpirun ..."   (about 1-2 min per run on 2 shared cores: the default 6 runs take ~10 min)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-PIPELINE=ablation_f.sh
-. pipelines/lib.sh
-pipeline_help "$@"
+# shellcheck source=pipelines/lib.sh
+. "$(dirname "$0")/lib.sh"
+pipeline_init ablation_f.sh "$@"
 NP=${NP:-5}
 ALPHAS=${ALPHAS:-"1 0.1"}
 SEEDS=${SEEDS:-"1 2 3"}
 pipeline_max_args 1 $#
 cfg=${1:-configs/cartpole_ablation.yaml}
 check_ints NP 1 "$NP"
-# shellcheck disable=SC2086 # a list
-check_numbers ALPHAS $ALPHAS
 pipeline_defaults
-for alpha in $ALPHAS; do
-    run_seeds "$cfg" "a${alpha}_" "$NP" "fleet.alpha=${alpha}"
-done
+run_alphas "$cfg" "$NP"
 "$PYTHON" analysis/ablation_report.py "${RUN_FILES[@]}" --md "$OUT/ablation_f.md" --png "$OUT/ablation_f.png"
 pipeline_done "$OUT/ablation_f.md" "figure: $OUT/ablation_f.png   report: $OUT/ablation_f.md"

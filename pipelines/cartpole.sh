@@ -8,10 +8,9 @@
 # usage: pipelines/cartpole.sh [-h|--help] [CONFIG...]   (default: configs/cartpole_rnn.yaml configs/cartpole_mlp.yaml)
 # env:   NP=4 SEEDS="1 2 3" FLEET=build/fleet OUT=results PYTHON=/usr/bin/python3 MPIRUN="mpirun ..."
 set -euo pipefail
-cd "$(dirname "$0")/.."
-PIPELINE=cartpole.sh
-. pipelines/lib.sh
-pipeline_help "$@"
+# shellcheck source=pipelines/lib.sh
+. "$(dirname "$0")/lib.sh"
+pipeline_init cartpole.sh "$@"
 NP=${NP:-4}
 SEEDS=${SEEDS:-"1 2 3"}
 configs=("$@")

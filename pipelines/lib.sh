@@ -1,26 +1,36 @@
 # shellcheck shell=bash
-# lib.sh - shared by the pipelines (sourced, not run, from the repository's root). Expects PIPELINE
-# (the script's name for messages) to be set; pipeline_defaults sets FLEET, OUT, PYTHON, MPIRUN.
-# A pipeline reads:
+# lib.sh - shared by the pipelines (sourced, not run). A pipeline reads:
 #     set -euo pipefail
-#     cd "$(dirname "$0")/.."
-#     PIPELINE=name.sh
-#     . pipelines/lib.sh
-#     pipeline_help "$@"          # -h / --help: the header comment
-#     ...its own settings...
-#     pipeline_defaults           # FLEET OUT PYTHON MPIRUN, the binary checked, RUN_FILES=()
-#     run_seeds CFG TAG_ NP [KEY=VALUE...]    # or run_variant per run
+#     # shellcheck source=pipelines/lib.sh
+#     . "$(dirname "$0")/lib.sh"
+#     pipeline_init name.sh "$@"    # PIPELINE, cd to the repository's root, -h / --help: the header comment
+#     ...its own settings and their checks (check_ints, check_numbers, pipeline_max_args)...
+#     pipeline_defaults             # FLEET OUT PYTHON MPIRUN, the binary checked, RUN_FILES=()
+#     run_seeds CFG TAG_ NP [KEY=VALUE...]    # or run_alphas, or run_variant per run
 #     "$PYTHON" analysis/<report>.py "${RUN_FILES[@]}" ...
 #     pipeline_done REPORT.md "figure: ..."
+# Older pipelines set PIPELINE, cd to the root and source pipelines/lib.sh themselves.
 
 # pipeline_die MESSAGE...: "$PIPELINE: MESSAGE" on stderr, exit 2 (bad arguments or settings).
 pipeline_die() { echo "$PIPELINE: $*" >&2; exit 2; }
 
 # pipeline_usage: the script's header comment (from line 2 to the `set -euo` line) without its '# '.
-pipeline_usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
+pipeline_usage() {
+    sed -n '2,/^set -euo/p' "${PIPELINE_SCRIPT:-$0}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
+}
 
 # pipeline_help [ARG...]: with -h or --help first, the usage on stdout and exit 0.
 pipeline_help() { case "${1:-}" in -h|--help) pipeline_usage; exit 0 ;; esac; }
+
+# pipeline_init NAME [ARG...]: PIPELINE=NAME for messages, the working directory the repository's root
+# (the parent of this file's folder), and with -h or --help first the usage on stdout and exit 0.
+pipeline_init() {
+    PIPELINE=$1
+    shift
+    PIPELINE_SCRIPT=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+    cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
+    pipeline_help "$@"
+}
 
 # pipeline_max_args MAX COUNT: stop with the usage line when COUNT arguments exceed MAX.
 pipeline_max_args() {
@@ -117,6 +127,18 @@ run_seeds() {
     check_ints SEEDS 0 $SEEDS
     for seed in $SEEDS; do
         run_variant "$cfg" "${tag}s${seed}" "$seed" "$np" "$@"
+    done
+}
+
+# run_alphas CFG NP [KEY=VALUE...]: run_seeds CFG with fleet.alpha set to every value of ALPHAS (checked:
+# numbers) and the tags a<alpha>_s<seed>.
+run_alphas() {
+    local cfg=$1 np=$2 alpha
+    shift 2
+    # shellcheck disable=SC2086 # ALPHAS is a list
+    check_numbers ALPHAS $ALPHAS
+    for alpha in $ALPHAS; do
+        run_seeds "$cfg" "a${alpha}_" "$np" "fleet.alpha=${alpha}" "$@"
     done
 }
 

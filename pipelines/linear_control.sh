@@ -7,10 +7,9 @@
 # usage: pipelines/linear_control.sh [-h|--help] [CONFIG...]
 # env:   NP=4 SEEDS="1 2 3 4 5" FLEET=build/fleet OUT=results PYTHON=/usr/bin/python3 MPIRUN="mpirun ..."
 set -euo pipefail
-cd "$(dirname "$0")/.."
-PIPELINE=linear_control.sh
-. pipelines/lib.sh
-pipeline_help "$@"
+# shellcheck source=pipelines/lib.sh
+. "$(dirname "$0")/lib.sh"
+pipeline_init linear_control.sh "$@"
 NP=${NP:-4}
 SEEDS=${SEEDS:-"1 2 3 4 5"}
 configs=("$@")

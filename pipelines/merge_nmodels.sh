@@ -7,10 +7,9 @@
 # env:   NS="2 5 10 20" SEEDS="1 2" FLEET=build/fleet OUT=results PYTHON=/usr/bin/python3 MPIRUN=...
 #        (N ranks share the machine's cores: N = 20 takes a few minutes on 2 cores)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-PIPELINE=merge_nmodels.sh
-. pipelines/lib.sh
-pipeline_help "$@"
+# shellcheck source=pipelines/lib.sh
+. "$(dirname "$0")/lib.sh"
+pipeline_init merge_nmodels.sh "$@"
 NS=${NS:-"2 5 10 20"}
 SEEDS=${SEEDS:-"1 2"}
 pipeline_max_args 1 $#

@@ -15,22 +15,17 @@
 # env:   NP=5 ALPHAS="0.1 1 10" SEEDS="1 2 3" FLEET=build/fleet OUT=results PYTHON=/usr/bin/python3
 #        MPIRUN="mpirun ..."   (~40 s per run on 2 cores: the default sweep takes ~6 min)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-PIPELINE=merge_oneshot.sh
-. pipelines/lib.sh
-pipeline_help "$@"
+# shellcheck source=pipelines/lib.sh
+. "$(dirname "$0")/lib.sh"
+pipeline_init merge_oneshot.sh "$@"
 NP=${NP:-5}
 ALPHAS=${ALPHAS:-"0.1 1 10"}
 SEEDS=${SEEDS:-"1 2 3"}
 pipeline_max_args 1 $#
 cfg=${1:-configs/cartpole_merge.yaml}
 check_ints NP 1 "$NP"
-# shellcheck disable=SC2086 # lists
-check_numbers ALPHAS $ALPHAS
 pipeline_defaults
-for alpha in $ALPHAS; do
-    run_seeds "$cfg" "a${alpha}_" "$NP" "fleet.alpha=${alpha}"
-done
+run_alphas "$cfg" "$NP"
 # the report also takes the mode-connectivity runs of merge_pair.sh when they are there
 pair=()
 for f in "$OUT"/cartpole_pair_s*/results.h5; do

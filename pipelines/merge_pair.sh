@@ -11,10 +11,9 @@
 # usage: pipelines/merge_pair.sh [-h|--help] [CONFIG]    (default: configs/cartpole_pair.yaml, fleet.robots: 2)
 # env:   NP=2 SEEDS="1 2 3" FLEET=build/fleet OUT=results PYTHON=/usr/bin/python3 MPIRUN="mpirun ..."
 set -euo pipefail
-cd "$(dirname "$0")/.."
-PIPELINE=merge_pair.sh
-. pipelines/lib.sh
-pipeline_help "$@"
+# shellcheck source=pipelines/lib.sh
+. "$(dirname "$0")/lib.sh"
+pipeline_init merge_pair.sh "$@"
 NP=${NP:-2}
 SEEDS=${SEEDS:-"1 2 3"}
 pipeline_max_args 1 $#

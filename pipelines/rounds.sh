@@ -31,10 +31,9 @@
 # epochs 4.3 min, alpha 2.5 min, participation 3.1 min (all: 10 min, 44 runs). Each run prints
 # an estimate before and its time after.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-PIPELINE=rounds.sh
-. pipelines/lib.sh
-pipeline_help "$@"
+# shellcheck source=pipelines/lib.sh
+. "$(dirname "$0")/lib.sh"
+pipeline_init rounds.sh "$@"
 NP=${NP:-5}
 NP_PART=${NP_PART:-8}
 SEEDS=${SEEDS:-"1 2"}

@@ -14,10 +14,9 @@
 #        OUT=results FLEET=build/fleet PYTHON=/usr/bin/python3 MPIRUN="mpirun ..."
 #        (on 2 shared cores: width 64 x 80 epochs ~1-2 min, width 512 x 20 epochs ~10 min)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-PIPELINE=soft_start_widths.sh
-. pipelines/lib.sh
-pipeline_help "$@"
+# shellcheck source=pipelines/lib.sh
+. "$(dirname "$0")/lib.sh"
+pipeline_init soft_start_widths.sh "$@"
 RUNS=${RUNS:-"64:80 512:20"}
 SEED=${SEED:-1}
 NP=${NP:-5}
