@@ -142,6 +142,18 @@ run_alphas() {
     done
 }
 
+# existing_results DIR_GLOB...: FOUND = the results.h5 files of the run directories matching the globs
+# (runs of another pipeline, or of sweeps not run this time, that a report also takes).
+existing_results() {
+    local pattern f
+    FOUND=()
+    for pattern in "$@"; do
+        for f in $pattern/results.h5; do
+            if [ -f "$f" ]; then FOUND+=("$f"); fi
+        done
+    done
+}
+
 # pipeline_done REPORT.md LINE: show the report, then LINE with the time taken and the number of runs.
 pipeline_done() {
     cat "$1"

@@ -27,13 +27,8 @@ check_ints NP 1 "$NP"
 pipeline_defaults
 run_alphas "$cfg" "$NP"
 # the report also takes the mode-connectivity runs of merge_pair.sh when they are there
-pair=()
-for f in "$OUT"/cartpole_pair_s*/results.h5; do
-    [ -f "$f" ] && pair+=("$f")
-done
+existing_results "$OUT/cartpole_pair_s*"
 args=(--oneshot "${RUN_FILES[@]}" --png-oneshot "$OUT/merge_oneshot.png" --md "$OUT/merge.md")
-if [ ${#pair[@]} -gt 0 ]; then
-    args+=(--pair "${pair[@]}" --png-pair "$OUT/merge_pair.png")
-fi
+[ ${#FOUND[@]} -eq 0 ] || args+=(--pair "${FOUND[@]}" --png-pair "$OUT/merge_pair.png")
 "$PYTHON" analysis/merge_report.py "${args[@]}"
 pipeline_done "$OUT/merge.md" "figure: $OUT/merge_oneshot.png   report: $OUT/merge.md"

@@ -22,13 +22,8 @@ check_ints NP 1 "$NP"
 pipeline_defaults
 run_seeds "$cfg" "" "$NP"
 # the report also takes the one-shot runs of merge_oneshot.sh when they are there (default names)
-oneshot=()
-for f in "$OUT"/cartpole_merge_a*_s*/results.h5; do
-    [ -f "$f" ] && oneshot+=("$f")
-done
+existing_results "$OUT/cartpole_merge_a*_s*"
 args=(--pair "${RUN_FILES[@]}" --png-pair "$OUT/merge_pair.png" --md "$OUT/merge.md")
-if [ ${#oneshot[@]} -gt 0 ]; then
-    args+=(--oneshot "${oneshot[@]}" --png-oneshot "$OUT/merge_oneshot.png")
-fi
+[ ${#FOUND[@]} -eq 0 ] || args+=(--oneshot "${FOUND[@]}" --png-oneshot "$OUT/merge_oneshot.png")
 "$PYTHON" analysis/merge_report.py "${args[@]}"
 pipeline_done "$OUT/merge.md" "figure: $OUT/merge_pair.png   report: $OUT/merge.md"

@@ -133,16 +133,12 @@ esac
 ran=${#RUN_FILES[@]}
 
 # the sweeps not run this time enter the report when their results are in $OUT
-add_existing() { # glob pattern of run directories
-    local f
-    for f in $1/results.h5; do
-        if [ -f "$f" ]; then RUN_FILES+=("$f"); fi
-    done
-    return 0
-}
-[ "$sweep" = all ] || [ "$sweep" = epochs ] || add_existing "$OUT/${name}_m[0-9]*_*_s[0-9]*"
-[ "$sweep" = all ] || [ "$sweep" = alpha ] || add_existing "$OUT/${name}_a[0-9]*_*_s[0-9]*"
-[ "$sweep" = all ] || [ "$sweep" = participation ] || add_existing "$OUT/${name}_n[0-9]*_p[0-9]*_*_s[0-9]*"
+others=()
+[ "$sweep" = all ] || [ "$sweep" = epochs ] || others+=("$OUT/${name}_m[0-9]*_*_s[0-9]*")
+[ "$sweep" = all ] || [ "$sweep" = alpha ] || others+=("$OUT/${name}_a[0-9]*_*_s[0-9]*")
+[ "$sweep" = all ] || [ "$sweep" = participation ] || others+=("$OUT/${name}_n[0-9]*_p[0-9]*_*_s[0-9]*")
+existing_results "${others[@]}"
+RUN_FILES+=("${FOUND[@]}")
 "$PYTHON" analysis/rounds_report.py "${RUN_FILES[@]}" --png-dir "$OUT" --md "$OUT/rounds.md"
 cat "$OUT/rounds.md"
 echo "figures: $OUT/rounds_<sweep>.png   report: $OUT/rounds.md   ($((SECONDS - PIPELINE_START)) s, $ran runs" \
