@@ -20,10 +20,8 @@ pipeline_init ablation_f.sh "$@"
 NP=${NP:-5}
 ALPHAS=${ALPHAS:-"1 0.1"}
 SEEDS=${SEEDS:-"1 2 3"}
-pipeline_max_args 1 $#
-cfg=${1:-configs/cartpole_ablation.yaml}
-check_ints NP 1 "$NP"
+pipeline_config_arg configs/cartpole_ablation.yaml "$@"
 pipeline_defaults
-run_alphas "$cfg" "$NP"
+run_alphas "$CFG" "$NP"
 "$PYTHON" analysis/ablation_report.py "${RUN_FILES[@]}" --md "$OUT/ablation_f.md" --png "$OUT/ablation_f.png"
 pipeline_done "$OUT/ablation_f.md" "figure: $OUT/ablation_f.png   report: $OUT/ablation_f.md"

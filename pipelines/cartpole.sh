@@ -17,7 +17,6 @@ configs=("$@")
 if [ ${#configs[@]} -eq 0 ]; then
     configs=(configs/cartpole_rnn.yaml configs/cartpole_mlp.yaml)
 fi
-check_ints NP 1 "$NP"
 pipeline_defaults
 for cfg in "${configs[@]}"; do
     run_seeds "$cfg" "" "$NP"

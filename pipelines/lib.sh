@@ -37,15 +37,27 @@ pipeline_max_args() {
     [ "$2" -le "$1" ] || pipeline_die "too many arguments (usage: $(pipeline_usage | sed -n 's/^usage: *//p' | head -1 | sed 's/  .*//'))"
 }
 
+# pipeline_config_arg DEFAULT [ARG...]: CFG = the one argument, or DEFAULT without one; more stop the
+# pipeline with its usage line.
+pipeline_config_arg() {
+    local default=$1
+    shift
+    pipeline_max_args 1 $#
+    # shellcheck disable=SC2034 # read by the pipeline
+    CFG=${1:-$default}
+}
+
 # pipeline_defaults: the settings every pipeline shares (FLEET, OUT, PYTHON, MPIRUN from the
-# environment or their defaults; one BLAS thread per rank), the check that the binary exists, the
-# start time (PIPELINE_START) and the list of results files the runs append to (RUN_FILES).
+# environment or their defaults; one BLAS thread per rank), the checks that NP (when set) is a
+# positive integer and that the binary exists, the start time (PIPELINE_START) and the list of
+# results files the runs append to (RUN_FILES).
 pipeline_defaults() {
     FLEET=${FLEET:-build/fleet}
     OUT=${OUT:-results}
     PYTHON=${PYTHON:-/usr/bin/python3}
     MPIRUN=${MPIRUN:-mpirun --allow-run-as-root --oversubscribe}
     export OPENBLAS_NUM_THREADS=1
+    [ -z "${NP:-}" ] || check_ints NP 1 "$NP"
     [ -x "$FLEET" ] || pipeline_die "$FLEET not found (run make first)"
     PIPELINE_START=$SECONDS
     RUN_FILES=()

@@ -17,7 +17,6 @@ if [ ${#configs[@]} -eq 0 ]; then
     configs=(configs/lqr.yaml configs/lqg.yaml configs/lqg_stable.yaml
              configs/lqg_disconnected.yaml configs/lqg_shared_init.yaml)
 fi
-check_ints NP 1 "$NP"
 pipeline_defaults
 for cfg in "${configs[@]}"; do
     run_seeds "$cfg" "" "$NP"

@@ -12,13 +12,12 @@ set -euo pipefail
 pipeline_init merge_nmodels.sh "$@"
 NS=${NS:-"2 5 10 20"}
 SEEDS=${SEEDS:-"1 2"}
-pipeline_max_args 1 $#
-cfg=${1:-configs/cartpole_merge.yaml}
+pipeline_config_arg configs/cartpole_merge.yaml "$@"
 # shellcheck disable=SC2086 # a list
 check_ints NS 2 $NS
 pipeline_defaults
 for n in $NS; do
-    run_seeds "$cfg" "n${n}_" "$n" "fleet.robots=${n}"
+    run_seeds "$CFG" "n${n}_" "$n" "fleet.robots=${n}"
 done
 "$PYTHON" analysis/nmodels_report.py "${RUN_FILES[@]}" --png "$OUT/merge_nmodels.png" --md "$OUT/merge_nmodels.md"
 pipeline_done "$OUT/merge_nmodels.md" "figure: $OUT/merge_nmodels.png   table: $OUT/merge_nmodels.md"

@@ -21,11 +21,9 @@ pipeline_init merge_oneshot.sh "$@"
 NP=${NP:-5}
 ALPHAS=${ALPHAS:-"0.1 1 10"}
 SEEDS=${SEEDS:-"1 2 3"}
-pipeline_max_args 1 $#
-cfg=${1:-configs/cartpole_merge.yaml}
-check_ints NP 1 "$NP"
+pipeline_config_arg configs/cartpole_merge.yaml "$@"
 pipeline_defaults
-run_alphas "$cfg" "$NP"
+run_alphas "$CFG" "$NP"
 # the report also takes the mode-connectivity runs of merge_pair.sh when they are there
 existing_results "$OUT/cartpole_pair_s*"
 args=(--oneshot "${RUN_FILES[@]}" --png-oneshot "$OUT/merge_oneshot.png" --md "$OUT/merge.md")

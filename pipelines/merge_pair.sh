@@ -16,11 +16,9 @@ set -euo pipefail
 pipeline_init merge_pair.sh "$@"
 NP=${NP:-2}
 SEEDS=${SEEDS:-"1 2 3"}
-pipeline_max_args 1 $#
-cfg=${1:-configs/cartpole_pair.yaml}
-check_ints NP 1 "$NP"
+pipeline_config_arg configs/cartpole_pair.yaml "$@"
 pipeline_defaults
-run_seeds "$cfg" "" "$NP"
+run_seeds "$CFG" "" "$NP"
 # the report also takes the one-shot runs of merge_oneshot.sh when they are there (default names)
 existing_results "$OUT/cartpole_merge_a*_s*"
 args=(--pair "${RUN_FILES[@]}" --png-pair "$OUT/merge_pair.png" --md "$OUT/merge.md")

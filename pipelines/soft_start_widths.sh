@@ -21,10 +21,8 @@ RUNS=${RUNS:-"64:80 512:20"}
 SEED=${SEED:-1}
 NP=${NP:-5}
 START_MASS=${START_MASS:-}
-pipeline_max_args 1 $#
-cfg=${1:-configs/cartpole_merge.yaml}
+pipeline_config_arg configs/cartpole_merge.yaml "$@"
 check_ints SEED 0 "$SEED"
-check_ints NP 1 "$NP"
 extra=()
 if [ -n "$START_MASS" ]; then
     [[ "$START_MASS" =~ ^0?[.][0-9]+$ ]] || pipeline_die "START_MASS: '$START_MASS' not in (0, 1)"
@@ -36,7 +34,7 @@ done
 pipeline_defaults
 for run in $RUNS; do
     w=${run%%:*} e=${run##*:}
-    run_variant "$cfg" "w${w}_e${e}${START_MASS:+_m$START_MASS}_s${SEED}" "$SEED" "$NP" \
+    run_variant "$CFG" "w${w}_e${e}${START_MASS:+_m$START_MASS}_s${SEED}" "$SEED" "$NP" \
         "policy.width=${w}" "train.epochs=${e}" "merge.methods=[average, fleet_merge]" "${extra[@]}"
 done
 "$PYTHON" analysis/soft_start_report.py "${RUN_FILES[@]}"
