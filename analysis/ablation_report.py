@@ -16,7 +16,6 @@ from the resolved config stored in each file (/config).
 
 usage: /usr/bin/python3 analysis/ablation_report.py RESULTS.h5 ... --md OUT.md [--png OUT.png]
 """
-import argparse
 import math
 import os
 import sys
@@ -25,13 +24,14 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fmcommon as fc  # noqa: E402  (score, formatting, colours, savefig)
 import merge_report as mr  # noqa: E402  (read_run, group_runs, diagnostics and timing tables)
 
 TRIVIAL = ("robot0", "best_local", "mean_local", "pooled", "expert")
 LABEL = {"robot0": "robot 0's own policy", "best_local": "best local (per seed, hindsight)",
          "mean_local": "mean local (over robots)", "pooled": "pooled (all data)", "expert": "expert (full state)",
          "average": "average (plain)"}
-COLOR = dict(mr.COLOR, sinkhorn_data="#bcbd22", fleet_merge_soft="#e377c2", fleet_merge_simplex="#17becf",
+COLOR = dict(fc.COLOR, sinkhorn_data="#bcbd22", fleet_merge_soft="#e377c2", fleet_merge_simplex="#17becf",
              fleet_merge_average="#ff9896", robot0="#98df8a", best_local="#2ca02c", mean_local="#c5e0b4",
              pooled="#9467bd", expert="#8c564b")
 
@@ -47,14 +47,14 @@ def values(g, key):
     key = balance (higher is better) or cost (lower is better: the best local is the lowest)."""
     out = {}
     for m in g["methods"]:
-        out[m] = [mr.score(r, m, key) for r in g["runs"]]
+        out[m] = [fc.score(r, m, key) for r in g["runs"]]
     loc = [local_scores(r["path"], key) for r in g["runs"]]
     out["robot0"] = [float(v[0]) for v in loc]
     out["best_local"] = [float(v.min() if key == "cost" else v.max()) for v in loc]
     out["mean_local"] = [float(v.mean()) for v in loc]
     for p in ("pooled", "expert"):
         if all(p in r["scores"] for r in g["runs"]):
-            out[p] = [mr.score(r, p, key) for r in g["runs"]]
+            out[p] = [fc.score(r, p, key) for r in g["runs"]]
     return out
 
 
@@ -86,7 +86,7 @@ def table(groups, key="balance"):
     vals = [values(g, key) for g in groups]
     pols = list(dict.fromkeys(m for g in groups for m in g["methods"])) + \
         [p for p in TRIVIAL if any(p in v for v in vals)]
-    head = "| policy | " + " | ".join(f"alpha = {mr.fa(g['alpha'])}: mean ± sd | per seed ({' / '.join(f's{s}' for s in g['seeds'])})"
+    head = "| policy | " + " | ".join(f"alpha = {fc.fa(g['alpha'])}: mean ± sd | per seed ({' / '.join(f's{s}' for s in g['seeds'])})"
                                      for g in groups) + " |"
     lines = [head, "|---|" + "---|---|" * len(groups)]
     for p in pols:
@@ -109,7 +109,7 @@ def reading(groups, vals):
         bl, r0, ml = (mean_sd(v[p])[0] for p in ("best_local", "robot0", "mean_local"))
         above_best = [m for m in ms if means[m] > bl]
         above_r0 = [m for m in ms if means[m] > r0]
-        out.append(f"- alpha = {mr.fa(g['alpha'])}: highest merge on the seed means: `{best}` "
+        out.append(f"- alpha = {fc.fa(g['alpha'])}: highest merge on the seed means: `{best}` "
                    f"({100 * means[best]:.1f}%); mean local {100 * ml:.1f}%, robot 0 {100 * r0:.1f}%, best local "
                    f"{100 * bl:.1f}%. Merges above the best local policy: "
                    f"{', '.join(f'`{m}`' for m in above_best) or 'none'}; above robot 0's own: "
@@ -122,7 +122,7 @@ def reading(groups, vals):
 
 def bc_loss_table(groups):
     """BC loss of every merged policy (and pooled) on all the fleet's data: mean +- sd over seeds, per seed."""
-    lines = ["| policy | " + " | ".join(f"alpha = {mr.fa(g['alpha'])}: mean ± sd | per seed" for g in groups) + " |",
+    lines = ["| policy | " + " | ".join(f"alpha = {fc.fa(g['alpha'])}: mean ± sd | per seed" for g in groups) + " |",
              "|---|" + "---|---|" * len(groups)]
     pols = list(dict.fromkeys(m for g in groups for m in g["methods"])) + ["pooled"]
     for p in pols:
@@ -155,15 +155,13 @@ def sharpness_table(groups):
                 continue
             for e in range(len(ds[0]["changed"])):
                 mean = {k: float(np.mean([d[k][e] for d in ds])) for k in ds[0]}
-                lines.append(f"| {mr.fa(g['alpha'])} | {m} | {e + 1} | {mean['rowmax_first']:.3f} -> "
+                lines.append(f"| {fc.fa(g['alpha'])} | {m} | {e + 1} | {mean['rowmax_first']:.3f} -> "
                              f"{mean['rowmax_last']:.3f} | {mean['changed']:.0f} | {mean['interp_loss']:.4f} |")
     return lines
 
 
 def plot(groups, pols, vals, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = fc.pyplot()
     fig, axes = plt.subplots(1, len(groups), figsize=(max(7, 0.55 * len(pols)) * len(groups), 5.8), sharey=True,
                              squeeze=False)
     for ax, g, v in zip(axes[0], groups, vals):
@@ -185,20 +183,17 @@ def plot(groups, pols, vals, path):
         ax.set_ylim(0, 1.16)
         ax.set_yticks(np.arange(0, 1.01, 0.2))
         ax.grid(axis="y", alpha=0.3)
-        ax.set_title(f"alpha = {mr.fa(g['alpha'])} ({g['robots']} robots, {g['tasks']} tasks, seeds {mr.seeds_text(g)})",
+        ax.set_title(f"alpha = {fc.fa(g['alpha'])} ({g['robots']} robots, {g['tasks']} tasks, seeds {mr.seeds_text(g)})",
                      fontsize=10)
     axes[0][0].set_ylabel("balance rate (mean over tasks)")
     fig.suptitle("fleetmerge App. F ablation, cart-pole RNN one-shot merge: bar = mean over seeds, whiskers = sd (cut at 1), "
                  "dots = seeds; hatched = trivial answers", fontsize=10.5)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    fc.savefig(fig, path, dpi=120)
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n".join(__doc__.splitlines()[1:]))
+    ap = fc.argparser(__doc__)
     ap.add_argument("files", nargs="+", metavar="RESULTS.h5", help="results of pipelines/ablation_f.sh")
     ap.add_argument("--md", required=True, help="output Markdown report")
     ap.add_argument("--png", help="output PNG")

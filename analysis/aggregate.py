@@ -56,6 +56,9 @@ import h5py
 import numpy as np
 import yaml
 
+import fmcommon as fc
+from fmcommon import attr_value
+
 ROOT_ATTRS = ("experiment", "env", "num_robots", "num_tasks")
 # score datasets per environment: (dataset under /eval/<policy>/, column prefix)
 SCORES = {"lqg": ("rel_exact",), "cartpole": ("balance", "cost"), "tooluse": ("success", "shortfall"),
@@ -64,16 +67,6 @@ SCORES = {"lqg": ("rel_exact",), "cartpole": ("balance", "cost"), "tooluse": ("s
 
 def note(msg):
     print(f"aggregate: {msg}", file=sys.stderr)
-
-
-def text(v):
-    if isinstance(v, bytes):
-        return v.decode()
-    if isinstance(v, np.ndarray) and v.shape == ():
-        return text(v[()])
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 def flatten(d, prefix=""):
@@ -122,10 +115,10 @@ def read_point(path):
     with h5py.File(path, "r") as f:
         attrs = {}
         for a in ROOT_ATTRS:
-            attrs[a] = text(f.attrs[a]) if a in f.attrs else None
+            attrs[a] = attr_value(f.attrs[a]) if a in f.attrs else None
         if "config" not in f:
             raise ValueError("no /config dataset")
-        cfg = yaml.safe_load(text(f["config"][()])) or {}
+        cfg = yaml.safe_load(attr_value(f["config"][()])) or {}
         if not isinstance(cfg, dict):
             raise ValueError("/config is not a YAML mapping")
         scores = {}
@@ -185,9 +178,7 @@ def seed_stats(vals):
 
 def plot_png(path, rows, varied, score_cols):
     """One panel per score group, x = first non-seed varied key; see the module docstring."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = fc.pyplot()
     from matplotlib.lines import Line2D
 
     order = list(dict.fromkeys(s for v in SCORES.values() for s in v))  # each metric once
@@ -351,8 +342,7 @@ def plot_png(path, rows, varied, score_cols):
         fig.legend(handles=handles, loc="center left", bbox_to_anchor=(0.98, 0.5), frameon=False,
                    fontsize=9, title="policy" if keys else None)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    fc.savefig(fig, path, dpi=120, bbox_inches="tight")
 
 
 def style_axis(ax, sax, metric, unstable, colour):

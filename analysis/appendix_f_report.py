@@ -25,7 +25,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import fmreport as fr  # noqa: E402  (shared helpers: text, pct, mean_range, machine, colors)
+import fmcommon as fr  # noqa: E402  (shared helpers: text, pct, mean_range, machine, colors)
 
 fr.PROG = "appendix_f_report.py"
 NAME = re.compile(r"^(?P<cfg>.+?)_(?P<panel>alpha|nmodels|ablation|barrier)(?:_(?P<point>[^_]+))?_s(?P<seed>\d+)$")

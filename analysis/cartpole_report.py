@@ -16,7 +16,6 @@ and writes
 
 usage: /usr/bin/python3 analysis/cartpole_report.py RESULTS.h5 [...] --png OUT.png --md OUT.md
 """
-import argparse
 import math
 import re
 import sys
@@ -24,59 +23,37 @@ import sys
 import h5py
 import numpy as np
 
+import fmcommon as fc
+from fmcommon import num, pct, text
+
 SCORES = ("balance", "setpoint", "cost")
 FIXED = ("local", "pooled", "expert")  # drawn after the merge methods, in this order
 LABEL = {"local": "local (mean)", "pooled": "pooled", "expert": "expert (full state)"}
 THRESHOLD = 0.9  # the issue's balance target for the pooled RNN
-
-
-def text(v):
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
-def policy_config(config_text):
-    """arch, layers, width, activation from the resolved /config YAML."""
-    try:
-        import yaml
-        pol = (yaml.safe_load(config_text) or {}).get("policy", {}) or {}
-    except ImportError:  # fall back to the indented keys under "policy:"
-        block = re.search(r"^policy:\n((?:[ \t]+.*\n?)*)", config_text, re.M)
-        pol = dict(re.findall(r"^[ \t]+(\w+):[ \t]*\"?([^\"#\n]*?)\"?[ \t]*$", block.group(1), re.M)) \
-            if block else {}
-    return {k: text(pol.get(k, "?")) for k in ("arch", "layers", "width", "activation")}
+POLICY = ("arch", "layers", "width", "activation")  # the policy.* keys in the headings
+CONFIG = {("experiment", "seed"): int, **{("policy", k): text for k in POLICY}}
 
 
 def read_run(path):
     """One results file: scores [K] per policy, BC losses, seed, tasks and policy config."""
     with h5py.File(path, "r") as f:
-        if text(f.attrs.get("kind", "")) != "fleetmerge-results":
-            raise SystemExit(f"{path}: not a fleetmerge results file")
-        if text(f.attrs.get("env", "")) != "cartpole":
-            raise SystemExit(f"{path}: env is {text(f.attrs.get('env', '?'))}, not cartpole")
+        fc.check_results(f, path, "cartpole")
         exp = text(f.attrs["experiment"])
         m = re.search(r"_s(\d+)$", exp)
-        cfg = text(f["config"][()])
-        seed = re.search(r"^  seed: *(\d+)", cfg, re.M)
+        cfg = fc.parse_config(text(f["config"][()]), CONFIG)
+        seed = cfg["seed"] if cfg["seed"] is not None else (int(m.group(1)) if m else -1)
         run = dict(name=exp[:m.start()] if m else exp, robots=int(f.attrs["num_robots"]),
-                   tasks=int(f.attrs["num_tasks"]), policy=policy_config(cfg),
-                   seed=int(seed.group(1)) if seed else (int(m.group(1)) if m else -1),
-                   scores={}, loss={}, path=path)
+                   tasks=int(f.attrs["num_tasks"]), policy={k: cfg[k] or "?" for k in POLICY},
+                   seed=seed, scores={}, loss={}, path=path)
         merged = [p for p in f["eval"] if p not in FIXED]
         for pol in merged + [p for p in FIXED if p in f["eval"]]:
-            s = {k: np.array(f[f"eval/{pol}/{k}"], dtype=float) for k in SCORES}
-            if pol == "local":  # [N, K]: mean over robots per task
-                s = {k: v.mean(axis=0) for k, v in s.items()}
-            run["scores"][pol] = s
+            run["scores"][pol] = fc.eval_scores(f, pol, SCORES)
         for pol in merged:
-            g = f.get(f"models/merged/{pol}")
-            run["loss"][pol] = float(g.attrs["bc_loss"]) if g is not None and "bc_loss" in g.attrs \
-                else math.nan
+            run["loss"][pol] = fc.merged_loss(f, pol)
         run["loss"]["pooled"] = float(f["fleet"].attrs.get("pooled_bc_loss", math.nan))
-        if "fleet/robot_stats" in f:  # each robot's loss on its own data
-            rs = f["fleet/robot_stats"]
-            cols = text(rs.attrs.get("columns", "")).split(",")
-            if "local_bc_loss" in cols:
-                run["loss"]["local"] = float(np.mean(rs[:, cols.index("local_bc_loss")]))
+        local = fc.robot_stat(f, "local_bc_loss")  # each robot's loss on its own data
+        if local is not None:
+            run["loss"]["local"] = float(np.mean(local))
         run["half_length"] = None
         if "system/tasks" in f:
             cols = text(f["system/tasks"].attrs.get("columns", "")).split(",")
@@ -113,14 +90,6 @@ def aggregate(paths):
         out.append(dict(name=name, runs=runs, seeds=seeds, stats=summarize(runs),
                         policy=runs[0]["policy"], robots=runs[0]["robots"], tasks=runs[0]["tasks"]))
     return out
-
-
-def pct(v):
-    return "n/a" if math.isnan(v) else f"{100 * v:.1f}%"
-
-
-def num(v, d=3):
-    return "n/a" if math.isnan(v) else f"{v:.{d}f}"
 
 
 def label(pol):
@@ -202,9 +171,7 @@ def bars(ax, groups, pols, key, worst_label, colors):
 
 
 def plot(groups, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = fc.pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(20, 4.8), gridspec_kw=dict(width_ratios=[1.1, 1.1, 1.2, 1.0]))
     colors = [plt.get_cmap("tab10")(j) for j in range(len(groups))]
     pols = list(dict.fromkeys(p for g in groups for p in g["stats"]))
@@ -272,15 +239,12 @@ def plot(groups, path):
                  f"seeds {' '.join(map(str, seeds))}; bars = mean over seeds, whiskers = min-max over seeds",
                  fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fc.savefig(fig, path, dpi=120)
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("results", nargs="+", help="results.h5 files of `fleet run` (env.kind: cartpole)")
-    ap.add_argument("--png", required=True, help="output PNG figure")
-    ap.add_argument("--md", required=True, help="output Markdown table")
-    args = ap.parse_args(argv)
+    args = fc.png_md_args(__doc__, argv, "results.h5 files of `fleet run` (env.kind: cartpole)", "output PNG figure",
+                          "output Markdown table")
     groups = aggregate(args.results)
     write_markdown(groups, args.md)
     plot(groups, args.png)

@@ -2,7 +2,8 @@
 
 Not a program: the entry points import it, describe their benchmark in a Kind (the env.kind they read, its
 three score names, how the tasks break down into parts, the headings and the report's composition) and call
-run(kind, argv). Everything the two reports share lives here, once:
+run(kind, argv). Everything the two reports share lives here, once (the helpers of every analysis script,
+formatting, the plot style and the results files' checks, are in fmcommon.py):
   - reading results.h5 files (open_results, read_run: config values from the resolved /config YAML, per-task
     scores per policy, /eval/local as local (mean) / robot 0 / best local, BC and held-out BC losses,
     barriers, traffic, rounds, timings); a missing file or a file of another env.kind is an error (exit 2);
@@ -17,18 +18,17 @@ run(kind, argv). Everything the two reports share lives here, once:
   - the figure: one PNG of panels (one-shot success vs alpha, iterative curves, final success vs M, barrier
     curves; the entry points add their own), panels without data left out.
 """
-import argparse
 import dataclasses
-import datetime
 import math
 import os
-import platform
 import re
-import sys
 import textwrap
 
 import h5py
 import numpy as np
+
+import fmcommon as fc
+from fmcommon import COLOR, MARKER, die, fa, mean_or_nan, mean_range, num, pct, score, seeds_text, text
 
 FIXED = ("pooled", "task_specific", "local", "expert")  # /eval groups read besides the merge methods
 DERIVED = ("robot 0", "best local")  # rows computed from /eval/local [N, K]
@@ -41,16 +41,9 @@ ROUND_LABEL = {"average": "average (FedAvg)", "fleet_merge": "fleet_merge"}
 BARRIER_LABEL = {"average": "average (plain interpolation)"}
 SETTING = {True: "policies cloned from one dataset", False: "robots 0 and 1 on their own data",
            None: "fleet.shared_data differs between the seeds"}
-COLOR = {"average": "#7f7f7f", "git_rebasin": "#1f77b4", "sinkhorn_rebasin": "#ff7f0e",
-         "fleet_merge": "#d62728", "local": "#2ca02c", "pooled": "#9467bd", "expert": "#8c564b",
-         "task_specific": "#17becf"}
-MARKER = {"average": "s", "git_rebasin": "^", "sinkhorn_rebasin": "X", "fleet_merge": "o", "pooled": "D",
-          "task_specific": "P", "local": "v", "expert": "*"}
-LOWER_BETTER = ("shortfall", "distance")  # scores whose worst task is the highest
 METHODS_TEXT = ["Methods: `average` (plain mean), `git_rebasin` (MergeMany weight matching), `sinkhorn_rebasin`",
                 "(soft permutations against robot 0, Pena et al. 2022), `fleet_merge` (Algorithm 1 started from",
                 "weight matching). Every number below is computed from the results files."]
-PROG = "fmreport.py"  # the entry point's name, set by run()
 
 
 @dataclasses.dataclass
@@ -79,51 +72,13 @@ class Kind:
     suptitle: object  # runs -> the figure's title
 
 
-def die(msg):
-    print(f"{PROG}: {msg}", file=sys.stderr)
-    sys.exit(2)
-
-
-def text(v):
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
-def flag(v):
-    """A YAML boolean, parsed or as text."""
-    return v if isinstance(v, bool) else str(v).strip().lower() in ("true", "yes", "on", "1")
-
-
-def parse_config(config_text):
-    """The keys this report needs from the resolved /config YAML."""
-    want = {("experiment", "seed"): int, ("fleet", "alpha"): float, ("fleet", "rounds"): int,
-            ("fleet", "local_epochs"): int, ("fleet", "participation"): float, ("fleet", "demos_per_robot"): int,
-            ("fleet", "shared_data"): flag, ("merge", "methods"): list, ("eval", "rollouts"): int,
-            ("eval", "round_rollouts"): int, ("eval", "barrier_points"): int, ("eval", "finetune_demos"): int,
-            ("eval", "finetune_epochs"): int, ("eval", "val_demos"): int, ("train", "epochs"): int,
-            ("env", "kind"): str, ("env", "tu_points"): int, ("env", "tu_obs"): str, ("env", "horizon"): int}
-    out = {}
-    try:
-        import yaml
-        cfg = yaml.safe_load(config_text) or {}
-        for (sec, key), typ in want.items():
-            v = (cfg.get(sec) or {}).get(key)
-            out[key] = [text(m) for m in v] if typ is list and v is not None else \
-                (typ(v) if v is not None else None)
-    except ImportError:  # the dump is simple enough for regular expressions
-        section = None
-        for line in config_text.splitlines():
-            m = re.match(r"^(\w+):\s*$", line)
-            if m:
-                section = m.group(1)
-                continue
-            m = re.match(r"^  (\w+): *(.*?)\s*(#.*)?$", line)
-            if m and (section, m.group(1)) in want:
-                typ, v = want[(section, m.group(1))], m.group(2)
-                if typ is list:
-                    out[m.group(1)] = [x.strip() for x in v.strip("[]").split(",") if x.strip()]
-                else:
-                    out[m.group(1)] = typ(v.strip('"'))
-    return out
+# The keys this report needs from the resolved /config YAML.
+CONFIG = {("experiment", "seed"): int, ("fleet", "alpha"): float, ("fleet", "rounds"): int,
+          ("fleet", "local_epochs"): int, ("fleet", "participation"): float, ("fleet", "demos_per_robot"): int,
+          ("fleet", "shared_data"): fc.flag, ("merge", "methods"): list, ("eval", "rollouts"): int,
+          ("eval", "round_rollouts"): int, ("eval", "barrier_points"): int, ("eval", "finetune_demos"): int,
+          ("eval", "finetune_epochs"): int, ("eval", "val_demos"): int, ("train", "epochs"): int,
+          ("env", "kind"): str, ("env", "tu_points"): int, ("env", "tu_obs"): str, ("env", "horizon"): int}
 
 
 def open_results(path, kind):
@@ -134,11 +89,7 @@ def open_results(path, kind):
         f = h5py.File(path, "r")
     except OSError as e:
         die(f"{path}: cannot open as HDF5 ({e})")
-    if text(f.attrs.get("kind", "")) != "fleetmerge-results":
-        die(f"{path}: not a fleetmerge results file")
-    env = text(f.attrs.get("env", "?"))
-    if env != kind.env:
-        die(f"{path}: env is {env}, not {kind.env} (this report reads env.kind: {kind.env} runs)")
+    fc.check_results(f, path, kind.env, die, f" (this report reads env.kind: {kind.env} runs)")
     for need in ("config", "eval", "system/tasks", "fleet"):
         if need not in f:
             die(f"{path}: no /{need}")
@@ -244,7 +195,7 @@ def read_run(path, kind):
     losses, held-out losses, barriers, traffic, rounds, timings."""
     with open_results(path, kind) as f:
         exp = text(f.attrs["experiment"])
-        cfg = parse_config(text(f["config"][()]))
+        cfg = fc.parse_config(text(f["config"][()]), CONFIG)
         K, N = int(f.attrs["num_tasks"]), int(f.attrs["num_robots"])
         part, part_order = kind.read_parts(f, path, K)
         iterative = (cfg.get("rounds") or 0) > 0
@@ -326,51 +277,8 @@ def policies(g):
     return g["methods"] + [p for p in ROWS if all(p in r["scores"] for r in g["runs"])]
 
 
-def score(r, pol, key="success", part=None, worst=False):
-    """Mean over the tasks (of the part labelled part, if given: a tool family, a task), or the worst task; NaN
-    if absent. Tasks scored NaN (task_specific: no robot has data of the task) are left out."""
-    s = r["scores"].get(pol)
-    if s is None:
-        return math.nan
-    v = s[key]
-    if part is not None:
-        v = v[r["part"] == part]
-    v = v[~np.isnan(v)]
-    if v.size == 0:
-        return math.nan
-    if worst:
-        return float(v.max() if key in LOWER_BETTER else v.min())
-    return float(v.mean())
-
-
-def pct(v):
-    return "n/a" if v is None or math.isnan(v) else f"{100 * v:.1f}%"
-
-
-def num(v, d=3):
-    return "n/a" if v is None or math.isnan(v) else f"{v:.{d}f}"
-
-
-def fa(a):
-    return f"{a:g}"
-
-
 def label(p):
     return LABEL.get(p, p)
-
-
-def mean_range(vals, fmt):
-    v = np.array([x for x in vals if not math.isnan(x)])
-    if v.size == 0:
-        return "n/a"
-    if v.size == 1:
-        return fmt(float(v[0]))
-    return f"{fmt(v.mean())} [{fmt(v.min())}-{fmt(v.max())}]"
-
-
-def mean_or_nan(vals):
-    v = [x for x in vals if not math.isnan(x)]
-    return float(np.mean(v)) if v else math.nan
 
 
 def parts_in(runs):
@@ -378,10 +286,6 @@ def parts_in(runs):
     seen = {p for r in runs for p in r["part"]}
     order = dict.fromkeys(p for r in runs for p in list(r["part_order"]) + list(r["part"]))
     return [p for p in order if p in seen]
-
-
-def seeds_text(seeds):
-    return " ".join(str(s) for s in seeds)
 
 
 def loss4(v):
@@ -703,31 +607,6 @@ def timing_markdown(oneshot, rounds, kind):
     return lines
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = f.read()
-    except OSError:
-        return "unknown (no /proc/cpuinfo)"
-    model = re.search(r"^model name\s*:\s*(.*)$", info, re.M)
-    n = len(re.findall(r"^processor\s*:", info, re.M))
-    return f"{model.group(1).strip() if model else 'unknown'} ({n} logical CPUs)"
-
-
-def machine_markdown(runs):
-    u = platform.uname()
-    seeds = sorted({r["seed"] for r in runs})
-    t0 = datetime.datetime.fromtimestamp(min(r["mtime"] for r in runs)).strftime("%Y-%m-%d %H:%M")
-    t1 = datetime.datetime.fromtimestamp(max(r["mtime"] for r in runs)).strftime("%Y-%m-%d %H:%M")
-    return ["## Machine, date, seeds", "",
-            f"- machine: `{u.system} {u.node} {u.release} {u.version} {u.machine}`",
-            f"- CPU: {cpu_model()}",
-            f"- report written: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}; results files written "
-            f"{t0} to {t1}",
-            f"- seeds: {seeds_text(seeds)}",
-            ""]
-
-
 # ---------------------------------------------------------------- figure
 
 def oneshot_panels(oneshot):
@@ -745,9 +624,7 @@ def plot(panels, title, path):
     1. Nothing is written without panels."""
     if not panels:
         return
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = fc.pyplot()
     ncol = min(3, len(panels))
     nrow = -(-len(panels) // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(7 * ncol, 5.8 * nrow), squeeze=False)
@@ -760,8 +637,7 @@ def plot(panels, title, path):
         fig.delaxes(ax)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.04 / nrow))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fc.savefig(fig, path, dpi=110)
 
 
 def label_axes(ax, ticks, ticklabels, logx, xlabel, ylabel):
@@ -883,11 +759,8 @@ def tail_markdown(runs, png):
 
 def run(kind, argv):
     """The entry points' main: read the files, group them, write kind.compose's Markdown and kind.panels' PNG."""
-    global PROG
-    PROG = kind.prog
-    ap = argparse.ArgumentParser(prog=kind.prog, description=kind.doc.splitlines()[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n".join(kind.doc.splitlines()[1:]))
+    fc.PROG = kind.prog
+    ap = fc.argparser(kind.doc, prog=kind.prog)
     ap.add_argument("files", nargs="+", metavar="RESULTS.h5", help=kind.files_help)
     ap.add_argument("--md", default=kind.default_md, help="output Markdown report (default: %(default)s)")
     ap.add_argument("--png", help="output figure (default: the --md path with .png)")
@@ -903,4 +776,4 @@ def run(kind, argv):
     plot(kind.panels(oneshot, rounds), kind.suptitle(runs), png)
     with open(args.md, "w") as out:
         out.write("\n".join(lines))
-    print(f"{PROG}: wrote {args.md} and {png} ({len(runs)} runs)")
+    print(f"{fc.PROG}: wrote {args.md} and {png} ({len(runs)} runs)")

@@ -27,11 +27,10 @@ import h5py
 import numpy as np
 import yaml
 
+import fmcommon as fc
+from fmcommon import text
+
 J = 60  # impulse-response terms compared
-
-
-def text(v):
-    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 def markov(theta, k, p, m):
@@ -57,8 +56,7 @@ def cost(f, path):
 
 def read_point(path):
     with h5py.File(path, "r") as f:
-        if text(f.attrs.get("kind", "")) != "fleetmerge-results":
-            raise SystemExit(f"{path}: not a fleetmerge results file")
+        fc.check_results(f, path)
         cfg = yaml.safe_load(text(f["config"][()]))
         mg, fl = cfg["merge"], cfg["fleet"]
         k = int(f["models/merged/linear_gl"].size)
@@ -143,9 +141,7 @@ def report(points):
 
 
 def figure(groups, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = fc.pyplot()
     keys = sorted(groups)
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 4.2), squeeze=False)
     for ax, key in zip(axes[0], keys):
@@ -171,9 +167,7 @@ def figure(groups, path):
         ax.set_ylabel("cost / optimal (mean over tasks)")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, path)
+    fc.savefig(fig, path, dpi=110)
 
 
 def main():

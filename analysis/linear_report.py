@@ -11,7 +11,6 @@ and writes
 
 usage: /usr/bin/python3 analysis/linear_report.py RESULTS.h5 [...] --png OUT.png --md OUT.md
 """
-import argparse
 import math
 import re
 import sys
@@ -19,21 +18,19 @@ import sys
 import h5py
 import numpy as np
 
+import fmcommon as fc
+from fmcommon import text
+
 ORDER = ["average", "linear_perm", "linear_gl", "pooled", "task_specific", "local"]
 LABEL = {"average": "average", "linear_perm": "permutation (G.12)", "linear_gl": "GL(n) gradient (G.14)",
          "pooled": "pooled (multi-task)", "task_specific": "task-specific",
          "local": "single-dataset (local)"}
 
 
-def text(v):
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
 def run_summary(path):
     """Per policy: mean relative exact cost over tasks (inf if unstable anywhere) and rollout."""
     with h5py.File(path, "r") as f:
-        if text(f.attrs.get("kind", "")) != "fleetmerge-results":
-            raise SystemExit(f"{path}: not a fleetmerge results file")
+        fc.check_results(f, path)
         name = re.sub(r"_s\d+$", "", text(f.attrs["experiment"]))
         meta = dict(arch=text(f["models"].attrs["arch"]), robots=int(f.attrs["num_robots"]))
         rows = {}
@@ -99,9 +96,7 @@ def write_markdown(groups, path):
 
 
 def plot(groups, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = fc.pyplot()
     fig, axes = plt.subplots(1, len(groups), figsize=(3.9 * len(groups), 4.2), squeeze=False)
     colors = plt.get_cmap("tab10")
     for ax, (name, meta, stats) in zip(axes[0], groups):
@@ -129,15 +124,11 @@ def plot(groups, path):
     axes[0][0].set_ylabel("cost / optimal (mean over tasks)")
     fig.suptitle("fleetmerge, linear control (App. G): mean over seeds, min-max whiskers", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fc.savefig(fig, path, dpi=120)
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("results", nargs="+", help="results.h5 files of `fleet run`")
-    ap.add_argument("--png", required=True, help="output PNG figure")
-    ap.add_argument("--md", required=True, help="output Markdown table")
-    args = ap.parse_args(argv)
+    args = fc.png_md_args(__doc__, argv, "results.h5 files of `fleet run`", "output PNG figure", "output Markdown table")
     groups = aggregate(args.results)
     write_markdown(groups, args.md)
     plot(groups, args.png)

@@ -26,7 +26,7 @@ Targets (issue 4):
 usage: /usr/bin/python3 analysis/merge_report.py [--pair RESULTS.h5 ...] [--oneshot RESULTS.h5 ...]
            [--png-pair OUT.png] [--png-oneshot OUT.png] --md OUT.md
 """
-import argparse
+import functools
 import math
 import re
 import sys
@@ -34,12 +34,13 @@ import sys
 import h5py
 import numpy as np
 
+import fmcommon as fc
+from fmcommon import COLOR, fa, num, pct, score, text
+
 SCORES = ("balance", "setpoint", "cost")
 FIXED = ("local", "pooled", "expert")  # drawn after the merge methods, in this order
 LABEL = {"local": "local (mean)", "pooled": "pooled", "expert": "expert (full state)",
          "average": "average (plain)"}
-COLOR = {"average": "#7f7f7f", "git_rebasin": "#1f77b4", "sinkhorn_rebasin": "#ff7f0e",
-         "fleet_merge": "#d62728", "local": "#2ca02c", "pooled": "#9467bd", "expert": "#8c564b"}
 PLAIN, FM, GIT = "average", "fleet_merge", "git_rebasin"
 BARRIER_RATIO = 0.10     # target (a)
 LOCAL_FRACTION = 0.85    # target (b)
@@ -48,39 +49,21 @@ TARGET_ROBOTS = 5
 EPS = 1e-12
 
 
-def text(v):
-    return v.decode() if isinstance(v, bytes) else str(v)
+CONFIG = {("experiment", "seed"): int, ("fleet", "alpha"): float, ("merge", "methods"): list, ("eval", "rollouts"): int}
+mean_range = functools.partial(fc.mean_range, short=False)  # one seed too as mean [min-max]
 
 
 def parse_config(config_text):
     """experiment.seed, fleet.alpha, merge.methods and eval.rollouts from the resolved /config YAML."""
-    try:
-        import yaml
-        cfg = yaml.safe_load(config_text) or {}
-        seed = cfg.get("experiment", {}).get("seed")
-        alpha = cfg.get("fleet", {}).get("alpha")
-        methods = cfg.get("merge", {}).get("methods")
-        rollouts = cfg.get("eval", {}).get("rollouts")
-    except ImportError:  # the dump is simple enough for regular expressions
-        seed = re.search(r"^  seed: *(\d+)", config_text, re.M)
-        seed = seed and seed.group(1)
-        alpha = re.search(r"^  alpha: *([0-9.eE+-]+)", config_text, re.M)
-        alpha = alpha and alpha.group(1)
-        methods = re.search(r"^  methods: *\[([^\]]*)\]", config_text, re.M)
-        methods = methods and [m.strip() for m in methods.group(1).split(",") if m.strip()]
-        rollouts = re.search(r"^  rollouts: *(\d+)", config_text, re.M)
-        rollouts = rollouts and rollouts.group(1)
-    return (int(seed) if seed is not None else -1, float(alpha) if alpha is not None else math.nan,
-            [text(m) for m in (methods or [])], int(rollouts) if rollouts is not None else -1)
+    c = fc.parse_config(config_text, CONFIG)
+    return (c["seed"] if c["seed"] is not None else -1, c["alpha"] if c["alpha"] is not None else math.nan,
+            c["methods"] or [], c["rollouts"] if c["rollouts"] is not None else -1)
 
 
 def read_run(path):
     """One results file: scores, losses, barriers, merge diagnostics and timings."""
     with h5py.File(path, "r") as f:
-        if text(f.attrs.get("kind", "")) != "fleetmerge-results":
-            raise SystemExit(f"{path}: not a fleetmerge results file")
-        if text(f.attrs.get("env", "")) != "cartpole":
-            raise SystemExit(f"{path}: env is {text(f.attrs.get('env', '?'))}, not cartpole")
+        fc.check_results(f, path, "cartpole")
         exp = text(f.attrs["experiment"])
         seed, alpha, methods, rollouts = parse_config(text(f["config"][()]))
         m = re.search(r"(_a[0-9.eE+-]+)?_s\d+$", exp)
@@ -90,20 +73,8 @@ def read_run(path):
                    [p for p in f["eval"] if p not in FIXED],
                    scores={}, loss={}, barrier={}, diag={}, timing={})
         for pol in run["methods"] + [p for p in FIXED if p in f["eval"]]:
-            s = {k: np.array(f[f"eval/{pol}/{k}"], dtype=float) for k in SCORES}
-            if pol == "local":  # [N, K]: mean over robots per task
-                s = {k: v.mean(axis=0) for k, v in s.items()}
-            run["scores"][pol] = s
-        for pol in run["methods"]:
-            g = f.get(f"models/merged/{pol}")
-            run["loss"][pol] = float(g.attrs["bc_loss"]) if g is not None and "bc_loss" in g.attrs \
-                else math.nan
-        run["loss"]["pooled"] = float(f["fleet"].attrs.get("pooled_bc_loss", math.nan))
-        if "fleet/robot_stats" in f:  # each robot's loss on its own data
-            rs = f["fleet/robot_stats"]
-            cols = text(rs.attrs.get("columns", "")).split(",")
-            if "local_bc_loss" in cols:
-                run["loss"]["local"] = float(np.mean(rs[:, cols.index("local_bc_loss")]))
+            run["scores"][pol] = fc.eval_scores(f, pol, SCORES)
+        read_losses(f, run)
         for pol in run["methods"]:
             g = f.get(f"barrier/{pol}")
             if g is None:
@@ -127,6 +98,17 @@ def read_run(path):
     return run
 
 
+def read_losses(f, run):
+    """BC losses on all the fleet's data: every merged policy's and pooled's; local = each robot's loss on its
+    own data (/fleet/robot_stats local_bc_loss), mean over the robots, when the file has it."""
+    for pol in run["methods"]:
+        run["loss"][pol] = fc.merged_loss(f, pol)
+    run["loss"]["pooled"] = float(f["fleet"].attrs.get("pooled_bc_loss", math.nan))
+    local = fc.robot_stat(f, "local_bc_loss")
+    if local is not None:
+        run["loss"]["local"] = float(np.mean(local))
+
+
 def group_runs(paths, by_alpha):
     """Runs grouped by (name, alpha) or name, each group sorted by seed."""
     groups = {}
@@ -146,18 +128,6 @@ def group_runs(paths, by_alpha):
     return out
 
 
-def pct(v):
-    return "n/a" if v is None or math.isnan(v) else f"{100 * v:.1f}%"
-
-
-def num(v, d=3):
-    return "n/a" if v is None or math.isnan(v) else f"{v:.{d}f}"
-
-
-def fa(a):
-    return f"{a:g}"
-
-
 def label(pol):
     return LABEL.get(pol, pol)
 
@@ -166,26 +136,8 @@ def policies(g):
     return g["methods"] + [p for p in FIXED if all(p in r["scores"] for r in g["runs"])]
 
 
-def score(r, pol, key, worst=False):
-    """Task mean (or worst task) of one run's score; NaN if absent."""
-    s = r["scores"].get(pol)
-    if s is None:
-        return math.nan
-    v = s[key]
-    if worst:
-        return float(v.max() if key == "cost" else v.min())
-    return float(v.mean())
-
-
 def seeds_text(g):
     return " ".join(map(str, g["seeds"]))
-
-
-def mean_range(vals, fmt):
-    v = np.array([x for x in vals if not math.isnan(x)])
-    if v.size == 0:
-        return "n/a"
-    return f"{fmt(v.mean())} [{fmt(v.min())}-{fmt(v.max())}]"
 
 
 # ---------------------------------------------------------------- mode connectivity (pair)
@@ -283,9 +235,7 @@ def target_a(g, methods):
 
 
 def plot_pair(groups, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = fc.pyplot()
     g = groups[0]
     runs = g["runs"]
     methods = [m for m in g["methods"] if all(m in r["barrier"] for r in runs)]
@@ -324,8 +274,7 @@ def plot_pair(groups, path):
     fig.suptitle(f"fleetmerge mode connectivity, cart-pole RNN: {g['name']}, {g['robots']} robots on the same data, "
                  f"seeds {seeds_text(g)}; line = mean over seeds, band = min-max over seeds", fontsize=10.5)
     fig.tight_layout(rect=(0, 0.13, 1, 1))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    fc.savefig(fig, path, dpi=120)
 
 
 # ---------------------------------------------------------------- one-shot merge
@@ -374,8 +323,8 @@ def target_b(groups):
                     verdict_rows.append(False)
                 continue
             fb, gb, lb = (score(r, p, "balance") for p in (FM, GIT, "local"))
-            fc, gc = score(r, FM, "cost"), score(r, GIT, "cost")
-            p1, p2, p3 = fb >= LOCAL_FRACTION * lb - EPS, fb > gb + EPS, fc < gc - EPS
+            fmc, gc = score(r, FM, "cost"), score(r, GIT, "cost")
+            p1, p2, p3 = fb >= LOCAL_FRACTION * lb - EPS, fb > gb + EPS, fmc < gc - EPS
             ok = p1 and p2 and p3
             counted = any(abs(g["alpha"] - a) < 1e-9 for a in TARGET_ALPHAS) and r["robots"] == TARGET_ROBOTS
             if counted:
@@ -383,7 +332,7 @@ def target_b(groups):
             yn = lambda b: "yes" if b else "NO"
             out.append(f"| {fa(g['alpha'])}{'' if counted else ' (info)'} | {r['seed']} | {pct(fb)} | "
                        f"{pct(LOCAL_FRACTION * lb)} (local {pct(lb)}) | {yn(p1)} | {pct(gb)} | {yn(p2)} | "
-                       f"{num(fc)} | {num(gc)} | {yn(p3)} | **{yn(ok)}** |")
+                       f"{num(fmc)} | {num(gc)} | {yn(p3)} | **{yn(ok)}** |")
     have = {round(g["alpha"], 9) for g in groups if g["robots"] == TARGET_ROBOTS}
     missing = [a for a in TARGET_ALPHAS if round(a, 9) not in have]
     if missing:
@@ -398,9 +347,7 @@ def target_b(groups):
 
 
 def plot_oneshot(groups, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = fc.pyplot()
     pols = list(dict.fromkeys(p for g in groups for p in policies(g)))
     fig, axes = plt.subplots(2, 1, figsize=(max(11, 2.0 + 0.5 * len(pols) * len(groups)), 9.5), sharex=True)
     width = 0.85 / len(pols)
@@ -453,8 +400,7 @@ def plot_oneshot(groups, path):
                  "Dirichlet(alpha) task mixtures\nbar = mean over seeds (of the mean over tasks), "
                  "whiskers = min-max over seeds", fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    fc.savefig(fig, path, dpi=120)
 
 
 # ---------------------------------------------------------------- diagnostics and timings
@@ -534,9 +480,7 @@ def timing_markdown(all_groups):
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n".join(__doc__.splitlines()[1:]))
+    ap = fc.argparser(__doc__)
     ap.add_argument("--pair", nargs="+", default=[], metavar="RESULTS.h5",
                     help="results of the mode-connectivity runs (pipelines/merge_pair.sh)")
     ap.add_argument("--oneshot", nargs="+", default=[], metavar="RESULTS.h5",

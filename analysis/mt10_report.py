@@ -55,8 +55,10 @@ import textwrap
 
 import numpy as np
 
+import fmcommon as fc
 import fmreport as fm
-from fmreport import JOINT, fa, label, mean_range, pct, score, seeds_text
+from fmcommon import fa, mean_range, pct, score, seeds_text
+from fmreport import JOINT, label
 
 PROG = "mt10_report.py"
 FIG10 = ("pooled", "task_specific", "fleet_merge", "local")  # the policies of the per-task comparison
@@ -75,9 +77,9 @@ SETTINGS = ("m", "alpha", "participation", "N")  # what tells an experiment's it
 
 def read_tasks(f, path, K):
     """Each task's name (/system/tasks attribute names, comma-separated), as the part of the per-task tables."""
-    names = [n.strip() for n in fm.text(f["system/tasks"].attrs.get("names", "")).split(",")]
+    names = [n.strip() for n in fc.text(f["system/tasks"].attrs.get("names", "")).split(",")]
     if len(names) != K or not all(names) or len(set(names)) != K:
-        fm.die(f"{path}: /system/tasks attribute names {','.join(names)!r} does not name {K} distinct tasks")
+        fc.die(f"{path}: /system/tasks attribute names {','.join(names)!r} does not name {K} distinct tasks")
     return np.array(names), names
 
 
@@ -135,7 +137,7 @@ def plot_tasks(ax, g, tag):
     for j, p in enumerate(pols):
         mean, lo, hi = map(np.array, zip(*[spread([score(r, p, part=t) for r in runs]) for t in tasks]))
         ax.bar(x + (j - (len(pols) - 1) / 2) * width, mean, width, yerr=[mean - lo, hi - mean],
-               color=fm.COLOR.get(p), label=label(p), capsize=2, error_kw=dict(linewidth=0.8))
+               color=fc.COLOR.get(p), label=label(p), capsize=2, error_kw=dict(linewidth=0.8))
     ax.set_xticks(x)
     ax.set_xticklabels(tasks, rotation=35, ha="right", fontsize=8)
     ax.set_xlim(-0.6, len(tasks) - 0.4)
@@ -241,13 +243,13 @@ def plot_axis(ax, data, tag):
         for m in methods_of(s["groups"]):
             gs = sorted((g for g in s["groups"] if g["method"] == m), key=lambda g: g[axis])
             mean, lo, hi = map(np.array, zip(*[spread([score(r, m) for r in g["runs"]]) for g in gs]))
-            ax.errorbar([g[axis] for g in gs], mean, yerr=[mean - lo, hi - mean], color=fm.COLOR.get(m),
-                        marker=fm.MARKER.get(m, "o"), linewidth=1.6, capsize=3, linestyle=styles[k % len(styles)],
+            ax.errorbar([g[axis] for g in gs], mean, yerr=[mean - lo, hi - mean], color=fc.COLOR.get(m),
+                        marker=fc.MARKER.get(m, "o"), linewidth=1.6, capsize=3, linestyle=styles[k % len(styles)],
                         label=fm.ROUND_LABEL.get(m, m) + suffix)
         sx = sorted({g[axis] for g in s["groups"]})
         mean, lo, hi = map(np.array, zip(*[spread([score(r, JOINT) for g in s["groups"] if g[axis] == x
                                                    for r in g["runs"]]) for x in sx]))
-        ax.errorbar(sx, mean, yerr=[mean - lo, hi - mean], color=fm.COLOR[JOINT], marker=fm.MARKER[JOINT],
+        ax.errorbar(sx, mean, yerr=[mean - lo, hi - mean], color=fc.COLOR[JOINT], marker=fc.MARKER[JOINT],
                     linewidth=1.4, capsize=3, linestyle="--", label="joint (pooled), same runs" + suffix)
     fm.label_axes(ax, xs, [axis_value(axis, x) for x in xs], logx, xlabel,
                   "final merged policy's success (mean over tasks)")
@@ -273,7 +275,7 @@ def compose(oneshot, rounds, runs, png):
     if rounds:
         lines += iterative_markdown(rounds)
     return lines + fm.traffic_markdown(oneshot, rounds, KIND) + fm.timing_markdown(oneshot, rounds, KIND) + \
-        fm.machine_markdown(runs) + fm.tail_markdown(runs, png)
+        fc.machine_markdown(runs) + fm.tail_markdown(runs, png)
 
 
 def panels(oneshot, rounds):

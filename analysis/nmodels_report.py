@@ -8,11 +8,12 @@ min-max over seeds) as a Markdown table and a line plot.
 
 usage: /usr/bin/python3 analysis/nmodels_report.py RESULTS.h5 [...] --png OUT.png --md OUT.md
 """
-import argparse
 import collections
 
 import h5py
 import numpy as np
+
+import fmcommon as fc
 
 SKIP = {"expert"}
 
@@ -33,11 +34,7 @@ def load(paths):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("results", nargs="+")
-    ap.add_argument("--png", required=True)
-    ap.add_argument("--md", required=True)
-    a = ap.parse_args()
+    a = fc.png_md_args(__doc__)
     scores = load(a.results)
     ns = sorted({n for pol in scores.values() for n in pol})
     order = [p for p in ["average", "git_rebasin", "sinkhorn_rebasin", "fleet_merge", "fleet_merge_soft",
@@ -58,9 +55,7 @@ def main():
         lines.append(f"| {pol} | " + " | ".join(cells) + " |")
     with open(a.md, "w") as out:
         out.write("\n".join(lines) + "\n")
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = fc.pyplot()
     fig, ax = plt.subplots(1, 2, figsize=(10, 4))
     for pol in order:
         x = [n for n in ns if scores[pol].get(n)]
@@ -74,7 +69,7 @@ def main():
     ax[1].legend(fontsize=7)
     fig.suptitle("cart-pole RNN merges vs number of robots")
     fig.tight_layout()
-    fig.savefig(a.png, dpi=120)
+    fc.savefig(fig, a.png, dpi=120)
 
 
 if __name__ == "__main__":

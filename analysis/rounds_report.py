@@ -25,7 +25,7 @@ training's balance rate (average reported beside it).
 
 usage: /usr/bin/python3 analysis/rounds_report.py RESULTS.h5 ... [--png-dir DIR] [--md OUT.md]
 """
-import argparse
+import functools
 import math
 import re
 import sys
@@ -33,13 +33,15 @@ import sys
 import h5py
 import numpy as np
 
+import fmcommon as fc
+from fmcommon import num, pct, score, text
+
 SCORES = ("balance", "setpoint", "cost")
 JOINT = "pooled"
 FM, AVG = "fleet_merge", "average"
 LABEL = {AVG: "average (FedAvg)", FM: "fleet_merge", JOINT: "joint (pooled)", "local": "local (mean)"}
-COLOR = {AVG: "#1f77b4", FM: "#d62728", JOINT: "#9467bd", "local": "#2ca02c",
-         "git_rebasin": "#7f7f7f", "sinkhorn_rebasin": "#ff7f0e"}
-MARKER = {AVG: "s", FM: "o"}
+COLOR = dict(fc.COLOR, average="#1f77b4", git_rebasin="#7f7f7f")  # FedAvg in blue, as in the paper's Figure 4
+MARKER = {AVG: "s", FM: "o"}  # any other method: a circle
 TARGET_M, TARGET_PART, TARGET_FRACTION = 10, 0.5, 0.90
 EPS = 1e-12
 
@@ -57,52 +59,22 @@ XLABEL = {"epochs": "local epochs M between merges (rounds = total / M)",
 XSYM = {"epochs": "M", "alpha": "alpha", "participation": "participation"}
 
 
-def text(v):
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
-def parse_config(config_text):
-    """The keys this report needs from the resolved /config YAML."""
-    want = {("experiment", "seed"): int, ("fleet", "alpha"): float, ("fleet", "rounds"): int,
-            ("fleet", "local_epochs"): int, ("fleet", "participation"): float, ("fleet", "robots"): int,
-            ("fleet", "demos_per_robot"): int, ("merge", "methods"): list, ("eval", "rollouts"): int,
-            ("eval", "round_rollouts"): int, ("fleet", "reset_optimizer"): str, ("train", "epochs"): int}
-    out = {}
-    try:
-        import yaml
-        cfg = yaml.safe_load(config_text) or {}
-        for (sec, key), typ in want.items():
-            v = (cfg.get(sec) or {}).get(key)
-            out[key] = [text(m) for m in v] if typ is list and v is not None else \
-                (typ(v) if v is not None else None)
-    except ImportError:  # the dump is simple enough for regular expressions
-        section = None
-        for line in config_text.splitlines():
-            m = re.match(r"^(\w+):\s*$", line)
-            if m:
-                section = m.group(1)
-                continue
-            m = re.match(r"^  (\w+): *(.*?)\s*$", line)
-            if m and (section, m.group(1)) in want:
-                typ, v = want[(section, m.group(1))], m.group(2)
-                if typ is list:
-                    out[m.group(1)] = [x.strip() for x in v.strip("[]").split(",") if x.strip()]
-                else:
-                    out[m.group(1)] = typ(v.strip('"'))
-    return out
+# The keys this report needs from the resolved /config YAML.
+CONFIG = {("experiment", "seed"): int, ("fleet", "alpha"): float, ("fleet", "rounds"): int,
+          ("fleet", "local_epochs"): int, ("fleet", "participation"): float, ("fleet", "robots"): int,
+          ("fleet", "demos_per_robot"): int, ("merge", "methods"): list, ("eval", "rollouts"): int,
+          ("eval", "round_rollouts"): int, ("fleet", "reset_optimizer"): str, ("train", "epochs"): int}
+mean_range = functools.partial(fc.mean_range, same=" (all seeds)")  # equal seeds: the value, once
 
 
 def read_run(path):
     """One results file of a rounds run: config values, scores, per-round metrics, communication."""
     with h5py.File(path, "r") as f:
-        if text(f.attrs.get("kind", "")) != "fleetmerge-results":
-            raise SystemExit(f"{path}: not a fleetmerge results file")
-        if text(f.attrs.get("env", "")) != "cartpole":
-            raise SystemExit(f"{path}: env is {text(f.attrs.get('env', '?'))}, not cartpole")
+        fc.check_results(f, path, "cartpole")
         if "rounds" not in f:
             raise SystemExit(f"{path}: no /rounds group (fleet.rounds = 0: not a merging-rounds run)")
         exp = text(f.attrs["experiment"])
-        cfg = parse_config(text(f["config"][()]))
+        cfg = fc.parse_config(text(f["config"][()]), CONFIG)
         kind = tag = None
         for k, rx in TAGS.items():
             tag = rx.search(exp)
@@ -140,15 +112,11 @@ def read_run(path):
         for pol in (method, JOINT, "expert", "local"):
             if f"eval/{pol}" not in f:
                 continue
-            s = {k: np.array(f[f"eval/{pol}/{k}"], dtype=float) for k in SCORES}
-            if pol == "local":  # [N, K]: mean over robots per task
-                s = {k: v.mean(axis=0) for k, v in s.items()}
-            scores[pol] = s
+            scores[pol] = fc.eval_scores(f, pol, SCORES)
         if method not in scores or JOINT not in scores:
             raise SystemExit(f"{path}: missing /eval/{method} or /eval/{JOINT}")
         run["scores"] = scores
-        g = f.get(f"models/merged/{method}")
-        run["loss"] = float(g.attrs["bc_loss"]) if g is not None and "bc_loss" in g.attrs else math.nan
+        run["loss"] = fc.merged_loss(f, method)
         run["joint_loss"] = float(f["fleet"].attrs.get("pooled_bc_loss", math.nan))
         rd = {k: np.array(f[f"rounds/{k}"], dtype=float) for k in
               ("participants", "merged_bc_loss", "merged_balance", "merged_cost", "bytes_sent",
@@ -173,39 +141,12 @@ def read_run(path):
 
 # ---------------------------------------------------------------- helpers
 
-def score(r, pol, key, worst=False):
-    s = r["scores"].get(pol)
-    if s is None:
-        return math.nan
-    v = s[key]
-    if worst:
-        return float(v.max() if key == "cost" else v.min())
-    return float(v.mean())
-
-
-def pct(v):
-    return "n/a" if v is None or math.isnan(v) else f"{100 * v:.1f}%"
-
-
-def num(v, d=3):
-    return "n/a" if v is None or math.isnan(v) else f"{v:.{d}f}"
-
-
 def mb(v):
     return "n/a" if v is None or math.isnan(v) else f"{v / 1e6:.3g} MB"
 
 
 def fx(v):
     return f"{v:g}"
-
-
-def mean_range(vals, fmt):
-    v = np.array([x for x in vals if not math.isnan(x)])
-    if v.size == 0:
-        return "n/a"
-    if v.size == 1 or v.min() == v.max():
-        return fmt(v.mean()) + ("" if v.size == 1 else " (all seeds)")
-    return f"{fmt(v.mean())} [{fmt(v.min())}-{fmt(v.max())}]"
 
 
 def label(m):
@@ -250,7 +191,7 @@ def collect(runs):
 def joint_values(s, x, key, worst=False):
     """Joint (pooled) score per seed at x; the runs of different methods of one seed train the same joint
     policy, so their values agree (checked in joint_consistency)."""
-    return [score(rs[0], JOINT, key, worst) for _, rs in sorted(s["joint"][x].items())]
+    return [score(rs[0], JOINT, key, worst=worst) for _, rs in sorted(s["joint"][x].items())]
 
 
 def joint_consistency(s):
@@ -452,9 +393,7 @@ def timing_markdown(sweeps):
 # ---------------------------------------------------------------- figures
 
 def plot_sweep(kind, s, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = fc.pyplot()
     from matplotlib.lines import Line2D
     xs = s["xs"]
     logx = kind in ("epochs", "alpha") and min(xs) > 0 and max(xs) / min(xs) > 4
@@ -607,14 +546,11 @@ def plot_sweep(kind, s, path):
     else:
         fig.legend(handles, names, loc="lower center", ncol=2, fontsize=9, frameon=False)
         fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fc.savefig(fig, path, dpi=110)
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n".join(__doc__.splitlines()[1:]))
+    ap = fc.argparser(__doc__)
     ap.add_argument("files", nargs="+", metavar="RESULTS.h5", help="results of pipelines/rounds.sh runs")
     ap.add_argument("--png-dir", help="write rounds_<sweep>.png here for every sweep present")
     ap.add_argument("--md", help="output Markdown report")

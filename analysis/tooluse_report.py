@@ -55,6 +55,7 @@ import sys
 
 import numpy as np
 
+import fmcommon as fc
 import fmreport as fm
 
 FAMILIES = ("hammer", "wrench", "spatula", "knife")  # /system/tasks column "family": 0..3
@@ -64,12 +65,12 @@ PROG = "tooluse_report.py"
 
 def read_families(f, path, K):
     """Each task's tool family (/system/tasks column "family"), as the part of the per-family tables."""
-    cols = fm.text(f["system/tasks"].attrs.get("columns", "")).split(",")
+    cols = fc.text(f["system/tasks"].attrs.get("columns", "")).split(",")
     if "family" not in cols:
-        fm.die(f"{path}: /system/tasks has no family column ({cols})")
+        fc.die(f"{path}: /system/tasks has no family column ({cols})")
     family = np.array(f["system/tasks"][:, cols.index("family")], dtype=float).round().astype(int)
     if family.shape != (K,) or family.min() < 0 or family.max() >= len(FAMILIES):
-        fm.die(f"{path}: /system/tasks family column {family.tolist()} does not fit {K} tasks of families 0..3")
+        fc.die(f"{path}: /system/tasks family column {family.tolist()} does not fit {K} tasks of families 0..3")
     return np.array([FAMILIES[i] for i in family]), FAMILIES
 
 
@@ -92,7 +93,7 @@ def compose(oneshot, rounds, runs, png):
     else:
         lines += ["## Iterative merging", "", "No iterative runs (fleet.rounds > 0) among the files.", ""]
     return lines + fm.traffic_markdown(oneshot, rounds, KIND) + fm.timing_markdown(oneshot, rounds, KIND) + \
-        fm.machine_markdown(runs) + fm.tail_markdown(runs, png)
+        fc.machine_markdown(runs) + fm.tail_markdown(runs, png)
 
 
 def panels(oneshot, rounds):

@@ -5,34 +5,21 @@
 # robots (MPI ranks), then draws the balance / cost / per-task figure and writes a Markdown table.
 #   $OUT/<name>_s<seed>/results.h5          one file per run
 #   $OUT/cartpole.png / $OUT/cartpole.md    figure and table
-# usage: pipelines/cartpole.sh [CONFIG...]   (default: configs/cartpole_rnn.yaml configs/cartpole_mlp.yaml)
+# usage: pipelines/cartpole.sh [-h|--help] [CONFIG...]   (default: configs/cartpole_rnn.yaml configs/cartpole_mlp.yaml)
 # env:   NP=4 SEEDS="1 2 3" FLEET=build/fleet OUT=results PYTHON=/usr/bin/python3 MPIRUN="mpirun ..."
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=pipelines/lib.sh
+. "$(dirname "$0")/lib.sh"
+pipeline_init cartpole.sh "$@"
 NP=${NP:-4}
 SEEDS=${SEEDS:-"1 2 3"}
-FLEET=${FLEET:-build/fleet}
-OUT=${OUT:-results}
-PYTHON=${PYTHON:-/usr/bin/python3}
-MPIRUN=${MPIRUN:-mpirun --allow-run-as-root --oversubscribe}
-export OPENBLAS_NUM_THREADS=1
 configs=("$@")
 if [ ${#configs[@]} -eq 0 ]; then
     configs=(configs/cartpole_rnn.yaml configs/cartpole_mlp.yaml)
 fi
-[ -x "$FLEET" ] || { echo "cartpole.sh: $FLEET not found (run make first)" >&2; exit 2; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-files=()
-start=$SECONDS
-PIPELINE=cartpole.sh PIPELINE_TMP=$tmp
-. pipelines/lib.sh
+pipeline_defaults
 for cfg in "${configs[@]}"; do
-    for seed in $SEEDS; do
-        run_variant "$cfg" "s${seed}" "$seed" "$NP"
-        files+=("$RUN_RESULT")
-    done
+    run_seeds "$cfg" "" "$NP"
 done
-"$PYTHON" analysis/cartpole_report.py "${files[@]}" --png "$OUT/cartpole.png" --md "$OUT/cartpole.md"
-cat "$OUT/cartpole.md"
-echo "figure: $OUT/cartpole.png   table: $OUT/cartpole.md   ($((SECONDS - start)) s, ${#files[@]} runs)"
+"$PYTHON" analysis/cartpole_report.py "${RUN_FILES[@]}" --png "$OUT/cartpole.png" --md "$OUT/cartpole.md"
+pipeline_done "$OUT/cartpole.md" "figure: $OUT/cartpole.png   table: $OUT/cartpole.md"

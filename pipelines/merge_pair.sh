@@ -8,42 +8,20 @@
 # writes the Markdown report (merge_oneshot.sh adds the one-shot part to the same report).
 #   $OUT/<name>_s<seed>/results.h5          one file per run
 #   $OUT/merge_pair.png / $OUT/merge.md     figure and report
-# usage: pipelines/merge_pair.sh [CONFIG]    (default: configs/cartpole_pair.yaml, fleet.robots: 2)
+# usage: pipelines/merge_pair.sh [-h|--help] [CONFIG]    (default: configs/cartpole_pair.yaml, fleet.robots: 2)
 # env:   NP=2 SEEDS="1 2 3" FLEET=build/fleet OUT=results PYTHON=/usr/bin/python3 MPIRUN="mpirun ..."
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=pipelines/lib.sh
+. "$(dirname "$0")/lib.sh"
+pipeline_init merge_pair.sh "$@"
 NP=${NP:-2}
 SEEDS=${SEEDS:-"1 2 3"}
-FLEET=${FLEET:-build/fleet}
-OUT=${OUT:-results}
-PYTHON=${PYTHON:-/usr/bin/python3}
-MPIRUN=${MPIRUN:-mpirun --allow-run-as-root --oversubscribe}
-export OPENBLAS_NUM_THREADS=1
-cfg=${1:-configs/cartpole_pair.yaml}
-[ $# -le 1 ] || { echo "merge_pair.sh: one config at most" >&2; exit 2; }
-[ -x "$FLEET" ] || { echo "merge_pair.sh: $FLEET not found (run make first)" >&2; exit 2; }
-[ -f "$cfg" ] || { echo "merge_pair.sh: $cfg: no such config" >&2; exit 2; }
-name=$(sed -n 's/^  name: *"\{0,1\}\([A-Za-z0-9._-]*\).*/\1/p' "$cfg" | head -1)
-[ -n "$name" ] || { echo "merge_pair.sh: $cfg: no experiment.name" >&2; exit 2; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-files=()
-start=$SECONDS
-PIPELINE=merge_pair.sh PIPELINE_TMP=$tmp
-. pipelines/lib.sh
-for seed in $SEEDS; do
-    run_variant "$cfg" "s${seed}" "$seed" "$NP"
-    files+=("$RUN_RESULT")
-done
+pipeline_config_arg configs/cartpole_pair.yaml "$@"
+pipeline_defaults
+run_seeds "$CFG" "" "$NP"
 # the report also takes the one-shot runs of merge_oneshot.sh when they are there (default names)
-oneshot=()
-for f in "$OUT"/cartpole_merge_a*_s*/results.h5; do
-    [ -f "$f" ] && oneshot+=("$f")
-done
-args=(--pair "${files[@]}" --png-pair "$OUT/merge_pair.png" --md "$OUT/merge.md")
-if [ ${#oneshot[@]} -gt 0 ]; then
-    args+=(--oneshot "${oneshot[@]}" --png-oneshot "$OUT/merge_oneshot.png")
-fi
+existing_results "$OUT/cartpole_merge_a*_s*"
+args=(--pair "${RUN_FILES[@]}" --png-pair "$OUT/merge_pair.png" --md "$OUT/merge.md")
+[ ${#FOUND[@]} -eq 0 ] || args+=(--oneshot "${FOUND[@]}" --png-oneshot "$OUT/merge_oneshot.png")
 "$PYTHON" analysis/merge_report.py "${args[@]}"
-cat "$OUT/merge.md"
-echo "figure: $OUT/merge_pair.png   report: $OUT/merge.md   ($((SECONDS - start)) s, ${#files[@]} runs)"
+pipeline_done "$OUT/merge.md" "figure: $OUT/merge_pair.png   report: $OUT/merge.md"
