@@ -17,24 +17,21 @@
 # usage: pipelines/appendix_f.sh [-h|--help] [PANEL...]   (default: all panels)
 # env:   SEEDS="1 2 3" SIZE=quick|full OUT=results FLEET=build/fleet PYTHON=/usr/bin/python3 MPIRUN="mpirun ..."
 set -euo pipefail
-cd "$(dirname "$0")/.."
-usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; }
-case "${1:-}" in -h|--help) usage; exit 0 ;; esac
+# shellcheck source=pipelines/lib.sh
+. "$(dirname "$0")/lib.sh"
+pipeline_init appendix_f.sh "$@"
 SEEDS=${SEEDS:-"1 2 3"}
 SIZE=${SIZE:-quick}
-PIPELINE=appendix_f.sh
-. pipelines/lib.sh
 pipeline_defaults
 panels=("$@")
 [ ${#panels[@]} -gt 0 ] || panels=(alpha cnn nmodels ablation rnn barrier)
 for p in "${panels[@]}"; do
     case $p in alpha|cnn|nmodels|ablation|rnn|barrier) ;;
-    *) echo "$PIPELINE: unknown panel '$p' (alpha, cnn, nmodels, ablation, rnn, barrier)" >&2; exit 2 ;;
+    *) pipeline_die "unknown panel '$p' (alpha, cnn, nmodels, ablation, rnn, barrier)" ;;
     esac
 done
-for seed in $SEEDS; do
-    [[ "$seed" =~ ^[0-9]+$ ]] || { echo "$PIPELINE: SEEDS: '$seed' is not an integer" >&2; exit 2; }
-done
+# shellcheck disable=SC2086 # a list of seeds
+check_ints SEEDS 0 $SEEDS
 case $SIZE in
 quick)
     mlp=(env.sv_train=6000 policy.width=256 train.epochs=3 eval.rollouts=100)
@@ -44,20 +41,16 @@ full)
     mlp=(env.sv_train=20000 policy.width=512 train.epochs=5 eval.rollouts=200)
     cnn=()
     rnn=() ;;
-*) echo "$PIPELINE: SIZE: '$SIZE' is not quick or full" >&2; exit 2 ;;
+*) pipeline_die "SIZE: '$SIZE' is not quick or full" ;;
 esac
 MLP=configs/fmnist_mlp.yaml CNN=configs/fmnist_cnn.yaml RNN=configs/kjv_rnn.yaml
 ABLATION="merge.methods=[average, git_rebasin, sinkhorn_data, fleet_merge, fleet_merge_soft, fleet_merge_simplex, fleet_merge_average]"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-PIPELINE_TMP=$tmp
-files=()
-start=$SECONDS
+pipeline_tmp
 
 corpus() { # the King James Bible as `bible -f` prints it, written once
     KJV="$OUT/data/kjv.txt"
     [ -s "$KJV" ] && return
-    command -v bible >/dev/null || { echo "$PIPELINE: the rnn panel needs bible-kjv (make deps)" >&2; exit 2; }
+    command -v bible >/dev/null || pipeline_die "the rnn panel needs bible-kjv (make deps)"
     mkdir -p "$OUT/data"
     bible -f Gen1:1-Rev22:21 > "$KJV.tmp"
     mv "$KJV.tmp" "$KJV"
@@ -69,36 +62,35 @@ for panel in "${panels[@]}"; do
         alpha)
             for a in 0.1 1 10; do
                 run_variant "$MLP" "alpha_a${a}_s${seed}" "$seed" 5 "fleet.alpha=$a" "${mlp[@]}"
-                files+=("$RUN_RESULT")
+                RUN_FILES+=("$RUN_RESULT")
             done ;;
         cnn)
-            [ -f "$CNN" ] || { echo "$PIPELINE: $CNN: no such config (the cnn panel needs policy.arch cnn)" >&2; exit 2; }
+            [ -f "$CNN" ] || pipeline_die "$CNN: no such config"
             for a in 0.1 1 10; do
                 run_variant "$CNN" "alpha_a${a}_s${seed}" "$seed" 5 "fleet.alpha=$a" "${cnn[@]}"
-                files+=("$RUN_RESULT")
+                RUN_FILES+=("$RUN_RESULT")
             done ;;
         nmodels)
             for n in 2 5 10 20; do
                 run_variant "$MLP" "nmodels_n${n}_s${seed}" "$seed" "$n" "fleet.robots=$n" "${mlp[@]}"
-                files+=("$RUN_RESULT")
+                RUN_FILES+=("$RUN_RESULT")
             done ;;
         ablation)
             run_variant "$MLP" "ablation_s${seed}" "$seed" 5 "$ABLATION" "${mlp[@]}"
-            files+=("$RUN_RESULT") ;;
+            RUN_FILES+=("$RUN_RESULT") ;;
         rnn)
             corpus
             for n in 2 5 10 20; do
                 run_variant "$RNN" "nmodels_n${n}_s${seed}" "$seed" "$n" "fleet.robots=$n" \
                     "env.sv_data=$(yaml_quote "$KJV")" "${rnn[@]}"
-                files+=("$RUN_RESULT")
+                RUN_FILES+=("$RUN_RESULT")
             done ;;
         barrier)
             run_variant "$MLP" "barrier_s${seed}" "$seed" 2 fleet.robots=2 fleet.shared_data=true \
                 eval.barrier_points=11 "merge.methods=[average, git_rebasin, fleet_merge]" "${mlp[@]}"
-            files+=("$RUN_RESULT") ;;
+            RUN_FILES+=("$RUN_RESULT") ;;
         esac
     done
 done
-"$PYTHON" analysis/appendix_f_report.py "${files[@]}" --md "$OUT/appendix_f.md" --png "$OUT/appendix_f.png"
-cat "$OUT/appendix_f.md"
-echo "figure: $OUT/appendix_f.png   report: $OUT/appendix_f.md   ($((SECONDS - start)) s, ${#files[@]} runs)"
+"$PYTHON" analysis/appendix_f_report.py "${RUN_FILES[@]}" --md "$OUT/appendix_f.md" --png "$OUT/appendix_f.png"
+pipeline_done "$OUT/appendix_f.md" "figure: $OUT/appendix_f.png   report: $OUT/appendix_f.md"

@@ -95,6 +95,22 @@ acc = f["/eval/pooled/accuracy"][()].mean()
 check(acc < 0.6, "accuracy %.3f" % acc)
 PY
 
+# the Figure 7 report over runs named as pipelines/appendix_f.sh names them
+for n in 2 3; do
+    run_fleet $n run tx.yaml --output "n$n.h5" --set experiment.name=tx_nmodels_n${n}_s1 --set train.epochs=3 --quiet
+done
+run_cmd "$PYTHON" "$ROOT/analysis/appendix_f_report.py" n2.h5 n3.h5 --md af.md --png af.png
+check_rc "appendix_f_report.py over an N sweep" 0
+check_matches "a table with a column per N" af.md "^\| policy \| N = 2 \| N = 3 \|$"
+check_matches "the merges next to the trivial answers" af.md "^\| best client \| "
+check_contains "and the comparison spelled out" af.md "tx nmodels N = 3: best merge"
+check_exists "and a figure" af.png
+run_cmd "$PYTHON" "$ROOT/analysis/appendix_f_report.py" a.h5
+check_rc "a run outside the naming scheme: exit 2" 2
+check_contains "naming it" "$ERR" "experiment name 'tx' is not"
+run_cmd "$PYTHON" "$ROOT/analysis/appendix_f_report.py" n2.h5 n2.h5
+check_rc "the same seed twice at one point: exit 2" 2
+
 # errors
 printf 'Ab1:1 abc\nno reference here\n' > bad.txt
 run_fleet 1 run tx.yaml --output c.h5 --set 'env.sv_data="bad.txt"'
