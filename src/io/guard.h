@@ -13,7 +13,7 @@
  *    prints the message, removes the tracked files and ends the job.
  * The watchdog is also armed for a while by a rank that failed on its own and waits for the others
  * to agree (fm_guard_arm / fm_guard_disarm): at the end of a phase (fleet/), or when it closes a
- * file it could not finish while the others may be inside the next collective write (io/h5io.c).
+ * file it could not finish while the others may be inside the next collective write (fm_h5_close, io/h5write.c).
  * Ending the job: MPI_Abort from the watchdog thread when MPI provides MPI_THREAD_MULTIPLE (the main
  * thread may be inside MPI), else the message and _exit(1) (mpirun, and srun --kill-on-bad-exit=1,
  * end the job when a rank exits non-zero without finalizing).

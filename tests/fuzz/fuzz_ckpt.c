@@ -28,7 +28,7 @@ enum { MAX_RANKS = 64, MAX_ROUNDS = 1000, ROUND_COLS = 6 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    /* fm_ckpt_read is serial, but parallel HDF5 and h5io.c expect MPI to be up */
+    /* fm_ckpt_read is serial, but parallel HDF5 and src/io/h5*.c expect MPI to be up */
     fuzz_mpi_init("fuzz_ckpt", 0, argc, argv);
     fuzz_setup("fuzz_ckpt", ".h5");
     return 0;
