@@ -64,7 +64,7 @@ typedef struct cfg_key {
 } cfg_key;
 
 #define CFG_NKEYS 123 /* entries of cfg_keys[]; cfg_schema.c checks it at compile time */
-extern const cfg_key cfg_keys[CFG_NKEYS];
+extern const cfg_key cfg_keys[]; /* sized by its initializers, not CFG_NKEYS, so the check sees a wrong count */
 
 /* Length of the section part of "section.key". */
 size_t cfg_section_len(const char *key);
