@@ -1,6 +1,6 @@
 /* cfg.h - fleetmerge configuration: YAML (libyaml) -> typed, validated fm_config.
  *
- * One schema table in cfg.c lists every key (section.key, type, default, range or
+ * One schema table in cfg_schema.c lists every key (section.key, type, default, range or
  * choices, required, meaning); docs/config.md documents the same table.
  * fm_config is plain data with fixed capacity (no pointers), so rank 0 can parse and
  * validate it and broadcast it as bytes.

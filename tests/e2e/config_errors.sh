@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # config_errors.sh - bad configs given to `mpirun -np 2 fleet run`: exit 2, every problem reported
-# once on stderr as `file:line:col: key: message` (docs/config.md, src/config/cfg.c), the file part
+# once on stderr as `file:line:col: key: message` (docs/config.md, src/config/cfg_*.c), the file part
 # being the path as given on the command line, and nothing written: no output directory, no file,
 # no .tmp file. Also: files that are not configs (a directory, /dev/zero, deep nesting), values in
 # range that make a merge diverge (exit 1, a message naming the key to change), and the longest

@@ -11,7 +11,7 @@ Writes, replacing what is there:
                        files, bad offsets, NaN, missing or mistyped attributes, odd HDF5 storage);
   corpus/fuzz_ckpt/    a checkpoint made by `fleet run` (real_*) and h5py variants (rounds_done
                        out of range, wrong kind, NaN Adam step, wrong row counts, ...);
-  fuzz_config.dict     libFuzzer dictionary: config keys and enum names from src/config/cfg.c, YAML tokens;
+  fuzz_config.dict     libFuzzer dictionary: config keys and enum names from src/config/cfg*.c, YAML tokens;
   hdf5.dict            libFuzzer dictionary: HDF5 signatures, message types, our object names.
 Needs Debian's python3-h5py (run /usr/bin/python3) and a built `fleet` (make all) with mpirun.
 Deterministic: HDF5 stores a modification time in every object header; it is set to a fixed value,
@@ -226,7 +226,8 @@ eval: {barrier_points: 3, finetune_demos: 2, task_specific: true}
 
 
 def config_dict(out):
-    src = open(os.path.join(ROOT, "src/config/cfg.c")).read()
+    # the loader's sources: keys from the schema table (cfg_schema.c), words from every message
+    src = "".join(open(p).read() for p in sorted(glob.glob(os.path.join(ROOT, "src/config/cfg*.c"))))
     keys = sorted(set(re.findall(r'CFG_[A-Z]+\("([a-z_]+\.[a-z_0-9]+)"', src)))
     words = set()
     for k in keys:
@@ -237,7 +238,7 @@ def config_dict(out):
               "!!float ", "!!map", "!!seq", "? ", ": ", "- ", "{", "}", "[", "]", "|", ">-", "'", "\"", "#", "\\u00e9",
               "\t", "\r\n", ".inf", "-.inf", ".nan", "~", "null", "true", "false", "yes", "no", "0x", "0o", "1e308",
               "1e-320", "-0", "2147483648", "9223372036854775808", "\ufeff"]
-    lines = ["# fuzz_config.dict - made by tests/fuzz/make_corpus.py from src/config/cfg.c; do not edit"]
+    lines = ["# fuzz_config.dict - made by tests/fuzz/make_corpus.py from src/config/cfg*.c; do not edit"]
     for w in sorted(words) + keys + tokens:
         lines.append('"%s"' % "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "\\x%02X" % b
                                       for c in w for b in c.encode()))
