@@ -145,7 +145,7 @@ def findings(gs):
             if not merges or "best client" not in mean:
                 continue
             best = max(merges, key=lambda p: mean[p])
-            where = f"{cfg} {panel}" + (f" {'alpha' if panel == 'alpha' else 'N'} = {x:g}" if panel != "ablation" else "")
+            where = f"{cfg}, " + ("ablations" if panel == "ablation" else f"{'alpha' if panel == 'alpha' else 'N'} = {x:g}")
             verdict = "above" if mean[best] > mean["best client"] else "not above"
             out.append(f"- {where}: best merge {best} {fr.pct(mean[best])}, {verdict} the best client's own "
                        f"{fr.pct(mean['best client'])} (own mean {fr.pct(mean['own (mean)'])}, joint "

@@ -7,18 +7,15 @@
 # Then analysis/rl_report.py plots return vs episodes and writes the table of final returns:
 #   <output_dir>/sweep_cartpole_rl/<I>/results.h5, <output_dir>/sweep_cartpole_rl_single/<I>/results.h5
 #   $OUT/appendix_e.png, $OUT/appendix_e.md
-# usage: pipelines/appendix_e.sh
+# usage: pipelines/appendix_e.sh [-h|--help]
 # env:   FLEET=build/fleet OUT=results PYTHON=/usr/bin/python3 MPIRUN="mpirun ..."
 #        (OUT also sets the sweeps' experiment.output_dir, through --set)
 # Time on 2 cores (measured, default size): about 1 minute for the 15 runs.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-PIPELINE=appendix_e.sh
-source pipelines/lib.sh
-if [ $# -ne 0 ]; then
-    echo "usage: pipelines/appendix_e.sh (settings through the environment: FLEET, OUT, PYTHON, MPIRUN)" >&2
-    exit 2
-fi
+# shellcheck source=pipelines/lib.sh
+. "$(dirname "$0")/lib.sh"
+pipeline_init appendix_e.sh "$@"
+pipeline_max_args 0 $#
 pipeline_defaults
 CONFIGS=(configs/sweeps/cartpole_rl.yaml configs/sweeps/cartpole_rl_single.yaml)
 dirs=()

@@ -103,7 +103,7 @@ run_cmd "$PYTHON" "$ROOT/analysis/appendix_f_report.py" n2.h5 n3.h5 --md af.md -
 check_rc "appendix_f_report.py over an N sweep" 0
 check_matches "a table with a column per N" af.md "^\| policy \| N = 2 \| N = 3 \|$"
 check_matches "the merges next to the trivial answers" af.md "^\| best client \| "
-check_contains "and the comparison spelled out" af.md "tx nmodels N = 3: best merge"
+check_contains "and the comparison spelled out" af.md "tx, N = 3: best merge"
 check_exists "and a figure" af.png
 run_cmd "$PYTHON" "$ROOT/analysis/appendix_f_report.py" a.h5
 check_rc "a run outside the naming scheme: exit 2" 2
