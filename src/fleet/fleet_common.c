@@ -202,3 +202,9 @@ fm_status fm_fleet_agree_phase(MPI_Comm comm, fm_status local, fm_err *err)
         fm_guard_disarm();
     return status;
 }
+
+void fm_fleet_progress(int rank, int quiet, double t_start, const char *what)
+{
+    if (rank == 0 && !quiet)
+        fm_logf(stdout, "%s (%.1f s)\n", what, fm_now() - t_start);
+}

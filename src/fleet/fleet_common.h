@@ -42,6 +42,21 @@ fm_status fm_fleet_fault(const char *phase, fm_err *err);
  * inside a collective this rank left, the job ends within FLEET_GUARD_SECONDS with this rank's
  * message instead of hanging. Collective; every rank returns the lowest failing rank's status. */
 fm_status fm_fleet_agree_phase(MPI_Comm comm, fm_status local, fm_err *err);
+/* Every run flow (linear: fleet_run.c, neural: fleet_nn.c, online RL: fleet_rl.c) is a sequence
+ * of phases. fm_fleet_progress prints rank 0's progress line "<what> (<seconds since t_start> s)"
+ * unless quiet. FM_PHASE runs one phase: the progress line, the call, then every rank agreeing on
+ * its status (fm_fleet_agree_phase: a rank that failed alone waits with the watchdog armed), so
+ * all ranks stop together with the failing rank's message; *seconds (may be NULL for an untimed
+ * step) += the phase's wall time. Needs `status`, `err` and a `cleanup` label in the caller. */
+void fm_fleet_progress(int rank, int quiet, double t_start, const char *what);
+#define FM_PHASE(comm, rank, quiet, t_start, name, seconds, call)      \
+    do {                                                               \
+        double t0_ = fm_now(), *s_ = (seconds);                        \
+        fm_fleet_progress((rank), (quiet), (t_start), (name));         \
+        FM_TRY(fm_fleet_agree_phase((comm), (call), err));             \
+        if (s_)                                                        \
+            *s_ += fm_now() - t0_;                                     \
+    } while (0)
 /* The neural-policy flow of `fleet run` / `fleet gen` (fleet_nn.c), after the config is loaded. */
 fm_status fm_run_nn(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts, fm_err *err);
 fm_status fm_gen_nn(MPI_Comm comm, const fm_config *cfg, const char *out_path, int force, fm_err *err);

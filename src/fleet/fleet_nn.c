@@ -33,12 +33,6 @@ void fnn_train_opts(const fm_config *cfg, fm_nn_train_opts *o)
 
 /* ---------------- setup ---------------- */
 
-static void progress(const nn_ctx *c, const char *what)
-{
-    if (c->rank == 0 && !c->opts.quiet)
-        fm_logf(stdout, "%s (%.1f s)\n", what, fm_now() - c->t_start);
-}
-
 static void spec_from_config(const fm_config *cfg, fm_nn_spec *s)
 {
     *s = (fm_nn_spec){.arch = cfg->policy.arch == FM_ARCH_RNN ? FM_NN_RNN
@@ -273,21 +267,9 @@ static void nn_free(nn_ctx *c)
     free(c->local_scores), free(c->all_local);
 }
 
-/* A phase (or an untimed step: STEP) ends with every rank agreeing on its status
- * (fm_fleet_agree_phase: a rank that failed alone waits with the watchdog armed), so all ranks
- * stop together with the failing rank's message. */
-#define PHASE(idx, name, call)                                  \
-    do {                                                        \
-        double t0_ = fm_now();                                  \
-        progress(c, name);                                      \
-        FM_TRY(fm_fleet_agree_phase(c->comm, (call), err));     \
-        c->t_phase[idx] = fm_now() - t0_;                       \
-    } while (0)
-#define STEP(name, call)                                        \
-    do {                                                        \
-        progress(c, name);                                      \
-        FM_TRY(fm_fleet_agree_phase(c->comm, (call), err));     \
-    } while (0)
+/* One phase of the flow, or an untimed step (fleet_common.h FM_PHASE). */
+#define PHASE(idx, name, call) FM_PHASE(c->comm, c->rank, c->opts.quiet, c->t_start, name, &c->t_phase[idx], call)
+#define STEP(name, call) FM_PHASE(c->comm, c->rank, c->opts.quiet, c->t_start, name, NULL, call)
 
 fm_status fm_run_nn(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts, fm_err *err)
 {

@@ -28,11 +28,10 @@ fm_status fnn_merge(nn_ctx *c, fm_err *err)
     for (int j = 0; j < c->nmerged; j++) {
         int method = c->cfg->merge.methods[j];
         double t0 = fm_now();
-        if (c->rank == 0 && !c->opts.quiet)
-            fm_logf(stdout, "merge %s (%.1f s)\n", fm_cfg_enum_name("merge.methods", method),
-                    fm_now() - c->t_start);
         char phase[96]; /* a rank that cannot start the merge says so before its collectives begin */
-        snprintf(phase, sizeof phase, "merge:%s", fm_cfg_enum_name("merge.methods", method));
+        snprintf(phase, sizeof phase, "merge %s", fm_cfg_enum_name("merge.methods", method));
+        fm_fleet_progress(c->rank, c->opts.quiet, c->t_start, phase);
+        phase[5] = ':'; /* the fault-injection point: "merge:<method>" */
         fm_status local = fm_model_create(&c->merged[j], &c->spec, err);
         FM_TRY(fm_fleet_agree(c->comm, local == FM_OK ? fm_fleet_fault(phase, err) : local, err));
         fm_mpi_reducer_ctx mrc; /* its own counters: the payload this robot sends for this merge */

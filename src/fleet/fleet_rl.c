@@ -324,14 +324,9 @@ static void rl_summary(const rl_ctx *c, const double *means)
     fflush(stdout);
 }
 
-#define RL_PHASE(idx, name, call)                               \
-    do {                                                        \
-        double t0_ = fm_now();                                  \
-        if (c->rank == 0 && !c->opts.quiet)                     \
-            fm_logf(stdout, "%s\n", name);                      \
-        FM_TRY(fm_fleet_agree_phase(c->comm, (call), err));     \
-        c->t_phase[idx] += fm_now() - t0_;                      \
-    } while (0)
+/* One phase of the flow (fleet_common.h FM_PHASE). */
+#define RL_PHASE(idx, name, call) \
+    FM_PHASE(c->comm, c->rank, c->opts.quiet, c->t_start, name, &c->t_phase[idx], call)
 
 fm_status fm_run_rl(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts, fm_err *err)
 {

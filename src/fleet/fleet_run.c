@@ -19,10 +19,9 @@
 #include "fleet/fleet_pooled.h"
 #include "io/h5io.h"
 
-static void progress(const run_ctx *c, const char *fmt, const char *what)
+static void progress(const run_ctx *c, const char *what)
 {
-    if (c->rank == 0 && !c->opts.quiet)
-        fm_logf(stdout, fmt, what, fm_now() - c->t_start);
+    fm_fleet_progress(c->rank, c->opts.quiet, c->t_start, what);
 }
 
 static fm_status setup(run_ctx *c, fm_err *err)
@@ -194,8 +193,9 @@ static fm_status merge_all(run_ctx *c, fm_err *err)
         double t0 = fm_now();
         int method = c->cfg.merge.methods[j];
         char phase[96];
-        snprintf(phase, sizeof phase, "merge:%s", fm_cfg_enum_name("merge.methods", method));
-        progress(c, "merge %s (%.1f s)\n", fm_cfg_enum_name("merge.methods", method));
+        snprintf(phase, sizeof phase, "merge %s", fm_cfg_enum_name("merge.methods", method));
+        progress(c, phase);
+        phase[5] = ':'; /* the fault-injection point: "merge:<method>" */
         FM_TRY(fm_fleet_agree(c->comm, fm_fleet_fault(phase, err), err));
         fm_status local = fm_merge_linear_data(method, &c->dims, c->theta_local, &c->demos, &c->cfg, &c->red,
                                           c->merged + (size_t)j * c->npar,
@@ -231,12 +231,12 @@ static fm_status baselines(run_ctx *c, fm_err *err)
         local = fm_fleet_fault("pooled", err);
     FM_TRY(fm_fleet_agree(c->comm, local, err));
     init_params(c, 1, c->pooled);
-    progress(c, "%s (%.1f s)\n", "pooled training");
+    progress(c, "pooled training");
     FM_TRY(fm_fleet_agree_phase(c->comm, fit(c, c->pooled, -1, &c->red, &c->pooled_loss, err), err));
     for (int i = 0; i < c->demos.n_traj; i++)
         c->task_count[c->demos.task[i]] += 1.0;
     FM_TRY(fm_reduce_sum(&c->red, c->task_count, K, err));
-    progress(c, "%s (%.1f s)\n", "task-specific training");
+    progress(c, "task-specific training");
     FM_TRY(fm_fleet_agree(c->comm, fm_fleet_fault("task_specific", err), err));
     for (int h = 0; h < K; h++) {
         double loss = 0.0, *th = c->task_spec + (size_t)h * c->npar;
@@ -348,15 +348,8 @@ static void run_free(run_ctx *c)
     free(c->loc_exact), free(c->loc_roll), free(c->all_loc_exact), free(c->all_loc_roll);
 }
 
-/* A phase ends with every rank agreeing on its status (fm_fleet_agree_phase: a rank that failed
- * alone waits with the watchdog armed), so all ranks stop together with the failing rank's message. */
-#define PHASE(idx, name, call)                                        \
-    do {                                                              \
-        double t0_ = fm_now();                                        \
-        progress(c, "%s (%.1f s)\n", name);                           \
-        FM_TRY(fm_fleet_agree_phase(c->comm, (call), err));           \
-        c->t_phase[idx] = fm_now() - t0_;                             \
-    } while (0)
+/* One phase of the flow (fleet_common.h FM_PHASE). */
+#define PHASE(idx, name, call) FM_PHASE(c->comm, c->rank, c->opts.quiet, c->t_start, name, &c->t_phase[idx], call)
 
 static fm_status run_linear(MPI_Comm comm, const fm_config *cfg, const fm_run_opts *opts, fm_err *err)
 {
