@@ -344,7 +344,7 @@ static int ik_best(fm_tu_episode *e, const ik_prob *cand, int ncand, const doubl
 /* ---------------------------------------------------------------- plans */
 
 /* Spatula: the blade tip starts SPATULA_BACK behind the disc rim and is pushed spatula_push() toward
- * the backstop (3 mm beyond the rim, tooluse.c), stopping 4 mm short of it. */
+ * the backstop (3 mm beyond the rim, tooluse_sim.c), stopping 4 mm short of it. */
 #define SPATULA_BACK 0.012
 /* Wrench: the turn about the nut axis, in WRENCH_STEPS actions of WRENCH_TURN rad. */
 #define WRENCH_STEPS 4

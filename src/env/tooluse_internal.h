@@ -1,5 +1,6 @@
-/* tooluse_internal.h - structures shared by tooluse.c (scene, control, episodes) and
- * tooluse_expert.c (keypoint expert). Not part of the public interface. */
+/* tooluse_internal.h - structures shared by the files of the tool-use benchmark: tooluse_scene.c
+ * (tools, MJCF, tasks), tooluse_obs.c (point samples, observations), tooluse_sim.c (episodes,
+ * control, success) and tooluse_expert.c (keypoint expert). Not part of the public interface. */
 #ifndef FM_TOOLUSE_INTERNAL_H
 #define FM_TOOLUSE_INTERNAL_H
 
@@ -55,5 +56,10 @@ void fm_tu_keypoints(const fm_tu_tool *t, double kp[FM_TU_NKP][3]);
 void fm_tu_rot_error(const double Rt[9], const double R[9], double e[3]);
 /* out = exp([w]) R. */
 void fm_tu_rot_apply(const double w[3], const double R[9], double out[9]);
+/* n points (area-weighted, uniform on the surfaces) over the geoms g of m with cls[g] == which
+ * (1 tool, 2 object): pts[n][3] in each point's geom frame, gid[n] its geom. FM_EINVAL when no
+ * geom of that class has surface. Draws from r. */
+fm_status fm_tu_sample_points(const mjModel *m, const int *cls, int which, int n, fm_rng *r, double *pts,
+                              int *gid, fm_err *err);
 
 #endif
