@@ -14,7 +14,7 @@
 
 /* ---------------------------------------------------------------- episodes */
 
-static void yaw_quat(double yaw, mjtNum q[4])
+void fm_tu_yaw_quat(double yaw, mjtNum q[4])
 {
     q[0] = cos(0.5 * yaw);
     q[1] = 0;
@@ -53,7 +53,7 @@ fm_status fm_tu_episode_open(const fm_tooluse *env, int h, fm_rng *r, fm_tu_epis
     int bo = t->body_obj;
     m->body_pos[3 * bo] = ox;
     m->body_pos[3 * bo + 1] = oy;
-    yaw_quat(yaw, m->body_quat + 4 * bo);
+    fm_tu_yaw_quat(yaw, m->body_quat + 4 * bo);
     m->body_pos[3 * t->body_tool] += tdx;
     m->body_pos[3 * t->body_tool + 2] += tdz;
     for (int g = 0; g < m->ngeom; g++)
@@ -69,25 +69,8 @@ fm_status fm_tu_episode_open(const fm_tooluse *env, int h, fm_rng *r, fm_tu_epis
     mj_resetData(m, e->d);
     for (int j = 0; j < FM_TU_NJOINT; j++)
         e->d->qpos[j] = q0[j];
-    if (t->tool.family == FM_TU_SPATULA) {
-        /* backstop 3 mm beyond the disc rim, tangentially (perpendicular to the direction from the
-         * base) on the side away from y = 0: the blade then pushes across the workspace, with the
-         * hand at a comfortable distance from the base for every handle length (a radial push puts
-         * the hand of a long spatula against the base), and the disc has little room to gain speed
-         * or slip sideways before it is held */
-        int bs = t->body_stop;
-        double a = atan2(oy, ox) + (oy >= 0 ? 0.5 * M_PI : -0.5 * M_PI), off = t->tool.obj[0] + 0.003;
-        m->body_pos[3 * bs] = ox + off * cos(a);
-        m->body_pos[3 * bs + 1] = oy + off * sin(a);
-        yaw_quat(a, m->body_quat + 4 * bs);
-    }
-    if (t->tool.family == FM_TU_SPATULA) { /* free joint: position + orientation in qpos */
-        int a = m->jnt_qposadr[t->jnt_obj[0]];
-        e->d->qpos[a] = ox;
-        e->d->qpos[a + 1] = oy;
-        e->d->qpos[a + 2] = 0.0005;
-        yaw_quat(yaw, e->d->qpos + a + 3);
-    }
+    if (FM_TU_FAMILIES[t->tool.family]->reset)
+        FM_TU_FAMILIES[t->tool.family]->reset(e, ox, oy, yaw);
     mj_forward(m, e->d);
     for (int j = 0; j < FM_TU_NJOINT; j++)
         e->q_rest[j] = q0[j];
@@ -138,28 +121,14 @@ void fm_tu_joints(const fm_tu_episode *e, double q[FM_TU_NJOINT])
 }
 double fm_tu_progress(const fm_tu_episode *e)
 {
-    const fm_tu_task *t = e->t;
-    const mjModel *m = e->m;
-    const mjData *d = e->d;
-    double v = 0;
-    switch (t->tool.family) {
-    case FM_TU_HAMMER: v = -d->qpos[m->jnt_qposadr[t->jnt_obj[0]]]; break;
-    case FM_TU_WRENCH: v = fabs(d->qpos[m->jnt_qposadr[t->jnt_obj[0]]]); break;
-    case FM_TU_SPATULA: v = d->qpos[m->jnt_qposadr[t->jnt_obj[0]] + 2]; break;
-    case FM_TU_KNIFE:
-        v = d->qpos[m->jnt_qposadr[t->jnt_obj[1]]] - d->qpos[m->jnt_qposadr[t->jnt_obj[0]]];
-        break;
-    default: break;
-    }
-    return v - e->progress0;
+    return FM_TU_FAMILIES[e->t->tool.family]->progress(e) - e->progress0;
 }
-
-static const double SUCCESS_AT[FM_TU_NFAMILY] = {0.01, 0.4, 0.05, 0.05};
 
 int fm_tu_success(const fm_tu_episode *e)
 {
-    double p = fm_tu_progress(e), thr = SUCCESS_AT[e->t->tool.family];
-    int ok = e->t->tool.family == FM_TU_KNIFE ? p > thr : p >= thr;
+    const fm_tu_family_def *fam = FM_TU_FAMILIES[e->t->tool.family];
+    double p = fm_tu_progress(e), thr = fam->success_at;
+    int ok = fam->success_strict ? p > thr : p >= thr;
     return ok && e->touched && !e->unstable;
 }
 
@@ -324,7 +293,7 @@ int fm_tu_step(fm_tu_episode *e, const double action[FM_TU_ACT_DIM])
 static void score_episode(const fm_tu_episode *e, fm_episode_score *out)
 {
     int ok = fm_tu_success(e);
-    double prog = fm_tu_progress(e), frac = prog / SUCCESS_AT[e->t->tool.family];
+    double prog = fm_tu_progress(e), frac = prog / FM_TU_FAMILIES[e->t->tool.family]->success_at;
     frac = ok ? 1.0 : frac < 0 ? 0.0 : frac > 1 ? 1.0 : frac;
     *out = (fm_episode_score){.balanced = ok, .at_setpoint = e->touched, .steps = e->steps,
                               .cost = 1.0 - frac, .setpoint_err = prog};
