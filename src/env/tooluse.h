@@ -98,7 +98,7 @@ typedef struct fm_tu_tool {
     double obj[3];
 } fm_tu_tool;
 
-typedef struct fm_tu_task fm_tu_task; /* compiled scene + keypoints + point samples (tooluse.c) */
+typedef struct fm_tu_task fm_tu_task; /* compiled scene + keypoints + point samples (tooluse_scene.c) */
 
 typedef struct fm_tooluse {
     int K;              /* tasks = families x instances, task h = family h % 4, instance h / 4 */
