@@ -138,7 +138,10 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libfleet.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libfleet.a $(LDLIBS)
 
-bench: all $(BENCH_BIN)
+# The benchmarks' references (PyTorch, SciPy) are installed first, like every other dependency.
+bench: deps
+	@./scripts/deps.sh bench
+	$(MAKE) all $(BENCH_BIN)
 	./bench/run.sh
 
 clean:

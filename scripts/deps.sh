@@ -6,10 +6,14 @@
 # single-node cluster in tests/slurm/), clang + libFuzzer (tests/fuzz/).
 # On clusters without root, skip this and point pkg-config at the site's modules (README); without apt or
 # root it only lists what is missing and exits 1.
-# usage: scripts/deps.sh
+# `scripts/deps.sh bench` also installs the references the benchmarks run against (PyTorch, SciPy).
+# usage: scripts/deps.sh [bench]
 set -euo pipefail
-if [ $# -gt 0 ]; then
-    sed -n '2,8s/^# \{0,1\}//p' "$0"
+bench=0
+if [ $# -eq 1 ] && [ "$1" = bench ]; then
+    bench=1
+elif [ $# -gt 0 ]; then
+    sed -n '2,10s/^# \{0,1\}//p' "$0"
     [ "$1" = --help ] && exit 0
     exit 2
 fi
@@ -19,6 +23,7 @@ pkgs=(libopenmpi-dev openmpi-bin libscalapack-openmpi-dev libhdf5-openmpi-dev hd
       python3-h5py python3-matplotlib python3-numpy python3-yaml
       dataset-fashion-mnist bible-kjv
       slurm-wlm munge clang libclang-rt-14-dev libfuzzer-14-dev)
+[ "$bench" = 0 ] || pkgs+=(python3-torch python3-scipy)
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps.sh: not a Debian system; install the equivalents of: ${pkgs[*]}" >&2
     exit 1
