@@ -10,7 +10,7 @@
 #             after alignment (the literature's anchor)
 # Every point runs for every seed in SEEDS on its N ranks; then analysis/appendix_f_report.py writes
 #   $OUT/appendix_f.md and $OUT/appendix_f.png   (results files: $OUT/<config>_<panel>_<point>_s<seed>/)
-# SIZE=quick (default) fits in about 30 minutes on 2 cores: 6,000 images, MLP 784-256-256-10,
+# SIZE=quick (default) takes about 21 minutes on 2 cores (measured): 6,000 images, MLP 784-256-256-10,
 # 3 epochs; RNN 2x128 on 3,000 windows. SIZE=full uses the configs' own sizes (20,000 images,
 # 784-512-512-10, 5 epochs; 10,000 windows, 10 epochs), several hours on 2 cores.
 # The corpus for the RNN is written once by Debian's bible-kjv: bible -f Gen1:1-Rev22:21.
@@ -62,33 +62,27 @@ for panel in "${panels[@]}"; do
         alpha)
             for a in 0.1 1 10; do
                 run_variant "$MLP" "alpha_a${a}_s${seed}" "$seed" 5 "fleet.alpha=$a" "${mlp[@]}"
-                RUN_FILES+=("$RUN_RESULT")
             done ;;
         cnn)
             [ -f "$CNN" ] || pipeline_die "$CNN: no such config"
             for a in 0.1 1 10; do
                 run_variant "$CNN" "alpha_a${a}_s${seed}" "$seed" 5 "fleet.alpha=$a" "${cnn[@]}"
-                RUN_FILES+=("$RUN_RESULT")
             done ;;
         nmodels)
             for n in 2 5 10 20; do
                 run_variant "$MLP" "nmodels_n${n}_s${seed}" "$seed" "$n" "fleet.robots=$n" "${mlp[@]}"
-                RUN_FILES+=("$RUN_RESULT")
             done ;;
         ablation)
-            run_variant "$MLP" "ablation_s${seed}" "$seed" 5 "$ABLATION" "${mlp[@]}"
-            RUN_FILES+=("$RUN_RESULT") ;;
+            run_variant "$MLP" "ablation_s${seed}" "$seed" 5 "$ABLATION" "${mlp[@]}" ;;
         rnn)
             corpus
             for n in 2 5 10 20; do
                 run_variant "$RNN" "nmodels_n${n}_s${seed}" "$seed" "$n" "fleet.robots=$n" \
                     "env.sv_data=$(yaml_quote "$KJV")" "${rnn[@]}"
-                RUN_FILES+=("$RUN_RESULT")
             done ;;
         barrier)
             run_variant "$MLP" "barrier_s${seed}" "$seed" 2 fleet.robots=2 fleet.shared_data=true \
-                eval.barrier_points=11 "merge.methods=[average, git_rebasin, fleet_merge]" "${mlp[@]}"
-            RUN_FILES+=("$RUN_RESULT") ;;
+                eval.barrier_points=11 "merge.methods=[average, git_rebasin, fleet_merge]" "${mlp[@]}" ;;
         esac
     done
 done
