@@ -17,7 +17,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 
-#include "env/multitask.h"
+#include "env/multitask/multitask.h"
 
 /* CPU seconds of this process: a rate per CPU second is the throughput of one core, also when other
  * jobs share the machine (a wall-clock rate would measure the share this process got). */

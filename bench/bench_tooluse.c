@@ -14,7 +14,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 
-#include "env/tooluse.h"
+#include "env/tooluse/tooluse.h"
 
 static const char *FAM[FM_TU_NFAMILY] = {"hammer", "wrench", "spatula", "knife"};
 

@@ -26,7 +26,7 @@ typedef struct fm_cfg_matrix {
     double v[FM_CFG_MAT_MAX]; /* row-major */
 } fm_cfg_matrix;
 
-#define FM_MT_TABLE 10 /* tasks in the multitask table (env/multitask.h FM_MT_NTASK) */
+#define FM_MT_TABLE 10 /* tasks in the multitask table (env/multitask/multitask.h FM_MT_NTASK) */
 
 typedef enum fm_env_kind {
     FM_ENV_LQG = 0,   /* "lqg":      linear-quadratic control (Appendix G, docs/linear.md) */
@@ -95,8 +95,8 @@ typedef enum fm_gl_select {
 typedef enum fm_lr_schedule { FM_LR_CONSTANT = 0, FM_LR_COSINE, FM_LR_STEP, FM_LR_COUNT } fm_lr_schedule;
 /* train.batch_unit: what one minibatch entry is */
 typedef enum fm_batch_unit { FM_BATCH_TRAJ = 0, FM_BATCH_STEPS, FM_BATCH_UNIT_COUNT } fm_batch_unit;
-/* env.tu_obs: the tool-use observation (env/tooluse.h) */
-/* env.sv_kind: what a supervised client's data are (env/classify.h) */
+/* env.tu_obs: the tool-use observation (env/tooluse/tooluse.h) */
+/* env.sv_kind: what a supervised client's data are (env/supervised/classify.h) */
 typedef enum fm_sv_kind { FM_SV_IMAGES = 0, FM_SV_TEXT, FM_SV_COUNT } fm_sv_kind;
 typedef enum fm_tu_obs_kind { FM_TU_OBS_POINTS = 0, FM_TU_OBS_KEYPOINTS, FM_TU_OBS_COUNT } fm_tu_obs_kind;
 /* env.tu_demo_end: where a tool-use demonstration stops being recorded */

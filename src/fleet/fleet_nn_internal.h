@@ -16,10 +16,10 @@
 
 #include <stddef.h>
 
-#include "env/cartpole.h"
-#include "env/classify.h"
-#include "env/multitask.h"
-#include "env/tooluse.h"
+#include "env/cartpole/cartpole.h"
+#include "env/supervised/classify.h"
+#include "env/multitask/multitask.h"
+#include "env/tooluse/tooluse.h"
 #include "fleet/fleet_common.h"
 #include "merge/merge_nn.h"
 #include "nn/train.h"

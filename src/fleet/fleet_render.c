@@ -6,9 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "env/multitask.h"
+#include "env/multitask/multitask.h"
 #include "env/render.h"
-#include "env/tooluse.h"
+#include "env/tooluse/tooluse.h"
 #include "fleet/fleet.h"
 #include "fleet/fleet_model.h"
 #include "io/h5io.h"

@@ -1,7 +1,7 @@
 /* fleet_rl.c - `fleet run` with rl.enabled: an online RL fleet (Appendix E analog, docs/rl.md).
  *
  * Every rank is one robot that runs REINFORCE with a baseline (nn/pg.h) on its own episodes of a
- * gym-like cart-pole task: the project's dynamics (env/cartpole.h, task rank mod K), two actions
+ * gym-like cart-pole task: the project's dynamics (env/cartpole/cartpole.h, task rank mod K), two actions
  * (push with -rl.force or +rl.force N), reward 1 per step until the pole falls or rl.horizon steps.
  * All robots start from rank 0's initialization; after every rl.merge_every local episodes the
  * policies are averaged with one allreduce (FedAvg) and every robot continues from the average.
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "env/cartpole.h"
+#include "env/cartpole/cartpole.h"
 #include "fleet/fleet_common.h"
 #include "fleet/fleet_model.h"
 #include "io/h5io.h"

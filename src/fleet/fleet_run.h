@@ -3,7 +3,7 @@
 #define FM_FLEET_RUN_H
 
 #include "data/data.h"
-#include "env/lqg.h"
+#include "env/lqg/lqg.h"
 #include "fleet/fleet.h"
 #include "merge/merge.h"
 #include "nn/linpol.h"

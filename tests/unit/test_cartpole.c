@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "config/cfg.h"
-#include "env/cartpole.h"
+#include "env/cartpole/cartpole.h"
 #include "la/la.h"
 #include "tap.h"
 

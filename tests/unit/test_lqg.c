@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "config/cfg.h"
-#include "env/lqg.h"
+#include "env/lqg/lqg.h"
 #include "la/la.h"
 #include "nn/linpol.h"
 #include "tap.h"

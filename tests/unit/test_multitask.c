@@ -1,4 +1,4 @@
-/* test_multitask.c - the MT-10 manipulation suite (src/env/multitask*.c, docs/multitask.md):
+/* test_multitask.c - the MT-10 manipulation suite (src/env/multitask/multitask*.c, docs/multitask.md):
  * the task table and build errors, the expert on fixed seeds of every task, success checks on
  * no-op episodes (never) and on hand-made MuJoCo states (closed-form distances), the 39 + K value
  * observation (each slot against MuJoCo's own site / body data, the previous-step slots, the hand's
@@ -13,7 +13,7 @@
 
 #include "core/core.h"
 #include "data/data.h"
-#include "env/multitask.h"
+#include "env/multitask/multitask.h"
 #include "tap.h"
 
 #define K10 10

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "config/cfg.h"
-#include "env/tooluse_internal.h"
+#include "env/tooluse/tooluse_internal.h"
 #include "tap.h"
 
 #define NPTS 64

@@ -7,7 +7,7 @@
 
 #include <mujoco/mujoco.h>
 
-#include "env/multitask.h"
+#include "env/multitask/multitask.h"
 
 /* Named parts a task may use (ids looked up at build; -1 if the scene has none). */
 enum { MT_BODY_OBJ = 0, MT_BODY_BASE, MT_BODY_MOVE, MT_NBODY_SLOTS };

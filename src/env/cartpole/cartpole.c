@@ -1,6 +1,6 @@
 /* cartpole.c - partially observed cart-pole benchmark (docs/cartpole.md): dynamics (RK4),
  * tasks, LQR experts on the linearized step map, episodes and expert demonstrations. */
-#include "env/cartpole.h"
+#include "env/cartpole/cartpole.h"
 
 #include <math.h>
 #include <string.h>

@@ -8,7 +8,7 @@
 
 #include <mujoco/mujoco.h>
 
-#include "env/tooluse.h"
+#include "env/tooluse/tooluse.h"
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846

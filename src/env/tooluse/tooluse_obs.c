@@ -6,7 +6,7 @@
 
 #include <mujoco/mujoco.h>
 
-#include "env/tooluse_internal.h"
+#include "env/tooluse/tooluse_internal.h"
 
 /* ---------------------------------------------------------------- point sampling */
 

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "env/tooluse_internal.h"
+#include "env/tooluse/tooluse_internal.h"
 
 /* the blade pushes one half KNIFE_CUT m away from the other */
 #define KNIFE_CUT 0.10

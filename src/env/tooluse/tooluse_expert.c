@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "env/tooluse_internal.h"
+#include "env/tooluse/tooluse_internal.h"
 
 #define IK_EPS_POS 0.002
 #define IK_EPS_ANG 0.02

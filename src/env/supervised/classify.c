@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "data/supervised.h"
-#include "env/classify.h"
+#include "env/supervised/classify.h"
 
 /* <dir>/<stem>, or <dir>/<stem>.gz when only that exists. */
 static void data_path(const char *dir, const char *stem, char *buf, size_t cap)

@@ -1,7 +1,7 @@
 /* tooluse_sim.c - episodes of the tool-use benchmark (tooluse.h, docs/tooluse.md): scene
  * randomization, operational-space control and stepping, progress and success detectors, whole
  * evaluation episodes and demonstration generation (DART). */
-#include "env/tooluse.h"
+#include "env/tooluse/tooluse.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 #include <mujoco/mujoco.h>
 
 #include "env/mjutil.h"
-#include "env/tooluse_internal.h"
+#include "env/tooluse/tooluse_internal.h"
 
 /* ---------------------------------------------------------------- episodes */
 

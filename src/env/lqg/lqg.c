@@ -1,6 +1,6 @@
 /* lqg.c - linear-control benchmark (paper Appendix G): systems, experts, exact and
  * empirical closed-loop costs, expert demonstrations. */
-#include "env/lqg.h"
+#include "env/lqg/lqg.h"
 
 #include <math.h>
 #include <stdlib.h>

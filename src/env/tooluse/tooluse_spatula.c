@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "env/tooluse_internal.h"
+#include "env/tooluse/tooluse_internal.h"
 
 /* The blade tip starts SPATULA_BACK behind the disc rim and is pushed spatula_push() toward the
  * backstop (3 mm beyond the rim, spatula_reset), stopping 4 mm short of it. */

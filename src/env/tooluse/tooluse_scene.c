@@ -3,7 +3,7 @@
  * (the family's parts come from its fm_tu_family_def), and the tasks built from it (compiled model,
  * geom classes, sampled surface points, keypoints). Episodes and control are in tooluse_sim.c,
  * observations in tooluse_obs.c, the expert in tooluse_expert.c, each family in its own file. */
-#include "env/tooluse.h"
+#include "env/tooluse/tooluse.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 #include <mujoco/mujoco.h>
 
 #include "env/mjutil.h"
-#include "env/tooluse_internal.h"
+#include "env/tooluse/tooluse_internal.h"
 
 /* The tool families, indexed by fm_tu_family: a new family is one file with its fm_tu_family_def
  * and one entry here (and in the fm_tu_family enum). */

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "data/supervised.h"
-#include "env/classify.h"
+#include "env/supervised/classify.h"
 
 /* Largest corpus accepted (bytes). */
 #define TEXT_MAX_BYTES ((size_t)1 << 28)

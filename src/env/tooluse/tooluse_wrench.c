@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "env/tooluse_internal.h"
+#include "env/tooluse/tooluse_internal.h"
 
 /* the turn about the nut axis, in WRENCH_STEPS actions of WRENCH_TURN rad */
 #define WRENCH_STEPS 4

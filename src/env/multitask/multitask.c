@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "env/mjutil.h"
-#include "env/multitask_internal.h"
+#include "env/multitask/multitask_internal.h"
 
 /* The hand: the tcp is the hand body's origin, between the pads; pads 8 mm apart when closed,
  * each finger opens up to 4 cm (servo target = 0.02 (1 - g) per finger). The table top is the plane

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "env/tooluse_internal.h"
+#include "env/tooluse/tooluse_internal.h"
 
 static void hammer_default(int j, int k, fm_tu_tool *t)
 {

@@ -11,7 +11,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "env/multitask_internal.h"
+#include "env/multitask/multitask_internal.h"
 
 enum { O_TCP = 0, O_GRIP = 3, O_OBJ = 4, O_QUAT = 7, O_PREV = 18, O_GOAL = 36 };
 #define GAIN 25.0
