@@ -41,9 +41,7 @@ def read_run(path):
     if not os.path.isfile(path):
         fr.die(f"{path}: no such file")
     with h5py.File(path, "r") as f:
-        env = fr.text(f.attrs.get("env", ""))
-        if env != "supervised":
-            fr.die(f"{path}: env is '{env}', expected supervised")
+        fr.check_results(f, path, "supervised", fail=fr.die)
         import yaml
         cfg = yaml.safe_load(fr.text(f["/config"][()])) or {}
         name = (cfg.get("experiment") or {}).get("name", "")
@@ -154,9 +152,7 @@ def findings(gs):
 
 
 def plot(gs, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = fr.pyplot()
     keys = sorted(gs)
     cols = min(3, len(keys))
     rows = (len(keys) + cols - 1) // cols
@@ -198,9 +194,7 @@ def plot(gs, path):
     for ax in list(axes.flat)[len(keys):]:
         ax.axis("off")
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=90)
-    os.replace(tmp, path)
+    fr.savefig(fig, path, dpi=90)
 
 
 def main(argv):
@@ -222,9 +216,7 @@ def main(argv):
     lines += fr.machine_markdown(runs)
     md = "\n".join(lines) + "\n"
     if a.md:
-        with open(a.md + ".tmp", "w") as f:
-            f.write(md)
-        os.replace(a.md + ".tmp", a.md)
+        fr.write_text(a.md, md)
     else:
         sys.stdout.write(md)
     if a.png:

@@ -248,3 +248,11 @@ def savefig(fig, path, close=True, **kw):
     if close:
         import matplotlib.pyplot as plt
         plt.close(fig)
+
+
+def write_text(path, content):
+    """content to path through path + '.tmp' and a rename (never a half-written report)."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as out:
+        out.write(content)
+    os.replace(tmp, path)

@@ -22,11 +22,10 @@ import h5py
 import numpy as np
 import yaml
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fmcommon import pyplot, savefig, text, write_text  # noqa: E402
+
 SMOOTH_TOTAL = 100  # episodes of fleet experience in the moving average
-
-
-def text(v):
-    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 def load_run(path):
@@ -112,12 +111,9 @@ def main(argv):
     table = "\n".join(lines) + "\n\n" + note + "\n"
     print(table)
     if a.md:
-        with open(a.md, "w") as f:
-            f.write("# Figure 11 analog: online RL fleet (REINFORCE on the cart-pole)\n\n" + table)
+        write_text(a.md, "# Figure 11 analog: online RL fleet (REINFORCE on the cart-pole)\n\n" + table)
     if a.png:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(7.5, 4.5))
         for key in sorted(groups):
             xs, ys = zip(*(curve(r) for r in groups[key]))
@@ -134,7 +130,7 @@ def main(argv):
         ax.legend(fontsize=8, loc="lower right")
         ax.grid(alpha=0.3)
         fig.tight_layout()
-        fig.savefig(a.png, dpi=120)
+        savefig(fig, a.png, dpi=120)
     return 0
 
 
