@@ -146,4 +146,12 @@ if not (last > 3 * rand and last > rand + 50):
     print('random policy %.1f, last 20 episodes %.1f' % (rand, last)); sys.exit(1)
 print('ok')" "$TMP/out/random.h5" "$TMP/out/learn.h5"
 
+# the Figure 11 report over the files of this script (analysis/rl_report.py)
+mkdir -p rep/k1 rep/k0
+cp "$TMP/out/k1.h5" rep/k1/results.h5 && cp "$TMP/out/k0.h5" rep/k0/results.h5
+run_cmd "$PYTHON" "$ROOT/analysis/rl_report.py" rep --md rep.md --png rep.png
+check_rc "rl_report.py over runs with and without merging" 0
+check_matches "a row per variant" rep.md "^\| 3 robots, average every 1 \| 1 \|"
+check_matches "and the unmerged fleet" rep.md "^\| 3 robots, no merging \| 1 \|"
+check_exists "and a figure" rep.png
 finish
